@@ -27,7 +27,7 @@ REFERENCE_MODULES: dict[str, str] = {
 }
 
 
-def reference_module(actor: str):  # noqa: ANN201 - a module
+def reference_module(actor: str):
     """Import the reference implementation of ``actor``; ImportError means not built yet."""
     return importlib.import_module(REFERENCE_MODULES[actor])
 

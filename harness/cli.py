@@ -1,0 +1,264 @@
+"""``drimcheck``: run campaigns, serve simulators, validate content, inspect the catalog.
+
+Subcommand names and exit codes are a contract other tools rely on: 0 every SHALL passed (or
+no error finding), 1 a requirement failed (or an error finding), 2 the harness could not run.
+Errors are one line naming the cause and the fix; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+
+EXIT_HARNESS = 2
+SIMULATORS = ("dmp", "source", "consumer", "psc", "pacs", "ris")
+
+
+class CliError(RuntimeError):
+    """A harness error shown as one line, exit 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # validate and fixtures own their argument parsing: forward everything after the name
+    if argv and argv[0] in ("validate", "fixtures"):
+        return _forward(argv[0], argv[1:], debug="--debug" in argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) != "serve":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_HARNESS
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_HARNESS
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"drimcheck: error: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drimcheck", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"drimcheck {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of harness errors")
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="run a campaign against a SUT and write its report")
+    run.add_argument("--sut", required=True,
+                     help="SUT profile (YAML) or reference:source|consumer|dmp|content[?fault=NAME] or reference:all")
+    run.add_argument("--plan", action="append", required=True, help="plan name, 'all', or a plan folder (repeatable)")
+    run.add_argument("--out", type=Path, help="campaign folder (default reports/out/<campaign-id>)")
+    run.add_argument("--catalog", type=Path, help=argparse.SUPPRESS)
+    run.add_argument("--quiet", action="store_true", help="no live progress")
+    run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="start simulators in the foreground until Ctrl-C")
+    serve.add_argument("names", nargs="+", choices=(*SIMULATORS, "all"), metavar="NAME",
+                       help=f"simulators: {', '.join(SIMULATORS)} or all")
+    serve.add_argument("--port", type=int, default=0, help="port (only with one simulator; 0 = free port)")
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("validate", help="validate content files (KOS, XDS message, CDA, HL7)", add_help=False)
+    sub.add_parser("fixtures", help="generate studies and the consistent fixture set", add_help=False)
+
+    reqs = sub.add_parser("requirements", help="list the catalog, its coverage, or check it")
+    reqs.add_argument("--coverage", action="store_true", help="show which tests verify each requirement")
+    reqs.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    reqs.add_argument("--check", action="store_true",
+                      help="fail on duplicates, missing sources, untested SHALLs without reason")
+    reqs.add_argument("--write", action="store_true", help="rewrite testplans/catalog/coverage.csv")
+    reqs.set_defaults(func=cmd_requirements)
+
+    report = sub.add_parser("report", help="rebuild a campaign's reports from its results.json")
+    report.add_argument("results", type=Path)
+    report.add_argument("--out", type=Path, help="folder (default: beside results.json)")
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+# -- run -------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness import runner
+    from harness.catalog import CatalogError, load_catalog
+    from reports.build import write_reports
+    from reports.results import build_results
+
+    try:
+        catalog = load_catalog(args.catalog)
+        profiles = runner.resolve_profiles(args.sut)
+        runs = runner.resolve_plans(args.plan, profiles)
+        for profile in profiles:
+            if not profile.reference:
+                runner.check_reachable(profile)
+    except (runner.HarnessError, CatalogError) as exc:
+        raise CliError(str(exc)) from None
+    cid = runner.new_campaign_id(profiles)
+    out = (args.out or Path("reports/out") / cid).resolve()
+    if out.exists() and any(out.iterdir()):
+        raise CliError(f"output folder {out} is not empty: choose another --out")
+    campaign = runner.Campaign(cid, out, runs, args.catalog, ["drimcheck", *sys.argv[1:]])
+    print(f"campaign {cid}: {len(runs)} plan run(s) on {', '.join(p.name for p in profiles)}", flush=True)
+    runner.execute(campaign, echo=not args.quiet)
+    problem = runner.harness_problem(campaign)
+    raws = [json.loads(r.raw.read_text()) for r in runs if r.raw and r.raw.exists()]
+    results = build_results(
+        campaign_id=cid, raws=raws, suts=[{**p.to_dict()} for p in profiles], plans=[r.plan for r in runs],
+        catalog=catalog, evidence=out / "evidence", command=campaign.command, harness_error=problem)
+    html = write_reports(results, out)
+    s = results["summary"]
+    print(f"requirements: {s['requirements']['passed']} passed, {s['requirements']['failed']} failed, "
+          f"{s['requirements']['not_run']} not run, {s['requirements']['not_applicable']} not applicable, "
+          f"{s['requirements']['not_tested']} not tested")
+    if problem:
+        print(f"drimcheck: error: {problem}", file=sys.stderr)
+    if s["shall_failed"]:
+        print(f"SHALL requirements failed: {', '.join(s['shall_failed'])}")
+    print(f"report: {html}")
+    return int(s["exit_code"])
+
+
+# -- serve -----------------------------------------------------------------------------------
+def _serve_module(name: str) -> Any:
+    try:
+        return importlib.import_module(f"simulators.{name}.serve")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(f"simulators.{name}"):
+            raise CliError(f"the {name} simulator is not built yet") from None
+        raise
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    names = list(SIMULATORS) if "all" in args.names else list(dict.fromkeys(args.names))
+    if args.port and len(names) > 1:
+        raise CliError("--port applies to one simulator; with several, each takes a free port")
+    modules = {}
+    for name in names:
+        try:
+            modules[name] = _serve_module(name)
+        except CliError:
+            if "all" in args.names:
+                print(f"({name}: not built yet, skipped)")
+                continue
+            raise
+    parser = argparse.ArgumentParser(prog=f"drimcheck serve {' '.join(names)}", conflict_handler="resolve")
+    for module in modules.values():
+        module.add_arguments(parser)
+    sim_args = parser.parse_args(args.extra)
+    sim_args.port, sim_args.host = args.port, args.host
+    services = []
+    try:
+        for name, module in modules.items():
+            service = module.start(sim_args)
+            services.append(service)
+            for key, url in service.endpoints.items():
+                print(f"{name:<9} {key:<18} {url}", flush=True)
+        print("serving; Ctrl-C stops", flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        for service in reversed(services):
+            service.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+# -- validate / fixtures (forwarded) ----------------------------------------------------------
+def _forward(name: str, argv: list[str], debug: bool) -> int:
+    target = {"validate": "harness.validators.command", "fixtures": "fixtures.command"}[name]
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        module = importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        if exc.name and target.startswith(exc.name):
+            print(f"drimcheck: error: `drimcheck {name}` is not built yet", file=sys.stderr)
+            return EXIT_HARNESS
+        raise
+    try:
+        return int(module.main(argv))
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"drimcheck: error: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
+
+
+# -- requirements ----------------------------------------------------------------------------
+def cmd_requirements(args: argparse.Namespace) -> int:
+    from harness.catalog import load_catalog
+    from harness.coverage import COVERAGE_FILE, catalog_problems, collect_links, coverage_csv, coverage_rows
+
+    catalog = load_catalog()
+    links = collect_links() if (args.coverage or args.check or args.write) else {}
+    rows = coverage_rows(catalog, links)
+    if args.write:
+        COVERAGE_FILE.write_text(coverage_csv(rows), encoding="utf-8")
+        print(f"wrote {COVERAGE_FILE}")
+    if args.format == "json":
+        print(json.dumps([r.__dict__ | {"tests": list(r.tests)} for r in rows], indent=1))
+    elif args.format == "csv":
+        print(coverage_csv(rows), end="")
+    else:
+        for r in rows:
+            line = f"{r.id:<22} {r.level:<6} {r.actor:<17}"
+            if args.coverage:
+                line += f" {r.status:<10} " + (", ".join(t.split('::')[-1] for t in r.tests) or r.reason)
+            else:
+                line += " " + catalog[r.id].title
+            print(line)
+        verified = sum(r.status == "verified" for r in rows)
+        print(f"{len(rows)} requirements" + (f", {verified} verified by tests" if links else ""))
+    if args.check:
+        problems = catalog_problems(catalog, links)
+        for p in problems:
+            print(f"catalog: {p}", file=sys.stderr)
+        if problems:
+            return 1
+        print("catalog check: ok")
+    return 0
+
+
+# -- report ----------------------------------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports.build import write_reports
+
+    if not args.results.is_file():
+        raise CliError(f"results file {args.results} not found: give the results.json of a campaign")
+    try:
+        results = json.loads(args.results.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CliError(f"{args.results} is not a results.json ({exc})") from None
+    out = args.out or args.results.parent
+    try:
+        html = write_reports(results, out.resolve(), args.results.parent.resolve() / "evidence")
+    except Exception as exc:
+        if exc.__class__.__name__ == "ValidationError":
+            raise CliError(f"{args.results} does not follow schemas/results.schema.json: "
+                           f"{getattr(exc, 'message', exc)}") from None
+        raise
+    print(f"report: {html}")
+    return int(results["summary"]["exit_code"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The campaign runner: SUT + plans -> pytest runs -> one campaign folder with every report.
+
+Each plan runs in its own pytest process (``python -m pytest``) so the simulators, threads and
+imported modules of one plan cannot leak into the next; the processes share the campaign's
+evidence folder and each writes one raw-results file that :mod:`reports.build` merges.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from harness.faults import REFERENCE_MODULES, reference_module
+from harness.pytest_plugin import PLAN_ACTORS, TESTPLANS_DIR
+from harness.sut import ProfileError, SutProfile, load_profile
+
+EXIT_PASS, EXIT_FAIL, EXIT_HARNESS = 0, 1, 2
+REFERENCE_SPECS = {
+    "content": "reference:content",
+    "dmp": "reference:dmp",
+    "source_drimbox": "reference:source",
+    "consumer_drimbox": "reference:consumer",
+}
+
+
+class HarnessError(RuntimeError):
+    """The campaign cannot run; the message names the cause and the fix (exit 2)."""
+
+
+@dataclass
+class PlanRun:
+    profile: SutProfile
+    plan: str
+    path: Path
+    raw: Path | None = None
+    returncode: int | None = None
+    stderr_tail: str = ""
+
+
+@dataclass
+class Campaign:
+    id: str
+    out: Path
+    runs: list[PlanRun] = field(default_factory=list)
+    catalog_dir: Path | None = None
+    command: list[str] = field(default_factory=list)
+
+
+def available_plans() -> dict[str, Path]:
+    """Plans that exist in this checkout: a folder of testplans/ holding test files."""
+    plans = {}
+    for name in PLAN_ACTORS:
+        folder = TESTPLANS_DIR / name
+        if folder.is_dir() and any(folder.glob("test_*.py")):
+            plans[name] = folder
+    return plans
+
+
+def reference_actors() -> list[str]:
+    """Actors whose reference implementation is built (its module imports)."""
+    actors = []
+    for actor in REFERENCE_MODULES:
+        try:
+            module = reference_module(actor)
+        except ImportError:
+            continue
+        if hasattr(module, "start_reference"):
+            actors.append(actor)
+    return actors
+
+
+def resolve_profiles(spec: str) -> list[SutProfile]:
+    if spec in ("reference", "reference:all"):
+        actors = [a for a in reference_actors() if a in {PLAN_ACTORS[p] for p in available_plans()}]
+        if not actors:
+            raise HarnessError("no reference implementation with a plan is built yet")
+        return [load_profile(REFERENCE_SPECS[a]) for a in actors]
+    try:
+        profile = load_profile(spec)
+    except ProfileError as exc:
+        raise HarnessError(str(exc)) from None
+    if profile.reference and profile.actor not in reference_actors():
+        raise HarnessError(f"the reference {profile.actor} is not built yet; built: "
+                           f"{', '.join(reference_actors()) or 'none'}")
+    return [profile]
+
+
+def resolve_plans(names: list[str], profiles: list[SutProfile]) -> list[PlanRun]:
+    plans = available_plans()
+    runs: list[PlanRun] = []
+    for profile in profiles:
+        for name in names:
+            if name == "all":
+                chosen = [(p, path) for p, path in plans.items() if PLAN_ACTORS[p] == profile.actor]
+            elif name in plans:
+                chosen = [(name, plans[name])]
+            elif Path(name).is_dir():
+                chosen = [(Path(name).name, Path(name).resolve())]
+            else:
+                known = ", ".join(sorted(plans)) or "none"
+                raise HarnessError(f"unknown plan {name!r}: known plans are {known}, or 'all', or a folder path")
+            runs.extend(PlanRun(profile, p, path) for p, path in chosen
+                        if p not in PLAN_ACTORS or PLAN_ACTORS[p] == profile.actor or len(profiles) == 1)
+    if not runs:
+        raise HarnessError(f"no plan applies to {', '.join(p.name for p in profiles)}: "
+                           f"available plans are {', '.join(sorted(plans)) or 'none'}")
+    return runs
+
+
+def check_reachable(profile: SutProfile, timeout: float = 3.0) -> None:
+    """Refuse to start a campaign against a SUT whose endpoints do not accept connections."""
+    for key, value in profile.endpoints.items():
+        if isinstance(value, dict):
+            host, port = value.get("host"), value.get("port")
+        elif isinstance(value, str) and "://" in value:
+            url = urlparse(value)
+            host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+        elif isinstance(value, str) and re.match(r"^[^:]+:\d+$", value):
+            host, port = value.rsplit(":", 1)
+        else:
+            continue
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout):
+                pass
+        except OSError as exc:
+            raise HarnessError(f"SUT not reachable: endpoints.{key} {host}:{port} ({exc.strerror or exc}); "
+                               f"start the SUT or fix the profile") from None
+
+
+def new_campaign_id(profiles: list[SutProfile]) -> str:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    actor = profiles[0].actor if len(profiles) == 1 else "all"
+    return f"{stamp}-{actor}-{os.getpid()}"
+
+
+def pytest_command(run: PlanRun, campaign: Campaign, index: int) -> list[str]:
+    run.raw = campaign.out / "raw" / f"{index:02d}-{run.plan}.json"
+    cmd = [sys.executable, "-m", "pytest", str(run.path), "-o", "addopts=", "-p", "harness.pytest_plugin",
+           "-p", "no:cacheprovider", "-p", "no:terminal", "--rootdir", str(run.path.parent),
+           "--sut", run.profile.spec(), "--drimcheck-results", str(run.raw),
+           "--drimcheck-evidence", str(campaign.out / "evidence"), "--drimcheck-progress",
+           "--alluredir", str(campaign.out / "allure-results")]
+    if campaign.catalog_dir:
+        cmd += ["--drimcheck-catalog", str(campaign.catalog_dir)]
+    return cmd
+
+
+def execute(campaign: Campaign, echo: bool = True) -> None:
+    (campaign.out / "raw").mkdir(parents=True, exist_ok=True)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    for index, run in enumerate(campaign.runs):
+        if echo:
+            print(f"plan {run.plan} on {run.profile.name}", flush=True)
+        proc = subprocess.Popen(pytest_command(run, campaign, index), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=env, cwd=str(root))
+        lines: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if echo and line.startswith("  ["):
+                print(line, end="", flush=True)
+        run.returncode = proc.wait()
+        run.stderr_tail = "".join(lines[-40:])
+
+
+def harness_problem(campaign: Campaign) -> str | None:
+    """A one-line reason when a plan process could not run its tests (exit 2)."""
+    for run in campaign.runs:
+        raw = json.loads(run.raw.read_text()) if run.raw and run.raw.exists() else None
+        if run.returncode in (2, 3, 4) or raw is None:
+            tail = [ln for ln in run.stderr_tail.strip().splitlines() if ln.strip()]
+            reason = next((ln for ln in reversed(tail) if "Error" in ln or "error" in ln), tail[-1] if tail else "")
+            return f"plan {run.plan} could not run ({reason.strip()[:300]})"
+        if raw.get("collect_errors"):
+            return f"plan {run.plan}: collection failed: {raw['collect_errors'][0]}"
+    return None

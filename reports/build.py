@@ -1,0 +1,177 @@
+"""Write a campaign's outputs from results.json and the evidence folder.
+
+``report.html`` (self-contained), ``junit.xml``, ``coverage.csv``, ``results.json`` (validated
+against its schema before it is written) and ``evidence.zip`` whose ``MANIFEST.sha256`` lists
+every other file of the campaign, so the agency can check that nothing was altered.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+import jinja2
+
+from reports.render import render_body
+from reports.results import load_exchanges, validate_results
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MANIFEST_NAME = "MANIFEST.sha256"
+OUTPUT_FILES = ("report.html", "junit.xml", "results.json", "coverage.csv", "evidence.zip")
+
+
+def write_reports(results: dict[str, Any], out: Path, evidence: Path | None = None) -> Path:
+    """Write every report into ``out``; returns the path of report.html."""
+    out.mkdir(parents=True, exist_ok=True)
+    evidence = evidence or out / "evidence"
+    if evidence.resolve() != (out / "evidence").resolve() and evidence.is_dir():
+        shutil.copytree(evidence, out / "evidence", dirs_exist_ok=True)
+        evidence = out / "evidence"
+    validate_results(results)
+    _atomic_write(out / "results.json", json.dumps(results, indent=1, ensure_ascii=False).encode("utf-8"))
+    _atomic_write(out / "junit.xml", junit_xml(results).encode("utf-8"))
+    _atomic_write(out / "coverage.csv", coverage_csv(results).encode("utf-8"))
+    _atomic_write(out / "report.html", html_report(results, evidence).encode("utf-8"))
+    write_bundle(out)
+    return out / "report.html"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _body_bytes(body: dict[str, Any], evidence: Path) -> bytes:
+    if "text" in body:
+        return body["text"].encode("utf-8")
+    if "base64" in body:
+        return base64.b64decode(body["base64"])
+    if "file" in body:
+        path = evidence / body["file"]
+        if path.exists():
+            with open(path, "rb") as fh:
+                return fh.read(2 * 1024 * 1024)
+    return b""
+
+
+def _content_type(headers: list[list[str]]) -> str:
+    return next((v for k, v in headers if k.lower() == "content-type"), "")
+
+
+def html_report(results: dict[str, Any], evidence: Path) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    by_test: dict[str, list[dict[str, Any]]] = {}
+    for ex in load_exchanges(evidence):
+        for side in ("request", "response"):
+            data = _body_bytes(ex[side]["body"], evidence)
+            ex[side]["rendered"] = render_body(data, _content_type(ex[side]["headers"]))
+        by_test.setdefault(ex.get("test") or "", []).append(ex)
+    anchors = {t["nodeid"]: hashlib.sha1(t["nodeid"].encode()).hexdigest()[:12] for t in results["tests"]}
+    started = results["campaign"].get("started")
+    when = _dt.datetime.fromtimestamp(started, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if started else ""
+    return env.get_template("report.html.j2").render(
+        r=results, c=results["campaign"], s=results["summary"], exchanges_by_test=by_test,
+        tests_anchor=anchors, started=when)
+
+
+def junit_xml(results: dict[str, Any]) -> str:
+    """JUnit XML with one testsuite per plan; requirement ids as properties of each testcase."""
+    suites: dict[str, list[dict[str, Any]]] = {}
+    for t in results["tests"]:
+        suites.setdefault(t.get("plan") or "tests", []).append(t)
+    c = results["campaign"]
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             f'<testsuites name="drimcheck {escape(c["id"])}" tests="{len(results["tests"])}">']
+    for plan, tests in suites.items():
+        fails = sum(t["outcome"] == "failed" for t in tests)
+        errs = sum(t["outcome"] == "error" for t in tests)
+        skips = sum(t["outcome"] in ("skipped", "not_applicable") for t in tests)
+        total_time = sum(t["duration"] for t in tests)
+        lines.append(f'  <testsuite name={quoteattr(plan)} tests="{len(tests)}" failures="{fails}" errors="{errs}" '
+                     f'skipped="{skips}" time="{total_time:.3f}">')
+        lines.append("    <properties>" + "".join(
+            f'<property name={quoteattr(k)} value={quoteattr(str(c.get(k)))}/>'
+            for k in ("tool_version", "git_revision", "catalog_hash")) + "</properties>")
+        for t in tests:
+            classname, _, name = t["nodeid"].rpartition("::")
+            lines.append(f'    <testcase classname={quoteattr(classname.replace("/", ".").removesuffix(".py"))} '
+                         f'name={quoteattr(name)} time="{t["duration"]:.3f}">')
+            lines.append("      <properties>" + "".join(
+                f'<property name="requirement" value={quoteattr(r)}/>' for r in t["requirements"]) + "</properties>")
+            lines.extend(_junit_outcome(t))
+            lines.append("    </testcase>")
+        lines.append("  </testsuite>")
+    lines.append("</testsuites>")
+    return "\n".join(lines) + "\n"
+
+
+def _junit_outcome(t: dict[str, Any]) -> list[str]:
+    f = t.get("failure")
+    text = (f"[{f['rule']}] {f['location']}: {f['message']}\nexpected: {f['expected']}\nobserved: {f['observed']}"
+            if f else (t.get("message") or ""))
+    if t["outcome"] == "failed":
+        return [f"      <failure message={quoteattr(text.splitlines()[0] if text else 'failed')}>"
+                f"{escape(text)}</failure>"]
+    if t["outcome"] == "error":
+        return [f"      <error message={quoteattr(text.splitlines()[0] if text else 'error')}>{escape(text)}</error>"]
+    if t["outcome"] in ("skipped", "not_applicable"):
+        return [f"      <skipped message={quoteattr(text[:500])}/>"]
+    return []
+
+
+def coverage_csv(results: dict[str, Any]) -> str:
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["requirement", "level", "actor", "official_id", "verdict", "tests", "not_tested_reason", "source"])
+    for q in results["requirements"]:
+        writer.writerow([q["id"], q["level"], q["actor"], q.get("official_id", ""), q["verdict"],
+                         " ".join(q["tests"]), q.get("not_tested_reason", ""), q["source"]])
+    return buf.getvalue()
+
+
+def write_bundle(out: Path) -> Path:
+    """evidence.zip: every file of the campaign folder plus MANIFEST.sha256 over them."""
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "evidence.zip"
+                   and not p.name.endswith(".tmp"))
+    manifest = []
+    tmp = out / "evidence.zip.tmp"
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in files:
+            rel = path.relative_to(out).as_posix()
+            digest = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+            manifest.append(f"{digest.hexdigest()}  {rel}")
+            zf.write(path, rel)
+        zf.writestr(MANIFEST_NAME, "\n".join(manifest) + "\n")
+    os.replace(tmp, out / "evidence.zip")
+    return out / "evidence.zip"
+
+
+def verify_bundle(bundle: Path) -> list[str]:
+    """Files whose content no longer matches the manifest (empty list: bundle intact)."""
+    bad = []
+    with zipfile.ZipFile(bundle) as zf:
+        lines = zf.read(MANIFEST_NAME).decode().splitlines()
+        names = set(zf.namelist()) - {MANIFEST_NAME}
+        listed = set()
+        for line in lines:
+            digest, rel = line.split("  ", 1)
+            listed.add(rel)
+            if rel not in names or hashlib.sha256(zf.read(rel)).hexdigest() != digest:
+                bad.append(rel)
+        bad.extend(sorted(names - listed))
+    return bad

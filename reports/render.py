@@ -1,0 +1,86 @@
+"""Readable renderings of captured messages for the HTML report.
+
+XML is pretty-printed, DICOM Part 10 (alone or inside a multipart body) becomes a dump, HL7
+segments go one per line; anything else is shown as text or as a hex excerpt. Rendering never
+raises: evidence that cannot be decoded is shown raw.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from lxml import etree
+
+from harness.xmlsafe import UnsafeXmlError, parse_xml
+
+SHOW_LIMIT = 200_000
+
+
+def render_body(data: bytes, content_type: str = "") -> str:
+    if not data:
+        return ""
+    ct = content_type.lower()
+    if "multipart/" in ct:
+        return _render_multipart(data, ct)
+    if data[128:132] == b"DICM" or "application/dicom" in ct:
+        return dicom_dump(data)
+    head = data.lstrip()[:1]
+    if head == b"<":
+        return pretty_xml(data)
+    if data.startswith(b"MSH|") or data.startswith(b"\x0bMSH|"):
+        return data.strip(b"\x0b\x1c\r\n").decode("utf-8", "replace").replace("\r", "\n")
+    try:
+        return data[:SHOW_LIMIT].decode("utf-8")
+    except UnicodeDecodeError:
+        return hexdump(data[:512]) + (f"\n... {len(data)} bytes" if len(data) > 512 else "")
+
+
+def pretty_xml(data: bytes) -> str:
+    try:
+        root = parse_xml(data)
+    except UnsafeXmlError:
+        return data[:SHOW_LIMIT].decode("utf-8", "replace")
+    text = etree.tostring(root, pretty_print=True, encoding="unicode")
+    return text[:SHOW_LIMIT]
+
+
+def dicom_dump(data: bytes) -> str:
+    try:
+        import pydicom
+
+        ds = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True)
+        return str(ds)[:SHOW_LIMIT]
+    except Exception as exc:
+        return f"(not readable as DICOM: {exc})\n" + hexdump(data[:256])
+
+
+def hexdump(data: bytes) -> str:
+    lines = []
+    for off in range(0, len(data), 16):
+        chunk = data[off:off + 16]
+        hexpart = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{off:08x}  {hexpart:<47}  {text}")
+    return "\n".join(lines)
+
+
+def _render_multipart(data: bytes, ct: str) -> str:
+    match = re.search(r'boundary="?([^";]+)"?', ct)
+    if not match:
+        return hexdump(data[:512])
+    boundary = b"--" + match.group(1).encode()
+    out = []
+    for i, part in enumerate(data.split(boundary)[1:], 1):
+        if part.startswith(b"--"):
+            break
+        head, _, body = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        headers = head.decode("latin-1")
+        part_ct = next((ln.split(":", 1)[1] for ln in headers.splitlines()
+                        if ln.lower().startswith("content-type:")), "")
+        body = body[:-2] if body.endswith(b"\r\n") else body
+        out.append(f"--- part {i} ---\n{headers}\n\n{render_body(body, part_ct)}")
+        if sum(len(x) for x in out) > SHOW_LIMIT or i >= 20:
+            out.append("... (more parts)")
+            break
+    return "\n".join(out)
