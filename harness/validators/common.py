@@ -1,0 +1,44 @@
+"""Small helpers shared by the content validators: identifiers, UIDs, locations.
+
+Kept apart so the KOS, CDA, HL7 and cross-document validators agree on what an INS or a UID is.
+"""
+
+from __future__ import annotations
+
+import re
+
+# INS OIDs: FACTS §3 (1.2.250.1.213.1.4.8 INS-NIR, .9 INS-NIA, .10 / .11 test NIR / NIA).
+INS_OIDS: dict[str, str] = {
+    "1.2.250.1.213.1.4.8": "INS-NIR",
+    "1.2.250.1.213.1.4.9": "INS-NIA",
+    "1.2.250.1.213.1.4.10": "INS-NIR (test)",
+    "1.2.250.1.213.1.4.11": "INS-NIA (test)",
+}
+
+_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*\Z")
+_NIR = re.compile(r"[1-478][0-9]{4}(2A|2B|[0-9]{2})[0-9]{6}[0-9]{2}\Z")
+
+
+def is_uid(value: object) -> bool:
+    """DICOM PS3.5 §9.1: digits and dots, no leading zero in a component, at most 64 characters."""
+    text = str(value or "")
+    return 0 < len(text) <= 64 and _UID.match(text) is not None
+
+
+def is_oid(value: object) -> bool:
+    """An ISO OID in dotted form (same grammar as a DICOM UID, no length limit)."""
+    text = str(value or "")
+    return bool(text) and _UID.match(text) is not None
+
+
+def nir_key_ok(value: str) -> bool:
+    """NIR matricule (13 characters) + key = 97 - (number mod 97); Corsica 2A/2B count as 19/18."""
+    if not _NIR.match(value or ""):
+        return False
+    body = value[:13].replace("2A", "19").replace("2B", "18")
+    return 97 - int(body) % 97 == int(value[13:])
+
+
+def norm(text: object) -> str:
+    """Compare names the way the cross-validator does: trimmed, upper case, inner blanks collapsed."""
+    return " ".join(str(text or "").upper().split())

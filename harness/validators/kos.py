@@ -1,0 +1,381 @@
+"""KOS manifest validator: DICOM Part 10, the KOS IOD, TID 2010, XDS-I.b and the DRIMbox rules.
+
+Public: :func:`validate_kos` (findings), :func:`read_kos` (bytes/path/dataset -> Dataset),
+:func:`kos_facts` (identity, study, accession, modalities: the input of the cross-document checks).
+
+Rule ids are the catalog ids of ``testplans/catalog/content.yaml`` (KOS-*). Profile ``xds`` runs the
+DICOM and IHE rules only (KOS-PARSE/IOD/SR/EVD); ``dmp`` adds the CI-SIS / DRIMbox rules of FACTS §2.
+Locations are DICOM tag paths: ``(0040,A375)[0]>(0008,1115)[1]>(0008,1190)``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from harness.findings import Finding, error, info, warning
+from harness.validators.common import INS_OIDS, is_oid, is_uid, nir_key_ok
+
+KOS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"  # DICOM PS3.4 B.5
+TRANSFER_SYNTAXES = {  # FACTS §2: both occur in ANS samples
+    "1.2.840.10008.1.2": "Implicit VR Little Endian",
+    "1.2.840.10008.1.2.1": "Explicit VR Little Endian",
+}
+INS_ISSUERS = ("ASIP-SANTE-INS-NIR", "ASIP-SANTE-INS-NIA")  # FACTS §2
+REFERENCE_VALUE_TYPES = ("IMAGE", "COMPOSITE", "WAVEFORM")  # PS3.16 TID 2010
+MAX_KOS_BYTES = 256 * 1024 * 1024
+
+# SOP class -> modality (DICOM PS3.4 B.5), used to compare the KOS series with XDS eventCodes.
+SOP_CLASS_MODALITY: dict[str, str] = {
+    "1.2.840.10008.5.1.4.1.1.2": "CT", "1.2.840.10008.5.1.4.1.1.2.1": "CT",
+    "1.2.840.10008.5.1.4.1.1.4": "MR", "1.2.840.10008.5.1.4.1.1.4.1": "MR",
+    "1.2.840.10008.5.1.4.1.1.1": "CR", "1.2.840.10008.5.1.4.1.1.1.1": "DX",
+    "1.2.840.10008.5.1.4.1.1.1.2": "MG", "1.2.840.10008.5.1.4.1.1.6.1": "US",
+    "1.2.840.10008.5.1.4.1.1.3.1": "US", "1.2.840.10008.5.1.4.1.1.20": "NM",
+    "1.2.840.10008.5.1.4.1.1.128": "PT", "1.2.840.10008.5.1.4.1.1.130": "PT",
+    "1.2.840.10008.5.1.4.1.1.12.1": "XA", "1.2.840.10008.5.1.4.1.1.12.2": "RF",
+    "1.2.840.10008.5.1.4.1.1.481.1": "RTIMAGE",
+}
+
+# Type 1 / type 2 attributes not already owned by another rule (DICOM PS3.3 A.35.4).
+_TYPE1 = {"SOPInstanceUID": "(0008,0018)", "StudyInstanceUID": "(0020,000D)",
+          "SeriesInstanceUID": "(0020,000E)", "SeriesNumber": "(0020,0011)",
+          "InstanceNumber": "(0020,0013)", "ContentDate": "(0008,0023)", "ContentTime": "(0008,0033)"}
+_TYPE2 = {"PatientName": "(0010,0010)", "PatientID": "(0010,0020)", "PatientBirthDate": "(0010,0030)",
+          "PatientSex": "(0010,0040)", "StudyDate": "(0008,0020)", "StudyTime": "(0008,0030)",
+          "ReferringPhysicianName": "(0008,0090)", "StudyID": "(0020,0010)",
+          "AccessionNumber": "(0008,0050)", "Manufacturer": "(0008,0070)",
+          "ReferencedPerformedProcedureStepSequence": "(0008,1111)"}
+
+EVIDENCE = "(0040,A375)"
+SERIES = "(0008,1115)"
+SOPS = "(0008,1199)"
+CONTENT = "(0040,A730)"
+_DATE = re.compile(r"[0-9]{8}\Z")
+_INSEE = re.compile(r"[0-9][0-9AB][0-9]{3}\Z")
+
+
+class KosReadError(ValueError):
+    """The bytes are not a readable DICOM Part 10 file."""
+
+
+def read_kos(data: bytes | Path | Dataset, *, stop_before_pixels: bool = True) -> Dataset:
+    """Parse a Part 10 file (DICOM PS3.10 §7.1) or raise KosReadError with the reason."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, Path):
+        if data.stat().st_size > MAX_KOS_BYTES:
+            raise KosReadError(f"file of {data.stat().st_size} bytes exceeds {MAX_KOS_BYTES}")
+        data = data.read_bytes()
+    if len(data) > MAX_KOS_BYTES:
+        raise KosReadError(f"{len(data)} bytes exceeds {MAX_KOS_BYTES}")
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels)
+        # pydicom reads lazily: touch every element so truncation shows up here, not later.
+        _touch(ds)
+    except InvalidDicomError as exc:
+        raise KosReadError(f"not a DICOM Part 10 file: {exc}") from None
+    except Exception as exc:  # pydicom raises many types on truncated or corrupt input
+        raise KosReadError(f"unreadable DICOM ({exc.__class__.__name__}: {exc})") from None
+    return ds
+
+
+def _touch(ds: Dataset) -> None:
+    for elem in ds:
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _touch(item)
+
+
+def validate_kos(data: bytes | Path | Dataset, *, profile: str = "dmp",
+                 dciodvfy: bool = False) -> list[Finding]:
+    """Validate a KOS manifest; ``dciodvfy=True`` also merges dicom3tools' messages (origin dciodvfy)."""
+    try:
+        ds = read_kos(data)
+    except (KosReadError, OSError) as exc:
+        return [error("KOS-PARSE-001", "(file)", str(exc), "DICOM Part 10 file", "unreadable")]
+    findings = list(_check_meta(ds))
+    try:
+        findings += _check_all(ds, profile)
+    except Exception as exc:  # a malformed value must become a finding, never a crash
+        findings.append(error("KOS-PARSE-001", "(dataset)", f"cannot read a value: {exc}",
+                              "well-formed attribute values", exc.__class__.__name__))
+    if dciodvfy and not isinstance(data, Dataset):
+        from harness.validators.dciodvfy import run_dciodvfy
+        raw = data.read_bytes() if isinstance(data, Path) else data
+        findings += run_dciodvfy(raw)
+    return findings
+
+
+def _check_all(ds: Dataset, profile: str) -> list[Finding]:
+    findings: list[Finding] = []
+    for check in _IHE_CHECKS:
+        findings.extend(check(ds))
+    if profile == "dmp":
+        for check in _DMP_CHECKS:
+            findings.extend(check(ds))
+    return findings
+
+
+def _check_meta(ds: Dataset) -> Iterator[Finding]:
+    meta = getattr(ds, "file_meta", None)
+    ts = str(getattr(meta, "TransferSyntaxUID", "") or "")
+    if ts not in TRANSFER_SYNTAXES:
+        yield error("KOS-PARSE-001", "(0002,0010)", "transfer syntax is not Implicit/Explicit VR Little Endian",
+                    " or ".join(TRANSFER_SYNTAXES), ts or "(none)")
+
+
+# --- IOD and SR structure (DICOM PS3.3 A.35.4, PS3.16 TID 2010) ---
+
+def _check_iod(ds: Dataset) -> Iterator[Finding]:
+    sop = str(ds.get("SOPClassUID", ""))
+    if sop != KOS_SOP_CLASS:
+        yield error("KOS-IOD-001", "(0008,0016)", "SOP Class UID is not Key Object Selection", KOS_SOP_CLASS, sop)
+    meta_sop = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
+    if meta_sop and meta_sop != sop:
+        yield error("KOS-IOD-001", "(0002,0002)", "Media Storage SOP Class UID differs from SOP Class UID",
+                    sop, meta_sop)
+    if ds.get("Modality") != "KO":
+        yield error("KOS-IOD-001", "(0008,0060)", "Modality of a KOS is KO", "KO", ds.get("Modality"))
+    for keyword, tag in _TYPE1.items():
+        if ds.get(keyword) in (None, ""):
+            yield error("KOS-IOD-002", tag, f"type 1 attribute {keyword} is missing or empty", "a value", "(none)")
+    for keyword, tag in _TYPE2.items():
+        if keyword not in ds:
+            yield error("KOS-IOD-002", tag, f"type 2 attribute {keyword} is absent", "present (may be empty)",
+                        "(absent)")
+
+
+def _check_uids(ds: Dataset) -> Iterator[Finding]:
+    for tag, value in _uids(ds):
+        if value and not is_uid(value):
+            yield error("KOS-IOD-003", tag, "not a valid DICOM UID (PS3.5 §9.1)", "digits and dots, <= 64", value)
+
+
+def _uids(ds: Dataset) -> Iterator[tuple[str, str]]:
+    for kw, tag in (("SOPInstanceUID", "(0008,0018)"), ("StudyInstanceUID", "(0020,000D)"),
+                    ("SeriesInstanceUID", "(0020,000E)")):
+        yield tag, str(ds.get(kw, "") or "")
+    for loc, study, series, sop in _evidence(ds):
+        if sop is None:
+            yield f"{EVIDENCE}{loc[0]}>(0020,000D)", str(study.get("StudyInstanceUID", "") or "")
+            if series is not None:
+                yield f"{loc[1]}>(0020,000E)", str(series.get("SeriesInstanceUID", "") or "")
+                if "RetrieveLocationUID" in series:
+                    yield f"{loc[1]}>(0040,E011)", str(series.RetrieveLocationUID or "")
+            continue
+        yield f"{loc[2]}>(0008,1155)", str(sop.get("ReferencedSOPInstanceUID", "") or "")
+        yield f"{loc[2]}>(0008,1150)", str(sop.get("ReferencedSOPClassUID", "") or "")
+
+
+def _evidence(ds: Dataset) -> Iterator[tuple[tuple[str, ...], Dataset, Dataset | None, Dataset | None]]:
+    """Walk the evidence: (locations, study item, series item or None, SOP item or None)."""
+    for i, study in enumerate(ds.get("CurrentRequestedProcedureEvidenceSequence") or []):
+        s_loc = f"[{i}]"
+        yield (s_loc,), study, None, None
+        for j, series in enumerate(study.get("ReferencedSeriesSequence") or []):
+            r_loc = f"{EVIDENCE}{s_loc}>{SERIES}[{j}]"
+            yield (s_loc, r_loc), study, series, None
+            for k, sop in enumerate(series.get("ReferencedSOPSequence") or []):
+                yield (s_loc, r_loc, f"{r_loc}>{SOPS}[{k}]"), study, series, sop
+
+
+def _check_sr(ds: Dataset) -> Iterator[Finding]:
+    if ds.get("ValueType") != "CONTAINER":
+        yield error("KOS-SR-001", "(0040,A040)", "root content item is a CONTAINER", "CONTAINER", ds.get("ValueType"))
+    if ds.get("ContinuityOfContent") != "SEPARATE":
+        yield error("KOS-SR-001", "(0040,A050)", "continuity of content", "SEPARATE", ds.get("ContinuityOfContent"))
+    concept = (ds.get("ConceptNameCodeSequence") or [None])[0]
+    code = (str(concept.get("CodeValue", "")), str(concept.get("CodingSchemeDesignator", ""))) if concept else None
+    if code != ("113030", "DCM"):
+        yield error("KOS-SR-001", "(0040,A043)[0]", "document title is 113030 (DCM) Manifest",
+                    "113030^DCM", "^".join(code) if code else "(none)")
+
+
+def _check_content(ds: Dataset) -> Iterator[Finding]:
+    evidence = {}
+    for loc, _study, _series, sop in _evidence(ds):
+        if sop is not None:
+            evidence.setdefault(str(sop.get("ReferencedSOPInstanceUID", "")),
+                                (str(sop.get("ReferencedSOPClassUID", "")), loc[2]))
+    seen: set[str] = set()
+    for i, item in enumerate(ds.get("ContentSequence") or []):
+        loc = f"{CONTENT}[{i}]"
+        if item.get("RelationshipType") != "CONTAINS":
+            yield error("KOS-SR-002", f"{loc}>(0040,A010)", "content items hang by CONTAINS", "CONTAINS",
+                        item.get("RelationshipType"))
+        if item.get("ValueType") not in REFERENCE_VALUE_TYPES:
+            continue
+        ref = (item.get("ReferencedSOPSequence") or [None])[0]
+        uid = str(ref.get("ReferencedSOPInstanceUID", "")) if ref else ""
+        if uid in seen:
+            yield error("KOS-SR-002", f"{loc}>(0008,1199)[0]", "instance referenced by two content items",
+                        "one item per instance", uid)
+        seen.add(uid)
+        if uid not in evidence:
+            yield error("KOS-SR-002", f"{loc}>(0008,1199)[0]>(0008,1155)",
+                        "content item references an instance absent from the evidence", "an evidenced instance", uid)
+        elif str(ref.get("ReferencedSOPClassUID", "")) != evidence[uid][0]:
+            yield error("KOS-SR-002", f"{loc}>(0008,1199)[0]>(0008,1150)", "SOP class differs from the evidence",
+                        evidence[uid][0], ref.get("ReferencedSOPClassUID"))
+    for uid, (_cls, loc) in evidence.items():
+        if uid not in seen:
+            yield error("KOS-SR-002", f"{loc}>(0008,1155)", "evidenced instance has no IMAGE content item",
+                        "one CONTAINS IMAGE item", uid)
+
+
+def _check_evidence(ds: Dataset) -> Iterator[Finding]:
+    studies = ds.get("CurrentRequestedProcedureEvidenceSequence") or []
+    if len(studies) != 1:
+        yield error("KOS-EVD-001", EVIDENCE, "evidence lists exactly one study", 1, len(studies))
+    own = str(ds.get("StudyInstanceUID", ""))
+    seen: dict[str, str] = {}
+    for loc, study, series, sop in _evidence(ds):
+        if series is None:
+            if str(study.get("StudyInstanceUID", "")) != own:
+                yield error("KOS-EVD-001", f"{EVIDENCE}{loc[0]}>(0020,000D)", "evidence study is not the KOS study",
+                            own, study.get("StudyInstanceUID"))
+            if not study.get("ReferencedSeriesSequence"):
+                yield error("KOS-EVD-001", f"{EVIDENCE}{loc[0]}>{SERIES}", "study item lists no series",
+                            ">= 1 series", 0)
+        elif sop is None:
+            if not series.get("SeriesInstanceUID"):
+                yield error("KOS-EVD-001", f"{loc[1]}>(0020,000E)", "series item has no Series Instance UID",
+                            "a UID", "(none)")
+            if not series.get("ReferencedSOPSequence"):
+                yield error("KOS-EVD-001", f"{loc[1]}>{SOPS}", "series item lists no instance", ">= 1", 0)
+        else:
+            uid = str(sop.get("ReferencedSOPInstanceUID", "") or "")
+            if not uid or not sop.get("ReferencedSOPClassUID"):
+                yield error("KOS-EVD-001", loc[2], "instance reference without SOP Class/Instance UID",
+                            "both UIDs", "missing")
+            elif uid in seen:
+                yield error("KOS-EVD-002", f"{loc[2]}>(0008,1155)", "instance already referenced at " + seen[uid],
+                            "each instance once", uid)
+            else:
+                seen[uid] = loc[2]
+
+
+# --- DRIMbox / CI-SIS rules (FACTS §2) ---
+
+def _check_retrieve_urls(ds: Dataset) -> Iterator[Finding]:
+    bases: dict[str, str] = {}
+    for loc, study, series, sop in _evidence(ds):
+        if series is None or sop is not None:
+            continue
+        url = str(series.get("RetrieveURL", "") or "")
+        where = f"{loc[1]}>(0008,1190)"
+        if not url:
+            yield error("KOS-URL-001", where, "series has no Retrieve URL", "<base>/studies/{st}/series/{se}", "(none)")
+            continue
+        expected_tail = f"/studies/{study.get('StudyInstanceUID', '')}/series/{series.get('SeriesInstanceUID', '')}"
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment \
+                or not parts.path.endswith(expected_tail):
+            yield error("KOS-URL-002", where, "Retrieve URL is not the WADO-RS URL of this series",
+                        "<base>" + expected_tail, url)
+            continue
+        bases[where] = url[: len(url) - len(expected_tail) - len(parts.query) - (1 if parts.query else 0)]
+    if len(set(bases.values())) > 1:
+        yield warning("KOS-URL-003", EVIDENCE, "series are retrieved from different WADO-RS services",
+                      "one base URL", sorted(set(bases.values())))
+
+
+def _check_patient(ds: Dataset) -> Iterator[Finding]:
+    pid = str(ds.get("PatientID", "") or "")
+    issuer = str(ds.get("IssuerOfPatientID", "") or "")
+    if not pid or issuer not in INS_ISSUERS:
+        yield error("KOS-PAT-001", "(0010,0021)", "PatientID must be the INS issued by ASIP-SANTE-INS-NIR",
+                    INS_ISSUERS[0], f"{pid}/{issuer}")
+    qual = (ds.get("IssuerOfPatientIDQualifiersSequence") or [None])[0]
+    oid = str(qual.get("UniversalEntityID", "")) if qual else ""
+    kind = str(qual.get("UniversalEntityIDType", "")) if qual else ""
+    if oid not in INS_OIDS or kind != "ISO":
+        yield error("KOS-PAT-001", "(0010,0024)[0]>(0040,0032)", "issuer qualifier must be an INS OID of type ISO",
+                    " | ".join(INS_OIDS), f"{oid or '(none)'} {kind}".strip())
+    if pid and not nir_key_ok(pid):
+        yield error("KOS-PAT-002", "(0010,0020)", "INS is not a 15-character NIR with a valid key",
+                    "13 characters + key 97 - n mod 97", pid)
+    others = ds.get("OtherPatientIDsSequence") or []
+    if pid and not any(str(o.get("PatientID", "")) == pid and o.get("TypeOfPatientID") == "TEXT" for o in others):
+        yield warning("KOS-PAT-003", "(0010,1002)", "OtherPatientIDsSequence does not repeat the INS (TEXT)",
+                      pid, [str(o.get("PatientID", "")) for o in others])
+    yield from _check_traits(ds)
+
+
+def _check_traits(ds: Dataset) -> Iterator[Finding]:
+    name = str(ds.get("PatientName", "") or "")
+    parts = name.split("^")
+    if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
+        yield error("KOS-PAT-004", "(0010,0010)", "patient name is birth name^first given name",
+                    "FAMILY^GIVEN", name)
+    birth = str(ds.get("PatientBirthDate", "") or "")
+    if not _DATE.match(birth):
+        yield error("KOS-PAT-004", "(0010,0030)", "birth date (DA, YYYYMMDD) is required", "YYYYMMDD", birth)
+    if ds.get("PatientSex") not in ("M", "F", "O"):
+        yield error("KOS-PAT-004", "(0010,0040)", "sex is M, F or O", "M|F|O", ds.get("PatientSex"))
+    place = str(ds.get("PatientComments", "") or "")
+    if not _INSEE.match(place):
+        yield warning("KOS-DRIM-002", "(0010,4000)", "PatientComments should hold the INSEE birthplace code",
+                      "5-character INSEE code", place)
+
+
+def _check_request(ds: Dataset) -> Iterator[Finding]:
+    requests = ds.get("ReferencedRequestSequence") or []
+    if not requests:
+        yield error("KOS-REQ-001", "(0040,A370)", "Referenced Request Sequence is missing", ">= 1 item", 0)
+    own = str(ds.get("StudyInstanceUID", ""))
+    for i, req in enumerate(requests):
+        loc = f"(0040,A370)[{i}]"
+        issuer = (req.get("IssuerOfAccessionNumberSequence") or [None])[0]
+        oid = str(issuer.get("UniversalEntityID", "")) if issuer else ""
+        if not req.get("AccessionNumber") or not is_oid(oid) or (issuer.get("UniversalEntityIDType") != "ISO"):
+            yield error("KOS-REQ-001", f"{loc}>(0008,0051)", "accession number with an ISO OID issuer",
+                        "AccessionNumber + (OID, ISO)", f"{req.get('AccessionNumber', '')}/{oid}")
+        if str(req.get("StudyInstanceUID", "")) != own:
+            yield error("KOS-REQ-001", f"{loc}>(0020,000D)", "request names another study", own,
+                        req.get("StudyInstanceUID"))
+        placer = (req.get("OrderPlacerIdentifierSequence") or [None])[0]
+        if not req.get("PlacerOrderNumberImagingServiceRequest") or not placer:
+            yield warning("KOS-REQ-002", f"{loc}>(0040,2016)", "placer order number and its issuer",
+                          "(0040,2016) + (0040,0026)", req.get("PlacerOrderNumberImagingServiceRequest"))
+
+
+def _check_drimbox(ds: Dataset) -> Iterator[Finding]:
+    inst = str(ds.get("InstitutionName", "") or "").split("^")
+    if len(inst) < 10 or not inst[9].strip():
+        yield warning("KOS-DRIM-001", "(0008,0080)", "InstitutionName should carry the FINESS in component 10",
+                      "NAME^^^^^^^^^FINESS", "^".join(inst))
+    if str(ds.get("SeriesNumber", "")) != "59" or str(ds.get("InstanceNumber", "")) != "1":
+        yield info("KOS-DRIM-003", "(0020,0011)", "ANS samples use SeriesNumber 59 and InstanceNumber 1",
+                   "59/1", f"{ds.get('SeriesNumber')}/{ds.get('InstanceNumber')}")
+
+
+_IHE_CHECKS = (_check_iod, _check_uids, _check_sr, _check_content, _check_evidence)
+_DMP_CHECKS = (_check_retrieve_urls, _check_patient, _check_request, _check_drimbox)
+
+
+def kos_facts(ds: Dataset) -> dict:
+    """What the cross-document checks compare (FACTS §2): identity, study, accession, modalities."""
+    name = str(ds.get("PatientName", "") or "").split("^")
+    other = str(ds.get("OtherPatientNames", "") or "")
+    used = [n.split("^") for n in other.split("\\")] if other else []
+    requests = ds.get("ReferencedRequestSequence") or []
+    classes = {str(sop.get("ReferencedSOPClassUID", "")) for _l, _st, _se, sop in _evidence(ds) if sop is not None}
+    return {
+        "ins": str(ds.get("PatientID", "") or ""),
+        "birth_name": name[0] if name else "", "given": name[1] if len(name) > 1 else "",
+        "used_names": [(u[0], u[1] if len(u) > 1 else "") for u in used],
+        "birth_date": str(ds.get("PatientBirthDate", "") or ""), "sex": str(ds.get("PatientSex", "") or ""),
+        "birthplace": str(ds.get("PatientComments", "") or ""),
+        "study_uids": {str(ds.get("StudyInstanceUID", ""))},
+        "accessions": {str(r.get("AccessionNumber", "")) for r in requests if r.get("AccessionNumber")},
+        "modalities": {SOP_CLASS_MODALITY[c] for c in classes if c in SOP_CLASS_MODALITY},
+    }
