@@ -1,0 +1,257 @@
+"""DIMSE side of the embedded PACS: C-ECHO, C-STORE, Study Root C-FIND / C-MOVE / C-GET (pynetdicom).
+
+One handler per DIMSE service (STYLE §4), each a short function over the :class:`InstanceStore`.
+Failure statuses (DICOM PS3.4 B.2.3, C.4.1.1.4, C.4.2.1.5, C.4.3.1.4; PS3.7 C.4.2.1.4):
+0xC210 dataset cannot be decoded, 0x0110 study already stored for another patient,
+0xA900 identifier does not match the SOP class (invalid level), 0xA801 move destination unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, build_context, evt
+from pynetdicom.sop_class import (
+    StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
+    Verification,
+)
+
+from harness.capture import record
+from simulators.pacs.query import QueryError, find, prefilter, query_level
+from simulators.pacs.store import InstanceStore, Record, StoreError
+
+log = logging.getLogger("drimcheck.pacs")
+
+ACTOR = "pacs-simulator"
+
+# DIMSE statuses answered by this SCP, with the spec section that defines each
+STATUS = {
+    "success": 0x0000,  # PS3.7 C.4.1.1.4
+    "pending": 0xFF00,  # PS3.4 C.4.1.1.4
+    "processing_failure": 0x0110,  # PS3.7 C.4.2.1.4 (patient conflict)
+    "cannot_understand": 0xC210,  # PS3.4 B.2.3 Cxxx (dataset does not decode / lacks UIDs)
+    "identifier_mismatch": 0xA900,  # PS3.4 C.4.1.1.4 (invalid QueryRetrieveLevel)
+    "move_destination_unknown": 0xA801,  # PS3.4 C.4.2.1.5
+}
+
+
+@dataclass
+class DimseConfig:
+    aet: str = "DRIMPACS"
+    host: str = "127.0.0.1"
+    port: int = 0
+    known_aes: dict[str, tuple[str, int]] = field(default_factory=dict)  # C-MOVE destinations
+
+
+class DimseServer:
+    """A pynetdicom AE serving the store; ``handlers`` can be swapped before :meth:`start` (faults)."""
+
+    def __init__(self, store: InstanceStore, config: DimseConfig) -> None:
+        self.store = store
+        self.config = config
+        self.ae = _make_ae(config.aet)
+        self._server: Any = None
+        self.handlers: dict[Any, Any] = {
+            evt.EVT_C_ECHO: self.on_echo,
+            evt.EVT_C_STORE: self.on_store,
+            evt.EVT_C_FIND: self.on_find,
+            evt.EVT_C_MOVE: self.on_move,
+            evt.EVT_C_GET: self.on_get,
+        }
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1]) if self._server else self.config.port
+
+    def start(self) -> DimseServer:
+        self._server = self.ae.start_server((self.config.host, self.config.port), block=False,
+                                            evt_handlers=list(self.handlers.items()))
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    # --- handlers ------------------------------------------------------------------------
+    def on_echo(self, event: Any) -> int:
+        _record(event, "C-ECHO", 0)
+        return 0x0000
+
+    def on_store(self, event: Any) -> Dataset | int:
+        """PS3.4 B.2: write the file, index it; refuse what would corrupt the store."""
+        started = time.time()
+        try:
+            ds = event.dataset
+            ds.file_meta = event.file_meta
+            rec = self.store.add(ds, event.file_meta, event.request.DataSet.getvalue())
+        except StoreError as exc:
+            return _store_failure(event, exc.status, str(exc), started)
+        except Exception as exc:  # any decode error: the peer sent a dataset we cannot read
+            return _store_failure(event, STATUS["cannot_understand"], f"cannot decode dataset: {exc}", started)
+        _record(event, f"C-STORE {rec['Modality']} {rec['SOPInstanceUID']}", 0, started=started)
+        return 0x0000
+
+    def on_find(self, event: Any) -> Iterator[tuple[int, Dataset | None]]:
+        started = time.time()
+        try:
+            identifier = event.identifier
+            level = query_level(identifier)
+            answers = find(identifier, self.store.records(prefilter(identifier, level)), self.config.aet)
+        except QueryError as exc:
+            yield _failure(event, "C-FIND", exc.status, str(exc), started)
+            return
+        except Exception as exc:
+            yield _failure(event, "C-FIND", STATUS["cannot_understand"], f"bad identifier: {exc}", started)
+            return
+        _record(event, f"C-FIND {level} -> {len(answers)} match(es)", 0, started=started,
+                body=_identifier_bytes(event))
+        for answer in answers:
+            if event.is_cancelled:
+                yield 0xFE00, None
+                return
+            yield STATUS["pending"], answer
+
+    def on_move(self, event: Any) -> Iterator[Any]:
+        """PS3.4 C.4.2: only to AEs of ``known_aes``; else 0xA801 and a log line."""
+        started = time.time()
+        dest = _text(event.move_destination)
+        if dest not in self.config.known_aes:
+            log.warning("C-MOVE refused: unknown move destination %r (known: %s)", dest,
+                        sorted(self.config.known_aes))
+            _record(event, f"C-MOVE to {dest}", STATUS["move_destination_unknown"], started=started,
+                    error=f"unknown move destination {dest!r}")
+            yield None, None
+            return
+        host, port = self.config.known_aes[dest]
+        try:
+            records = self._retrieve_records(event)
+        except QueryError as exc:
+            yield host, port
+            yield from _retrieve_failure(event, "C-MOVE", exc, started)
+            return
+        yield host, port, {"contexts": _contexts_for(records), "max_pdu": 0}
+        yield len(records)
+        _record(event, f"C-MOVE {len(records)} instance(s) to {dest}", 0, started=started)
+        yield from self._send(event, records)
+
+    def on_get(self, event: Any) -> Iterator[Any]:
+        """PS3.4 C.4.3: C-STORE sub-operations on the requestor's own association."""
+        started = time.time()
+        try:
+            records = self._retrieve_records(event)
+        except QueryError as exc:
+            yield from _retrieve_failure(event, "C-GET", exc, started)
+            return
+        yield len(records)
+        _record(event, f"C-GET {len(records)} instance(s)", 0, started=started)
+        yield from self._send(event, records)
+
+    def _retrieve_records(self, event: Any) -> list[Record]:
+        try:
+            identifier = event.identifier
+        except Exception as exc:
+            raise QueryError(STATUS["cannot_understand"], f"bad identifier: {exc}") from None
+        level = query_level(identifier)
+        keys = prefilter(identifier, level)
+        if not keys:
+            raise QueryError(STATUS["identifier_mismatch"], f"no unique key given at level {level}")
+        return self.store.records(keys)
+
+    def _send(self, event: Any, records: list[Record]) -> Iterator[tuple[int, Dataset | None]]:
+        for rec in records:
+            if event.is_cancelled:
+                yield 0xFE00, None
+                return
+            try:
+                yield STATUS["pending"], dcmread(rec.path)
+            except Exception as exc:  # a file vanished or is unreadable: count it as failed
+                log.error("cannot read %s: %s", rec.path, exc)
+                failed = Dataset()
+                failed.FailedSOPInstanceUIDList = [rec["SOPInstanceUID"]]
+                yield 0xA702, failed
+                return
+
+
+def _text(value: str | bytes) -> str:
+    return (value.decode("ascii", "replace") if isinstance(value, bytes) else value).strip()
+
+
+def _retrieve_failure(event: Any, service: str, exc: QueryError, started: float) -> Iterator[Any]:
+    """A retrieve whose identifier we refuse: one sub-operation announced, answered as failed."""
+    log.warning("%s refused (0x%04X): %s", service, exc.status, exc)
+    _record(event, service, exc.status, started=started, error=str(exc))
+    yield 1
+    failed = Dataset()
+    failed.FailedSOPInstanceUIDList = ""
+    yield _status(exc.status, str(exc)), failed
+
+
+def _status(status: int, message: str) -> Dataset:
+    rsp = Dataset()
+    rsp.Status = status
+    rsp.ErrorComment = message[:64]
+    return rsp
+
+
+def _make_ae(aet: str) -> AE:
+    ae = AE(ae_title=aet)
+    ae.maximum_pdu_size = 0  # unlimited: the 16 KB default throttles (DESIGN, measured)
+    ae.network_timeout = 30
+    ae.acse_timeout = 30
+    ae.dimse_timeout = 60
+    ae.add_supported_context(Verification)
+    for cx in AllStoragePresentationContexts:
+        # scp_role/scu_role: accept a C-GET requestor's role selection (PS3.7 D.3.3.4)
+        ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES, scp_role=True, scu_role=False)
+    for sop in (StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelMove,
+                StudyRootQueryRetrieveInformationModelGet):
+        ae.add_supported_context(sop, ALL_TRANSFER_SYNTAXES)
+    return ae
+
+
+def _contexts_for(records: list[Record]) -> list[Any]:
+    """One presentation context per stored (SOP class, transfer syntax) pair for a C-MOVE sub-association."""
+    pairs: dict[str, set[str]] = {}
+    for rec in records:
+        pairs.setdefault(rec["SOPClassUID"], set()).add(rec.transfer_syntax)
+    return [build_context(sop, sorted(ts)) for sop, ts in sorted(pairs.items())][:128]
+
+
+def _store_failure(event: Any, status: int, message: str, started: float) -> Dataset:
+    log.warning("C-STORE refused (0x%04X): %s", status, message)
+    _record(event, "C-STORE", status, started=started, error=message)
+    return _status(status, message)
+
+
+def _failure(event: Any, service: str, status: int, message: str, started: float) -> tuple[Dataset, None]:
+    log.warning("%s refused (0x%04X): %s", service, status, message)
+    _record(event, service, status, started=started, error=message)
+    return _status(status, message), None
+
+
+def _identifier_bytes(event: Any) -> bytes:
+    try:
+        return event.request.Identifier.getvalue()
+    except Exception:
+        return b""
+
+
+def _record(event: Any, summary: str, status: int, *, started: float | None = None, error: str | None = None,
+            body: bytes | None = None) -> None:
+    peer = ""
+    try:
+        req = event.assoc.requestor
+        peer = f"{req.ae_title}@{req.address}:{req.port}"
+    except Exception:
+        pass
+    record("dimse", ACTOR, "inbound", summary, peer=peer, request_body=body, status=f"0x{status:04X}",
+           started=started, elapsed=None if started is None else time.time() - started, error=error)
