@@ -1,0 +1,27 @@
+"""XDS.b metadata: model, ebRIM parse/serialize, PnR builder, and the metadata validator.
+
+Public: ``model`` dataclasses (``Submission``, ``DocumentEntry``, ``SubmissionSet``, ``Folder``,
+``Association``, ``Classification``, ``ExternalIdentifier``, ``Author``); ``parse_pnr``,
+``parse_registry_object_list``, ``submission_to_ebrim`` (ebrim.py); ``build_pnr_request``,
+``build_pnr_message``, ``kos_submission`` (builder.py); ``validate_submission``,
+``validate_message`` (validate.py).
+"""
+
+from harness.xds.builder import build_pnr_message, build_pnr_request, fill_hash_size, kos_submission
+from harness.xds.ebrim import MetadataError, parse_pnr, parse_registry_object_list, submission_to_ebrim
+from harness.xds.model import (
+    Association,
+    Author,
+    Classification,
+    DocumentEntry,
+    ExternalIdentifier,
+    Folder,
+    Submission,
+    SubmissionSet,
+)
+
+__all__ = [
+    "Association", "Author", "Classification", "DocumentEntry", "ExternalIdentifier", "Folder",
+    "MetadataError", "Submission", "SubmissionSet", "build_pnr_message", "build_pnr_request",
+    "fill_hash_size", "kos_submission", "parse_pnr", "parse_registry_object_list", "submission_to_ebrim",
+]
