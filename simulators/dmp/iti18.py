@@ -1,0 +1,22 @@
+"""ITI-18 Registry Stored Query, registry side (IHE ITI TF-2a §3.18.4.1.3)."""
+
+from __future__ import annotations
+
+from harness.soap import ITI18_ACTION, SoapMessage
+from harness.xds.query import QueryError, RegistryError, build_query_response, parse_query
+from simulators.dmp.queries import run_query
+from simulators.dmp.registry import with_status
+from simulators.dmp.soapio import Context, Reply
+
+ACTION = ITI18_ACTION
+
+
+def handle(ctx: Context, msg: SoapMessage) -> Reply:
+    assert msg.envelope.body is not None
+    try:
+        req = parse_query(msg.envelope.body)
+        rows = run_query(ctx.registry.storage, req, ctx.registry.handlers.status_filter)
+    except QueryError as exc:
+        error = RegistryError(exc.code, exc.message, exc.location)
+        return Reply(build_query_response([], [error]))
+    return Reply(build_query_response([with_status(r) for r in rows], return_type=req.return_type))

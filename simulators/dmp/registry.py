@@ -1,0 +1,323 @@
+"""The registry + repository behaviour, without transport: ITI-41 register, ITI-57 update, ITI-43 read.
+
+Sans-IO like the codecs: elements and bytes in, RegistryErrors and stored rows out. The Flask
+modules (iti41.py ...) only decode SOAP and call these functions. Each step a named fault may
+change is a field of :class:`Handlers` (STYLE.md §4): the default one is correct.
+Sources: IHE ITI TF-2b §3.41.4.1.3 (repository), §3.42.4.1.3 (registry: atomic, error codes),
+ITI TF-3 §4.2.2 (associations, RPLC), §4.2.4 (errors), ITI TF-2b §3.57 (metadata update).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from harness.xds.query import RegistryError
+from simulators.dmp import ebxml as E
+from simulators.dmp.config import INS_OIDS, DmpConfig
+from simulators.dmp.storage import Batch, Row, Storage, StoredObject
+
+_RIM = E.RIM
+
+
+def sha1_hex(data: bytes) -> str:
+    """XDSDocumentEntry.hash: SHA-1 of the document, lowercase hex (ITI TF-3 §4.2.3.2.11)."""
+    return hashlib.sha1(data).hexdigest()
+
+
+def _commit_all(storage: Storage, batch: Batch) -> None:
+    storage.commit(batch)
+
+
+@dataclass
+class Handlers:
+    """Rebindable steps; faults (simulators/dmp/faults.py) replace one of them."""
+
+    compute_hash: Callable[[bytes], str] = sha1_hex
+    verify_hash: bool = True
+    deprecate_replaced: bool = True
+    commit: Callable[[Storage, Batch], None] = _commit_all
+    retrieve_bytes: Callable[[bytes], bytes] = lambda data: data
+    status_filter: bool = True
+    on_reject: Callable[[Registry, Parsed, dict[str, bytes], list[RegistryError]], None] = \
+        lambda registry, parsed, docs, errors: None
+
+
+class Rejected(Exception):
+    """The submission is refused as a whole; ``errors`` go into the RegistryResponse."""
+
+    def __init__(self, errors: list[RegistryError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e.code}: {e.context}" for e in errors))
+
+
+@dataclass
+class Parsed:
+    """A SubmitObjectsRequest split by object type, ids already rewritten to UUIDs."""
+
+    extrinsics: list[etree._Element] = field(default_factory=list)
+    packages: list[etree._Element] = field(default_factory=list)  # submission set + folders
+    associations: list[etree._Element] = field(default_factory=list)
+    submission_set: etree._Element | None = None
+    id_map: dict[str, str] = field(default_factory=dict)
+
+
+def _new_uuid() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def split_request(sor: etree._Element) -> Parsed:
+    """Read lcm:SubmitObjectsRequest, give symbolic ids a UUID and fold free Classifications in."""
+    olist = sor.find(f"{_RIM}RegistryObjectList")
+    if olist is None:
+        raise Rejected([RegistryError("XDSRegistryMetadataError", "SubmitObjectsRequest has no RegistryObjectList")])
+    objs = [c for c in olist if isinstance(c.tag, str)]
+    parsed = Parsed()
+    for obj in objs:
+        ident = obj.get("id") or ""
+        if not ident:
+            raise Rejected([RegistryError("XDSRegistryMetadataError", f"{etree.QName(obj).localname} without id")])
+        parsed.id_map[ident] = ident if ident.startswith("urn:uuid:") else _new_uuid()
+    _rewrite_ids(olist, parsed.id_map)
+    free = [o for o in objs if o.tag == f"{_RIM}Classification"]
+    by_id = {o.get("id"): o for o in objs}
+    for cl in free:
+        target = by_id.get(cl.get("classifiedObject"))
+        if target is not None:
+            target.append(cl)
+    for obj in objs:
+        tag = etree.QName(obj).localname
+        if tag == "ExtrinsicObject":
+            parsed.extrinsics.append(obj)
+        elif tag == "RegistryPackage":
+            parsed.packages.append(obj)
+        elif tag == "Association":
+            parsed.associations.append(obj)
+    sets = [p for p in parsed.packages if _has_node(p, E.SUBMISSION_SET_NODE)]
+    if len(sets) != 1:
+        raise Rejected([RegistryError("XDSRegistryMetadataError",
+                                      f"a submission holds exactly one SubmissionSet, found {len(sets)}")])
+    parsed.submission_set = sets[0]
+    return parsed
+
+
+def _has_node(pkg: etree._Element, node: str) -> bool:
+    return any(c.get("classificationNode") == node for c in pkg.findall(f"{_RIM}Classification"))
+
+
+_REF_ATTRS = ("id", "classifiedObject", "registryObject", "sourceObject", "targetObject")
+
+
+def _rewrite_ids(root: etree._Element, id_map: dict[str, str]) -> None:
+    for elem in root.iter():
+        if not isinstance(elem.tag, str):
+            continue
+        for attr in _REF_ATTRS:
+            value = elem.get(attr)
+            if value in id_map and (attr != "id" or elem.getparent() is root):
+                elem.set(attr, id_map[value])
+        if elem.tag.endswith("}Classification") or elem.tag.endswith("}ExternalIdentifier"):
+            if not (elem.get("id") or "").startswith("urn:uuid:"):
+                elem.set("id", _new_uuid())
+
+
+class Registry:
+    """Registry + repository over one Storage."""
+
+    def __init__(self, storage: Storage, config: DmpConfig, handlers: Handlers | None = None) -> None:
+        self.storage = storage
+        self.config = config
+        self.handlers = handlers or Handlers()
+
+    # ------------------------------------------------------------------ ITI-41 (RAD-68)
+    def provide_and_register(self, sor: etree._Element, documents: dict[str, bytes],
+                             exchange_id: str | None = None) -> None:
+        """Register ``sor`` (lcm:SubmitObjectsRequest) with ``documents`` (by ExtrinsicObject id).
+
+        Raises :class:`Rejected`; on success everything is committed in one transaction.
+        """
+        parsed = split_request(sor)
+        docs = {parsed.id_map.get(k, k): v for k, v in documents.items()}
+        errors = self._check_documents(parsed, docs)
+        errors += self._check_patients(parsed)
+        if errors:
+            self.handlers.on_reject(self, parsed, docs, errors)
+            raise Rejected(errors)
+        batch = self._batch(parsed, docs, exchange_id)
+        batch.status_changes += self._replacements(parsed)
+        self._check_unique(batch)
+        self.handlers.commit(self.storage, batch)
+
+    def _check_documents(self, parsed: Parsed, docs: dict[str, bytes]) -> list[RegistryError]:
+        errors: list[RegistryError] = []
+        ids = {x.get("id") for x in parsed.extrinsics}
+        for ident in ids - set(docs):
+            errors.append(RegistryError("XDSMissingDocument", f"no Document for DocumentEntry {ident}", ident))
+        for ident in set(docs) - ids:
+            errors.append(RegistryError("XDSMissingDocumentMetadata", f"Document {ident} has no DocumentEntry",
+                                        ident))
+        for x in parsed.extrinsics:
+            data = docs.get(x.get("id"))
+            if data is None:
+                continue
+            given_hash, given_size = E.slot_value(x, "hash"), E.slot_value(x, "size")
+            uid = E.index_extrinsic(x).unique_id or x.get("id", "")
+            if self.handlers.verify_hash and given_hash and given_hash.strip().lower() != sha1_hex(data):
+                errors.append(RegistryError("XDSRepositoryMetadataError",
+                                            f"hash {given_hash} differs from the SHA-1 of the document", uid))
+            if given_size and given_size.strip() != str(len(data)):
+                errors.append(RegistryError("XDSRepositoryMetadataError",
+                                            f"size {given_size} differs from the document length {len(data)}",
+                                            uid))
+        return errors
+
+    def _check_patients(self, parsed: Parsed) -> list[RegistryError]:
+        assert parsed.submission_set is not None
+        ss_patient = E.index_package(parsed.submission_set, "ss").patient_id
+        if not ss_patient:
+            return [RegistryError("XDSRegistryMetadataError", "SubmissionSet has no patientId")]
+        errors = []
+        for x in parsed.extrinsics:
+            pid = E.index_extrinsic(x).patient_id
+            if pid != ss_patient:
+                errors.append(RegistryError("XDSPatientIdDoesNotMatch",
+                                            f"DocumentEntry {x.get('id')} patientId {pid} differs from the "
+                                            f"SubmissionSet patientId {ss_patient}", x.get("id", "")))
+        if not self.patient_known(ss_patient):
+            errors.append(RegistryError("XDSUnknownPatientId", f"patient {ss_patient} is not known", ss_patient))
+        return errors
+
+    def patient_known(self, cx: str) -> bool:
+        if self.config.known_patients is not None:
+            return cx in self.config.known_patients
+        if self.config.profile == "xds":
+            return True
+        authority = cx.split("^^^", 1)[1] if "^^^" in cx else ""
+        oid = authority.split("&")[1] if authority.count("&") >= 2 else ""
+        return oid in INS_OIDS
+
+    def _batch(self, parsed: Parsed, docs: dict[str, bytes], exchange_id: str | None) -> Batch:
+        batch = Batch(exchange_id=exchange_id)
+        repo = self.config.repository_unique_id
+        for x in parsed.extrinsics:
+            data = docs[x.get("id")]
+            if not E.slot_value(x, "hash"):
+                E.set_slot(x, "hash", [self.handlers.compute_hash(data)])
+            if not E.slot_value(x, "size"):
+                E.set_slot(x, "size", [str(len(data))])
+            E.set_slot(x, "repositoryUniqueId", [repo])
+            x.set("lid", x.get("lid") or x.get("id", ""))
+            ind = E.index_extrinsic(x)
+            batch.objects.append(StoredObject(ind, E.APPROVED, _xml(x)))
+            batch.documents.append((repo, ind.unique_id or "", x.get("mimeType"), data))
+        for pkg in parsed.packages:
+            kind = "ss" if pkg is parsed.submission_set else "folder"
+            batch.objects.append(StoredObject(E.index_package(pkg, kind), E.APPROVED, _xml(pkg)))
+        for assoc in parsed.associations:
+            batch.objects.append(StoredObject(E.index_association(assoc), E.APPROVED, _xml(assoc)))
+        return batch
+
+    def _replacements(self, parsed: Parsed) -> list[tuple[str, str]]:
+        """RPLC: the target must be an Approved entry of the same patient; it becomes Deprecated."""
+        changes: list[tuple[str, str]] = []
+        new_ids = {x.get("id"): E.index_extrinsic(x) for x in parsed.extrinsics}
+        for assoc in parsed.associations:
+            if assoc.get("associationType") not in (E.RPLC, E.RPLC_XFRM):
+                continue
+            source, target = assoc.get("sourceObject"), assoc.get("targetObject", "")
+            rows = self.storage.query("SELECT status, patient_id FROM objects WHERE id = ? AND kind = 'doc'",
+                                      (target,))
+            if not rows or rows[0][0] != E.APPROVED:
+                raise Rejected([RegistryError("XDSRegistryMetadataError",
+                                              f"RPLC target {target} is not an Approved DocumentEntry", target)])
+            new = new_ids.get(source)
+            if new is not None and new.patient_id != rows[0][1]:
+                raise Rejected([RegistryError("XDSPatientIdDoesNotMatch",
+                                              f"replacement {source} is for another patient than {target}",
+                                              target)])
+            if self.handlers.deprecate_replaced:
+                changes.append((target, E.DEPRECATED))
+        return changes
+
+    def _check_unique(self, batch: Batch) -> None:
+        new = {o.index.unique_id: o.index for o in batch.objects if o.index.unique_id}
+        existing = self.storage.existing_unique_ids(new)
+        errors = []
+        for uid, old_hash in existing.items():
+            ind = new[uid]
+            if ind.kind == "doc" and old_hash and ind.hash and old_hash.lower() != ind.hash.lower():
+                errors.append(RegistryError("XDSNonIdenticalHash",
+                                            f"uniqueId {uid} is registered with another hash", uid))
+            else:
+                errors.append(RegistryError("XDSDuplicateUniqueIdInRegistry",
+                                            f"uniqueId {uid} is already registered", uid))
+        ids = [o.index.id for o in batch.objects]
+        for row in self.storage.rows_by_ids(ids):
+            errors.append(RegistryError("XDSRegistryMetadataError", f"entryUUID {row.id} already exists", row.id))
+        if errors:
+            raise Rejected(errors)
+
+    # ------------------------------------------------------------------ ITI-57
+    def update(self, sor: etree._Element, exchange_id: str | None = None) -> None:
+        """Availability status changes (UpdateAvailabilityStatus associations, ITI TF-3 §4.2.2.3);
+        the DMP uses them to delete (``urn:asip:ci-sis:2010:StatusType:Deleted``)."""
+        parsed = split_request(sor)
+        batch = Batch(exchange_id=exchange_id)
+        for assoc in parsed.associations:
+            if assoc.get("associationType") != E.UPDATE_STATUS:
+                continue
+            target = assoc.get("targetObject", "")
+            original, new = E.slot_value(assoc, "OriginalStatus"), E.slot_value(assoc, "NewStatus")
+            found = self.storage.query("SELECT status FROM objects WHERE id = ?", (target,))
+            if not found:
+                raise Rejected([RegistryError("XDSMetadataUpdateError", f"object {target} is not registered",
+                                              target)])
+            if not original or not new or found[0][0] != original:
+                raise Rejected([RegistryError("XDSMetadataUpdateError",
+                                              f"OriginalStatus {original} does not match the status "
+                                              f"{found[0][0]} of {target}", target)])
+            if new not in (E.APPROVED, E.DEPRECATED, E.DMP_DELETED):
+                raise Rejected([RegistryError("XDSMetadataUpdateError", f"NewStatus {new} is not allowed",
+                                              target)])
+            batch.status_changes.append((target, new))
+        if not batch.status_changes and not parsed.extrinsics:
+            raise Rejected([RegistryError("XDSMetadataUpdateError", "the request changes nothing")])
+        if parsed.extrinsics:
+            raise Rejected([RegistryError("XDSMetadataUpdateOperationError",
+                                          "DocumentEntry metadata update is not supported; only status changes")])
+        assert parsed.submission_set is not None
+        batch.objects.append(StoredObject(E.index_package(parsed.submission_set, "ss"), E.APPROVED,
+                                          _xml(parsed.submission_set)))
+        for assoc in parsed.associations:
+            batch.objects.append(StoredObject(E.index_association(assoc), E.APPROVED, _xml(assoc)))
+        self._check_unique(batch)
+        self.storage.commit(batch)
+
+    # ------------------------------------------------------------------ ITI-43
+    def retrieve(self, repository_uid: str, unique_id: str) -> tuple[str | None, bytes] | RegistryError:
+        if repository_uid != self.config.repository_unique_id:
+            return RegistryError("XDSUnknownRepositoryId", f"repository {repository_uid} is not this one",
+                                 repository_uid)
+        found = self.storage.document(repository_uid, unique_id)
+        if found is None:
+            return RegistryError("XDSDocumentUniqueIdError", f"no document {unique_id}", unique_id)
+        return found[0], self.handlers.retrieve_bytes(found[1])
+
+
+def _xml(elem: etree._Element) -> bytes:
+    clone = copy.deepcopy(elem)
+    clone.attrib.pop("status", None)
+    return etree.tostring(clone)
+
+
+def with_status(row: Row) -> etree._Element:
+    """The stored XML of ``row`` with its current availability status (ebRIM 3.0 §2.5.1)."""
+    elem = etree.fromstring(row.xml)
+    if row.status:
+        elem.set("status", row.status)
+    return elem

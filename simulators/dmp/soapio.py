@@ -1,0 +1,101 @@
+"""The SOAP side of the two DMP endpoints: decode, check WS-Addressing, dispatch, encode.
+
+One endpoint path (``/registry``, ``/repository``) serves several transactions, told apart by
+wsa:Action (IHE ITI TF-2x §V.3.2.1.1); each transaction module exposes ``ACTION`` and
+``handle(ctx, message) -> Reply``. Faults follow the SOAP 1.2 HTTP binding (Part 2 §7.5.1):
+Sender -> 400, Receiver -> 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from flask import Response, request
+from lxml import etree
+
+from harness.soap import (
+    SoapFault,
+    SoapMessage,
+    build_envelope,
+    build_fault,
+    decode_message,
+    encode_mtom,
+    response_action,
+)
+from harness.soap.envelope import SOAP12_CONTENT_TYPE
+from simulators.dmp.config import DmpConfig
+from simulators.dmp.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reply:
+    body: etree._Element
+    attachments: dict[str, bytes] = field(default_factory=dict)
+    mtom: bool | None = None  # None: same packaging as the request
+
+
+@dataclass
+class Context:
+    registry: Registry
+    config: DmpConfig
+    vihf_check: Callable[[SoapMessage, str | None], None] | None = None
+
+
+def endpoint(ctx: Context, modules: list[ModuleType]) -> Callable[[], Response]:
+    """A Flask view serving the transactions of ``modules`` on one path."""
+    by_action = {m.ACTION: m for m in modules}
+
+    def view() -> Response:
+        relates_to = None
+        if (request.content_length or 0) > ctx.config.max_body_bytes:
+            return fault_response(SoapFault("Sender", f"message of {request.content_length} bytes exceeds the "
+                                            f"limit of {ctx.config.max_body_bytes} bytes"), None)
+        data = request.get_data(cache=False)
+        try:
+            msg = decode_message(request.headers.get("Content-Type", ""), data,
+                                 max_bytes=ctx.config.max_body_bytes)
+            relates_to = msg.envelope.message_id
+            action = msg.envelope.action
+            if not action:
+                raise SoapFault("Sender", "wsa:Action header is required (IHE ITI TF-2x §V.3.2.1.1)",
+                                "wsa:MessageAddressingHeaderRequired")
+            module = by_action.get(action)
+            if module is None:
+                raise SoapFault("Sender", f"action {action} is not served at {request.path}; expected one of "
+                                f"{', '.join(sorted(by_action))}", "wsa:ActionNotSupported")
+            if msg.envelope.body is None:
+                raise SoapFault("Sender", "soap:Body is empty")
+            if ctx.vihf_check is not None:
+                ctx.vihf_check(msg, action)
+            reply = module.handle(ctx, msg)
+        except SoapFault as fault:
+            return fault_response(fault, relates_to)
+        except Exception as exc:
+            log.exception("DMP simulator failed on %s", request.path)
+            return fault_response(SoapFault("Receiver", f"internal error: {exc.__class__.__name__}: {exc}"),
+                                  relates_to)
+        return reply_response(reply, action, relates_to, msg.mtom)
+
+    return view
+
+
+def fault_response(fault: SoapFault, relates_to: str | None) -> Response:
+    status = 400 if fault.code == "Sender" else 500
+    return Response(build_fault(fault, relates_to=relates_to), status=status,
+                    content_type=f"{SOAP12_CONTENT_TYPE}; charset=UTF-8")
+
+
+def reply_response(reply: Reply, request_action: str, relates_to: str | None, request_mtom: bool) -> Response:
+    action = response_action(request_action)
+    envelope = build_envelope(reply.body, action=action, relates_to=relates_to)
+    mtom = request_mtom if reply.mtom is None else reply.mtom
+    if mtom or reply.attachments:
+        ctype, body = encode_mtom(envelope, reply.attachments, action=action)
+        return Response(body, status=200, content_type=ctype)
+    return Response(envelope, status=200,
+                    content_type=f'{SOAP12_CONTENT_TYPE}; charset=UTF-8; action="{action}"')

@@ -1,0 +1,311 @@
+"""Registry + repository storage: SQLite (default, one file, WAL) or PostgreSQL (given a URL).
+
+Both backends implement the same small interface over the same tables; a submission is written
+in ONE transaction (objects, index rows, document bytes and status changes together), so a
+failure or a killed process leaves the registry and the repository exactly as they were
+(ITI TF-2b §3.41.4.1.3: "the Submission Set shall be rejected as a whole").
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulators.dmp.ebxml import Indexed
+
+_COLUMNS = ("id", "kind", "unique_id", "lid", "patient_id", "status", "class_code", "type_code",
+            "format_code", "practice_code", "facility_code", "content_type", "creation_time",
+            "service_start", "service_stop", "submission_time", "source_id", "repository_uid",
+            "mime_type", "hash", "size", "assoc_type", "source", "target", "xml")
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS objects (
+  seq {serial},
+  id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, unique_id TEXT, lid TEXT, patient_id TEXT,
+  status TEXT, class_code TEXT, type_code TEXT, format_code TEXT, practice_code TEXT,
+  facility_code TEXT, content_type TEXT, creation_time TEXT, service_start TEXT, service_stop TEXT,
+  submission_time TEXT, source_id TEXT, repository_uid TEXT, mime_type TEXT, hash TEXT, size BIGINT,
+  assoc_type TEXT, source TEXT, target TEXT, xml {blob} NOT NULL);
+CREATE INDEX IF NOT EXISTS objects_patient ON objects(patient_id, kind, status);
+CREATE INDEX IF NOT EXISTS objects_unique ON objects(unique_id);
+CREATE INDEX IF NOT EXISTS objects_source ON objects(source);
+CREATE INDEX IF NOT EXISTS objects_target ON objects(target);
+CREATE TABLE IF NOT EXISTS multi (obj_id TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS multi_obj ON multi(obj_id, kind);
+CREATE INDEX IF NOT EXISTS multi_value ON multi(kind, value);
+CREATE TABLE IF NOT EXISTS documents (
+  repository_uid TEXT NOT NULL, unique_id TEXT NOT NULL, mime_type TEXT, data {blob} NOT NULL,
+  PRIMARY KEY (repository_uid, unique_id));
+CREATE TABLE IF NOT EXISTS capture_links (obj_id TEXT NOT NULL, exchange_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS capture_links_obj ON capture_links(obj_id);
+"""
+
+
+@dataclass
+class StoredObject:
+    index: Indexed
+    status: str | None
+    xml: bytes
+
+
+@dataclass
+class Batch:
+    """Everything one transaction writes: new objects, document bytes, status changes."""
+
+    objects: list[StoredObject] = field(default_factory=list)
+    documents: list[tuple[str, str, str | None, bytes]] = field(default_factory=list)  # repo, uid, mime, data
+    status_changes: list[tuple[str, str]] = field(default_factory=list)  # (object id, new status)
+    exchange_id: str | None = None  # capture record that carried the submission (inspector)
+
+
+@dataclass
+class Row:
+    id: str
+    kind: str
+    status: str | None
+    xml: bytes
+    seq: int = 0
+
+
+class Storage:
+    """Backend-neutral operations; SQL is written with ``?`` and adapted by the backend."""
+
+    placeholder = "?"
+
+    def __init__(self) -> None:
+        self._pool: queue.LifoQueue = queue.LifoQueue()
+        self._lock = threading.Lock()
+        self._all: list[Any] = []
+
+    # --- backend hooks -------------------------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _begin(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    def _setup(self) -> None:
+        raise NotImplementedError
+
+    # --- connection pool -------------------------------------------------------------------
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+            with self._lock:
+                self._all.append(conn)
+        try:
+            yield conn
+        finally:
+            self._pool.put(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.connection() as conn:
+            self._begin(conn)
+            try:
+                cur = conn.cursor()
+                yield cur
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+
+    # --- writes ------------------------------------------------------------------------------
+    def commit(self, batch: Batch) -> None:
+        """Write the whole batch in one transaction, or nothing."""
+        with self.transaction() as cur:
+            self._write(cur, batch)
+
+    def _write(self, cur: Any, batch: Batch) -> None:
+        insert = self.sql(f"INSERT INTO objects ({', '.join(_COLUMNS)}) VALUES "
+                          f"({', '.join('?' * len(_COLUMNS))})")
+        multi = self.sql("INSERT INTO multi (obj_id, kind, value) VALUES (?, ?, ?)")
+        for obj in batch.objects:
+            cur.execute(insert, _object_values(obj))
+            rows = [(obj.index.id, k, v) for k, v in obj.index.multi]
+            if rows:
+                cur.executemany(multi, rows)
+        if batch.documents:
+            cur.executemany(self.sql("INSERT INTO documents (repository_uid, unique_id, mime_type, data) "
+                                     "VALUES (?, ?, ?, ?)"), batch.documents)
+        for ident, status in batch.status_changes:
+            cur.execute(self.sql("UPDATE objects SET status = ? WHERE id = ?"), (status, ident))
+        if batch.exchange_id:
+            cur.executemany(self.sql("INSERT INTO capture_links (obj_id, exchange_id) VALUES (?, ?)"),
+                            [(o.index.id, batch.exchange_id) for o in batch.objects])
+
+    # --- reads -------------------------------------------------------------------------------
+    def query(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self.connection() as conn:
+            cur = conn.cursor()
+            cur.execute(self.sql(text), tuple(params))
+            rows = cur.fetchall()
+            conn.rollback() if self.placeholder != "?" else None
+            return rows
+
+    def rows(self, where: str, params: Sequence[Any] = (), order: str = "seq") -> list[Row]:
+        found = self.query(f"SELECT id, kind, status, xml, seq FROM objects WHERE {where} ORDER BY {order}",
+                           params)
+        return [Row(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in found]
+
+    def rows_by_ids(self, ids: Iterable[str]) -> list[Row]:
+        ids = list(dict.fromkeys(ids))
+        out: list[Row] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out += self.rows(f"id IN ({', '.join('?' * len(chunk))})", chunk)
+        return out
+
+    def existing_unique_ids(self, unique_ids: Iterable[str]) -> dict[str, str]:
+        """uniqueId -> hash of the registered objects among ``unique_ids``."""
+        uids = list(dict.fromkeys(unique_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(uids), 500):
+            chunk = uids[start:start + 500]
+            for uid, digest in self.query(
+                    f"SELECT unique_id, hash FROM objects WHERE unique_id IN ({', '.join('?' * len(chunk))})",
+                    chunk):
+                out[uid] = digest or ""
+        return out
+
+    def document(self, repository_uid: str, unique_id: str) -> tuple[str | None, bytes] | None:
+        found = self.query("SELECT mime_type, data FROM documents WHERE repository_uid = ? AND unique_id = ?",
+                           (repository_uid, unique_id))
+        return (found[0][0], bytes(found[0][1])) if found else None
+
+    def count(self, kind: str | None = None) -> int:
+        if kind is None:
+            return int(self.query("SELECT COUNT(*) FROM objects")[0][0])
+        return int(self.query("SELECT COUNT(*) FROM objects WHERE kind = ?", (kind,))[0][0])
+
+    def document_count(self) -> int:
+        return int(self.query("SELECT COUNT(*) FROM documents")[0][0])
+
+    def exchanges_of(self, ids: Iterable[str]) -> dict[str, list[str]]:
+        ids = list(ids)
+        out: dict[str, list[str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for obj, exchange in self.query(
+                    f"SELECT obj_id, exchange_id FROM capture_links WHERE obj_id IN ({', '.join('?' * len(chunk))})",
+                    chunk):
+                out.setdefault(obj, []).append(exchange)
+        return out
+
+
+def _object_values(obj: StoredObject) -> tuple:
+    ind = obj.index
+    s, t = ind.single, ind.times
+    return (ind.id, ind.kind, ind.unique_id, ind.lid, ind.patient_id, obj.status, s.get("class"),
+            s.get("type"), s.get("format"), s.get("practice"), s.get("facility"), s.get("content_type"),
+            t.get("creation"), t.get("service_start"), t.get("service_stop"), t.get("submission"),
+            ind.source_id, ind.repository_uid, ind.mime_type, ind.hash, ind.size, ind.assoc_type, ind.source,
+            ind.target, obj.xml)
+
+
+class SqliteStorage(Storage):
+    """One file in WAL mode; each writer takes the write lock at BEGIN IMMEDIATE."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__()
+        self.path = str(path)
+        self._setup()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=60)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=60000")
+        return conn
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def _setup(self) -> None:
+        with self.connection() as conn:
+            conn.executescript(_DDL.format(serial="INTEGER PRIMARY KEY AUTOINCREMENT", blob="BLOB"))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn.cursor()
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+
+class PostgresStorage(Storage):
+    """PostgreSQL through psycopg 3; the schema is created on first use."""
+
+    placeholder = "%s"
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__()
+        import psycopg  # noqa: F401 - fail early with a clear ImportError
+
+        self.dsn = dsn
+        self._setup()
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.dsn, autocommit=False)
+
+    def _begin(self, conn: Any) -> None:
+        pass  # psycopg opens a transaction on the first statement
+
+    def _setup(self) -> None:
+        with self.connection() as conn:
+            with conn.cursor() as cur:
+                for stmt in _DDL.format(serial="BIGSERIAL PRIMARY KEY", blob="BYTEA").split(";"):
+                    if stmt.strip():
+                        cur.execute(stmt)
+            conn.commit()
+
+    def reset(self) -> None:
+        """Drop every row (tests share one database)."""
+        with self.transaction() as cur:
+            cur.execute("TRUNCATE objects, multi, documents, capture_links")
+
+
+def open_storage(url: str | None, workdir: Path | None = None) -> Storage:
+    """``sqlite:///path``, a plain path, ``postgresql://...``; None -> ``<workdir>/dmp.sqlite``."""
+    if url is None:
+        folder = workdir or Path.cwd()
+        folder.mkdir(parents=True, exist_ok=True)
+        return SqliteStorage(folder / "dmp.sqlite")
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStorage(url)
+    if url.startswith("sqlite:///"):
+        return SqliteStorage(url[len("sqlite:///"):])
+    if url.startswith("sqlite:"):
+        raise ValueError(f"--db {url!r}: write sqlite:///absolute/or/relative/path")
+    if "://" in url:
+        raise ValueError(f"--db {url!r}: use sqlite:///PATH or postgresql://USER@HOST/DB")
+    return SqliteStorage(url)

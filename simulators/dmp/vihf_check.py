@@ -1,0 +1,56 @@
+"""VIHF enforcement at the DMP endpoints (FACTS §3): off, warn (log + evidence), enforce (SOAP fault).
+
+The assertion rules live in harness.vihf (shared with clients that build assertions); here only
+the policy: which patient the request is about, and what to do with the findings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from harness.findings import Severity
+from harness.soap import SoapFault, SoapMessage
+from simulators.dmp import ebxml as E
+from simulators.dmp.config import DmpConfig
+
+log = logging.getLogger(__name__)
+
+
+def request_patient(msg: SoapMessage) -> str | None:
+    """The patient a request is about: PnR/ITI-57 patientId, or the query's patient parameter."""
+    body = msg.envelope.body
+    if body is None:
+        return None
+    for ei in body.iter(f"{E.RIM}ExternalIdentifier"):
+        if E.EXT_ID.get(ei.get("identificationScheme", ""), "").endswith("_patient"):
+            return ei.get("value")
+    for slot in body.iter(f"{E.RIM}Slot"):
+        if slot.get("name") in ("$XDSDocumentEntryPatientId", "$XDSSubmissionSetPatientId", "$patientId"):
+            text = slot.findtext(f"{E.RIM}ValueList/{E.RIM}Value") or ""
+            return text.strip().strip("'")
+    return None
+
+
+def vihf_checker(config: DmpConfig) -> Callable[[SoapMessage, str | None], None] | None:
+    if config.vihf == "off":
+        return None
+    from harness.vihf import verify_vihf
+
+    def check(msg: SoapMessage, action: str | None) -> None:
+        security = msg.envelope.security
+        findings = verify_vihf(security, trust_store=config.trust_store, patient=request_patient(msg))
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if not errors:
+            return
+        if config.vihf == "warn":
+            for f in errors:
+                log.warning("VIHF: %s", f)
+            return
+        first = errors[0]
+        raise SoapFault("Sender", f"VIHF rejected: [{first.rule}] {first.location}: {first.message}",
+                        "wsse:InvalidSecurity")
+
+    return check
+
+
