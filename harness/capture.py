@@ -182,6 +182,19 @@ class Recorder:
         return [e for e in items if (test is None or e.test == test)
                 and (protocol is None or e.protocol == protocol) and (actor is None or e.actor == actor)]
 
+    def wait_for(self, timeout: float = 10.0, **filters: str | None) -> list[Exchange]:
+        """Exchanges matching ``filters``, waiting (bounded) for at least one.
+
+        A simulator records an exchange once its response is fully sent, which can be a moment
+        after the client has read it; tests that inspect what a simulator saw wait here.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.exchanges(**filters)
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.02)
+
     def subscribe(self, listener: Callable[[Exchange], None]) -> None:
         with _lock:
             self._listeners.append(listener)
@@ -315,6 +328,9 @@ class CaptureMiddleware:
             for chunk in result:
                 resp_spool.write(chunk)
                 yield chunk
+        except GeneratorExit:
+            error = "stream closed before its end (client gone or server aborted)"
+            raise
         except BaseException as exc:  # recorded, then re-raised: the evidence shows the broken stream
             error = f"{type(exc).__name__}: {exc}"
             raise

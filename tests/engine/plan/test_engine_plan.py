@@ -32,7 +32,7 @@ def test_traffic_is_captured(echo_server, evidence):
     response = session.post(echo_server.url + "/echo", data=body, headers={"Content-Type": "application/xml"})
     expect(response.status_code == 200, rule="ENG-CAP-001", location="POST /echo", expected=200,
            observed=response.status_code, message="echo failed")
-    seen = [e for e in evidence.exchanges() if e.actor == "echo-simulator"]
+    seen = evidence.wait_for(actor="echo-simulator")
     expect(seen and seen[-1].request_body.read() == body, rule="ENG-CAP-001", location="capture",
            expected="the request body", observed=len(seen), message="simulator exchange not captured")
     assert isinstance(requests.Response(), requests.Response)
