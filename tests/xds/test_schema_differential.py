@@ -1,0 +1,76 @@
+"""Differential test: our XSDs (schemas/xsd) reach the official XSDs' verdict on every XML message
+of the corpus (issue 3, Interoperability). The official set is the NIST toolkit copy of ebRS 3.0
+(rim, rs, lcm, query) and IHE XDS.b (XDS.b_DocumentRepository.xsd); XDS-I.b (RAD-69) payloads are
+outside both sets, so both reject them as undeclared roots.
+
+The payload validated is the first child of soap:Body for an envelope, else the root; files that
+are not well-formed are skipped (no verdict from either side).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from xds_testdata import CORPUS
+
+from harness.xds.schema import payload_of, schema_errors
+
+OFFICIAL = CORPUS / "xsd" / "nist-iheos-toolkit2"
+XDS_DIR = CORPUS / "xds"
+
+
+def _official_schema() -> etree.XMLSchema:
+    imports = "".join(
+        f'<xs:import namespace="{ns}" schemaLocation="{(OFFICIAL / name).as_uri()}"/>'
+        for ns, name in [("urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0", "rim.xsd"),
+                         ("urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0", "rs.xsd"),
+                         ("urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0", "lcm.xsd"),
+                         ("urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0", "query.xsd"),
+                         ("urn:ihe:iti:xds-b:2007", "XDS.b_DocumentRepository.xsd")])
+    driver = (f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:x:driver">'
+              f"{imports}</xs:schema>")
+    return etree.XMLSchema(etree.fromstring(driver.encode(), base_url=(OFFICIAL / "driver.xsd").as_uri()))
+
+
+def _messages() -> list[Path]:
+    """Every .xml under xds/, plus the ANS DMP-style submissions (drim-m-data, demonstrator XDM)."""
+    found = sorted(XDS_DIR.rglob("*.xml")) if XDS_DIR.exists() else []
+    found += sorted((CORPUS / "drim-m-data").rglob("XDS.xml")) if (CORPUS / "drim-m-data").exists() else []
+    found += sorted((CORPUS / "drimbox-poc-samples").rglob("METADATA.XML")) \
+        if (CORPUS / "drimbox-poc-samples").exists() else []
+    return found
+
+
+@pytest.fixture(scope="module")
+def official():
+    if not OFFICIAL.exists():
+        pytest.skip(f"corpus missing: {OFFICIAL}")
+    return _official_schema()
+
+
+def _payload(path: Path) -> etree._Element | None:
+    try:
+        root = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+    except etree.XMLSyntaxError:
+        return None
+    return payload_of(root)
+
+
+@pytest.mark.parametrize("path", _messages() or [pytest.param(None, marks=pytest.mark.skip(
+    reason=f"corpus missing: {XDS_DIR}"))], ids=lambda p: str(p.relative_to(CORPUS)) if p else "none")
+def test_same_verdict_as_official_xsd(path, official):
+    payload = _payload(path)
+    if payload is None:
+        pytest.skip("not well-formed XML: no verdict")
+    theirs = official.validate(payload)
+    ours = schema_errors(payload)
+    assert (not ours) == theirs, f"official says {theirs}, ours says {ours or 'valid'}; " \
+        f"official log: {official.error_log.last_error}"
+
+
+def test_corpus_has_both_verdicts(official):
+    """Guard: the folder holds valid and invalid payloads, so the comparison means something."""
+    verdicts = {official.validate(p) for p in map(_payload, _messages()) if p is not None}
+    assert verdicts == {True, False}
