@@ -8,6 +8,7 @@ Errors are one line naming the cause and the fix; ``--debug`` shows the tracebac
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import signal
@@ -44,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        return EXIT_HARNESS
+    except OSError as exc:
+        if args.debug:
+            traceback.print_exc()
+        hint = ": stop what holds it or choose another --port" if exc.errno == errno.EADDRINUSE else ""
+        print(f"drimcheck: error: {exc.strerror or exc}{hint}", file=sys.stderr)
         return EXIT_HARNESS
     except Exception as exc:
         if args.debug:

@@ -182,4 +182,8 @@ def harness_problem(campaign: Campaign) -> str | None:
             return f"plan {run.plan} could not run ({reason.strip()[:300]})"
         if raw.get("collect_errors"):
             return f"plan {run.plan}: collection failed: {raw['collect_errors'][0]}"
+        tests = raw.get("tests", [])
+        if tests and all(t.get("outcome") == "error" for t in tests):
+            first = (tests[0].get("message") or "").strip().splitlines()
+            return f"plan {run.plan}: every test failed to set up ({first[-1][:300] if first else 'no message'})"
     return None
