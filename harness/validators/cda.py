@@ -39,6 +39,7 @@ TEMPLATES_LEVEL1 = {
     "1.3.6.1.4.1.19376.1.2.20": "IHE XDS-SD scanned/unstructured document",
 }
 MODALITY_QUALIFIER = "121139"  # DCM "Modality", Entete_IMG-CR-IMG.sch
+REGION_QUALIFIER = "39111-0"  # LOINC anatomic location, IMG_CR_IMG_2024.01.xml serviceEvent translation
 
 
 def parse_cda(data: bytes) -> etree._Element:
@@ -205,6 +206,11 @@ def cda_facts(root: etree._Element) -> dict:
         "accessions": {a.get("extension") for a in root.findall(
             "cda:inFulfillmentOf/cda:order/ps3-20:accessionNumber", NS) if a.get("extension")},
         "confidentiality": {c.get("code") for c in root.findall("cda:confidentialityCode", NS)},
-        "modalities": {t.get("code") for e in events for t in e.findall("cda:code/cda:translation", NS)
-                       if any(n.get("code") == MODALITY_QUALIFIER for n in t.findall("cda:qualifier/cda:name", NS))},
+        "modalities": _translations(events, MODALITY_QUALIFIER),
+        "regions": _translations(events, REGION_QUALIFIER),
     }
+
+
+def _translations(events: list[etree._Element], qualifier: str) -> set[str]:
+    return {t.get("code") for e in events for t in e.findall("cda:code/cda:translation", NS)
+            if any(n.get("code") == qualifier for n in t.findall("cda:qualifier/cda:name", NS))}

@@ -57,7 +57,10 @@ def parse_output(text: str) -> list[Finding]:
         if kind not in ("Error", "Warning"):
             kind = "Error" if " - Error - " in line else "Warning"
             message = line.split(f" - {kind} - ", 1)[1]
-        counts[(kind, _location(line), message.strip())] += 1
+        message = message.strip()
+        if message.startswith("</") and "> - " in message:
+            message = message.split("> - ", 1)[1]
+        counts[(kind, _location(line), message)] += 1
     findings = []
     for (kind, loc, message), n in counts.items():
         text_msg = message if n == 1 else f"{message} (x{n})"
