@@ -35,10 +35,9 @@ def handle(ctx: Context, msg: SoapMessage) -> Reply:
         except KeyError as exc:
             raise SoapFault("Sender", f"xop:Include refers to a missing MIME part {exc}") from None
     errors = metadata_errors(body, ctx.config.profile)
-    if errors:
-        return Reply(build_registry_response(errors))
     try:
-        ctx.registry.provide_and_register(sor, documents, exchange_id=msg.envelope.message_id)
+        ctx.registry.provide_and_register(sor, documents, exchange_id=msg.envelope.message_id,
+                                          metadata_errors=errors)
     except Rejected as rej:
         return Reply(build_registry_response(rej.errors))
     return Reply(build_registry_response())

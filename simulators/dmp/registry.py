@@ -136,7 +136,8 @@ class Registry:
 
     # ------------------------------------------------------------------ ITI-41 (RAD-68)
     def provide_and_register(self, sor: etree._Element, documents: dict[str, bytes],
-                             exchange_id: str | None = None) -> None:
+                             exchange_id: str | None = None,
+                             metadata_errors: list[RegistryError] | None = None) -> None:
         """Register ``sor`` (lcm:SubmitObjectsRequest) with ``documents`` (by ExtrinsicObject id).
 
         Raises :class:`Rejected`; on success everything is committed in one transaction.
@@ -145,6 +146,7 @@ class Registry:
         docs = {parsed.id_map.get(k, k): v for k, v in documents.items()}
         errors = self._check_documents(parsed, docs)
         errors += self._check_patients(parsed)
+        errors += metadata_errors or []
         if errors:
             self.handlers.on_reject(self, parsed, docs, errors)
             raise Rejected(errors)

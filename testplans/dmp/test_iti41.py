@@ -1,0 +1,191 @@
+"""ITI-41 / RAD-68 Provide and Register: acceptance, computed hash, error codes, atomicity, RPLC."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.checks import expect, expect_equal
+from harness.xds.model import Association
+from testplans.dmp.conftest import APPROVED, DEPRECATED, kos_entry
+from testplans.dmp.helpers import ALL_STATUSES, expect_error, expect_success, find, get_documents, uids
+from testplans.dmp.kos import make_kos, new_uid
+
+RPLC = "urn:ihe:iti:2007:AssociationType:RPLC"
+
+
+@pytest.mark.requirement("DMP-PNR-001", "DMP-SOAP-001")
+def test_kos_submission_is_accepted(client, make_submission, patient):
+    sub = make_submission()
+    expect_success(client.provide_and_register(sub, mtom=True), "DMP-PNR-001", "RAD-68 of a KOS")
+    found = find(client, patient, "DMP-PNR-001")
+    expect_equal(uids(found), {d.uniqueId for d in sub.documents}, rule="DMP-PNR-001",
+                 location="FindDocuments", message="the KOS and Signature01 are registered")
+
+
+@pytest.mark.requirement("DMP-SOAP-002")
+def test_inline_base64_submission_is_accepted(client, make_submission):
+    expect_success(client.provide_and_register(make_submission(), mtom=False), "DMP-SOAP-002",
+                   "PnR with inline base64 documents")
+
+
+@pytest.mark.requirement("DMP-PNR-HASH-COMPUTED")
+def test_hash_and_size_are_computed_when_absent(client, make_submission):
+    sub = make_submission()
+    kos = kos_entry(sub)
+    data = sub.document_bytes[kos.id]
+    kos.hash = kos.size = None
+    expect_success(client.provide_and_register(sub), "DMP-PNR-HASH-COMPUTED", "PnR without hash/size")
+    [entry] = get_documents(client, "DMP-PNR-HASH-COMPUTED", unique_ids=[kos.uniqueId])
+    import hashlib
+
+    expect_equal((entry["hash"] or "").lower(), hashlib.sha1(data).hexdigest(), rule="DMP-PNR-HASH-COMPUTED",
+                 location=f"DocumentEntry {kos.uniqueId} slot hash", message="hash is not the SHA-1 of the KOS")
+    expect_equal(entry["size"], str(len(data)), rule="DMP-PNR-HASH-COMPUTED",
+                 location=f"DocumentEntry {kos.uniqueId} slot size", message="size is not the KOS length")
+
+
+@pytest.mark.requirement("DMP-PNR-ERR-HASH")
+def test_wrong_hash_is_rejected(client, make_submission):
+    sub = make_submission()
+    kos_entry(sub).hash = "0" * 40
+    expect_error(client.provide_and_register(sub), "XDSRepositoryMetadataError", "DMP-PNR-ERR-HASH",
+                 "PnR with a hash that is not the document's")
+
+
+@pytest.mark.requirement("DMP-PNR-ERR-SIZE")
+def test_wrong_size_is_rejected(client, make_submission):
+    sub = make_submission()
+    kos_entry(sub).size = "7"
+    expect_error(client.provide_and_register(sub), "XDSRepositoryMetadataError", "DMP-PNR-ERR-SIZE",
+                 "PnR with a size that is not the document's")
+
+
+@pytest.mark.requirement("DMP-PNR-ERR-PATIENT")
+def test_document_patient_differs_from_submission_set(client, make_submission):
+    from testplans.dmp.conftest import _ins_patient
+
+    sub = make_submission()
+    kos_entry(sub).patientId = _ins_patient()
+    expect_error(client.provide_and_register(sub), "XDSPatientIdDoesNotMatch", "DMP-PNR-ERR-PATIENT",
+                 "PnR whose DocumentEntry names another patient")
+
+
+@pytest.mark.requirement("DMP-PNR-ERR-UNKNOWN-PATIENT")
+def test_unknown_patient_is_rejected(client, make_submission):
+    stranger = "999999999999999^^^&1.2.250.1.999.9.9&ISO^NH"
+    sub = make_submission(patient_id=stranger)
+    expect_error(client.provide_and_register(sub), "XDSUnknownPatientId", "DMP-PNR-ERR-UNKNOWN-PATIENT",
+                 "PnR for a patient outside the INS domains")
+
+
+@pytest.mark.requirement("DMP-PNR-ERR-DUPLICATE")
+def test_duplicate_unique_id_is_rejected(client, submitted, make_submission):
+    first = submitted()
+    again = make_submission()
+    again.submission_set.uniqueId = first.submission_set.uniqueId
+    expect_error(client.provide_and_register(again), "XDSDuplicateUniqueIdInRegistry", "DMP-PNR-ERR-DUPLICATE",
+                 "PnR re-using a registered SubmissionSet uniqueId")
+
+
+@pytest.mark.requirement("DMP-PNR-ERR-NONIDENTICAL-HASH")
+def test_same_unique_id_other_content_is_rejected(client, submitted, make_submission):
+    from harness.xds import fill_hash_size
+
+    first = submitted()
+    again = make_submission()
+    kos_entry(again).uniqueId = kos_entry(first).uniqueId
+    fill_hash_size(again)
+    expect_error(client.provide_and_register(again), "XDSNonIdenticalHash", "DMP-PNR-ERR-NONIDENTICAL-HASH",
+                 "PnR of other bytes under a registered document uniqueId")
+
+
+@pytest.mark.requirement("DMP-PNR-ERR-MISSING-DOC")
+def test_entry_without_document_is_rejected(client, make_submission):
+    sub = make_submission()
+    del sub.document_bytes[kos_entry(sub).id]
+    expect_error(client.provide_and_register(sub), "XDSMissingDocument", "DMP-PNR-ERR-MISSING-DOC",
+                 "PnR whose KOS entry has no document")
+
+
+@pytest.mark.requirement("DMP-PNR-ERR-MISSING-METADATA")
+def test_document_without_entry_is_rejected(client, make_submission):
+    sub = make_submission()
+    sub.document_bytes["Orphan01"] = b"orphan"
+    expect_error(client.provide_and_register(sub), "XDSMissingDocumentMetadata", "DMP-PNR-ERR-MISSING-METADATA",
+                 "PnR carrying a document no entry describes")
+
+
+@pytest.mark.requirement("DMP-PNR-ERR-METADATA")
+def test_submission_without_submission_set_is_rejected(client, make_submission):
+    from harness.soap import ITI41_ACTION, build_envelope, encode_mtom
+    from harness.xds import build_pnr_request
+
+    sub = make_submission()
+    req = build_pnr_request(sub)
+    olist = req.find(".//{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}RegistryObjectList")
+    for pkg in olist.findall("{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}RegistryPackage"):
+        olist.remove(pkg)
+    for assoc in olist.findall("{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}Association"):
+        olist.remove(assoc)
+    for cl in olist.findall("{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}Classification"):
+        olist.remove(cl)
+    ctype, body = encode_mtom(build_envelope(req, action=ITI41_ACTION), {}, action=ITI41_ACTION)
+    expect_error(client.post(client.repository_url, ctype, body), "XDSRegistryMetadataError",
+                 "DMP-PNR-ERR-METADATA", "PnR without a SubmissionSet")
+
+
+@pytest.mark.requirement("DMP-PNR-ATOMIC")
+def test_rejected_submission_leaves_nothing(client, make_submission, patient, dmp):
+    """Two KOS in one submission, the second with a wrong size: neither may be registered nor stored."""
+    sub = make_submission()
+    good = kos_entry(sub)
+    kos2, _ = make_kos()
+    bad = type(good)(**{**good.__dict__, "id": "DocumentKOS2", "uniqueId": new_uid()})
+    sub.documents.append(bad)
+    sub.document_bytes[bad.id] = kos2
+    bad.hash, bad.size = None, str(len(kos2) + 1)
+    sub.associations.append(Association("assoc-kos2", "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember",
+                                        sub.submission_set.id, bad.id, {"SubmissionSetStatus": ["Original"]}))
+    result = client.provide_and_register(sub)
+    expect(not result.success, rule="DMP-PNR-ATOMIC", location="ITI-41", expected="Failure",
+           observed=result.status, message="a submission with a wrong size was accepted")
+    left = get_documents(client, "DMP-PNR-ATOMIC", unique_ids=[d.uniqueId for d in sub.documents])
+    left += find(client, patient, "DMP-PNR-ATOMIC", statuses=ALL_STATUSES)
+    expect(not left, rule="DMP-PNR-ATOMIC", location="registry after the rejected submission",
+           expected="no entry of the rejected submission", observed=sorted(uids(left)),
+           message="part of a rejected submission was registered")
+    if dmp.repository_unique_id:
+        retrieved = client.retrieve([(dmp.repository_unique_id, good.uniqueId)])
+        expect(not retrieved.documents, rule="DMP-PNR-ATOMIC", location=f"ITI-43 {good.uniqueId}",
+               expected="XDSDocumentUniqueIdError", observed=f"{len(retrieved.documents)} document(s)",
+               message="a document of the rejected submission was stored")
+
+
+@pytest.mark.requirement("DMP-PNR-RPLC")
+def test_replacement_deprecates_the_previous_kos(client, submitted, make_submission):
+    first = submitted()
+    old = kos_entry(first)
+    [old_entry] = get_documents(client, "DMP-PNR-RPLC", unique_ids=[old.uniqueId])
+    new = make_submission()
+    new_kos = kos_entry(new)
+    new.associations.append(Association("assoc-rplc", RPLC, new_kos.id, old_entry["id"]))
+    expect_success(client.provide_and_register(new), "DMP-PNR-RPLC", "PnR replacing a KOS (RPLC)")
+    statuses = {e["uniqueId"]: e["status"] for e in
+                get_documents(client, "DMP-PNR-RPLC", unique_ids=[old.uniqueId, new_kos.uniqueId])}
+    expect_equal(statuses.get(old.uniqueId), DEPRECATED, rule="DMP-PNR-RPLC",
+                 location=f"DocumentEntry {old.uniqueId}", message="the replaced KOS is not Deprecated")
+    expect_equal(statuses.get(new_kos.uniqueId), APPROVED, rule="DMP-PNR-RPLC",
+                 location=f"DocumentEntry {new_kos.uniqueId}", message="the replacement is not Approved")
+
+
+@pytest.mark.requirement("DMP-PNR-SIGNS")
+def test_signature_document_and_signs_association(client, submitted):
+    sub = submitted()
+    sig = next(d for d in sub.documents if d.mimeType == "text/xml")
+    [entry] = get_documents(client, "DMP-PNR-SIGNS", unique_ids=[sig.uniqueId])
+    result = client.query("GetAssociations", {"$uuid": [entry["id"]]})
+    expect_success(result, "DMP-PNR-SIGNS", "GetAssociations of Signature01")
+    types = {o.get("associationType") for o in result.query.objects}
+    expect("urn:ihe:iti:2007:AssociationType:signs" in types, rule="DMP-PNR-SIGNS",
+           location=f"associations of {entry['id']}", expected="a signs association",
+           observed=sorted(t for t in types if t), message="the signs association is not registered")
