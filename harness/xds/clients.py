@@ -103,7 +103,7 @@ class XdsClient:
         self.vihf, self.timeout = vihf, timeout
         self.session = session or capturing_session(actor, protocol="soap")
 
-    def _security(self, patient: str | None) -> list[etree._Element]:
+    def security_headers(self, patient: str | None) -> list[etree._Element]:
         if self.vihf is None:
             return []
         header = self.vihf(patient)
@@ -128,7 +128,7 @@ class XdsClient:
     def provide_and_register(self, sub: Submission, *, mtom: bool = True) -> SoapResult:
         patient = sub.submission_set.patientId if sub.submission_set else None
         ctype, body = build_pnr_message(sub, mtom=mtom, to=self.repository_url,
-                                        header_extra=self._security(patient))
+                                        header_extra=self.security_headers(patient))
         return self.post(self.repository_url, ctype, body)
 
     # ------------------------------------------------------------------ ITI-18
@@ -136,7 +136,7 @@ class XdsClient:
               patient: str | None = None) -> SoapResult:
         req = build_query(query, params, return_type)
         patient = patient or _patient_param(params)
-        env = build_envelope(req, action=ITI18_ACTION, to=self.registry_url, header_extra=self._security(patient))
+        env = build_envelope(req, action=ITI18_ACTION, to=self.registry_url, header_extra=self.security_headers(patient))
         result = self.post(self.registry_url, f'application/soap+xml; charset=UTF-8; action="{ITI18_ACTION}"',
                            env)
         if result.message is not None and result.fault is None and result.envelope.body is not None:
@@ -148,7 +148,7 @@ class XdsClient:
     def retrieve(self, documents: Iterable[tuple[str, str]], *, patient: str | None = None) -> SoapResult:
         req = build_retrieve_request(documents)
         env = build_envelope(req, action=ITI43_ACTION, to=self.repository_url,
-                             header_extra=self._security(patient))
+                             header_extra=self.security_headers(patient))
         ctype, body = encode_mtom(env, {}, action=ITI43_ACTION)
         result = self.post(self.repository_url, ctype, body)
         if result.message is not None and result.fault is None and result.envelope.body is not None:
@@ -165,7 +165,7 @@ class XdsClient:
                       source_id: str = "1.2.250.1.999.1.1") -> SoapResult:
         req = build_status_update(patient_id, entry_uuid, original, new, source_id=source_id)
         env = build_envelope(req, action=ITI57_ACTION, to=self.registry_url,
-                             header_extra=self._security(patient_id))
+                             header_extra=self.security_headers(patient_id))
         return self.post(self.registry_url, f'application/soap+xml; charset=UTF-8; action="{ITI57_ACTION}"', env)
 
 

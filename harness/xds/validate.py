@@ -1,0 +1,598 @@
+"""XDS.b metadata validator: SOAP/WS-Addressing/MTOM, XSD, IHE XDS.b rules, then CI-SIS/DMP rules.
+
+Public: :func:`validate_message`, :func:`validate_submission`, :data:`PROFILES`.
+
+Profiles: ``xds`` (IHE only) and ``dmp`` (IHE + CI-SIS/DMP, FACTS §3). Every finding's rule is a
+requirement id of ``testplans/catalog/xds.yaml`` (actor ``content``), where each rule cites its
+source. Value sets are data: ``schemas/codes/dmp-xds.yaml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from lxml import etree
+
+from harness.findings import Finding, error, warning
+from harness.soap.envelope import Envelope, SoapFault
+from harness.soap.mtom import XOP_NS, decode_message, parse_content_type
+from harness.xds.ebrim import MetadataError, parse_pnr
+from harness.xds.model import (
+    ASSOCIATION_TYPES,
+    DOC_CLASSIFICATION_SCHEMES,
+    DOC_ENTRY_ON_DEMAND,
+    DOC_ENTRY_STABLE,
+    LCM_NS,
+    RIM_NS,
+    STATUS,
+    XDSB_NS,
+    Classification,
+    DocumentEntry,
+    Submission,
+    SubmissionSet,
+)
+from harness.xds.schema import payload_of, schema_errors
+
+PROFILES = ("xds", "dmp")
+CODES_FILE = Path(__file__).resolve().parents[2] / "schemas" / "codes" / "dmp-xds.yaml"
+R = f"{{{RIM_NS}}}"
+_PNR = f"{{{XDSB_NS}}}ProvideAndRegisterDocumentSetRequest"
+_SOR = f"{{{LCM_NS}}}SubmitObjectsRequest"
+_XOP_INCLUDE = f"{{{XOP_NS}}}Include"
+
+_OID = re.compile(r"^(0|[1-9]\d*)(\.(0|[1-9]\d*))+$")  # ITI TF-3 §4.2.3.1.7 (OID ≤ 64 chars)
+_DTM = re.compile(r"^\d{4}((0[1-9]|1[0-2])((0[1-9]|[12]\d|3[01])(([01]\d|2[0-3])([0-5]\d([0-5]\d)?)?)?)?)?$")
+_HEX40 = re.compile(r"^[0-9A-Fa-f]{40}$")
+_UUID_URN = re.compile(r"^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_MIME = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
+_CX = re.compile(r"^([^\^&]+)\^\^\^&([^&\^]+)&ISO(\^([^\^]*))?$")  # id^^^&OID&ISO[^type]
+
+# Required DocumentEntry attributes for an ITI-41 Document Source (ITI TF-3 §4.3.1 Table 4.3.1-3, "R")
+DOC_REQUIRED = ("classCode", "typeCode", "formatCode", "healthcareFacilityTypeCode", "practiceSettingCode",
+                "languageCode", "creationTime", "mimeType", "patientId", "sourcePatientId", "uniqueId")
+SS_REQUIRED = ("uniqueId", "sourceId", "patientId", "submissionTime", "contentTypeCode")
+
+
+@lru_cache(maxsize=1)
+def codes() -> dict:
+    """The CI-SIS/DMP value sets (schemas/codes/dmp-xds.yaml)."""
+    return yaml.safe_load(CODES_FILE.read_text(encoding="utf-8"))
+
+
+def _loc(obj_kind: str, obj_id: str, tail: str = "") -> str:
+    return f"{obj_kind}[@id='{obj_id}']" + (f"/{tail}" if tail else "")
+
+
+# ============================================================================ message level
+
+def validate_message(content_type: str, body: bytes, profile: str = "dmp",
+                     expected_action: str | None = None) -> list[Finding]:
+    """Validate an HTTP body (MTOM or plain SOAP 1.2) carrying an XDS.b request or response."""
+    _check_profile(profile)
+    try:
+        msg = decode_message(content_type, body)
+    except SoapFault as fault:
+        return [error(_fault_rule(content_type, fault), "HTTP body", fault.reason)]
+    findings = check_addressing(msg.envelope, expected_action)
+    if msg.envelope.body is None:
+        return [*findings, error("XDS-SOAP-001", "/Envelope/Body", "soap:Body is empty")]
+    try:
+        findings += validate_submission(msg.envelope.body, profile, attachments=msg.attachments)
+    except SoapFault as fault:
+        findings.append(error("XDS-MTOM-001", "xdsb:Document", fault.reason))
+    return findings
+
+
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+
+
+def _fault_rule(content_type: str, fault: SoapFault) -> str:
+    """Which requirement a decoding fault breaks: content type, MIME/XOP package, or envelope."""
+    try:
+        media, params = parse_content_type(content_type or "")
+    except SoapFault:
+        return "XDS-SOAP-002"
+    if media not in ("application/soap+xml", "multipart/related") or (
+            media == "multipart/related" and params.get("type", "").lower() != "application/xop+xml"):
+        return "XDS-SOAP-002"
+    if media == "multipart/related" and not any(w in fault.reason for w in ("XML", "envelope", "soap:")):
+        return "XDS-MTOM-001"
+    return "XDS-SOAP-001"
+
+
+def check_addressing(env: Envelope, expected_action: str | None = None) -> list[Finding]:
+    """WS-Addressing headers of a request (IHE ITI TF-2x Appendix V; WS-Addressing 1.0 SOAP Binding)."""
+    out: list[Finding] = []
+    if not env.action:
+        out.append(error("XDS-WSA-001", "/Envelope/Header/wsa:Action", "wsa:Action header missing",
+                         expected_action or "an Action URI", None))
+    elif expected_action and env.action != expected_action:
+        out.append(error("XDS-WSA-001", "/Envelope/Header/wsa:Action", "wsa:Action is not the transaction's",
+                         expected_action, env.action))
+    if not env.message_id:
+        out.append(error("XDS-WSA-002", "/Envelope/Header/wsa:MessageID", "wsa:MessageID header missing"))
+    return out
+
+
+# ============================================================================ submission level
+
+def validate_submission(sub_or_root: Submission | etree._Element, profile: str = "dmp", *,
+                        attachments: dict[str, bytes] | None = None,
+                        check_documents: bool | None = None) -> list[Finding]:
+    """Validate a submission: a Submission, or an element (envelope, PnR request or SubmitObjectsRequest).
+
+    For an element: XSD (schemas/xsd), object links, then the metadata rules. ``check_documents``
+    (default: true for a PnR request, false for a bare SubmitObjectsRequest or a Submission without
+    bytes) checks that each DocumentEntry has its document and that hash/size match it.
+    """
+    _check_profile(profile)
+    findings: list[Finding] = []
+    if isinstance(sub_or_root, Submission):
+        sub, doc_ids = sub_or_root, set(sub_or_root.document_bytes)
+        check_documents = bool(sub.document_bytes) if check_documents is None else check_documents
+    else:
+        root = payload_of(sub_or_root)
+        if root is None:
+            return [error("XDS-SOAP-001", "/Envelope/Body", "soap:Body is empty")]
+        if root.tag not in (_PNR, _SOR):
+            return _xsd_findings(root)  # a query, retrieve or response: schema only
+        findings += _xsd_findings(root)
+        findings += _link_findings(root)
+        try:
+            sub = parse_pnr(root, attachments)
+        except MetadataError as exc:
+            return [*findings, error("XDS-PNR-001", etree.QName(root).localname, str(exc))]
+        doc_ids = {d.get("id", "") for d in root.iterchildren(f"{{{XDSB_NS}}}Document")}
+        check_documents = (root.tag == _PNR) if check_documents is None else check_documents
+    findings += ihe_rules(sub, doc_ids if check_documents else None)
+    if profile == "dmp":
+        findings += dmp_rules(sub)
+    return findings
+
+
+def _xsd_findings(root: etree._Element) -> list[Finding]:
+    """XSD validation of the XOP-reconstituted payload (XOP 1.0 §4): xop:Include parts count as base64."""
+    removed = []
+    for inc in list(root.iter(_XOP_INCLUDE)):
+        parent = inc.getparent()
+        removed.append((parent, parent.index(inc), inc))
+        parent.remove(inc)
+    try:
+        errors = schema_errors(root)
+    finally:
+        for parent, index, inc in reversed(removed):
+            parent.insert(index, inc)
+    return [error("XDS-XSD-001", f"line {line}", message, origin="xsd") for line, message in errors]
+
+
+def _link_findings(root: etree._Element) -> list[Finding]:
+    """Nested Classification/ExternalIdentifier point back to their parent (ebRIM 3.0 §4.3, §2.11)."""
+    out = []
+    rol = root.find(f"{_SOR}/{R}RegistryObjectList") if root.tag == _PNR else root.find(f"{R}RegistryObjectList")
+    if rol is None:
+        return out
+    ids = {e.get("id") for e in rol}
+    for obj in rol:
+        for child, attr in [(c, "classifiedObject") for c in obj.iterchildren(R + "Classification")] + [
+                (c, "registryObject") for c in obj.iterchildren(R + "ExternalIdentifier")]:
+            if child.get(attr) not in (None, obj.get("id")):
+                out.append(error("XDS-LINK-001", _loc(etree.QName(obj).localname, obj.get("id", ""),
+                                 f"{etree.QName(child).localname}[@id='{child.get('id')}']/@{attr}"),
+                                 f"{attr} does not name the enclosing object", obj.get("id"), child.get(attr)))
+    for cl in rol.iterchildren(R + "Classification"):
+        if cl.get("classifiedObject") not in ids:
+            out.append(error("XDS-LINK-001", _loc("Classification", cl.get("id", ""), "@classifiedObject"),
+                             "classifiedObject names no object of the submission", None, cl.get("classifiedObject")))
+    return out
+
+
+# ============================================================================ IHE XDS.b rules
+
+def ihe_rules(sub: Submission, doc_ids: set[str] | None) -> list[Finding]:
+    """IHE XDS.b metadata rules (ITI TF-3 §4.2, ITI TF-2b §3.41)."""
+    out = _submission_set_rules(sub)
+    for doc in sub.documents:
+        out += _document_rules(doc)
+    out += _identity_rules(sub)
+    out += _association_rules(sub)
+    if doc_ids is not None:
+        out += _document_content_rules(sub, doc_ids)
+    return out
+
+
+def _submission_set_rules(sub: Submission) -> list[Finding]:
+    ss = sub.submission_set
+    if ss is None:
+        return [error("XDS-SS-001", "RegistryObjectList", "no SubmissionSet (RegistryPackage classified as "
+                      "XDSSubmissionSet) in the submission")]
+    where = "RegistryPackage"
+    out = [error("XDS-SS-002", _loc(where, ss.id), f"SubmissionSet.{attr} missing")
+           for attr in SS_REQUIRED if getattr(ss, attr) in (None, "")]
+    if not ss.has_node_classification:
+        out.append(error("XDS-SS-003", _loc(where, ss.id, "Classification"),
+                         "RegistryPackage not classified as XDSSubmissionSet", "urn:uuid:a54d6aa5-...", None))
+    out += _code_rules(where, ss.id, "contentTypeCode", [ss.contentTypeCode] if ss.contentTypeCode else [])
+    out += _extra_rules(where, ss.id, ss.extra_classifications, ss.extra_identifiers)
+    if ss.submissionTime and not _DTM.match(ss.submissionTime):
+        out.append(error("XDS-TIME-001", _loc(where, ss.id, "Slot[@name='submissionTime']"),
+                         "not an HL7 DTM timestamp", "YYYY[MM[DD[hh[mm[ss]]]]]", ss.submissionTime))
+    for attr in ("uniqueId", "sourceId"):
+        value = getattr(ss, attr)
+        if value and not _is_oid(value):
+            out.append(error("XDS-ID-001", _loc(where, ss.id, f"ExternalIdentifier[{attr}]"),
+                             f"SubmissionSet.{attr} is not an OID", "OID of at most 64 characters", value))
+    return out
+
+
+def _document_rules(doc: DocumentEntry) -> list[Finding]:
+    where = "ExtrinsicObject"
+    out = [error("XDS-DOC-001", _loc(where, doc.id), f"DocumentEntry.{attr} missing")
+           for attr in DOC_REQUIRED if getattr(doc, attr) in (None, "")]
+    if not doc.confidentialityCodes:
+        out.append(error("XDS-DOC-001", _loc(where, doc.id), "DocumentEntry.confidentialityCode missing"))
+    if doc.objectType not in (DOC_ENTRY_STABLE, DOC_ENTRY_ON_DEMAND):
+        out.append(error("XDS-DOC-002", _loc(where, doc.id, "@objectType"), "objectType is not the "
+                         "Stable or On-Demand DocumentEntry type", DOC_ENTRY_STABLE, doc.objectType))
+    if doc.mimeType and not _MIME.match(doc.mimeType):
+        out.append(error("XDS-DOC-003", _loc(where, doc.id, "@mimeType"), "mimeType is not type/subtype",
+                         "type/subtype", doc.mimeType))
+    for attr in ("creationTime", "serviceStartTime", "serviceStopTime"):
+        value = getattr(doc, attr)
+        if value and not _DTM.match(value):
+            out.append(error("XDS-TIME-001", _loc(where, doc.id, f"Slot[@name='{attr}']"),
+                             "not an HL7 DTM timestamp", "YYYY[MM[DD[hh[mm[ss]]]]]", value))
+    if doc.uniqueId and not _is_unique_id(doc.uniqueId):
+        out.append(error("XDS-ID-001", _loc(where, doc.id, "ExternalIdentifier[uniqueId]"),
+                         "DocumentEntry.uniqueId is not OID[^extension]", "OID (≤ 64) [^ext (≤ 16)]", doc.uniqueId))
+    out += _hash_size_format(doc)
+    for attr in ("classCode", "typeCode", "formatCode", "healthcareFacilityTypeCode", "practiceSettingCode"):
+        code = getattr(doc, attr)
+        out += _code_rules(where, doc.id, attr, [code] if code else [])
+    out += _code_rules(where, doc.id, "confidentialityCode", doc.confidentialityCodes)
+    out += _code_rules(where, doc.id, "eventCodeList", doc.eventCodes)
+    out += _extra_rules(where, doc.id, doc.extra_classifications, doc.extra_identifiers)
+    return out
+
+
+def _hash_size_format(doc: DocumentEntry) -> list[Finding]:
+    out = []
+    if doc.hash is not None and not _HEX40.match(doc.hash):
+        out.append(error("XDS-HASH-001", _loc("ExtrinsicObject", doc.id, "Slot[@name='hash']"),
+                         "hash is not a SHA-1 in 40 hexadecimal digits", "40 hex digits", doc.hash))
+    if doc.size is not None and not doc.size.isdigit():
+        out.append(error("XDS-SIZE-001", _loc("ExtrinsicObject", doc.id, "Slot[@name='size']"),
+                         "size is not a non-negative integer", "digits", doc.size))
+    return out
+
+
+def _code_rules(where: str, obj_id: str, attr: str, values: Iterable[Classification]) -> list[Finding]:
+    """Coded attributes carry a code, a codingScheme slot and a display name (ITI TF-3 §4.2.3.1.2)."""
+    out = []
+    for code in values:
+        loc = _loc(where, obj_id, f"Classification[@id='{code.id}']")
+        if not code.node:
+            out.append(error("XDS-CODE-001", loc, f"{attr}: nodeRepresentation (the code) is empty"))
+        if not code.coding_scheme:
+            out.append(error("XDS-CODE-001", loc, f"{attr}: codingScheme slot missing"))
+        if code.display is None:
+            out.append(error("XDS-CODE-001", loc, f"{attr}: Name (display name) missing"))
+    return out
+
+
+def _extra_rules(where: str, obj_id: str, classifications: list[Classification], identifiers: list) -> list[Finding]:
+    """Classifications/identifiers that were not absorbed: duplicates of single-valued ones, or unknown."""
+    out = []
+    known = set(DOC_CLASSIFICATION_SCHEMES.values())
+    for code in classifications:
+        loc = _loc(where, obj_id, f"Classification[@id='{code.id}']")
+        if code.scheme in known:
+            out.append(error("XDS-CARD-001", loc, "single-valued coded attribute given more than once",
+                             "one", code.scheme))
+        else:
+            out.append(warning("XDS-CODE-002", loc, "classification with a scheme XDS.b does not define",
+                               None, code.scheme))
+    for ident in identifiers:
+        out.append(error("XDS-CARD-001", _loc(where, obj_id, f"ExternalIdentifier[@id='{ident.id}']"),
+                         "identifier with an unknown scheme or given more than once", None, ident.scheme))
+    return out
+
+
+def _identity_rules(sub: Submission) -> list[Finding]:
+    """patientId form and consistency (ITI TF-3 §4.2.3.2 patientId; XDSPatientIdDoesNotMatch), uniqueness."""
+    out = []
+    ss_pid = sub.submission_set.patientId if sub.submission_set else None
+    objects = [("RegistryPackage", sub.submission_set.id, ss_pid)] if sub.submission_set else []
+    objects += [("ExtrinsicObject", d.id, d.patientId) for d in sub.documents]
+    objects += [("RegistryPackage", f.id, f.patientId) for f in sub.folders]
+    for kind, obj_id, pid in objects:
+        if pid and not _CX.match(pid):
+            out.append(error("XDS-PID-001", _loc(kind, obj_id, "ExternalIdentifier[patientId]"),
+                             "patientId is not in CX form id^^^&OID&ISO", "id^^^&OID&ISO", pid))
+        elif pid and ss_pid and pid != ss_pid:
+            out.append(error("XDS-PID-002", _loc(kind, obj_id, "ExternalIdentifier[patientId]"),
+                             "patientId differs from the SubmissionSet's", ss_pid, pid))
+    unique_ids = [d.uniqueId for d in sub.documents if d.uniqueId] + [f.uniqueId for f in sub.folders if f.uniqueId]
+    if sub.submission_set and sub.submission_set.uniqueId:
+        unique_ids.append(sub.submission_set.uniqueId)
+    for value, count in Counter(unique_ids).items():
+        if count > 1:
+            out.append(error("XDS-ID-002", "RegistryObjectList", "uniqueId used by several objects", "unique", value))
+    for value, count in Counter(_all_ids(sub)).items():
+        if count > 1:
+            out.append(error("XDS-ID-003", "RegistryObjectList", "id used by several objects", "unique", value))
+    return out
+
+
+def _all_ids(sub: Submission) -> list[str]:
+    ids = [d.id for d in sub.documents] + [f.id for f in sub.folders] + [a.id for a in sub.associations]
+    return ids + ([sub.submission_set.id] if sub.submission_set else [])
+
+
+def _association_rules(sub: Submission) -> list[Finding]:
+    """Associations (ITI TF-3 §4.2.2): known type, ends exist, not to self, HasMember per document."""
+    out = []
+    ids = sub.object_ids()
+    known = set(ASSOCIATION_TYPES.values())
+    ss_id = sub.submission_set.id if sub.submission_set else None
+    for a in sub.associations:
+        loc = _loc("Association", a.id)
+        if a.type not in known:
+            out.append(error("XDS-ASSOC-003", loc + "/@associationType", "unknown associationType",
+                             "an ITI TF-3 §4.2.2 type", a.type))
+        if a.source == a.target or a.id in (a.source, a.target):
+            out.append(error("XDS-ASSOC-002", loc, "association from an object to itself", None, a.target))
+        for end, value in (("sourceObject", a.source), ("targetObject", a.target)):
+            if value not in ids and not _UUID_URN.match(value):
+                out.append(error("XDS-ASSOC-002", f"{loc}/@{end}", "names no object of the submission and is "
+                                 "not a urn:uuid of a registry object", None, value))
+        if a.type == ASSOCIATION_TYPES["HasMember"] and a.source == ss_id and sub.document(a.target):
+            status = a.slots.get("SubmissionSetStatus", [])
+            if status not in (["Original"], ["Reference"]):
+                out.append(error("XDS-ASSOC-004", f"{loc}/Slot[@name='SubmissionSetStatus']",
+                                 "HasMember SubmissionSet→DocumentEntry needs SubmissionSetStatus",
+                                 "Original or Reference", status or None))
+    members = {a.target for a in sub.associations if a.type == ASSOCIATION_TYPES["HasMember"] and a.source == ss_id}
+    for doc in sub.documents if ss_id else []:  # no SubmissionSet is XDS-SS-001 already
+        if doc.id not in members:
+            out.append(error("XDS-ASSOC-001", _loc("ExtrinsicObject", doc.id), "no HasMember association "
+                             "from the SubmissionSet to this DocumentEntry"))
+    return out
+
+
+def _document_content_rules(sub: Submission, doc_ids: set[str]) -> list[Finding]:
+    """Each DocumentEntry has its document and vice versa; hash/size match (ITI TF-2b §3.41.4.1.3)."""
+    out = []
+    entry_ids = {d.id for d in sub.documents}
+    for doc in sub.documents:
+        if doc.id not in doc_ids:
+            out.append(error("XDS-PNR-002", _loc("ExtrinsicObject", doc.id), "no xdsb:Document for this "
+                             "DocumentEntry (XDSMissingDocument)"))
+            continue
+        data = sub.document_bytes.get(doc.id)
+        if data is None:
+            continue
+        if doc.hash and _HEX40.match(doc.hash) and doc.hash.lower() != hashlib.sha1(data).hexdigest():
+            out.append(error("XDS-HASH-002", _loc("ExtrinsicObject", doc.id, "Slot[@name='hash']"),
+                             "hash differs from the SHA-1 of the document (XDSNonIdenticalHash)",
+                             hashlib.sha1(data).hexdigest(), doc.hash))
+        if doc.size and doc.size.isdigit() and int(doc.size) != len(data):
+            out.append(error("XDS-SIZE-002", _loc("ExtrinsicObject", doc.id, "Slot[@name='size']"),
+                             "size differs from the document's length (XDSNonIdenticalSize)", len(data), doc.size))
+    for doc_id in sorted(doc_ids - entry_ids):
+        out.append(error("XDS-PNR-003", f"Document[@id='{doc_id}']", "xdsb:Document without a DocumentEntry "
+                         "(XDSMissingDocumentMetadata)"))
+    return out
+
+
+def _is_oid(value: str) -> bool:
+    return len(value) <= 64 and bool(_OID.match(value))
+
+
+def _is_unique_id(value: str) -> bool:
+    """DocumentEntry.uniqueId: OID, or OID^extension with extension ≤ 16 chars (ITI TF-3 §4.2.3.2 uniqueId)."""
+    root, _, ext = value.partition("^")
+    return _is_oid(root) and len(ext) <= 16
+
+
+# ============================================================================ CI-SIS / DMP rules
+
+def dmp_rules(sub: Submission) -> list[Finding]:
+    """CI-SIS / DMP rules of FACTS §3 on top of IHE: KOS codes, masks, events, references, signature."""
+    out = _dmp_patient_rules(sub)
+    for doc in sub.documents:
+        if _is_signature(doc):
+            out += _dmp_signature_entry_rules(doc)
+        else:
+            out += _dmp_kos_rules(doc)
+    out += _dmp_signature_rules(sub)
+    if sub.submission_set is not None:
+        out += _dmp_submission_set_rules(sub.submission_set)
+    return out
+
+
+def _is_signature(doc: DocumentEntry) -> bool:
+    sig = codes()["signature_document"]
+    return doc.classCode is not None and doc.classCode.node == sig["classCode"]["code"]
+
+
+def _expect_code(loc: str, rule: str, attr: str, code: Classification | None, allowed: list[dict]) -> list[Finding]:
+    if code is None:
+        return []  # absence is XDS-DOC-001
+    if any(code.node == c["code"] and code.coding_scheme == c["scheme"] for c in allowed):
+        return []
+    expected = " or ".join(f"{c['code']} / {c['scheme']}" for c in allowed)
+    return [error(rule, f"{loc}/Classification[{attr}]", f"{attr} is not the DMP value", expected,
+                  f"{code.node} / {code.coding_scheme}")]
+
+
+def _dmp_kos_rules(doc: DocumentEntry) -> list[Finding]:
+    cs = codes()
+    loc = _loc("ExtrinsicObject", doc.id)
+    out = _expect_code(loc, "XDS-DMP-CLASS-001", "classCode", doc.classCode, cs["kos_class_code"]["codes"])
+    out += _expect_code(loc, "XDS-DMP-TYPE-001", "typeCode", doc.typeCode, cs["kos_type_code"]["codes"])
+    out += _dmp_format_rules(loc, doc)
+    if doc.mimeType and doc.mimeType not in cs["kos_mime_type"]["codes"]:
+        out.append(error("XDS-DMP-MIME-001", loc + "/@mimeType", "KOS mimeType", "application/dicom", doc.mimeType))
+    out += _dmp_confidentiality_rules(loc, doc)
+    out += _dmp_event_rules(loc, doc)
+    out += _dmp_reference_id_rules(loc, doc)
+    out += _dmp_scheme_rule(loc, "XDS-DMP-PRACTICE-001", "practiceSettingCode", doc.practiceSettingCode,
+                            cs["practice_setting"]["scheme"])
+    out += _dmp_scheme_rule(loc, "XDS-DMP-FACILITY-001", "healthcareFacilityTypeCode",
+                            doc.healthcareFacilityTypeCode, cs["healthcare_facility_type"]["scheme"])
+    return out
+
+
+def _dmp_format_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
+    fmt = codes()["kos_format_code"]
+    if doc.formatCode is not None and any(doc.formatCode.node == d["code"] for d in fmt.get("deprecated", [])):
+        return [error("XDS-DMP-FORMAT-001", f"{loc}/Classification[formatCode]",
+                      "deprecated formatCode (ANS TRE_A09, 2017-10-13)",
+                      f"{fmt['codes'][0]['code']} / {fmt['codes'][0]['scheme']}", doc.formatCode.node)]
+    return _expect_code(loc, "XDS-DMP-FORMAT-001", "formatCode", doc.formatCode, fmt["codes"])
+
+
+def _dmp_scheme_rule(loc: str, rule: str, attr: str, code: Classification | None, scheme: str) -> list[Finding]:
+    if code is None or code.coding_scheme == scheme:
+        return []
+    return [error(rule, f"{loc}/Classification[{attr}]", f"{attr} codingScheme is not the CI-SIS one",
+                  scheme, code.coding_scheme)]
+
+
+def _dmp_confidentiality_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
+    cs = codes()
+    base = cs["confidentiality_base"]["codes"]
+    masks = cs["confidentiality_masks"]
+    out = []
+    n_base = 0
+    for code in doc.confidentialityCodes:
+        if any(code.node == c["code"] and code.coding_scheme == c["scheme"] for c in base):
+            n_base += 1
+        elif not (code.coding_scheme == masks["scheme"] and code.node in masks["codes"]):
+            out.append(error("XDS-DMP-CONF-001", f"{loc}/Classification[confidentialityCode]",
+                             "confidentialityCode is neither N/2.16.840.1.113883.5.25 nor a DMP mask",
+                             f"N or {', '.join(masks['codes'])} / {masks['scheme']}",
+                             f"{code.node} / {code.coding_scheme}"))
+    if doc.confidentialityCodes and n_base != 1:
+        out.append(error("XDS-DMP-CONF-001", f"{loc}/Classification[confidentialityCode]",
+                         "exactly one N / 2.16.840.1.113883.5.25 confidentialityCode is expected", 1, n_base))
+    return out
+
+
+def _dmp_event_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
+    """eventCodeList of a KOS: modality codes (JDV 1.2.250.1.213.1.1.5.618) and regions (…5.695)."""
+    cs = codes()
+    mod, reg = cs["event_modality"], cs["event_region"]
+    out = []
+    modalities = 0
+    for code in doc.eventCodes:
+        where = f"{loc}/Classification[@id='{code.id}']"
+        if code.coding_scheme == mod["scheme"]:
+            modalities += 1
+            if code.node not in mod["codes"]:
+                out.append(error("XDS-DMP-EVENT-001", where, "modality code not in JDV_ModaliteAcquisition_CISIS",
+                                 "a DICOM CID 29 modality", code.node))
+        elif code.coding_scheme == reg["scheme"]:
+            if code.node not in {c["code"] for c in reg["codes"]}:
+                out.append(warning("XDS-DMP-EVENT-002", where, "region code not in the known part of "
+                                   "JDV_RegionAnatomique_CISIS", None, code.node))
+        elif code.coding_scheme in reg.get("tolerated_schemes", []):
+            out.append(warning("XDS-DMP-EVENT-002", where, "region code with a scheme other than the value-set "
+                               "OID (seen in the ANS sample)", reg["scheme"], code.coding_scheme))
+        else:
+            out.append(error("XDS-DMP-EVENT-001", where, "eventCodeList scheme is neither the modality nor the "
+                             "region value set", f"{mod['scheme']} or {reg['scheme']}", code.coding_scheme))
+    if modalities == 0:
+        out.append(error("XDS-DMP-EVENT-001", loc, "no modality in eventCodeList", mod["scheme"], None))
+    return out
+
+
+_CXI = re.compile(r"^([^\^]+)\^\^\^([^\^]*)\^([^\^]+)$")  # CXi: id^^^assigning authority^type
+
+
+def _dmp_reference_id_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
+    """referenceIdList in CXi form with an ISO assigning authority (ITI TF-3 §4.2.3.2, FACTS §3)."""
+    ref = codes()["reference_id_types"]
+    where = f"{loc}/Slot[@name='urn:ihe:iti:xds:2013:referenceIdList']"
+    out = []
+    types = set()
+    for value in doc.referenceIdList:
+        m = _CXI.match(value)
+        authority = m.group(2) if m else ""
+        if not m or m.group(3) not in ref["codes"] or not re.match(r"^&[0-9.]+&ISO$", authority) \
+                or not _is_oid(authority.split("&")[1]):
+            out.append(error("XDS-DMP-REFID-001", where, "referenceIdList value is not id^^^&OID&ISO^type",
+                             "id^^^&OID&ISO^urn:ihe:iti:xds:...", value))
+        else:
+            types.add(m.group(3))
+    for needed in ref["required_for_kos"]:
+        if needed not in types:
+            out.append(error("XDS-DMP-REFID-002", where, "KOS referenceIdList lacks a required reference",
+                             needed, sorted(types) or None))
+    return out
+
+
+def _dmp_patient_rules(sub: Submission) -> list[Finding]:
+    """patientId is an INS: <15 digits>^^^&<INS OID>&ISO^NH (FACTS §3)."""
+    oids = {c["code"] for c in codes()["ins_oids"]["codes"]}
+    out = []
+    objects = [("RegistryPackage", sub.submission_set.id, sub.submission_set.patientId)] if sub.submission_set else []
+    objects += [("ExtrinsicObject", d.id, d.patientId) for d in sub.documents]
+    for kind, obj_id, pid in objects:
+        m = _CX.match(pid or "")
+        if pid and not (m and m.group(2) in oids and m.group(4) == "NH" and re.fullmatch(r"\d{15}", m.group(1))):
+            out.append(error("XDS-DMP-PID-001", _loc(kind, obj_id, "ExternalIdentifier[patientId]"),
+                             "patientId is not an INS (15 digits, INS OID, type NH)",
+                             "<INS>^^^&1.2.250.1.213.1.4.{8,9,10,11}&ISO^NH", pid))
+    return out
+
+
+def _dmp_signature_entry_rules(doc: DocumentEntry) -> list[Finding]:
+    sig = codes()["signature_document"]
+    loc = _loc("ExtrinsicObject", doc.id)
+    out = _expect_code(loc, "XDS-DMP-SIG-001", "typeCode", doc.typeCode,
+                       [{"code": sig["typeCode"]["code"], "scheme": sig["typeCode"]["scheme"]}])
+    out += _expect_code(loc, "XDS-DMP-SIG-001", "formatCode", doc.formatCode,
+                        [{"code": sig["formatCode"]["code"], "scheme": sig["formatCode"]["scheme"]}])
+    if doc.mimeType and doc.mimeType != sig["mimeType"]:
+        out.append(error("XDS-DMP-SIG-001", loc + "/@mimeType", "signature document mimeType", sig["mimeType"],
+                         doc.mimeType))
+    return out
+
+
+def _dmp_signature_rules(sub: Submission) -> list[Finding]:
+    """Every DMP submission carries a signature document that ``signs`` the submission set (FACTS §3)."""
+    sigs = [d for d in sub.documents if _is_signature(d)]
+    if not sigs:
+        return [error("XDS-DMP-SIG-002", "RegistryObjectList", "no signature document (classCode "
+                      "urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1) in the submission")]
+    if sub.submission_set is None:
+        return []  # XDS-SS-001
+    ss_id = sub.submission_set.id
+    signs = {(a.source, a.target) for a in sub.associations if a.type == ASSOCIATION_TYPES["signs"]}
+    return [error("XDS-DMP-SIG-003", _loc("ExtrinsicObject", s.id), "no 'signs' association from the signature "
+                  "document to the SubmissionSet", f"{s.id} → {ss_id}", None)
+            for s in sigs if (s.id, ss_id) not in signs]
+
+
+def _dmp_submission_set_rules(ss: SubmissionSet) -> list[Finding]:
+    scheme = codes()["content_type"]["scheme"]
+    code = ss.contentTypeCode
+    if code is not None and code.coding_scheme != scheme:
+        return [warning("XDS-DMP-CONTENT-001", _loc("RegistryPackage", ss.id, "Classification[contentTypeCode]"),
+                        "contentTypeCode scheme differs from the one seen in the ANS sample", scheme,
+                        code.coding_scheme)]
+    return []
+
+
+def status_is_known(status: str | None) -> bool:
+    """For simulators: is ``status`` one of the availabilityStatus URNs (ITI TF-3 §4.2.3.2, CI-SIS)?"""
+    return status in STATUS.values()
