@@ -14,7 +14,7 @@ from harness.catalog import default_catalog
 from harness.findings import Severity
 from harness.soap import ITI18_ACTION, ITI41_ACTION
 from harness.xds.builder import build_pnr_message, build_pnr_request
-from harness.xds.model import ASSOCIATION_TYPES, RIM_NS, Classification
+from harness.xds.model import RIM_NS, Classification
 from harness.xds.validate import validate_message, validate_submission
 
 
