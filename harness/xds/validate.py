@@ -1,6 +1,7 @@
 """XDS.b metadata validator: SOAP/WS-Addressing/MTOM, XSD, IHE XDS.b rules, then CI-SIS/DMP rules.
 
-Public: :func:`validate_message`, :func:`validate_submission`, :data:`PROFILES`.
+Public: :func:`validate_message`, :func:`validate_submission`, :func:`validate_and_parse`,
+:data:`PROFILES`, :data:`REGISTRY_ERROR_CODES`.
 
 Profiles: ``xds`` (IHE only) and ``dmp`` (IHE + CI-SIS/DMP, FACTS §3). Every finding's rule is a
 requirement id of ``testplans/catalog/xds.yaml`` (actor ``content``), where each rule cites its
@@ -20,8 +21,8 @@ import yaml
 from lxml import etree
 
 from harness.findings import Finding, error, warning
-from harness.soap.envelope import Envelope, SoapFault
-from harness.soap.mtom import XOP_NS, decode_message, parse_content_type
+from harness.soap.envelope import Envelope, SoapFault, parse_envelope
+from harness.soap.mtom import XOP_NS, SoapMessage, decode_message, parse_content_type
 from harness.xds.ebrim import MetadataError, parse_pnr
 from harness.xds.model import (
     ASSOCIATION_TYPES,
@@ -58,6 +59,23 @@ DOC_REQUIRED = ("classCode", "typeCode", "formatCode", "healthcareFacilityTypeCo
                 "languageCode", "creationTime", "mimeType", "patientId", "sourcePatientId", "uniqueId")
 SS_REQUIRED = ("uniqueId", "sourceId", "patientId", "submissionTime", "contentTypeCode")
 
+# Rule -> the RegistryResponse error code a registry/repository answers (ITI TF-3 Table 4.2.4.1-2);
+# any other error rule of the metadata maps to XDSRegistryMetadataError; XDS-SOAP/MTOM/WSA are SOAP faults.
+REGISTRY_ERROR_CODES: dict[str, str] = {
+    "XDS-PID-002": "XDSPatientIdDoesNotMatch",
+    "XDS-PNR-002": "XDSMissingDocument",
+    "XDS-PNR-003": "XDSMissingDocumentMetadata",
+    "XDS-HASH-002": "XDSNonIdenticalHash",
+    "XDS-SIZE-002": "XDSNonIdenticalSize",
+    "XDS-ID-002": "XDSDuplicateUniqueIdInRegistry",
+}
+SOAP_FAULT_RULES = frozenset({"XDS-SOAP-001", "XDS-SOAP-002", "XDS-MTOM-001", "XDS-WSA-001", "XDS-WSA-002"})
+
+
+def registry_error_code(rule: str) -> str:
+    """The ebRS error code for a finding's rule (XDSRegistryMetadataError unless more specific)."""
+    return REGISTRY_ERROR_CODES.get(rule, "XDSRegistryMetadataError")
+
 
 @lru_cache(maxsize=1)
 def codes() -> dict:
@@ -74,19 +92,36 @@ def _loc(obj_kind: str, obj_id: str, tail: str = "") -> str:
 def validate_message(content_type: str, body: bytes, profile: str = "dmp",
                      expected_action: str | None = None) -> list[Finding]:
     """Validate an HTTP body (MTOM or plain SOAP 1.2) carrying an XDS.b request or response."""
+    return validate_and_parse(content_type, body, profile, expected_action)[2]
+
+
+def validate_and_parse(content_type: str, body: bytes, profile: str = "dmp", expected_action: str | None = None
+                       ) -> tuple[SoapMessage | None, Submission | None, list[Finding]]:
+    """Like :func:`validate_message`, also returning the decoded message and the parsed submission
+    (None when they could not be obtained), so a simulator decodes and parses a request once."""
     _check_profile(profile)
+    findings: list[Finding] = []
     try:
         msg = decode_message(content_type, body)
     except SoapFault as fault:
-        return [error(_fault_rule(content_type, fault), "HTTP body", fault.reason)]
-    findings = check_addressing(msg.envelope, expected_action)
+        msg = _stored_root_part(content_type, body, fault)
+        if msg is None:
+            return None, None, [error(_fault_rule(content_type, fault), "HTTP body", fault.reason)]
+        findings.append(error("XDS-MTOM-001", "/Envelope/Body", fault.reason + ": document contents are missing"))
+    findings += check_addressing(msg.envelope, expected_action)
     if msg.envelope.body is None:
-        return [*findings, error("XDS-SOAP-001", "/Envelope/Body", "soap:Body is empty")]
-    try:
-        findings += validate_submission(msg.envelope.body, profile, attachments=msg.attachments)
-    except SoapFault as fault:
-        findings.append(error("XDS-MTOM-001", "xdsb:Document", fault.reason))
-    return findings
+        return msg, None, [*findings, error("XDS-SOAP-001", "/Envelope/Body", "soap:Body is empty")]
+    sub, more = _validate_root(msg.envelope.body, profile, msg.attachments, None)
+    return msg, sub, findings + more
+
+
+def _stored_root_part(content_type: str, body: bytes, fault: SoapFault) -> SoapMessage | None:
+    """A plain-SOAP body holding xop:Include (an MTOM root part stored without its package, as the
+    ANS samples are): decoded anyway so its metadata can still be checked."""
+    if "not an XOP package" not in fault.reason:
+        return None
+    env = parse_envelope(body)
+    return SoapMessage(env, body, {}, False, content_type)
 
 
 def _check_profile(profile: str) -> None:
@@ -134,25 +169,32 @@ def validate_submission(sub_or_root: Submission | etree._Element, profile: str =
     bytes) checks that each DocumentEntry has its document and that hash/size match it.
     """
     _check_profile(profile)
-    findings: list[Finding] = []
     if isinstance(sub_or_root, Submission):
-        sub, doc_ids = sub_or_root, set(sub_or_root.document_bytes)
+        sub = sub_or_root
         check_documents = bool(sub.document_bytes) if check_documents is None else check_documents
-    else:
-        root = payload_of(sub_or_root)
-        if root is None:
-            return [error("XDS-SOAP-001", "/Envelope/Body", "soap:Body is empty")]
-        if root.tag not in (_PNR, _SOR):
-            return _xsd_findings(root)  # a query, retrieve or response: schema only
-        findings += _xsd_findings(root)
-        findings += _link_findings(root)
-        try:
-            sub = parse_pnr(root, attachments)
-        except MetadataError as exc:
-            return [*findings, error("XDS-PNR-001", etree.QName(root).localname, str(exc))]
-        doc_ids = {d.get("id", "") for d in root.iterchildren(f"{{{XDSB_NS}}}Document")}
-        check_documents = (root.tag == _PNR) if check_documents is None else check_documents
-    findings += ihe_rules(sub, doc_ids if check_documents else None)
+        return _rules(sub, set(sub.document_bytes) if check_documents else None, profile)
+    return _validate_root(sub_or_root, profile, attachments, check_documents)[1]
+
+
+def _validate_root(elem: etree._Element, profile: str, attachments: dict[str, bytes] | None,
+                   check_documents: bool | None) -> tuple[Submission | None, list[Finding]]:
+    root = payload_of(elem)
+    if root is None:
+        return None, [error("XDS-SOAP-001", "/Envelope/Body", "soap:Body is empty")]
+    if root.tag not in (_PNR, _SOR):
+        return None, _xsd_findings(root)  # a query, retrieve or response: schema only
+    findings = _xsd_findings(root) + _link_findings(root)
+    try:
+        sub = parse_pnr(root, attachments)
+    except MetadataError as exc:
+        return None, [*findings, error("XDS-PNR-001", etree.QName(root).localname, str(exc))]
+    doc_ids = {d.get("id", "") for d in root.iterchildren(f"{{{XDSB_NS}}}Document")}
+    check_documents = (root.tag == _PNR) if check_documents is None else check_documents
+    return sub, findings + _rules(sub, doc_ids if check_documents else None, profile)
+
+
+def _rules(sub: Submission, doc_ids: set[str] | None, profile: str) -> list[Finding]:
+    findings = ihe_rules(sub, doc_ids)
     if profile == "dmp":
         findings += dmp_rules(sub)
     return findings

@@ -101,3 +101,11 @@ def test_demonstrator_publication_is_refused_cleanly():
 def test_corpus_present_or_skipped():
     if not CORPUS.exists():
         pytest.skip(f"corpus missing: {CORPUS}")
+
+
+def test_stored_root_part_is_still_checked():
+    """A file holding only the MTOM root part (as the ANS sample is) through validate_message: the
+    missing XOP parts are one XDS-MTOM-001, and the metadata is checked as for the element."""
+    findings = validate_message("application/soap+xml", corpus_file(str(DMP_SAMPLE)).read_bytes(), "dmp",
+                                ITI41_ACTION)
+    assert _errors(findings) == {"XDS-MTOM-001", "XDS-XSD-001"}

@@ -233,3 +233,42 @@ def test_profile_and_input_errors():
     empty = etree.fromstring(b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>')
     assert _errors(validate_submission(empty)) == {"XDS-SOAP-001"}
     assert validate_submission(copy.deepcopy(_request()), "xds") == []
+
+
+def test_validate_and_parse_returns_what_it_decoded():
+    from harness.xds.validate import validate_and_parse
+    sub = good_submission()
+    msg, parsed, findings = validate_and_parse(*build_pnr_message(sub), "dmp", ITI41_ACTION)
+    assert findings == [] and msg.mtom and parsed.document_bytes == sub.document_bytes
+    msg, parsed, findings = validate_and_parse("text/xml", b"<x/>")
+    assert (msg, parsed) == (None, None) and _errors(findings) == {"XDS-SOAP-002"}
+
+
+def test_registry_error_codes():
+    from harness.xds.validate import registry_error_code
+    assert registry_error_code("XDS-PID-002") == "XDSPatientIdDoesNotMatch"
+    assert registry_error_code("XDS-HASH-002") == "XDSNonIdenticalHash"
+    assert registry_error_code("XDS-DMP-CLASS-001") == "XDSRegistryMetadataError"
+
+
+BAD_INPUT = [
+    ("doctype", b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'),
+    ("invalid-utf8", b'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/'
+                     b'soap-envelope"><s:Body><a>\xff\xfe</a></s:Body></s:Envelope>'),
+    ("billion-laughs", b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+                       b"<l>&b;</l>"),
+    ("empty", b""),
+    ("binary", bytes(range(256))),
+]
+
+
+@pytest.mark.parametrize(("name", "body"), BAD_INPUT, ids=[b[0] for b in BAD_INPUT])
+def test_bad_input_is_a_finding_not_a_crash(name, body):
+    assert _errors(validate_message("application/soap+xml", body, "dmp")) == {"XDS-SOAP-001"}
+
+
+def test_oversized_body_is_refused_before_parsing():
+    from harness.soap import SoapFault
+    from harness.soap.mtom import decode_message
+    with pytest.raises(SoapFault, match="limit"):
+        decode_message("application/soap+xml", b" " * 1000, max_bytes=999)
