@@ -136,7 +136,8 @@ class XdsClient:
               patient: str | None = None) -> SoapResult:
         req = build_query(query, params, return_type)
         patient = patient or _patient_param(params)
-        env = build_envelope(req, action=ITI18_ACTION, to=self.registry_url, header_extra=self.security_headers(patient))
+        env = build_envelope(req, action=ITI18_ACTION, to=self.registry_url,
+                             header_extra=self.security_headers(patient))
         result = self.post(self.registry_url, f'application/soap+xml; charset=UTF-8; action="{ITI18_ACTION}"',
                            env)
         if result.message is not None and result.fault is None and result.envelope.body is not None:

@@ -42,7 +42,7 @@ def create_app(config: DmpConfig | None = None, handlers: Handlers | None = None
     config = config or DmpConfig()
     storage = storage or open_storage(config.db, config.workdir)
     registry = Registry(storage, config, handlers)
-    ctx = Context(registry, config, vihf_checker(config))
+    ctx = Context(registry, config, vihf_checker(config, registry.handlers.vihf_signature))
     app = Flask("simulators.dmp")
     app.add_url_rule(config.registry_path, "registry", endpoint(ctx, [iti18, iti57]), methods=["POST"])
     app.add_url_rule(config.repository_path, "repository", endpoint(ctx, [iti41, iti43]), methods=["POST"])

@@ -22,6 +22,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           ("DMP-PNR-ERR-HASH",)),
     Fault("no-deprecate-on-replace", "an RPLC submission leaves the replaced entry Approved",
           ("DMP-PNR-RPLC",)),
+    Fault("vihf-signature-not-verified", "the VIHF assertion's presence, attributes, time and patient are "
+          "checked, its XML signature and signer are not", ("DMP-VIHF-002",)),
     Fault("retrieve-alters-bytes", "ITI-43 returns the document with a trailing newline added",
           ("DMP-RET-BYTES",)),
 )}
@@ -62,6 +64,7 @@ def handlers_for(fault: str | None) -> Handlers:
         "wrong-hash": {"compute_hash": _sha256_40},
         "skips-hash-check": {"verify_hash": False},
         "no-deprecate-on-replace": {"deprecate_replaced": False},
+        "vihf-signature-not-verified": {"vihf_signature": False},
         "retrieve-alters-bytes": {"retrieve_bytes": lambda data: data + b"\n"},
     }[fault]
     return replace(base, **changes)

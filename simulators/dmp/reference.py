@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.servers import RunningServer, serve_wsgi
+from harness.vihf import TestPki, throwaway_pki
 from simulators.dmp.app import DmpApp, create_app
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.faults import handlers_for
@@ -13,8 +14,10 @@ from simulators.dmp.faults import handlers_for
 class Reference:
     """A running simulator: ``endpoints`` (registry, repository, inspector) and ``stop()``."""
 
-    def __init__(self, app: DmpApp, server: RunningServer, config: DmpConfig) -> None:
+    def __init__(self, app: DmpApp, server: RunningServer, config: DmpConfig, vihf_pki: TestPki | None = None
+                 ) -> None:
         self.app, self.server, self.config = app, server, config
+        self.vihf_pki = vihf_pki  # the throwaway signer the reference trusts (plans sign VIHF with it)
         base = server.url
         self.endpoints = {"registry": base + config.registry_path, "repository": base + config.repository_path,
                           "inspector": base + "/inspect", "base": base,
@@ -31,18 +34,20 @@ class Reference:
         self.stop()
 
 
-def start(config: DmpConfig, port: int = 0, host: str = "127.0.0.1") -> Reference:
+def start(config: DmpConfig, port: int = 0, host: str = "127.0.0.1", vihf_pki: TestPki | None = None) -> Reference:
     app = create_app(config, handlers_for(config.fault))
     try:
         server = serve_wsgi(app, "dmp-simulator", port=port, host=host)
     except BaseException:
         app.close()
         raise
-    return Reference(app, server, config)
+    return Reference(app, server, config, vihf_pki)
 
 
 def start_reference(fault: str | None, workdir: Path) -> Reference:
-    """The reference DMP for plans: SQLite in ``workdir``, profile dmp, one named fault or none."""
+    """The reference DMP for plans: SQLite in ``workdir``, profile dmp, VIHF enforced against a
+    throwaway CA made now (``Reference.vihf_pki``), one named fault or none."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    return start(DmpConfig(workdir=workdir, fault=fault))
+    pki = throwaway_pki("DRIMcheck dmp plan")
+    return start(DmpConfig(workdir=workdir, fault=fault, vihf="enforce", trust_store=[pki.ca_pem]), vihf_pki=pki)

@@ -44,6 +44,7 @@ class Handlers:
     commit: Callable[[Storage, Batch], None] = _commit_all
     retrieve_bytes: Callable[[bytes], bytes] = lambda data: data
     status_filter: bool = True
+    vihf_signature: bool = True
     on_reject: Callable[[Registry, Parsed, dict[str, bytes], list[RegistryError]], None] = \
         lambda registry, parsed, docs, errors: None
 

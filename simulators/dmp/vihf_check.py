@@ -32,14 +32,16 @@ def request_patient(msg: SoapMessage) -> str | None:
     return None
 
 
-def vihf_checker(config: DmpConfig) -> Callable[[SoapMessage, str | None], None] | None:
+def vihf_checker(config: DmpConfig, verify_signature: bool = True
+                 ) -> Callable[[SoapMessage, str | None], None] | None:
     if config.vihf == "off":
         return None
     from harness.vihf import verify_vihf
 
     def check(msg: SoapMessage, action: str | None) -> None:
         security = msg.envelope.security
-        findings = verify_vihf(security, trust_store=config.trust_store, patient=request_patient(msg))
+        findings = verify_vihf(security, trust_store=config.trust_store, patient=request_patient(msg),
+                               check_signature=verify_signature)
         errors = [f for f in findings if f.severity is Severity.ERROR]
         if not errors:
             return

@@ -11,10 +11,12 @@ import itertools
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.vihf import VihfIdentity, build_vihf
 from harness.xds import Submission, kos_submission
 from harness.xds.clients import SoapResult, XdsClient
 from testplans.dmp.kos import make_kos
@@ -32,6 +34,8 @@ class Dmp:
     repository: str
     repository_unique_id: str | None
     patients: list[str] | None
+    vihf_key: bytes | None = None  # PEM key + certificate the SUT trusts for VIHF signatures
+    vihf_cert: bytes | None = None
 
 
 @pytest.fixture(scope="session")
@@ -41,17 +45,38 @@ def dmp(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dmp]:
 
         with start_reference(sut.fault, tmp_path_factory.mktemp("dmp")) as ref:
             yield Dmp(ref.endpoints["registry"], ref.endpoints["repository"],
-                      ref.endpoints["repository_unique_id"], None)
+                      ref.endpoints["repository_unique_id"], None, ref.vihf_pki.key_pem, ref.vihf_pki.cert_pem)
         return
     ep = sut.endpoints
     missing = [k for k in ("registry", "repository") if k not in ep]
     if missing:
         pytest.fail(f"SUT profile {sut.name}: endpoints.{missing[0]} is required by the dmp plan")
-    yield Dmp(ep["registry"], ep["repository"], ep.get("repository_unique_id"), sut.options.get("patients"))
+    creds = sut.credentials or {}
+    key = Path(creds["vihf_key"]).read_bytes() if creds.get("vihf_key") else None
+    cert = Path(creds["vihf_cert"]).read_bytes() if creds.get("vihf_cert") else None
+    yield Dmp(ep["registry"], ep["repository"], ep.get("repository_unique_id"), sut.options.get("patients"),
+              key, cert)
+
+
+def vihf_provider(key: bytes | None, cert: bytes | None) -> Callable[[str | None], Any] | None:
+    """Signs a VIHF for each request's patient when the plan holds a key the SUT trusts."""
+    if key is None or cert is None:
+        return None
+
+    def provide(patient: str | None) -> Any:
+        return build_vihf(VihfIdentity(), patient=patient or "", key_pem=key, cert_pem=cert)
+    return provide
 
 
 @pytest.fixture(scope="session")
 def client(dmp: Dmp) -> XdsClient:
+    return XdsClient(dmp.registry, dmp.repository, actor="harness:dmp-plan",
+                     vihf=vihf_provider(dmp.vihf_key, dmp.vihf_cert))
+
+
+@pytest.fixture(scope="session")
+def bare_client(dmp: Dmp) -> XdsClient:
+    """A client that sends no VIHF at all."""
     return XdsClient(dmp.registry, dmp.repository, actor="harness:dmp-plan")
 
 

@@ -116,7 +116,7 @@ def test_document_without_entry_is_rejected(client, make_submission):
 
 
 @pytest.mark.requirement("DMP-PNR-ERR-METADATA")
-def test_submission_without_submission_set_is_rejected(client, make_submission):
+def test_submission_without_submission_set_is_rejected(client, make_submission, patient):
     from harness.soap import ITI41_ACTION, build_envelope, encode_mtom
     from harness.xds import build_pnr_request
 
@@ -129,7 +129,8 @@ def test_submission_without_submission_set_is_rejected(client, make_submission):
         olist.remove(assoc)
     for cl in olist.findall("{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}Classification"):
         olist.remove(cl)
-    ctype, body = encode_mtom(build_envelope(req, action=ITI41_ACTION), {}, action=ITI41_ACTION)
+    env = build_envelope(req, action=ITI41_ACTION, header_extra=client.security_headers(patient))
+    ctype, body = encode_mtom(env, {}, action=ITI41_ACTION)
     expect_error(client.post(client.repository_url, ctype, body), "XDSRegistryMetadataError",
                  "DMP-PNR-ERR-METADATA", "PnR without a SubmissionSet")
 

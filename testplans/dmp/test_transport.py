@@ -22,9 +22,10 @@ def _nothing_registered(client, patient, rule):
 
 
 @pytest.mark.requirement("DMP-SOAP-003")
-def test_response_addressing_headers(client, make_submission):
+def test_response_addressing_headers(client, make_submission, patient):
     message_id = "urn:uuid:6c2b1e9e-8a53-4b0e-9d3c-1f0d2c7e5a01"
-    ctype, body = build_pnr_message(make_submission(), message_id=message_id, to=client.repository_url)
+    ctype, body = build_pnr_message(make_submission(), message_id=message_id, to=client.repository_url,
+                                    header_extra=client.security_headers(patient))
     result = client.post(client.repository_url, ctype, body)
     expect_success(result, "DMP-SOAP-003", "PnR")
     env = result.envelope
@@ -51,7 +52,7 @@ def test_not_a_soap_envelope(client, body):
 @pytest.mark.requirement("DMP-SOAP-006")
 @pytest.mark.parametrize("case", ["wrong", "missing"])
 def test_wrong_or_missing_action(client, make_submission, patient, case):
-    ctype, body = build_pnr_message(make_submission(), mtom=False,
+    ctype, body = build_pnr_message(make_submission(), mtom=False, header_extra=client.security_headers(patient),
                                     action=ITI18_ACTION if case == "wrong" else "urn:x")
     if case == "missing":
         body = re.sub(rb"<wsa:Action[^>]*>urn:x</wsa:Action>", b"", body)
@@ -74,7 +75,7 @@ def _boundary(ctype: str) -> bytes:
 @pytest.mark.requirement("DMP-SOAP-008")
 @pytest.mark.parametrize("case", ["truncated", "missing-xop-part", "wrong-boundary"])
 def test_broken_mtom_package(client, make_submission, patient, case):
-    ctype, body = build_pnr_message(make_submission(), mtom=True)
+    ctype, body = build_pnr_message(make_submission(), mtom=True, header_extra=client.security_headers(patient))
     boundary = _boundary(ctype)
     if case == "truncated":
         body = body[: len(body) * 2 // 3]
@@ -95,7 +96,7 @@ LAUGHS = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY l
 @pytest.mark.requirement("DMP-SEC-001")
 @pytest.mark.parametrize("prolog", [XXE, LAUGHS, b'<?xml version="1.0"?>\n<!DOCTYPE Envelope>\n'])
 def test_doctype_and_entities_are_refused(client, make_submission, patient, prolog):
-    _, body = build_pnr_message(make_submission(), mtom=False)
+    _, body = build_pnr_message(make_submission(), mtom=False, header_extra=client.security_headers(patient))
     body = prolog + re.sub(rb"^<\?xml[^>]*\?>\s*", b"", body)
     body = body.replace(b"<wsa:MessageID>", b"<wsa:MessageID>&xxe;" if prolog is XXE else b"<wsa:MessageID>", 1)
     expect_fault(client.post(client.repository_url, SOAP_CT, body), "DMP-SEC-001", "DOCTYPE / entities")
