@@ -1,8 +1,7 @@
 """WS-Addressing Action URIs of the IHE transactions this project speaks.
 
-IHE ITI TF-2b §3.18.5.1.2 (ITI-18), ITI TF-2b §3.41.5.1.2 (ITI-41), ITI TF-2b §3.43.5.1.2
-(ITI-43), ITI TF-2b §3.57.4.1.2 (ITI-57, XDS Metadata Update supplement), RAD TF-2 §4.68
-(RAD-68 uses the ITI-41 actions).
+IHE ITI TF-2a §3.18 (ITI-18), ITI TF-2b §3.41 (ITI-41), §3.42 (ITI-42), §3.43 (ITI-43), §3.57
+(ITI-57, XDS Metadata Update), RAD TF-2 §4.68 (RAD-68 uses the ITI-41 actions).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ ITI57_RESPONSE_ACTION = "urn:ihe:iti:2010:UpdateDocumentSetResponse"
 RAD68_ACTION = ITI41_ACTION
 RAD68_RESPONSE_ACTION = ITI41_RESPONSE_ACTION
 
-# request action -> response action (IHE ITI TF-2x §V.3.2.1.1: a response carries its own action)
+# request action -> response action (IHE ITI TF-2x Appendix V: a response carries its own action)
 RESPONSE_ACTIONS: dict[str, str] = {
     ITI18_ACTION: ITI18_RESPONSE_ACTION,
     ITI41_ACTION: ITI41_RESPONSE_ACTION,

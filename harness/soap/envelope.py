@@ -1,9 +1,9 @@
 """SOAP 1.2 envelopes with WS-Addressing headers, sans-IO (bytes in, objects out).
 
 Public: :func:`build_envelope`, :func:`parse_envelope`, :class:`Envelope`, :class:`SoapFault`,
-:func:`build_fault`, and the namespace constants. IHE ITI TF-2x §V.3 (Web Services for IHE
-transactions) requires SOAP 1.2 and WS-Addressing 1.0 (``wsa:Action``, ``wsa:MessageID``,
-``wsa:RelatesTo`` in responses, ``wsa:To``).
+:func:`build_fault`, :func:`parse_fault`, and the namespace constants. IHE ITI TF-2x Appendix V
+(Web Services for IHE Transactions) requires SOAP 1.2 and WS-Addressing 1.0 (``wsa:Action``,
+``wsa:MessageID``, ``wsa:RelatesTo`` in responses, ``wsa:To``).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _header_child(header: etree._Element, name: str, text: str, must_understand:
 def build_envelope(body: etree._Element | list, *, action: str, message_id: str | None = None,
                    relates_to: str | None = None, to: str | None = None,
                    header_extra: Iterable[etree._Element] = ()) -> bytes:
-    """Serialize a SOAP 1.2 envelope; ``action`` is mandatory (IHE ITI TF-2x §V.3.2.1.1)."""
+    """Serialize a SOAP 1.2 envelope; ``action`` is mandatory (IHE ITI TF-2x Appendix V, WS-Addressing)."""
     nsmap = {"soap": SOAP12_NS, "wsa": WSA_NS}
     env = etree.Element(_S + "Envelope", nsmap=nsmap)
     header = etree.SubElement(env, _S + "Header")

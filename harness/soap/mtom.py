@@ -6,7 +6,7 @@ feed), :func:`xop_include`, :func:`make_cid`, :func:`parse_content_type`.
 
 Specs: W3C XOP 1.0 §3-4 (xop:Include, cid: URLs), W3C SOAP MTOM §3, RFC 2387 (multipart/related,
 ``start``/``type``), RFC 2046 §5.1.1 (delimiters, preamble, epilogue), RFC 2392 (cid URLs),
-IHE ITI TF-2x §V.3.6 (MTOM for XDS.b). Output uses explicit CRLF, never ``email.generator``
+IHE ITI TF-2x Appendix V (MTOM for XDS.b). Output uses explicit CRLF, never ``email.generator``
 (which rewrites line endings inside binary parts).
 """
 

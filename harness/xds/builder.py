@@ -7,7 +7,7 @@ Public: :func:`build_pnr_request`, :func:`build_pnr_message`, :func:`kos_submiss
 ``drim-m-data/Echantillons validateurs/Validateur XDS/XDS.xml``: the KOS DocumentEntry, the
 "Signature01" signature document (IHE DSG) and its ``signs`` association. The signature
 document is an XML-DSig *placeholder*: its ``ds:Manifest`` (Id ``IHEManifest``) lists every
-document of the submission with its SHA-1 digest, as IHE ITI TF-3 §5.5 (DSG) and the DMP
+document of the submission with its SHA-1 digest, as IHE DSG (ITI TF-3 §5.5) and the DMP
 expect, but ``SignatureValue`` is empty: no key is held by the test bed, and no check of
 this project verifies the signature cryptographically.
 """
@@ -67,7 +67,7 @@ DEFAULT_AUTHOR = Author(person="899700367909^DOC0036790^KIT^^^^^^&1.2.250.1.71.4
 
 
 def fill_hash_size(sub: Submission) -> Submission:
-    """Set hash (SHA-1, 40 hex) and size of every entry whose bytes are known (ITI TF-3 §4.2.3.2.10/.19)."""
+    """Set hash (SHA-1, 40 hex) and size of every entry whose bytes are known (ITI TF-3 §4.2.3.2 hash, size)."""
     for doc in sub.documents:
         data = sub.document_bytes.get(doc.id)
         if data is not None:
@@ -190,7 +190,7 @@ def _mask(code: str) -> Classification:
 
 def _reference_ids(study_uid: str, accession: str | None, acc_issuer: str, order: str | None,
                    order_issuer: str) -> list[str]:
-    """referenceIdList values in CXi form (ITI TF-3 §4.2.3.2.28, FACTS §3)."""
+    """referenceIdList values in CXi form (ITI TF-3 §4.2.3.2 referenceIdList, FACTS §3)."""
     ids = []
     if accession:
         ids.append(f"{accession}^^^&{acc_issuer}&ISO^urn:ihe:iti:xds:2013:accession")

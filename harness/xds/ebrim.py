@@ -1,4 +1,4 @@
-"""ebRIM 3.0 <-> XDS model: parse and serialize XDS.b metadata (ITI TF-3 §4.2.3, §4.2.5).
+"""ebRIM 3.0 <-> XDS model: parse and serialize XDS.b metadata (ITI TF-3 §4.2, ebRIM representation).
 
 Public: :func:`parse_pnr`, :func:`parse_submit_objects`, :func:`parse_registry_object_list`,
 :func:`submission_to_ebrim`, :func:`registry_object_list`, :func:`documententry_to_extrinsic`,
@@ -120,7 +120,7 @@ def _apply_identifiers(obj, idents: list[ExternalIdentifier], schemes: Mapping[s
 
 
 def parse_extrinsic(elem: etree._Element, classifications: list[etree._Element]) -> DocumentEntry:
-    """An ExtrinsicObject as a DocumentEntry (ITI TF-3 Table 4.2.3.2-1)."""
+    """An ExtrinsicObject as a DocumentEntry (ITI TF-3 §4.2.3.2)."""
     entry = DocumentEntry(id=elem.get("id", ""), mimeType=elem.get("mimeType"),
                           objectType=elem.get("objectType") or DOC_ENTRY_STABLE,
                           availabilityStatus=elem.get("status"), homeCommunityId=elem.get("home"),
@@ -155,7 +155,7 @@ def _apply_doc_classification(entry: DocumentEntry, attr: str | None, cl: etree.
 
 
 def parse_submission_set(elem: etree._Element, classifications: list[etree._Element]) -> SubmissionSet:
-    """A RegistryPackage classified as SubmissionSet (ITI TF-3 Table 4.2.3.3-1)."""
+    """A RegistryPackage classified as SubmissionSet (ITI TF-3 §4.2.3.3)."""
     ss = SubmissionSet(id=elem.get("id", ""), availabilityStatus=elem.get("status"), homeCommunityId=elem.get("home"),
                        title=_localized(elem, "Name"), comments=_localized(elem, "Description"),
                        has_node_classification=False)
@@ -181,7 +181,7 @@ def parse_submission_set(elem: etree._Element, classifications: list[etree._Elem
 
 
 def parse_folder(elem: etree._Element, classifications: list[etree._Element]) -> Folder:
-    """A RegistryPackage classified as Folder (ITI TF-3 Table 4.2.3.4-1)."""
+    """A RegistryPackage classified as Folder (ITI TF-3 §4.2.3.4)."""
     folder = Folder(id=elem.get("id", ""), availabilityStatus=elem.get("status"), homeCommunityId=elem.get("home"),
                     title=_localized(elem, "Name"), comments=_localized(elem, "Description"))
     for name, values in slots_of(elem).items():
@@ -324,7 +324,7 @@ def _add_identifier(parent: etree._Element, obj_id: str, n: int, scheme: str, va
 
 def documententry_to_extrinsic(entry: DocumentEntry) -> etree._Element:
     """A DocumentEntry as rim:ExtrinsicObject, in rim.xsd element order (Slot, Name, Description,
-    Classification, ExternalIdentifier) with the ITI TF-3 Table 4.2.5.2-1 schemes."""
+    Classification, ExternalIdentifier) with the ITI TF-3 §4.2.5 scheme UUIDs."""
     eo = etree.Element(R + "ExtrinsicObject", {k: v for k, v in {
         "id": entry.id, "mimeType": entry.mimeType, "objectType": entry.objectType,
         "status": entry.availabilityStatus, "home": entry.homeCommunityId}.items() if v is not None},

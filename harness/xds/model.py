@@ -18,15 +18,15 @@ LCM_NS = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
 QUERY_NS = "urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"
 XDSB_NS = "urn:ihe:iti:xds-b:2007"
 
-# ---------------------------------------------------------------- object types (ITI TF-3 §4.2.5.2)
-DOC_ENTRY_STABLE = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"  # Table 4.2.5.2-1
-DOC_ENTRY_ON_DEMAND = "urn:uuid:34268e47-fdf5-41a6-ba33-82133c465248"  # Table 4.2.5.2-1
-SUBMISSION_SET_NODE = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"  # Table 4.2.5.2-2
-FOLDER_NODE = "urn:uuid:d9d542f3-6cc4-48b6-8870-ea235fbc94c2"  # Table 4.2.5.2-3
+# ---------------------------------------------------------------- object types (ITI TF-3 §4.2.5 Metadata Vocabulary)
+DOC_ENTRY_STABLE = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"  # ITI TF-3 §4.2.5, §4.2.3.2 objectType
+DOC_ENTRY_ON_DEMAND = "urn:uuid:34268e47-fdf5-41a6-ba33-82133c465248"  # ITI TF-3 §4.2.5 (On-Demand)
+SUBMISSION_SET_NODE = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"  # ITI TF-3 §4.2.1.2, §4.2.5
+FOLDER_NODE = "urn:uuid:d9d542f3-6cc4-48b6-8870-ea235fbc94c2"  # ITI TF-3 §4.2.1.3, §4.2.5
 CLASSIFICATION_NODE_TYPE = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:ClassificationNode"
 
 # ---------------------------------------------------------------- classification schemes
-# DocumentEntry, ITI TF-3 Table 4.2.5.2-1 (attribute name -> classificationScheme UUID)
+# DocumentEntry, ITI TF-3 §4.2.3.2 / §4.2.5 (attribute name -> classificationScheme UUID)
 DOC_CLASSIFICATION_SCHEMES: dict[str, str] = {
     "author": "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d",
     "classCode": "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a",
@@ -37,24 +37,24 @@ DOC_CLASSIFICATION_SCHEMES: dict[str, str] = {
     "practiceSettingCode": "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead",
     "typeCode": "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983",
 }
-# SubmissionSet, ITI TF-3 Table 4.2.5.2-2
+# SubmissionSet, ITI TF-3 §4.2.3.3 / §4.2.5
 SS_CLASSIFICATION_SCHEMES: dict[str, str] = {
     "author": "urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d",
     "contentTypeCode": "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500",
 }
-# Folder, ITI TF-3 Table 4.2.5.2-3
+# Folder, ITI TF-3 §4.2.3.4 / §4.2.5
 FOLDER_CLASSIFICATION_SCHEMES: dict[str, str] = {
     "codeList": "urn:uuid:1ba97051-7806-41a8-a48b-8fce7af683c5",
 }
 
 # ---------------------------------------------------------------- external identifier schemes
-# DocumentEntry, ITI TF-3 Table 4.2.5.2-1
+# DocumentEntry, ITI TF-3 §4.2.3.2 / §4.2.5
 DOC_IDENTIFIER_SCHEMES: dict[str, str] = {
     "patientId": "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427",
     "uniqueId": "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab",
 }
 DOC_IDENTIFIER_NAMES = {"patientId": "XDSDocumentEntry.patientId", "uniqueId": "XDSDocumentEntry.uniqueId"}
-# SubmissionSet, ITI TF-3 Table 4.2.5.2-2
+# SubmissionSet, ITI TF-3 §4.2.3.3 / §4.2.5
 SS_IDENTIFIER_SCHEMES: dict[str, str] = {
     "patientId": "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446",
     "sourceId": "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832",
@@ -62,7 +62,7 @@ SS_IDENTIFIER_SCHEMES: dict[str, str] = {
 }
 SS_IDENTIFIER_NAMES = {"patientId": "XDSSubmissionSet.patientId", "sourceId": "XDSSubmissionSet.sourceId",
                        "uniqueId": "XDSSubmissionSet.uniqueId"}
-# Folder, ITI TF-3 Table 4.2.5.2-3
+# Folder, ITI TF-3 §4.2.3.4 / §4.2.5
 FOLDER_IDENTIFIER_SCHEMES: dict[str, str] = {
     "patientId": "urn:uuid:f64ffdf0-4b97-4e06-b79f-a52b38ec2f8a",
     "uniqueId": "urn:uuid:75df8f67-9973-4fbe-a900-df66cefecc5a",
@@ -76,16 +76,16 @@ ASSOCIATION_TYPES: dict[str, str] = {
     "XFRM": "urn:ihe:iti:2007:AssociationType:XFRM",  # §4.2.2.2
     "APND": "urn:ihe:iti:2007:AssociationType:APND",  # §4.2.2.2
     "XFRM_RPLC": "urn:ihe:iti:2007:AssociationType:XFRM_RPLC",  # §4.2.2.2
-    "signs": "urn:ihe:iti:2007:AssociationType:signs",  # §4.2.2.3
-    "IsSnapshotOf": "urn:ihe:iti:2010:AssociationType:IsSnapshotOf",  # §4.2.2.4 (On-Demand Documents)
+    "signs": "urn:ihe:iti:2007:AssociationType:signs",  # §4.2.2.2 (Digital Signature)
+    "IsSnapshotOf": "urn:ihe:iti:2010:AssociationType:IsSnapshotOf",  # §4.2.2.2 (On-Demand Documents)
 }
 DOCUMENT_RELATIONSHIPS = {ASSOCIATION_TYPES[k] for k in ("RPLC", "XFRM", "APND", "XFRM_RPLC", "signs",
                                                          "IsSnapshotOf")}
 
-# ---------------------------------------------------------------- status (ITI TF-3 §4.2.3.2.2, CI-SIS)
+# ---------------------------------------------------------------- status (ITI TF-3 §4.2.3.2 availabilityStatus, CI-SIS)
 STATUS: dict[str, str] = {
-    "Approved": "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved",  # ITI TF-3 §4.2.3.2.2
-    "Deprecated": "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated",  # ITI TF-3 §4.2.3.2.2
+    "Approved": "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved",  # ITI TF-3 §4.2.3.2
+    "Deprecated": "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated",  # ITI TF-3 §4.2.3.2
     "Submitted": "urn:oasis:names:tc:ebxml-regrep:StatusType:Submitted",  # ebRIM 3.0 §2.5.1
     "Deleted": "urn:asip:ci-sis:2010:StatusType:Deleted",  # CI-SIS DMP (FACTS §3, ITI-57 delete)
 }
@@ -94,7 +94,7 @@ STATUS: dict[str, str] = {
 RESPONSE_STATUS: dict[str, str] = {
     "Success": "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success",
     "Failure": "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure",
-    "PartialSuccess": "urn:ihe:iti:2007:ResponseStatusType:PartialSuccess",  # ITI TF-3 §4.2.4.2
+    "PartialSuccess": "urn:ihe:iti:2007:ResponseStatusType:PartialSuccess",  # ITI TF-3 §4.2.4
 }
 
 # Slots whose value is single and attribute-like (ITI TF-3 §4.2.3.2), parsed into fields
@@ -104,12 +104,12 @@ DOC_SLOT_FIELDS: dict[str, str] = {
     "serviceStartTime": "serviceStartTime", "serviceStopTime": "serviceStopTime",
     "sourcePatientId": "sourcePatientId",
 }
-REFERENCE_ID_LIST_SLOT = "urn:ihe:iti:xds:2013:referenceIdList"  # ITI TF-3 §4.2.3.2.28
+REFERENCE_ID_LIST_SLOT = "urn:ihe:iti:xds:2013:referenceIdList"  # ITI TF-3 §4.2.3.2 referenceIdList
 
 
 @dataclass
 class Classification:
-    """A coded value carried by a rim:Classification (ITI TF-3 §4.2.3.1.2 / §4.1.7)."""
+    """A coded value carried by a rim:Classification (ITI TF-3 §4.2.3.1, Code data type)."""
 
     scheme: str
     node: str
@@ -124,7 +124,7 @@ class Classification:
 
 @dataclass
 class ExternalIdentifier:
-    """A rim:ExternalIdentifier (ITI TF-3 §4.2.3.1.5)."""
+    """A rim:ExternalIdentifier (ebRIM 3.0 §2.11; ITI TF-3 §4.2.3.1)."""
 
     scheme: str
     value: str
@@ -134,7 +134,7 @@ class ExternalIdentifier:
 
 @dataclass
 class Author:
-    """The author of a document or submission set (ITI TF-3 §4.2.3.1.4)."""
+    """The author of a document or submission set (ITI TF-3 §4.2.3.1, Author)."""
 
     person: str | None = None
     institutions: list[str] = field(default_factory=list)
@@ -145,7 +145,7 @@ class Author:
 
 @dataclass
 class DocumentEntry:
-    """XDSDocumentEntry metadata (ITI TF-3 §4.2.3.2). ``id`` is the ebRIM id (= entryUUID)."""
+    """DocumentEntry metadata (ITI TF-3 §4.2.3.2). ``id`` is the ebRIM id (= entryUUID)."""
 
     id: str
     uniqueId: str | None = None
@@ -180,7 +180,7 @@ class DocumentEntry:
     extra_identifiers: list[ExternalIdentifier] = field(default_factory=list)
 
     @property
-    def entryUUID(self) -> str:  # ITI TF-3 §4.2.3.2.8: the id attribute of the ExtrinsicObject
+    def entryUUID(self) -> str:  # ITI TF-3 §4.2.3.2 entryUUID: the id attribute of the ExtrinsicObject
         return self.id
 
     @entryUUID.setter
@@ -215,7 +215,7 @@ class SubmissionSet:
     slots: dict[str, list[str]] = field(default_factory=dict)
     extra_classifications: list[Classification] = field(default_factory=list)
     extra_identifiers: list[ExternalIdentifier] = field(default_factory=list)
-    has_node_classification: bool = True  # classified by SUBMISSION_SET_NODE (ITI TF-3 §4.2.1.1)
+    has_node_classification: bool = True  # classified by SUBMISSION_SET_NODE (ITI TF-3 §4.2.1.2)
 
 
 @dataclass
