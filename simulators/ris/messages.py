@@ -1,0 +1,99 @@
+"""The RIS's fixture messages, consistent with a generated study (FACTS §4, IG-hl7v2).
+
+Built on the good content set of ``fixtures.mutations.goodset`` (CR-IMG and ORU^R01 shaped like the
+ANS samples) and on ``fixtures.studies`` for the images, so report, HL7 and PACS agree: same
+INS, names, accession number, placer order and Study Instance UID.
+
+Public: :func:`exam`, :func:`study_spec`, :func:`oru`, :func:`mdm`, :func:`omi_cancel`, :func:`replacement_cda`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import replace
+
+from fixtures.mutations.goodset import ACC_ISSUER, EXAMS, PLACER_ISSUER, Exam, build_cda, build_hl7
+from fixtures.studies import Patient, StudySpec
+
+_counter = iter(range(1, 10**9))
+
+
+def _digits(key: str, salt: str, n: int) -> str:
+    return str(int(hashlib.sha256(f"{key}:{salt}".encode()).hexdigest(), 16))[:n]
+
+
+def exam(key: str, *, series: int = 2, instances: int = 3, modality: str = "CT", base: Exam = EXAMS[0]) -> Exam:
+    """An exam of ``series`` x ``instances`` images with its own study UID, accession and order numbers."""
+    return replace(base, key=key, series=series, instances=instances, modality=modality,
+                   accession=_digits(key, "acc", 9), placer=_digits(key, "placer", 10))
+
+
+def study_spec(ex: Exam, *, transfer_syntax: str = "explicit", rows: int = 64, columns: int = 64) -> StudySpec:
+    """The images of ``ex`` for the PACS: same patient, study, accession and order as the report."""
+    patient = Patient(ins=ex.ins, birth_name=ex.birth_name, given=ex.given, used_name=ex.used_name,
+                      birth_date=ex.birth_date, sex=ex.sex, birthplace=ex.birthplace)
+    return StudySpec(modality=ex.modality, instances=ex.series * ex.instances, series=ex.series, rows=rows,
+                     columns=columns, transfer_syntax=transfer_syntax, seed=int(_digits(ex.key, "seed", 6)),
+                     patient=patient, accession=ex.accession, accession_issuer=ACC_ISSUER,
+                     placer_order=ex.placer, placer_issuer=PLACER_ISSUER, study_uid=ex.study_uid)
+
+
+def replacement_cda(ex: Exam, version: int = 2) -> bytes:
+    """A CR-IMG that replaces the first one: new id, same setId, ``relatedDocument typeCode="RPLC"`` (FACTS §4)."""
+    cda = build_cda(ex).decode()
+    old_id = ex.uid("cda")
+    cda = cda.replace(f'<id root="{old_id}"/>', f'<id root="{ex.uid("cda", version)}"/>', 1)
+    cda = cda.replace('<versionNumber value="1"/>', f'<versionNumber value="{version}"/>', 1)
+    related = (f'  <relatedDocument typeCode="RPLC"><parentDocument><id root="{old_id}"/>'
+               f'<setId root="{ex.uid("cda-set")}"/><versionNumber value="{version - 1}"/>'
+               f'</parentDocument></relatedDocument>\n')
+    return cda.replace("  </documentationOf>\n", "  </documentationOf>\n" + related, 1).encode()
+
+
+def _set_msh(message: bytes, *, type_: str | None = None, control_id: str | None = None) -> bytes:
+    segs = message.decode("utf-8").split("\r")
+    fields = segs[0].split("|")
+    if type_:
+        fields[8] = type_
+    fields[9] = control_id or f"MSG{next(_counter):06d}"
+    segs[0] = "|".join(fields)
+    return "\r".join(segs).encode("utf-8")
+
+
+def _set_status(message: bytes, status: str) -> bytes:
+    segs = message.decode("utf-8").split("\r")
+    for i, seg in enumerate(segs):
+        if seg.startswith("OBX|") and seg.split("|")[2] == "ED":
+            segs[i] = re.sub(r"\|[FCD]$", f"|{status}", seg)
+    return "\r".join(segs).encode("utf-8")
+
+
+def oru(ex: Exam, status: str = "F", *, cda: bytes | None = None, control_id: str | None = None) -> bytes:
+    """ORU^R01 carrying the CR-IMG in OBX-5, OBX-11 = F (new), C (replace) or D (delete)."""
+    if cda is None:
+        cda = replacement_cda(ex) if status == "C" else build_cda(ex)
+    return _set_msh(_set_status(build_hl7(ex, cda), status), control_id=control_id)
+
+
+def mdm(ex: Exam, event: str = "T02", *, cda: bytes | None = None) -> bytes:
+    """MDM^T02 (new), T10 (replace), T04 (status change): the same content as the ORU, TXA added."""
+    status = {"T02": "F", "T10": "C", "T04": "D"}[event]
+    msg = oru(ex, status, cda=cda)
+    segs = msg.decode("utf-8").split("\r")
+    txa = f"TXA|1|CR^Compte rendu|TX|||||||||{ex.uid('cda')}||||||{'AU' if status != 'D' else 'DE'}"
+    segs.insert(3, txa)
+    return _set_msh("\r".join(segs).encode("utf-8"), type_=f"MDM^{event}^MDM_{event}")
+
+
+def omi_cancel(ex: Exam, station_aet: str = "CT_SALLE1") -> bytes:
+    """OMI^O23 ``ORC|CA`` with IPC-1 accession, IPC-3 Study Instance UID, IPC-9 station AET (FACTS §4)."""
+    segs = [
+        "MSH|^~\\&|RIS|CENTRE|DRIMBOX|CENTRE|20240105130000||OMI^O23^OMI_O23|X|P|2.5|||||FRA|UNICODE UTF-8",
+        f"PID|||{ex.ins}^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS||{ex.birth_name}^{ex.given}^^^^^L"
+        f"||{ex.birth_date}|{ex.sex}",
+        f"ORC|CA|{ex.placer}|{ex.accession}",
+        f"OBR|1|{ex.placer}|{ex.accession}|24727-0^Examen d'imagerie^LN",
+        f"IPC|{ex.accession}|RP1|{ex.study_uid}|SPS1|{ex.modality}||||{station_aet}",
+    ]
+    return _set_msh(("\r".join(segs) + "\r").encode("utf-8"))

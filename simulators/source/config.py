@@ -1,0 +1,39 @@
+"""Settings of one reference Source DRIMbox (``start_reference``, ``drimcheck serve source``, tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class SourceConfig:
+    """Where the Source's peers are, and how it behaves; every field has a usable default."""
+
+    workdir: Path = field(default_factory=Path.cwd)
+    # PACS: DIMSE for the study lookup (FACTS §4: IMAGE-level C-FIND), DICOMweb for retrieval
+    pacs_host: str = "127.0.0.1"
+    pacs_port: int = 11112
+    pacs_aet: str = "DRIMPACS"
+    calling_aet: str = "DRIMBOX-SRC"
+    pacs_dicomweb: str = ""  # base URL of the PACS's DICOMweb (…/dicom-web)
+    # DMP (FACTS §3 endpoints: /registry ITI-57, /repository ITI-41)
+    dmp_registry: str = ""
+    dmp_repository: str = ""
+    # Pro Santé Connect introspection (FACTS §5, RFC 7662)
+    psc_introspect: str = ""
+    psc_client_id: str = "drimbox-source"
+    psc_client_secret: str = "source-secret"
+    # VIHF signer (FACTS §3): PEM key + certificate the DMP trusts; no VIHF is sent without them
+    vihf_key: bytes | None = None
+    vihf_cert: bytes | None = None
+    # WADO-RS (RAD-107) path on our HTTP server; public_base is set once the port is known
+    wado_path: str = "/wado-rs"
+    public_base: str = ""
+    institution: str = "Centre de radiologie DRIMcheck^^^^^^^^^750803447"  # FINESS in XON-10 (FACTS §2)
+    source_id: str = "1.2.250.1.999.1.1"  # XDS sourceId of this Source
+    # outbox back-off: first retry after retry_initial s, doubled each time, capped at retry_max s
+    retry_initial: float = 0.2
+    retry_max: float = 2.0
+    http_timeout: float = 10.0
+    fault: str | None = None

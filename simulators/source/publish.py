@@ -1,0 +1,170 @@
+"""Publication to the DMP: RAD-68 Provide and Register (RPLC when replacing), ITI-57 delete, durable outbox.
+
+RAD-68 uses the ITI-41 transaction over SOAP 1.2/MTOM with the XDS metadata of FACTS §3; a
+replacement carries an ``RPLC`` association to the previous entry (ITI TF-3 §4.2.2.2); a deletion is
+an ITI-57 status update to ``urn:asip:ci-sis:2010:StatusType:Deleted`` (FACTS §3, PoC).
+Every message goes through the SQLite outbox: a transport failure or a 5xx is retried with
+exponential back-off, in order, across restarts; a registry error answer is final and logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from harness.soap import ITI57_ACTION, build_envelope
+from harness.xds import build_pnr_message, kos_submission
+from harness.xds.clients import XdsClient, build_status_update
+from harness.xds.model import ASSOCIATION_TYPES, Association, Submission
+from simulators.source.store import SourceStore
+
+log = logging.getLogger(__name__)
+ACTOR = "source-drimbox"
+APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
+DELETED = "urn:asip:ci-sis:2010:StatusType:Deleted"  # FACTS §3 (PoC)
+DEPRECATED_KOS_FORMAT = "urn:ihe:rad:1.2.840.10008.5.1.4.1.1.88.59"  # deprecated 2017-10-13 (ANS TRE_A09)
+CONF_FROM_FLAG = {"MASQUE_PS": "MASQUE_PS", "INVISIBLE_PATIENT": "INVISIBLE_PATIENT",  # FACTS §3 / §4
+                  "INVISIBLE_REP_LEGAUX": "INVISIBLE_REPRESENTANTS_LEGAUX"}
+
+
+@dataclass
+class KosMetadata:
+    """What the XDS DocumentEntry of a KOS is derived from (CDA + study, FACTS §3)."""
+
+    patient_cx: str
+    study_uid: str
+    accession: str
+    accession_issuer: str
+    placer: str
+    placer_issuer: str
+    modalities: Sequence[str]
+    regions: Sequence[tuple[str, str]]
+    masks: Sequence[str]
+    service_start: str | None
+    service_stop: str | None
+    practice_setting: tuple[str, str, str] | None = None
+    facility_type: tuple[str, str, str] | None = None
+
+
+def pnr_submission(kos: bytes, meta: KosMetadata, *, source_id: str, replaces: str | None = None,
+                   wrong_format: bool = False) -> tuple[str, str, Submission]:
+    """(entryUUID, document uniqueId, submission) of one KOS; ``replaces`` = entryUUID it replaces."""
+    extra = {}
+    if meta.practice_setting:
+        extra["practice_setting"] = meta.practice_setting
+    if meta.facility_type:
+        extra["facility_type"] = meta.facility_type
+    sub = kos_submission(kos, patient_id=meta.patient_cx, study_uid=meta.study_uid, accession=meta.accession,
+                         accession_issuer=meta.accession_issuer, order_id=meta.placer or None,
+                         order_issuer=meta.placer_issuer, modalities=list(meta.modalities) or ["OT"],
+                         regions=list(meta.regions), extra_confidentiality=list(meta.masks), source_id=source_id,
+                         service_start=meta.service_start, service_stop=meta.service_stop, **extra)
+    entry_uuid = f"urn:uuid:{uuid.uuid4()}"
+    _rename(sub, "DocumentKOS", entry_uuid)
+    doc = next(d for d in sub.documents if d.id == entry_uuid)
+    if wrong_format:
+        doc.formatCode = replace(doc.formatCode, node=DEPRECATED_KOS_FORMAT)
+    if replaces:
+        sub.associations.append(Association("assoc-rplc", ASSOCIATION_TYPES["RPLC"], entry_uuid, replaces))
+    return entry_uuid, doc.uniqueId or "", sub
+
+
+def _rename(sub: Submission, old: str, new: str) -> None:
+    """Give the KOS entry a UUID id, kept by the registry: later RPLC / ITI-57 name it (ITI TF-3 §4.2.3.1.5)."""
+    for doc in sub.documents:
+        if doc.id == old:
+            doc.id = new
+    sub.document_bytes[new] = sub.document_bytes.pop(old)
+    for a in sub.associations:
+        a.source = new if a.source == old else a.source
+        a.target = new if a.target == old else a.target
+
+
+Security = Callable[[str], list]  # patient CX -> wsse:Security header elements (VIHF)
+VIHF_LIFETIME = dt.timedelta(hours=12)  # a queued message may wait for the DMP that long and stay valid
+
+
+def vihf_security(key_pem: bytes | None, cert_pem: bytes | None) -> Security:
+    """VIHF signer (FACTS §3, ``harness.vihf``); no header at all without key and certificate."""
+    if not key_pem or not cert_pem:
+        return lambda patient: []
+    from harness.vihf import VihfIdentity, build_vihf
+
+    identity = VihfIdentity(lps_id="DRIMCHECK-SOURCE", lps_name="DRIMcheck reference Source")
+    return lambda patient: [build_vihf(identity, patient=patient, key_pem=key_pem, cert_pem=cert_pem,
+                                       lifetime=VIHF_LIFETIME)]
+
+
+def delete_message(patient_cx: str, entry_uuid: str, source_id: str, registry: str,
+                   security: Security = lambda p: []) -> tuple[str, bytes]:
+    """ITI-57 Update Document Set: Approved -> Deleted (FACTS §3)."""
+    req = build_status_update(patient_cx, entry_uuid, APPROVED, DELETED, source_id=source_id)
+    env = build_envelope(req, action=ITI57_ACTION, to=registry, header_extra=security(patient_cx))
+    return f'application/soap+xml; charset=UTF-8; action="{ITI57_ACTION}"', env
+
+
+class Outbox:
+    """Sends queued messages in order; retries transport failures with back-off until they get through."""
+
+    def __init__(self, store: SourceStore, *, initial: float, maximum: float, timeout: float) -> None:
+        self.store, self.initial, self.maximum = store, initial, maximum
+        self._client = XdsClient("", "", actor=ACTOR, timeout=timeout)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="source-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def put(self, kind: str, url: str, content_type: str, body: bytes, study_uid: str) -> int:
+        item = self.store.enqueue(kind, url, content_type, body, study_uid)
+        self._wake.set()
+        return item
+
+    def publish_pnr(self, url: str, sub: Submission, study_uid: str, security: Security = lambda p: []) -> int:
+        patient = sub.submission_set.patientId if sub.submission_set else ""
+        ctype, body = build_pnr_message(sub, mtom=True, to=url, header_extra=security(patient or ""))
+        return self.put("pnr", url, ctype, body, study_uid)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            item = self.store.head()
+            delay = 0.5
+            if item is not None:
+                wait = item.next_at - time.time()
+                if wait <= 0:
+                    self._send(item)
+                    continue
+                delay = min(delay, wait)
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def _send(self, item) -> None:
+        try:
+            result = self._client.post(item.url, item.content_type, item.body)
+        except Exception as exc:  # transport failure: keep it, retry later
+            self._retry(item, f"{type(exc).__name__}: {exc}")
+            return
+        if result.http_status >= 500 and result.fault is None:
+            self._retry(item, f"HTTP {result.http_status}")
+        elif result.success:
+            self.store.finish(item.id, "sent")
+        else:
+            reason = result.decode_error or (result.fault and str(result.fault)) or ", ".join(result.error_codes)
+            log.warning("DMP refused outbox item %s (%s): %s", item.id, item.kind, reason)
+            self.store.finish(item.id, "rejected", str(reason)[:2000] or f"HTTP {result.http_status}")
+
+    def _retry(self, item, error: str) -> None:
+        backoff = min(self.maximum, self.initial * (2 ** item.attempts))
+        log.info("DMP unreachable for outbox item %s: %s; retry in %.1f s", item.id, error, backoff)
+        self.store.postpone(item.id, time.time() + backoff, error)

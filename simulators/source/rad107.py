@@ -1,0 +1,296 @@
+"""WADO-RS server of the Source DRIMbox (IHE RAD-107 between DRIMboxes, DICOM PS3.18 §10.4, FACTS §5).
+
+Order of the checks (PoC behaviour, FACTS §5): path (400 for anything but canonical UIDs: ``../``,
+encoded slashes), bearer token introspected at Pro Santé Connect (401), ``KOS-SOPInstanceUID``
+header (400 missing, 404 not the stored KOS of this study, 410 when that KOS was deleted),
+resource referenced by the KOS (404), Accept (400 missing or malformed, 406 nothing acceptable).
+Instances are fetched one at a time from the PACS's WADO-RS (``transfer-syntax=*``: the stored
+bytes), passed through untouched when the negotiated syntax is the stored one, transcoded
+otherwise (pydicom + pylibjpeg / pyjpegls); a study is never held in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import requests
+from pydicom import dcmread
+from pydicom.encaps import generate_frames
+from pydicom.filewriter import dcmwrite
+from pydicom.pixels import get_encoder
+from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless
+from werkzeug.wrappers import Request
+
+from harness.dicomweb import (
+    AcceptError,
+    Offer,
+    dicom_offers,
+    iter_multipart,
+    negotiate,
+    new_boundary,
+    parse_accept,
+    parse_multipart,
+    parse_wado_path,
+)
+from harness.dicomweb.paths import WadoPath
+from simulators.source.auth import Introspector
+from simulators.source.kos import referenced
+from simulators.source.store import DELETED, SourceStore, StoredKos
+
+log = logging.getLogger(__name__)
+KOS_HEADER = "KOS-SOPInstanceUID"  # FACTS §5
+NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+FRAME_MEDIA_TYPES = {  # PS3.18 Table 8.7.3-2: compressed bitstreams of frames
+    "1.2.840.10008.1.2.4.80": "image/jls", "1.2.840.10008.1.2.4.81": "image/jls",
+    "1.2.840.10008.1.2.4.90": "image/jp2", "1.2.840.10008.1.2.4.91": "image/jp2",
+    "1.2.840.10008.1.2.4.50": "image/jpeg", "1.2.840.10008.1.2.4.70": "image/jpeg",
+    "1.2.840.10008.1.2.5": "image/dicom-rle",
+}
+ENCODABLE = (JPEGLSLossless, JPEG2000Lossless)  # lossless targets we can produce from native pixels
+_TRICKS = re.compile(r"(%2[fF]|%5[cC]|%2[eE]|\\|/\.\.?(/|$)|//)")
+ALL_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+# an explicit empty body: some WSGI stacks read a body-less GET until the connection closes
+NO_BODY = {"Content-Length": "0"}
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: Iterator[bytes] | bytes
+
+
+def text(status: int, message: str, extra: list[tuple[str, str]] | None = None) -> Answer:
+    return Answer(status, [("Content-Type", "text/plain; charset=utf-8"), *(extra or [])],
+                  message.encode() + b"\n")
+
+
+class PacsWeb:
+    """The PACS's DICOMweb, one instance per request (stored bytes: ``transfer-syntax=*``)."""
+
+    def __init__(self, base: str, timeout: float = 30.0) -> None:
+        self.base, self.timeout = base.rstrip("/"), timeout
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
+
+    def instance(self, study: str, series: str, sop: str) -> bytes:
+        url = f"{self.base}/studies/{study}/series/{series}/instances/{sop}"
+        resp = self._session().get(url, headers={"Accept": ALL_DICOM, **NO_BODY}, timeout=self.timeout)
+        if resp.status_code != 200:
+            raise LookupError(f"PACS answered {resp.status_code} for instance {sop}")
+        parts = parse_multipart(resp.headers.get("Content-Type", ""), resp.content)
+        if len(parts) != 1:
+            raise LookupError(f"PACS sent {len(parts)} parts for one instance {sop}")
+        return parts[0][1]
+
+    def metadata(self, path: WadoPath) -> requests.Response:
+        url = self.base + path.to_path()
+        return self._session().get(url, headers={"Accept": "application/dicom+json", **NO_BODY}, timeout=self.timeout,
+                                   stream=True)
+
+
+def stored_syntax(data: bytes) -> str:
+    ds = dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+    return str(ds.file_meta.TransferSyntaxUID)
+
+
+def transcode(data: bytes, target: str) -> bytes:
+    """Re-encode one Part 10 instance in ``target`` (decompress, then compress when asked)."""
+    ds = dcmread(io.BytesIO(data))
+    if ds.file_meta.TransferSyntaxUID.is_compressed:
+        ds.decompress()
+    if UID(target).is_compressed:
+        ds.compress(target)
+    else:
+        ds.file_meta.TransferSyntaxUID = UID(target)
+    buf = io.BytesIO()
+    dcmwrite(buf, ds, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def _encodable() -> list[str]:
+    out = []
+    for uid in ENCODABLE:
+        try:
+            if get_encoder(uid).is_available:
+                out.append(str(uid))
+        except Exception:  # no encoder plugin for this syntax
+            continue
+    return out
+
+
+def syntaxes_for(stored: str) -> list[str]:
+    """What we can answer, in preference order: the stored syntax, Explicit VR LE, lossless re-encodings."""
+    offers = [stored] if stored else []
+    if ExplicitVRLittleEndian not in offers:
+        offers.append(str(ExplicitVRLittleEndian))
+    if stored in NATIVE:
+        offers += [u for u in _encodable() if u not in offers]
+    return offers
+
+
+class Rad107App:
+    """WSGI app of the WADO-RS endpoint; ``fault`` swaps one check or encoder for a broken one."""
+
+    def __init__(self, store: SourceStore, pacs: PacsWeb, introspector: Introspector | None, base_path: str,
+                 fault: str | None = None) -> None:
+        self.store, self.pacs, self.introspector = store, pacs, introspector
+        self.base_path, self.fault = base_path.rstrip("/"), fault
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterator[bytes]:
+        req = Request(environ)
+        try:
+            answer = self.answer(req, environ)
+        except Exception as exc:  # a clear status, and the server keeps serving
+            log.exception("WADO-RS request failed")
+            answer = text(502, f"the PACS could not be read: {type(exc).__name__}: {exc}")
+        start_response(f"{answer.status} {_REASONS.get(answer.status, '')}".strip(), answer.headers)
+        return [answer.body] if isinstance(answer.body, bytes) else answer.body
+
+    def answer(self, req: Request, environ: dict) -> Answer:
+        raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or req.path).split("?", 1)[0]
+        if raw.rstrip("/") == self.base_path:
+            return Answer(200, [("Content-Type", "application/json")], json.dumps({"status": "UP"}).encode())
+        if _TRICKS.search(raw):
+            return text(400, "path with dot segments, backslashes or encoded separators is refused")
+        try:
+            path = parse_wado_path(raw, self.base_path)
+        except ValueError as exc:
+            return text(400, str(exc))
+        if req.method not in ("GET", "HEAD"):
+            return text(405, "WADO-RS retrieve is GET", [("Allow", "GET, HEAD")])
+        refused = self._authorize(req)
+        if refused is not None:
+            return refused
+        kos = self._kos(req, path)
+        if isinstance(kos, Answer):
+            return kos
+        selection = self._selection(kos, path)
+        if isinstance(selection, Answer):
+            return selection
+        if path.metadata:
+            return self._metadata(path)
+        accept = req.headers.getlist("Accept")
+        if not accept:
+            return text(400, "Accept header is required (FACTS §5)")
+        try:
+            ranges = parse_accept(accept)
+        except AcceptError as exc:
+            return text(400, f"bad Accept header: {exc}")
+        if path.frames is not None:
+            return self._frames(path, selection[0], ranges)
+        return self._instances(path.study, selection, ranges)
+
+    # -- checks ---------------------------------------------------------------------------
+    def _authorize(self, req: Request) -> Answer | None:
+        if self.fault == "no-token-check" or self.introspector is None:
+            return None
+        verdict = self.introspector.check(req.headers.get("Authorization"))
+        if verdict.ok:
+            return None
+        return text(401, verdict.reason, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+
+    def _kos(self, req: Request, path: WadoPath) -> StoredKos | Answer:
+        if self.fault == "ignores-kos-uid":
+            found = self.store.kos_of_study(path.study)
+            if not found:
+                return text(404, f"no KOS published for study {path.study}")
+            kos = found[-1]
+        else:
+            uid = (req.headers.get(KOS_HEADER) or "").strip()
+            if not uid:
+                return text(400, f"{KOS_HEADER} header is required (FACTS §5)")
+            kos = self.store.kos(uid)
+            if kos is None or kos.study_uid != path.study:
+                return text(404, f"{uid[:64]} is not a KOS this Source published for study {path.study}")
+        if kos.status == DELETED:
+            return text(410, "the manifest of this study was deleted")
+        return kos
+
+    def _selection(self, kos: StoredKos, path: WadoPath) -> list[tuple[str, str]] | Answer:
+        refs = referenced(dcmread(io.BytesIO(kos.data), stop_before_pixels=True))
+        chosen = [(se, sop) for se, sops in refs.items() for sop in sops
+                  if (path.series is None or se == path.series) and (path.instance is None or sop == path.instance)]
+        if not chosen:
+            return text(404, f"{path.to_path()} is not referenced by the KOS")
+        return chosen
+
+    # -- responses ------------------------------------------------------------------------
+    def _instances(self, study: str, chosen: list[tuple[str, str]], ranges: list) -> Answer:
+        first = self.pacs.instance(study, *chosen[0])
+        stored = stored_syntax(first)
+        if self.fault == "drops-accept-negotiation":
+            offer = Offer("multipart/related", "application/dicom", stored)
+        else:
+            offer = negotiate(ranges, dicom_offers(syntaxes_for(stored)))
+            if offer is None:
+                return text(406, f"none of the accepted representations can be produced; stored: {stored}")
+        target = offer.transfer_syntax or stored
+        boundary = new_boundary()
+        broken = self.fault == "broken-multipart"
+
+        def parts() -> Iterator[tuple[list[tuple[str, str]], bytes]]:
+            for i, (series, sop) in enumerate(chosen):
+                data = first if i == 0 else self.pacs.instance(study, series, sop)
+                if stored_syntax(data) != target:
+                    data = transcode(data, target)
+                yield ([] if broken else [("Content-Type", f"application/dicom; transfer-syntax={target}")]), data
+
+        body = iter_multipart(parts(), boundary)
+        if broken:  # the close delimiter never comes
+            body = (chunk for chunk in body if not chunk.endswith(b"--\r\n") or not chunk.startswith(b"--"))
+        return Answer(200, [("Content-Type", offer.content_type(boundary))], body)
+
+    def _frames(self, path: WadoPath, chosen: tuple[str, str], ranges: list) -> Answer:
+        data = self.pacs.instance(path.study, *chosen)
+        ds = dcmread(io.BytesIO(data))
+        stored = str(ds.file_meta.TransferSyntaxUID)
+        count = int(ds.get("NumberOfFrames", 1) or 1)
+        if any(n > count for n in path.frames or ()):
+            return text(404, f"the instance has {count} frame(s)")
+        offers = []
+        if stored in FRAME_MEDIA_TYPES:
+            offers.append(Offer("multipart/related", FRAME_MEDIA_TYPES[stored], stored))
+        offers.append(Offer("multipart/related", "application/octet-stream"))  # native pixels, PS3.18 §8.7.3.3.2
+        offer = negotiate(ranges, offers)
+        if offer is None:
+            return text(406, "none of the accepted frame media types can be produced")
+        frames = _frame_bytes(ds, path.frames or (1,), offer.related_type != "application/octet-stream")
+        boundary = new_boundary()
+        part_type = offer.related_type or "application/octet-stream"
+        body = iter_multipart((([("Content-Type", part_type)], f) for f in frames), boundary)
+        return Answer(200, [("Content-Type", offer.content_type(boundary))], body)
+
+    def _metadata(self, path: WadoPath) -> Answer:
+        resp = self.pacs.metadata(path)
+        if resp.status_code != 200:
+            return text(502 if resp.status_code >= 500 else resp.status_code, f"PACS answered {resp.status_code}")
+        return Answer(200, [("Content-Type", "application/dicom+json")], resp.iter_content(65536))
+
+
+def _frame_bytes(ds, numbers: tuple[int, ...], keep_compressed: bool) -> list[bytes]:
+    count = int(ds.get("NumberOfFrames", 1) or 1)
+    if ds.file_meta.TransferSyntaxUID.is_compressed and keep_compressed:
+        frames = list(generate_frames(ds.PixelData, number_of_frames=count))
+        return [frames[n - 1] for n in numbers]
+    if ds.file_meta.TransferSyntaxUID.is_compressed:
+        ds.decompress()
+    size = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * int(ds.BitsAllocated) // 8
+    pixels = ds.PixelData
+    return [pixels[(n - 1) * size: n * size] for n in numbers]
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+            406: "Not Acceptable", 410: "Gone", 502: "Bad Gateway"}
+
+__all__ = ["KOS_HEADER", "PacsWeb", "Rad107App", "syntaxes_for", "transcode"]

@@ -1,0 +1,102 @@
+"""Wire the reference Source DRIMbox: SQLite store, outbox, MLLP listener, WADO-RS server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.dicom import Peer, find, query
+from harness.servers import RunningServer, serve_wsgi
+from simulators.source.auth import Introspector
+from simulators.source.config import SourceConfig
+from simulators.source.faults import FAULTS
+from simulators.source.kos import ImageRef
+from simulators.source.mllp import MllpListener
+from simulators.source.publish import Outbox, vihf_security
+from simulators.source.rad107 import PacsWeb, Rad107App
+from simulators.source.report import ReportProcessor, image_refs
+from simulators.source.store import SourceStore
+
+IMAGE_KEYS = dict(StudyInstanceUID="", SeriesInstanceUID="", SOPInstanceUID="", SOPClassUID="", InstanceNumber="",
+                  Modality="", PatientID="", AccessionNumber="", StudyDate="", StudyTime="")
+
+
+def pacs_finder(config: SourceConfig):
+    """IMAGE-level C-FIND on the study (PoC flow, FACTS §4)."""
+    peer = Peer(config.pacs_host, config.pacs_port, config.pacs_aet, config.calling_aet)
+
+    def find_images(study_uid: str) -> list[ImageRef]:
+        return image_refs(find(peer, query("IMAGE", **{**IMAGE_KEYS, "StudyInstanceUID": study_uid})))
+
+    return find_images
+
+
+class Reference:
+    """A running Source: ``endpoints`` (wado_rs, mllp, base), ``store``, ``stop()``; a context manager."""
+
+    def __init__(self, config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mllp_port: int = 0) -> None:
+        if config.fault is not None and config.fault not in FAULTS:
+            raise KeyError(f"unknown Source fault {config.fault!r}; known: {', '.join(sorted(FAULTS))}")
+        config.workdir.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        self.store = SourceStore(config.workdir / "source.sqlite")
+        self.outbox = Outbox(self.store, initial=config.retry_initial, maximum=config.retry_max,
+                             timeout=config.http_timeout)
+        introspector = Introspector(config.psc_introspect, config.psc_client_id, config.psc_client_secret) \
+            if config.psc_introspect else None
+        app = Rad107App(self.store, PacsWeb(config.pacs_dicomweb), introspector, config.wado_path, config.fault)
+        self.http: RunningServer | None = None
+        self.mllp: MllpListener | None = None
+        try:
+            self.http = serve_wsgi(app, "source-wado-rs", port=http_port, host=host)
+            config.public_base = config.public_base or self.http.url + config.wado_path
+            self.processor = ReportProcessor(
+                self.store, self.outbox, pacs_finder(config), lambda: config.public_base, config.dmp_registry,
+                config.dmp_repository, config.institution, config.source_id, config.fault,
+                vihf_security(config.vihf_key, config.vihf_cert))
+            self.mllp = MllpListener(lambda raw: self._on_message(raw), host=host, port=mllp_port)
+            self.outbox.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.endpoints = {"wado_rs": config.public_base, "mllp": self.mllp.address, "base": self.http.url}
+
+    def _on_message(self, raw: bytes) -> bytes:
+        from harness.hl7 import build_ack
+
+        outcome = self.processor.handle(raw)
+        return build_ack(raw, outcome.code, outcome.text, outcome.error_code)
+
+    def stop(self) -> None:
+        if self.mllp is not None:
+            self.mllp.stop()
+            self.mllp = None
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
+        if self.outbox._thread.is_alive():
+            self.outbox.stop()
+        self.store.close()
+
+    def __enter__(self) -> Reference:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start(config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mllp_port: int = 0) -> Reference:
+    return Reference(config, host, http_port, mllp_port)
+
+
+def start_reference(fault: str | None, workdir: Path, **peers: str) -> Reference:
+    """The reference Source for plans; ``peers`` fill :class:`SourceConfig` (PACS, DMP, PSC endpoints).
+
+    Without peers it starts with none configured: the plan's conftest passes them (it starts the
+    PACS, DMP and PSC simulators first).
+    """
+    config = SourceConfig(workdir=Path(workdir), fault=fault)
+    for key, value in peers.items():
+        if not hasattr(config, key):
+            raise TypeError(f"unknown Source setting {key!r}")
+        setattr(config, key, type(getattr(config, key))(value) if getattr(config, key) is not None else value)
+    return start(config)

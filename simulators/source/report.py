@@ -1,0 +1,282 @@
+"""Report trigger: HL7 v2 from the RIS -> CR-IMG -> study lookup -> consistency -> KOS -> publication.
+
+FACTS §4 (IG-hl7v2, PoC flow): ORU^R01 with OBX-11 ``F`` (new) / ``C`` (replace) / ``D`` (delete),
+MDM^T02 / T10 / T04, OMI^O23 ``ORC|CA`` (exam cancelled). The answer is an HL7 v2.5 ACK: ``AA``
+once the KOS is built, stored and queued for the DMP; ``AE`` when the content is refused (CDA
+invalid, study not in the PACS, accession or patient differing between report and images);
+``AR`` when the message cannot be processed (unparseable, unsupported type). Nothing is published
+unless the answer is ``AA``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lxml import etree
+from pydicom.dataset import Dataset
+
+from harness.findings import Severity
+from harness.validators.cda import NS, imaging_events, parse_cda, validate_cda
+from harness.validators.hl7v2 import Hl7Error, Message, decode_document, document_obx, parse_hl7
+from harness.xmlsafe import UnsafeXmlError
+from simulators.source.kos import INS_OIDS, Identity, ImageRef, build_kos
+from simulators.source.publish import (
+    CONF_FROM_FLAG,
+    KosMetadata,
+    Outbox,
+    Security,
+    delete_message,
+    pnr_submission,
+)
+from simulators.source.store import CURRENT, DELETED, SourceStore, StoredKos
+
+log = logging.getLogger(__name__)
+SUPPORTED = {("ORU", "R01"), ("MDM", "T02"), ("MDM", "T10"), ("MDM", "T04"), ("OMI", "O23")}
+MDM_STATUS = {"T02": "F", "T10": "C", "T04": "D"}  # when OBX-11 does not say (IG-hl7v2)
+
+
+@dataclass
+class Outcome:
+    """How the Source answered one message (MSA-1, ERR-3, text) and what it did."""
+
+    code: str
+    error_code: str = ""
+    text: str = ""
+    kos_uid: str | None = None
+    actions: list[str] = field(default_factory=list)
+
+
+class Rejected(Exception):
+    def __init__(self, code: str, error_code: str, text: str) -> None:
+        super().__init__(text)
+        self.code, self.error_code, self.text = code, error_code, text
+
+
+Finder = Callable[[str], list[ImageRef]]  # study UID -> instances (C-FIND IMAGE level)
+
+
+@dataclass
+class ReportProcessor:
+    store: SourceStore
+    outbox: Outbox
+    find_images: Finder
+    retrieve_base: Callable[[], str]
+    dmp_registry: str
+    dmp_repository: str
+    institution: str
+    source_id: str
+    fault: str | None = None
+    security: Security = field(default=lambda patient: [])
+
+    def handle(self, raw: bytes) -> Outcome:
+        try:
+            return self._handle(raw)
+        except Rejected as exc:
+            log.warning("HL7 message refused (%s %s): %s", exc.code, exc.error_code, exc.text)
+            return Outcome(exc.code, exc.error_code, exc.text)
+
+    def _handle(self, raw: bytes) -> Outcome:
+        try:
+            msg = parse_hl7(raw)
+        except Hl7Error as exc:
+            raise Rejected("AR", "100", str(exc)) from None
+        kind = msg.type
+        if kind not in SUPPORTED:
+            raise Rejected("AR", "200", f"unsupported message type {'^'.join(kind)}")
+        if kind == ("OMI", "O23"):
+            return self._cancel(msg)
+        obx = document_obx(msg)
+        status = obx.get(11) if obx is not None else ""
+        if kind[0] == "MDM" and status not in ("F", "C", "D"):
+            status = MDM_STATUS[kind[1]]
+        if obx is None:
+            raise Rejected("AR", "101", "no OBX of type ED carrying the CR-IMG (OBX-5)")
+        if status not in ("F", "C", "D"):
+            raise Rejected("AR", "103", f"OBX-11 result status {status!r} is not F, C or D")
+        try:
+            cda = decode_document(msg, obx)
+        except ValueError as exc:
+            raise Rejected("AR", "102", str(exc)) from None
+        root = self._valid_cda(cda)
+        who = identity(root)
+        if status == "D":
+            return self._delete(who.study_uid, "report deleted (OBX-11 D)")
+        return self._publish(msg, root, who, replace=status == "C")
+
+    def _valid_cda(self, cda: bytes) -> etree._Element:
+        errors = [f for f in validate_cda(cda) if f.severity is Severity.ERROR]
+        if errors:
+            raise Rejected("AE", "207", "CR-IMG invalid: " + "; ".join(f"[{f.rule}] {f.location}: {f.message}"
+                                                                      for f in errors[:5]))
+        try:
+            return parse_cda(cda)
+        except (UnsafeXmlError, etree.XMLSyntaxError) as exc:
+            raise Rejected("AE", "207", f"CR-IMG unreadable: {exc}") from None
+
+    def _publish(self, msg: Message, root: etree._Element, who: Identity, replace: bool) -> Outcome:
+        try:
+            images = self.find_images(who.study_uid)
+        except Exception as exc:  # PACS down: the RIS will resend; nothing half-done
+            raise Rejected("AE", "207", f"study lookup in the PACS failed: {exc}") from None
+        if not images:
+            raise Rejected("AE", "204", f"study {who.study_uid} not found in the PACS")
+        check_consistency(who, images)
+        kos_who = who
+        if self.fault == "kos-patient-mismatch":
+            kos_who = Identity(**{**vars(who), "ins": local_patient_id(msg) or who.ins[::-1]})
+        base = None if self.fault == "missing-retrieve-url" else self.retrieve_base()
+        kos_uid, kos = build_kos(kos_who, images, retrieve_base=base, institution=self.institution)
+        previous = self.store.kos_of_study(who.study_uid, CURRENT) if replace else []
+        if self.fault == "no-replace-on-correction":
+            previous = []
+        meta = metadata(root, who, images, dmp_flags(msg))
+        entry_uuid, doc_uid, sub = pnr_submission(
+            kos, meta, source_id=self.source_id, replaces=previous[-1].entry_uuid if previous else None,
+            wrong_format=self.fault == "wrong-format-code")
+        self.store.add_kos(StoredKos(kos_uid, who.study_uid, meta.patient_cx, doc_uid, entry_uuid, CURRENT, kos),
+                           replaces=previous[-1].sop_uid if previous else None)
+        self.outbox.publish_pnr(self.dmp_repository, sub, who.study_uid, self.security)
+        action = "replaced" if previous else "published"
+        return Outcome("AA", kos_uid=kos_uid, actions=[f"KOS {kos_uid} {action}"])
+
+    def _delete(self, study_uid: str, why: str) -> Outcome:
+        current = self.store.kos_of_study(study_uid, CURRENT)
+        if not current:
+            raise Rejected("AE", "204", f"no published KOS for study {study_uid}: nothing to delete")
+        for kos in current:
+            ctype, body = delete_message(kos.patient_cx, kos.entry_uuid, self.source_id, self.dmp_registry,
+                                         self.security)
+            self.store.set_status(kos.sop_uid, DELETED)
+            self.outbox.put("delete", self.dmp_registry, ctype, body, study_uid)
+        return Outcome("AA", actions=[f"KOS {k.sop_uid} deleted: {why}" for k in current])
+
+    def _cancel(self, msg: Message) -> Outcome:
+        """OMI^O23 ORC-1 CA: the exam is cancelled; IPC-3 names the study (FACTS §4)."""
+        orc, ipc = msg.first("ORC"), msg.first("IPC")
+        if orc is None or orc.get(1) != "CA":
+            raise Rejected("AR", "201", "OMI^O23 is handled only as a cancellation (ORC-1 CA)")
+        if ipc is None or not ipc.get(3):
+            raise Rejected("AR", "101", "IPC-3 (Study Instance UID) is required")
+        return self._delete(ipc.get(3), "exam cancelled (OMI^O23)")
+
+
+def _attr(elem: etree._Element | None, name: str) -> str:
+    return "" if elem is None else (elem.get(name) or "")
+
+
+def identity(root: etree._Element) -> Identity:
+    """Patient (INS, birth names, used names), study and order of a CR-IMG (FACTS §4)."""
+    role = root.find("cda:recordTarget/cda:patientRole", NS)
+    ins_id = next((i for i in role.findall("cda:id", NS) if i.get("root") in INS_OIDS), None) if role is not None \
+        else None
+    patient = role.find("cda:patient", NS) if role is not None else None
+    name = patient.find("cda:name", NS) if patient is not None else None
+
+    def part(tag: str, qualifier: str) -> str:
+        found = [e for e in (name.findall(f"cda:{tag}", NS) if name is not None else [])
+                 if qualifier in (e.get("qualifier") or "").split()]
+        return (found[0].text or "").strip() if found else ""
+
+    order = root.find("cda:inFulfillmentOf/cda:order", NS)
+    acc = order.find("ps3-20:accessionNumber", NS) if order is not None else None
+    placer = order.find("cda:id", NS) if order is not None else None
+    events = imaging_events(root)
+    study = next((i.get("root") for e in events for i in e.findall("cda:id", NS) if i.get("root")), "")
+    if ins_id is None or not study:
+        raise Rejected("AE", "101", "CR-IMG without an INS patient id or a serviceEvent study UID")
+    used = [(part("family", "CL"), part("given", "CL"))] if part("family", "CL") else []
+    return Identity(
+        ins=ins_id.get("extension") or "", ins_oid=ins_id.get("root") or "", birth_name=part("family", "BR"),
+        given=part("given", "BR"), used_names=used,
+        birth_date=_attr(patient.find("cda:birthTime", NS) if patient is not None else None, "value")[:8],
+        sex=_attr(patient.find("cda:administrativeGenderCode", NS) if patient is not None else None, "code"),
+        birthplace=(patient.findtext("cda:birthplace/cda:place/cda:addr/cda:county", "", NS)
+                    if patient is not None else "").strip(),
+        study_uid=study, accession=_attr(acc, "extension"), accession_issuer=_attr(acc, "root"),
+        placer=_attr(placer, "extension"), placer_issuer=_attr(placer, "root"))
+
+
+def check_consistency(who: Identity, images: list[ImageRef]) -> None:
+    """PoC rule (FACTS §4): reject when accession number or patient id differ between CDA and images."""
+    patients = {i.patient_id for i in images}
+    accessions = {i.accession for i in images}
+    if patients != {who.ins}:
+        raise Rejected("AE", "207", f"patient id differs: report INS {who.ins}, images {sorted(patients)}")
+    if accessions != {who.accession}:
+        raise Rejected("AE", "207", f"accession number differs: report {who.accession}, images {sorted(accessions)}")
+
+
+def dmp_flags(msg: Message) -> dict[str, str]:
+    """OBX flags Y/N (IG-hl7v2: MASQUE_PS, INVISIBLE_PATIENT, ...)."""
+    flags = {}
+    for obx in msg.all("OBX"):
+        code = msg.comps(obx.get(3))[0]
+        if obx.get(2) == "CE":
+            flags[code] = msg.comps(obx.get(5))[0]
+    return flags
+
+
+def local_patient_id(msg: Message) -> str:
+    """The RIS's own id (PID-3 repetition of type PI): what a KOS must NOT carry instead of the INS."""
+    pid = msg.first("PID")
+    for rep in msg.reps(pid.get(3) if pid is not None else ""):
+        comps = msg.comps(rep)
+        if len(comps) > 4 and comps[4] == "PI":
+            return comps[0]
+    return ""
+
+
+def _xds_time(value: str) -> str | None:
+    """CDA TS (``YYYYMMDDHHMMSS+ZZZZ``) -> XDS DTM in UTC (ITI TF-3 §4.2.3.1.4)."""
+    if not value:
+        return None
+    for fmt in ("%Y%m%d%H%M%S%z", "%Y%m%d%H%M%z", "%Y%m%d%H%M%S", "%Y%m%d"):
+        try:
+            parsed = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC)
+        return parsed.strftime("%Y%m%d%H%M%S")
+    return value[:14]
+
+
+def metadata(root: etree._Element, who: Identity, images: list[ImageRef], flags: dict[str, str]) -> KosMetadata:
+    """XDS metadata of the KOS from the CDA and the study (FACTS §3)."""
+    events = imaging_events(root)
+    modalities, regions = [], []
+    for e in events:
+        for t in e.findall("cda:code/cda:translation", NS):
+            q = {n.get("code") for n in t.findall("cda:qualifier/cda:name", NS)}
+            if "121139" in q and t.get("code"):
+                modalities.append(t.get("code"))
+            elif "39111-0" in q and t.get("code"):
+                regions.append((t.get("code"), t.get("displayName") or t.get("code")))
+    if not modalities:
+        modalities = sorted({i.modality for i in images if i.modality})
+    low = events[0].find("cda:effectiveTime/cda:low", NS) if events else None
+    high = events[0].find("cda:effectiveTime/cda:high", NS) if events else None
+    masks = [CONF_FROM_FLAG[k] for k, v in flags.items() if k in CONF_FROM_FLAG and v == "Y"]
+    return KosMetadata(
+        patient_cx=f"{who.ins}^^^&{who.ins_oid}&ISO^NH", study_uid=who.study_uid, accession=who.accession,
+        accession_issuer=who.accession_issuer, placer=who.placer, placer_issuer=who.placer_issuer,
+        modalities=list(dict.fromkeys(modalities)), regions=regions, masks=masks,
+        service_start=_xds_time(_attr(low, "value")), service_stop=_xds_time(_attr(high, "value")))
+
+
+def image_refs(answers: list[Dataset]) -> list[ImageRef]:
+    """C-FIND IMAGE-level identifiers -> ImageRef (PS3.4 C.6.2)."""
+    refs = []
+    for ds in answers:
+        number = ds.get("InstanceNumber")
+        refs.append(ImageRef(
+            series_uid=str(ds.get("SeriesInstanceUID", "")), sop_class_uid=str(ds.get("SOPClassUID", "")),
+            sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
+            instance_number=int(number) if number not in (None, "") else None,
+            modality=str(ds.get("Modality", "") or ""), patient_id=str(ds.get("PatientID", "") or ""),
+            accession=str(ds.get("AccessionNumber", "") or ""), study_date=str(ds.get("StudyDate", "") or ""),
+            study_time=str(ds.get("StudyTime", "") or "")))
+    return refs

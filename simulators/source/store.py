@@ -1,0 +1,124 @@
+"""The Source's own records in SQLite: the KOS it built (the WADO-RS checks read them) and the outbox.
+
+One file, transactional, so a restart keeps both (issue 6: "never lost").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kos (
+    sop_uid TEXT PRIMARY KEY, study_uid TEXT NOT NULL, patient_cx TEXT NOT NULL,
+    document_uid TEXT NOT NULL, entry_uuid TEXT NOT NULL, status TEXT NOT NULL,
+    data BLOB NOT NULL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS kos_study ON kos(study_uid);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, url TEXT NOT NULL,
+    content_type TEXT NOT NULL, body BLOB NOT NULL, study_uid TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL DEFAULT 0, last_error TEXT, created REAL NOT NULL);
+"""
+CURRENT, REPLACED, DELETED = "current", "replaced", "deleted"
+
+
+@dataclass(frozen=True)
+class StoredKos:
+    sop_uid: str
+    study_uid: str
+    patient_cx: str
+    document_uid: str
+    entry_uuid: str
+    status: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    kind: str  # pnr | delete
+    url: str
+    content_type: str
+    body: bytes
+    study_uid: str
+    state: str
+    attempts: int
+    next_at: float
+    last_error: str | None
+
+
+class SourceStore:
+    """Thread-safe access to the Source's SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- KOS ------------------------------------------------------------------------------
+    def add_kos(self, kos: StoredKos, replaces: str | None = None) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            if replaces:
+                self._db.execute("UPDATE kos SET status=? WHERE sop_uid=?", (REPLACED, replaces))
+            self._db.execute("INSERT INTO kos VALUES (?,?,?,?,?,?,?,?)",
+                             (kos.sop_uid, kos.study_uid, kos.patient_cx, kos.document_uid, kos.entry_uuid,
+                              kos.status, kos.data, time.time()))
+            self._db.execute("COMMIT")
+
+    def kos(self, sop_uid: str) -> StoredKos | None:
+        with self._lock:
+            row = self._db.execute("SELECT sop_uid, study_uid, patient_cx, document_uid, entry_uuid, status, data "
+                                   "FROM kos WHERE sop_uid=?", (sop_uid,)).fetchone()
+        return StoredKos(*row) if row else None
+
+    def kos_of_study(self, study_uid: str, status: str | None = None) -> list[StoredKos]:
+        sql = ("SELECT sop_uid, study_uid, patient_cx, document_uid, entry_uuid, status, data FROM kos "
+               "WHERE study_uid=?" + (" AND status=?" if status else "") + " ORDER BY created")
+        with self._lock:
+            rows = self._db.execute(sql, (study_uid, status) if status else (study_uid,)).fetchall()
+        return [StoredKos(*r) for r in rows]
+
+    def set_status(self, sop_uid: str, status: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE kos SET status=? WHERE sop_uid=?", (status, sop_uid))
+
+    # -- outbox ---------------------------------------------------------------------------
+    def enqueue(self, kind: str, url: str, content_type: str, body: bytes, study_uid: str) -> int:
+        with self._lock:
+            cur = self._db.execute("INSERT INTO outbox (kind, url, content_type, body, study_uid, created) "
+                                   "VALUES (?,?,?,?,?,?)", (kind, url, content_type, body, study_uid, time.time()))
+            return int(cur.lastrowid or 0)
+
+    def head(self) -> OutboxItem | None:
+        """The oldest pending item: publications leave in order (an RPLC never overtakes its original)."""
+        with self._lock:
+            row = self._db.execute("SELECT id, kind, url, content_type, body, study_uid, state, attempts, next_at, "
+                                   "last_error FROM outbox WHERE state='pending' ORDER BY id LIMIT 1").fetchone()
+        return OutboxItem(*row) if row else None
+
+    def items(self) -> list[OutboxItem]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, kind, url, content_type, body, study_uid, state, attempts, next_at, "
+                                    "last_error FROM outbox ORDER BY id").fetchall()
+        return [OutboxItem(*r) for r in rows]
+
+    def finish(self, item_id: int, state: str, error: str | None = None) -> None:
+        with self._lock:
+            self._db.execute("UPDATE outbox SET state=?, attempts=attempts+1, last_error=? WHERE id=?",
+                             (state, error, item_id))
+
+    def postpone(self, item_id: int, next_at: float, error: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE outbox SET attempts=attempts+1, next_at=?, last_error=? WHERE id=?",
+                             (next_at, error, item_id))
