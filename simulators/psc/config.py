@@ -1,0 +1,147 @@
+"""Configuration, test professionals and OAuth clients of the Pro Santé Connect simulator.
+
+Users and clients come from a YAML file (``users.yaml`` beside this module by default) so a
+campaign can bring its own professionals without touching code. userinfo claims have the
+shape PSC returns (Keycloak realm ``esante-wallet``): ``SubjectNameID`` (= "8" + RPPS, the
+national id of the professional), ``SubjectRefPro.exercices[].activities[]``, given/family name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+DEFAULT_USERS = Path(__file__).resolve().parent / "users.yaml"
+REALM_PATH = "/auth/realms/esante-wallet"  # PSC issuer path (FACTS §5, PoC configuration)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_SUB_NAMESPACE = uuid.UUID("5b0b1f5e-3a7c-4d59-9c55-5d6b2a0c9a11")
+
+
+class PscConfigError(ValueError):
+    """The users file cannot be used; the message names the entry."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A test health professional (RPPS identified)."""
+
+    rpps: str
+    given_name: str
+    family_name: str
+    civilite: str = ""
+    profession: str = "10"
+    savoir_faire: str = ""
+    structure: dict[str, str] = field(default_factory=dict)
+    sub: str = ""
+
+    @property
+    def subject_name_id(self) -> str:
+        """National id of the professional: "8" + RPPS (PSC ``SubjectNameID``, ``preferred_username``)."""
+        return "8" + self.rpps
+
+    @property
+    def subject(self) -> str:
+        return self.sub or f"f:{uuid.uuid5(_SUB_NAMESPACE, self.rpps)}:{self.subject_name_id}"
+
+    def userinfo(self) -> dict[str, Any]:
+        """PSC-like userinfo claims (shape of the PSC userinfo response)."""
+        activity = {
+            "codeModeExercice": "L", "codeSecteurDactivite": "SA07", "codeGenreActivite": "GENR01",
+            "identifiantTechniqueDeLaStructure": self.structure.get("id", ""),
+            "raisonSocialeSite": self.structure.get("name", ""),
+        }
+        exercice = {
+            "codeProfession": self.profession, "codeCategorieProfessionnelle": "C",
+            "codeCiviliteDexercice": self.civilite, "nomDexercice": self.family_name,
+            "prenomDexercice": self.given_name, "codeTypeSavoirFaire": "S" if self.savoir_faire else "",
+            "codeSavoirFaire": self.savoir_faire, "activities": [activity],
+        }
+        return {
+            "sub": self.subject, "preferred_username": self.subject_name_id,
+            "SubjectNameID": self.subject_name_id, "given_name": self.given_name,
+            "family_name": self.family_name, "codeCivilite": self.civilite,
+            "SubjectOrganization": self.structure.get("name", ""),
+            "SubjectOrganizationID": self.structure.get("id", ""),
+            "SubjectRole": [f"{self.profession}^1.2.250.1.213.1.1.5.5"],
+            "SubjectRefPro": {"codeCivilite": self.civilite, "exercices": [exercice]},
+            "otherIds": [{"identifiant": self.subject_name_id, "origine": "RPPS", "qualite": 1}],
+        }
+
+
+@dataclass(frozen=True)
+class Client:
+    """A relying party (a DRIMbox, the harness) with its secret and redirect URIs."""
+
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...] = ()
+    scope: str = "openid scope_all"
+    require_pkce: bool = True
+
+    def redirect_allowed(self, uri: str) -> bool:
+        """Exact match, or any port on a loopback host (RFC 8252 §7.3)."""
+        if uri in self.redirect_uris:
+            return True
+        got = urlsplit(uri)
+        if got.hostname not in LOOPBACK_HOSTS:
+            return False
+        for registered in self.redirect_uris:
+            reg = urlsplit(registered)
+            if (reg.scheme, reg.hostname, reg.path) == (got.scheme, got.hostname, got.path) and not got.query:
+                return True
+        return False
+
+
+@dataclass
+class PscConfig:
+    """What a PSC simulator instance needs; every field has a usable default."""
+
+    users_file: Path = DEFAULT_USERS
+    token_ttl: int = 3600  # seconds an access token stays active
+    code_ttl: int = 60  # seconds an authorization code stays usable
+    refresh_ttl: int = 1800
+    issuer: str = ""  # set from the listening address when empty
+    realm_path: str = REALM_PATH
+    users: list[User] = field(default_factory=list)
+    clients: list[Client] = field(default_factory=list)
+
+    def load(self) -> PscConfig:
+        """Read users and clients from ``users_file`` unless given directly."""
+        if not self.users and not self.clients:
+            self.users, self.clients = load_users(Path(self.users_file))
+        return self
+
+
+def load_users(path: Path) -> tuple[list[User], list[Client]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise PscConfigError(f"{path}: cannot read users file: {exc}") from None
+    if not isinstance(data, dict):
+        raise PscConfigError(f"{path}: expected a mapping with 'users' and 'clients'")
+    users = [_build(User, rec, path, "users", i) for i, rec in enumerate(data.get("users") or [])]
+    clients = [_build(Client, {**rec, "redirect_uris": tuple(rec.get("redirect_uris", ()))}, path, "clients", i)
+               for i, rec in enumerate(data.get("clients") or [])]
+    for what, ids in (("rpps", [u.rpps for u in users]), ("client_id", [c.client_id for c in clients])):
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise PscConfigError(f"{path}: duplicate {what}: {', '.join(sorted(dup))}")
+    return users, clients
+
+
+def _build(cls: type, rec: Any, path: Path, section: str, index: int) -> Any:
+    if not isinstance(rec, dict):
+        raise PscConfigError(f"{path}: {section}[{index}] is not a mapping")
+    try:
+        obj = cls(**{k: str(v) if isinstance(v, int) and k in ("rpps", "profession") else v
+                     for k, v in rec.items()})
+    except TypeError as exc:
+        raise PscConfigError(f"{path}: {section}[{index}]: {exc}") from None
+    if cls is User and not (obj.rpps.isdigit() and len(obj.rpps) == 11):
+        raise PscConfigError(f"{path}: users[{index}]: rpps must be 11 digits, got {obj.rpps!r}")
+    return obj

@@ -1,0 +1,53 @@
+"""A running PSC simulator on a loopback port (for plans, tests and ``drimcheck serve psc``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.servers import LOOPBACK, RunningServer, serve_wsgi
+from simulators.psc.app import ISSUE_TOKEN_PATH, OIDC, create_app
+from simulators.psc.config import PscConfig
+from simulators.psc.provider import PscProvider
+
+
+@dataclass
+class Service:
+    """``endpoints``: issuer, discovery, authorization, token, userinfo, introspect, revoke, jwks."""
+
+    provider: PscProvider
+    server: RunningServer
+    endpoints: dict[str, str]
+
+    def issue_token(self, sub: str, client_id: str, ttl: int | None = None, scope: str = "openid scope_all",
+                    acr: str | None = "eidas1") -> str:
+        """Access token for professional ``sub`` (RPPS, ``8``+RPPS or OIDC sub) without a browser flow."""
+        return self.provider.issue_token(sub, client_id, ttl=ttl, scope=scope, acr=acr)
+
+    def revoke(self, token: str) -> bool:
+        return self.provider.revoke(token)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def endpoints_for(issuer: str) -> dict[str, str]:
+    base = issuer + OIDC
+    return {"issuer": issuer, "discovery": issuer + "/.well-known/openid-configuration",
+            "authorization": base + "/auth", "token": base + "/token", "userinfo": base + "/userinfo",
+            "introspect": base + "/token/introspect", "revoke": base + "/revoke", "jwks": base + "/certs",
+            "issue_token": issuer + ISSUE_TOKEN_PATH}
+
+
+def start_psc(config: PscConfig | None = None, port: int = 0, host: str = LOOPBACK,
+              provider: PscProvider | None = None) -> Service:
+    """Start the simulator; the issuer is ``http://host:port/auth/realms/esante-wallet`` unless configured."""
+    provider = provider or PscProvider(config or PscConfig())
+    server = serve_wsgi(create_app(provider=provider), "psc-simulator", port=port, host=host)
+    provider.base_url = server.url
+    return Service(provider, server, endpoints_for(provider.issuer))
