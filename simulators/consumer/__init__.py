@@ -1,0 +1,12 @@
+"""Reference Consumer DRIMbox (Imaging Document Consumer, FACTS §1, §5, §6).
+
+Public: ``FAULTS``, ``start_reference(fault, workdir, *, peers=None) -> Reference``,
+``create_app(config)``, ``ConsumerConfig``.
+"""
+
+from simulators.consumer.app import create_app
+from simulators.consumer.config import ConsumerConfig
+from simulators.consumer.faults import FAULTS
+from simulators.consumer.reference import Reference, start_reference
+
+__all__ = ["FAULTS", "ConsumerConfig", "Reference", "create_app", "start_reference"]

@@ -1,0 +1,213 @@
+"""Flask app of the reference Consumer DRIMbox: contextual call, PSC login, history, exam, import.
+
+Routes (one per step of the professional's path, FACTS §1 and §6):
+``POST /context`` contextual call -> 303 to ``/exams/<ctx>``; ``GET /exams/<ctx>`` history (PSC
+login first); ``GET /auth/redirect`` PSC callback; ``GET /exams/<ctx>/<uid>`` exam page (series,
+viewer link, import action); ``POST /exams/<ctx>/<uid>/import`` retrieval + import;
+``GET /kpi`` ModelStat records; ``GET /health``. Pages carry ``data-*`` attributes so a test bed
+reads them without scraping prose.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, jsonify, redirect, render_template, request
+
+from harness.capture import capturing_session
+from harness.xds.clients import XdsClient
+from simulators.consumer import kpi
+from simulators.consumer.config import ConsumerConfig
+from simulators.consumer.context import ContextualCall, parse_contextual_call
+from simulators.consumer.history import APPROVED, DEPRECATED, History, HistoryError, find_exams
+from simulators.consumer.importer import import_series, parse_peer
+from simulators.consumer.manifest import Manifest, ManifestError, fetch_manifest
+from simulators.consumer.retrieve import RetrieveOptions, SeriesResult, SeriesRetriever
+from simulators.consumer.session import Login, LoginError, PscClient, Sessions
+from simulators.consumer.vihf import build_vihf
+
+COOKIE = "drimbox_sid"
+
+
+def retrieve_options(fault: str | None) -> RetrieveOptions:
+    return RetrieveOptions(bearer=fault != "no-bearer-token", kos_uid_header=fault != "no-kos-uid-header",
+                           accept_q=fault != "ignores-accept-q", check_references=fault != "skips-reference-check")
+
+
+class ConsumerApp:
+    """State shared by the routes: config, logins, PSC client, KPI file."""
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        self.config = config
+        Path(config.workdir).mkdir(parents=True, exist_ok=True)
+        self.sessions = Sessions()
+        self.psc = PscClient(config)
+        self.kpi = kpi.ModelStat(Path(config.workdir))
+        self.wado = capturing_session("consumer:wado-client")
+
+    def xds(self, login: Login) -> XdsClient:
+        professional = login.professional
+        vihf = None
+        if self.config.fault != "no-vihf" and professional is not None:
+            def vihf(patient: str | None) -> Any:
+                return build_vihf(self.config, professional, patient)
+        return XdsClient(self.config.registry_url, self.config.repository_url, actor="consumer:dmp-client",
+                         vihf=vihf, timeout=self.config.timeout)
+
+    def history(self, login: Login, call: ContextualCall) -> History:
+        fault = self.config.fault
+        return find_exams(self.xds(login), call, hide_deprecated=fault != "shows-deprecated",
+                          with_type=fault != "wrong-query-params",
+                          statuses=(APPROVED, DEPRECATED) if fault == "shows-deprecated" else (APPROVED,),
+                          limit=self.config.max_entries)
+
+    def run_import(self, login: Login, manifest: Manifest, local_id: str, local_issuer: str) -> list[SeriesResult]:
+        cfg = self.config
+        folder = Path(tempfile.mkdtemp(prefix="import-", dir=cfg.workdir))
+        retriever = SeriesRetriever(self.wado, token=lambda: login.access_token, reauth=lambda: self.psc.refresh(login),
+                                    kos_uid=manifest.sop_instance_uid, accept=cfg.accept, folder=folder,
+                                    retries=cfg.retries, retry_delay=cfg.retry_delay, timeout=cfg.timeout,
+                                    max_part_bytes=cfg.max_part_bytes, options=retrieve_options(cfg.fault))
+        pacs = parse_peer(cfg.pacs, cfg.calling_aet) if cfg.pacs else None
+        results = []
+        for ref in manifest.series:
+            result = retriever.retrieve(ref)
+            if pacs is not None:
+                import_series(result, pacs, local_id=local_id, local_issuer=local_issuer, log_dir=Path(cfg.workdir))
+            results.append(result)
+        shutil.rmtree(folder, ignore_errors=True)
+        return results
+
+
+def viewer_url(config: ConsumerConfig, retrieve_url: str, study_uid: str) -> str:
+    parts = urlsplit(retrieve_url)
+    return f"{parts.scheme}://{parts.netloc}" + config.viewer_path.format(study=study_uid)
+
+
+def create_app(config: ConsumerConfig) -> Flask:
+    """The Consumer as a WSGI app (STYLE.md §6: app factory)."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    state = ConsumerApp(config)
+    app.extensions["consumer"] = state
+    _routes(app, state)
+    return app
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    return Response(render_template(template, **context), status=status, content_type="text/html; charset=utf-8")
+
+
+def _error(title: str, message: str, status: int, **extra: Any) -> Response:
+    return _page("error.html", status, title=title, message=message, **extra)
+
+
+def _login(state: ConsumerApp) -> Login | None:
+    return state.sessions.get(request.cookies.get(COOKIE))
+
+
+def _routes(app: Flask, state: ConsumerApp) -> None:
+    @app.get("/health")
+    def health() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/kpi")
+    def kpi_records() -> Response:
+        return jsonify(state.kpi.entries())
+
+    @app.post("/context")
+    def contextual_call() -> Response:
+        parsed = parse_contextual_call(request.form)
+        if isinstance(parsed, list):
+            state.kpi.record(kpi.ERROR, "; ".join(f"{e.param}: {e.reason}" for e in parsed))
+            return _error("Appel contextuel invalide", "Paramètre(s) manquant(s) ou invalide(s)", 400, errors=parsed)
+        login = _login(state) or state.sessions.new()
+        ctx = secrets.token_urlsafe(12)
+        login.calls[ctx] = parsed
+        state.kpi.record(kpi.SUCCESS)
+        response = redirect(f"/exams/{ctx}", code=303)
+        response.set_cookie(COOKIE, login.id, httponly=True, samesite="Lax")
+        return response
+
+    @app.get("/auth/redirect")
+    def auth_redirect() -> Response:
+        login = _login(state)
+        if login is None or not login.state:
+            return _error("Connexion", "Aucune connexion Pro Santé Connect en cours", 400)
+        if request.args.get("error"):
+            return _error("Connexion refusée", request.args.get("error", ""), 401)
+        try:
+            state.psc.finish(login, request.args.get("code", ""), request.args.get("state", ""))
+        except (LoginError, OSError, ValueError) as exc:
+            return _error("Connexion Pro Santé Connect impossible", str(exc), 401)
+        return redirect(login.next_url or "/", code=303)
+
+    def _context(ctx: str) -> tuple[Login | None, ContextualCall | None, Response | None]:
+        login = _login(state)
+        call = login.calls.get(ctx) if login else None
+        if login is None or call is None:
+            return None, None, _error("Appel contextuel inconnu", "Relancez l'appel depuis votre logiciel", 404)
+        if not login.logged_in:
+            return login, call, redirect(state.psc.authorization_url(login, request.full_path.rstrip("?")), code=302)
+        return login, call, None
+
+    @app.get("/exams/<ctx>")
+    def exams(ctx: str) -> Response:
+        login, call, early = _context(ctx)
+        if early is not None:
+            return early
+        try:
+            history = state.history(login, call)
+        except HistoryError as exc:
+            return _error("DMP indisponible", str(exc), 502, call=call)
+        login.results[ctx] = history
+        return _page("exams.html", call=call, history=history, ctx=ctx, professional=login.professional)
+
+    def _exam(login: Login, ctx: str, uid: str) -> Any:
+        history = login.results.get(ctx)
+        if history is None:
+            history = login.results[ctx] = state.history(login, login.calls[ctx])
+        return next((e for e in history.exams if e.unique_id == uid), None)
+
+    @app.get("/exams/<ctx>/<uid>")
+    def exam(ctx: str, uid: str) -> Response:
+        login, call, early = _context(ctx)
+        if early is not None:
+            return early
+        try:
+            found = _exam(login, ctx, uid)
+            if found is None:
+                return _error("Examen inconnu", uid, 404, call=call)
+            manifest = fetch_manifest(state.xds(login), found, call.dmp_patient_id, config_hosts(state))
+        except (HistoryError, ManifestError) as exc:
+            return _error("Manifeste indisponible", str(exc), 502, call=call)
+        viewers = {s.series_uid: viewer_url(state.config, s.retrieve_url, s.study_uid)
+                   for s in manifest.series if s.retrieve_url and not s.refused}
+        return _page("exam.html", call=call, exam=found, manifest=manifest, ctx=ctx, viewers=viewers)
+
+    @app.post("/exams/<ctx>/<uid>/import")
+    def do_import(ctx: str, uid: str) -> Response:
+        login, call, early = _context(ctx)
+        if early is not None:
+            return early
+        try:
+            found = _exam(login, ctx, uid)
+            if found is None:
+                return _error("Examen inconnu", uid, 404, call=call)
+            manifest = fetch_manifest(state.xds(login), found, call.dmp_patient_id, config_hosts(state))
+        except (HistoryError, ManifestError) as exc:
+            return _error("Manifeste indisponible", str(exc), 502, call=call)
+        local_id = request.form.get("local_patient_id", "").strip()[:64]
+        results = state.run_import(login, manifest, local_id, request.form.get("local_issuer", "").strip()[:64])
+        if any(r.status == "unauthorized" for r in results):
+            login.access_token = ""
+        return _page("import.html", call=call, exam=found, manifest=manifest, results=results, ctx=ctx)
+
+
+def config_hosts(state: ConsumerApp) -> tuple[str, ...]:
+    return state.config.allowed_hosts

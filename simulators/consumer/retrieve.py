@@ -1,0 +1,227 @@
+"""WADO-RS retrieval of a series from the Source DRIMbox (IHE RAD-107, DICOM PS3.18 §10.4).
+
+FACTS §5: ``Authorization: Bearer <PSC token>``, ``KOS-SOPInstanceUID``, and an Accept listing
+every transfer syntax the Consumer decodes with its q-value. The multipart/related answer is
+parsed as a stream (one part on disk at a time), every received instance is compared with the KOS
+references (missing or extra instances are reported and the series is not imported), and error
+statuses are handled per series: 401 re-authenticates once, 410 means the images were deleted at
+the Source, 404 / 5xx / connection errors are retried, then reported.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydicom
+
+from harness.dicomweb.multipart import (
+    MultipartError,
+    MultipartParser,
+    PartData,
+    PartEnd,
+    PartStart,
+    boundary_from_content_type,
+)
+from simulators.consumer.manifest import SeriesRef
+
+# what the professional is told, per outcome
+MESSAGES = {
+    "complete": "série complète",
+    "imported": "série importée",
+    "refused": "hôte hors liste blanche : aucune requête envoyée",
+    "deleted": "images supprimées à la source",
+    "unauthorized": "accès refusé par la source (réauthentification impossible)",
+    "not-found": "série introuvable à la source",
+    "server-error": "erreur de la source",
+    "not-acceptable": "aucune syntaxe de transfert acceptable",
+    "malformed": "réponse multipart invalide",
+    "incomplete": "instances manquantes ou en trop par rapport au KOS",
+    "error": "échec de la récupération",
+    "import-failed": "échec de l'import dans le PACS",
+}
+
+
+@dataclass
+class RetrieveOptions:
+    """Switches the named faults turn off; all True is the correct behaviour."""
+
+    bearer: bool = True
+    kos_uid_header: bool = True
+    accept_q: bool = True
+    check_references: bool = True
+
+
+@dataclass
+class SeriesResult:
+    series_uid: str
+    status: str
+    detail: str = ""
+    files: dict[str, Path] = field(default_factory=dict)  # SOP Instance UID -> file
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    attempts: int = 0
+    reauthenticated: bool = False
+    imported: int = 0
+
+    @property
+    def message(self) -> str:
+        text = MESSAGES.get(self.status, self.status)
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+def accept_header(accept: tuple[tuple[str, float], ...], with_q: bool = True) -> str:
+    """One Accept value, comma-joined media ranges (FACTS §5, PS3.18 §8.7.3.5)."""
+    ranges = []
+    for ts, q in accept:
+        text = f'multipart/related; type="application/dicom"; transfer-syntax={ts}'
+        ranges.append(f"{text}; q={q:g}" if with_q else text)
+    return ", ".join(ranges)
+
+
+class SeriesRetriever:
+    """Retrieves series for one import; ``token()`` gives the current access token, ``reauth()`` renews it."""
+
+    def __init__(self, http: Any, *, token: Callable[[], str], reauth: Callable[[], bool], kos_uid: str,
+                 accept: tuple[tuple[str, float], ...], folder: Path, retries: int = 2, retry_delay: float = 0.05,
+                 timeout: float = 60.0, max_part_bytes: int = 512 * 1024 * 1024,
+                 options: RetrieveOptions | None = None) -> None:
+        self.http, self.token, self.reauth, self.kos_uid = http, token, reauth, kos_uid
+        self.accept, self.folder, self.retries, self.retry_delay = accept, folder, retries, retry_delay
+        self.timeout, self.max_part_bytes = timeout, max_part_bytes
+        self.options = options or RetrieveOptions()
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Accept": accept_header(self.accept, self.options.accept_q)}
+        if self.options.bearer:
+            headers["Authorization"] = f"Bearer {self.token()}"
+        if self.options.kos_uid_header:
+            headers["KOS-SOPInstanceUID"] = self.kos_uid
+        return headers
+
+    def retrieve(self, ref: SeriesRef) -> SeriesResult:
+        result = SeriesResult(ref.series_uid, "error")
+        if ref.refused:
+            result.status, result.detail = "refused", ref.refused
+            return result
+        attempts_left = 1 + self.retries
+        while attempts_left > 0:
+            attempts_left -= 1
+            result.attempts += 1
+            outcome = self._attempt(ref, result)
+            if outcome == "reauth":
+                if result.reauthenticated or not self.reauth():
+                    result.status = "unauthorized"
+                    return result
+                result.reauthenticated = True
+                attempts_left += 1  # a 401 answered by a new token is not a failed attempt
+                continue
+            if outcome != "retry":
+                return result
+            if attempts_left:
+                time.sleep(self.retry_delay)
+        return result
+
+    def _attempt(self, ref: SeriesRef, result: SeriesResult) -> str:
+        """One GET; returns ``done``, ``retry`` or ``reauth`` and fills ``result``."""
+        try:
+            resp = self.http.get(ref.retrieve_url, headers=self.headers(), stream=True, timeout=self.timeout)
+        except OSError as exc:
+            result.status, result.detail = "error", f"{type(exc).__name__}: {str(exc)[:200]}"
+            return "retry"
+        with resp:
+            code = resp.status_code
+            if code == 401:
+                result.status, result.detail = "unauthorized", "HTTP 401"
+                return "reauth"
+            if code == 410:
+                result.status, result.detail = "deleted", "HTTP 410"
+                return "done"
+            if code == 404 or code >= 500:
+                result.status = "not-found" if code == 404 else "server-error"
+                result.detail = f"HTTP {code} after {result.attempts} attempt(s)"
+                return "retry"
+            if code == 406:
+                result.status, result.detail = "not-acceptable", "HTTP 406"
+                return "done"
+            if code != 200:
+                result.status, result.detail = "error", f"HTTP {code}"
+                return "done"
+            self._receive(resp, ref, result)
+        return "done"
+
+    def _receive(self, resp: Any, ref: SeriesRef, result: SeriesResult) -> None:
+        target = self.folder / ref.series_uid
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        try:
+            files = self._parse(resp, target)
+        except (MultipartError, ValueError, OSError) as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            result.status, result.detail = "malformed", str(exc)[:300]
+            return
+        result.files = files
+        result.missing = sorted(set(ref.instances) - set(files))
+        result.extra = sorted(set(files) - set(ref.instances))
+        if self.options.check_references and (result.missing or result.extra):
+            result.status = "incomplete"
+            result.detail = f"{len(result.missing)} manquante(s), {len(result.extra)} en trop"
+            return
+        result.status, result.detail = "complete", f"{len(files)} instance(s)"
+
+    def _parse(self, resp: Any, target: Path) -> dict[str, Path]:
+        """Stream the multipart body to one file per part; ValueError/MultipartError on any defect."""
+        parser = MultipartParser(boundary_from_content_type(resp.headers.get("Content-Type", "")),
+                                 max_part_size=self.max_part_bytes)
+        files: dict[str, Path] = {}
+        state: dict[str, Any] = {"fh": None, "n": 0, "size": 0, "length": None}
+
+        def handle(events: list) -> None:
+            for ev in events:
+                if isinstance(ev, PartStart):
+                    ctype = (ev.header("Content-Type") or "").split(";")[0].strip().lower()
+                    if ctype != "application/dicom":
+                        raise ValueError(f"part {state['n'] + 1} is {ctype or 'untyped'}, not application/dicom")
+                    length = ev.header("Content-Length")
+                    state["length"] = int(length) if length and length.isdigit() else None
+                    state["n"] += 1
+                    state["size"] = 0
+                    state["path"] = target / f"part-{state['n']:06d}.dcm"
+                    state["fh"] = open(state["path"], "wb")
+                elif isinstance(ev, PartData):
+                    state["size"] += len(ev.data)
+                    state["fh"].write(ev.data)
+                elif isinstance(ev, PartEnd):
+                    state["fh"].close()
+                    state["fh"] = None
+                    if state["length"] is not None and state["length"] != state["size"]:
+                        raise ValueError(f"part {state['n']} holds {state['size']} bytes, "
+                                         f"its Content-Length announced {state['length']}")
+                    uid = _sop_instance_uid(state["path"])
+                    if uid in files:
+                        raise ValueError(f"instance {uid} received twice")
+                    files[uid] = state["path"]
+
+        try:
+            for chunk in resp.iter_content(chunk_size=256 * 1024):
+                handle(parser.feed(chunk))
+            handle(parser.close())
+        finally:
+            if state["fh"] is not None:
+                state["fh"].close()
+        return files
+
+
+def _sop_instance_uid(path: Path) -> str:
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+        uid = str(ds.SOPInstanceUID)
+    except Exception as exc:  # pydicom raises many types on corrupt input
+        raise ValueError(f"part {path.name} is not a readable DICOM instance ({type(exc).__name__})") from None
+    if not uid:
+        raise ValueError(f"part {path.name} has no SOP Instance UID")
+    return uid
