@@ -75,10 +75,7 @@ def start_pacs(storage: Path | str | None = None, *, aet: str = "DRIMPACS", host
     dimse.start()
     web = None
     if dicomweb:
-        try:
-            from simulators.pacs.dicomweb import serve_dicomweb
-        except ImportError:  # DICOMweb side not available (shared codecs missing)
-            web = None
-        else:
-            web = serve_dicomweb(store, host=host, port=dicomweb_port, aet=aet)
+        from simulators.pacs.dicomweb import serve_dicomweb
+
+        web = serve_dicomweb(store, host=host, port=dicomweb_port, aet=aet)
     return EmbeddedPacs(store, dimse, web, tmpdir)

@@ -1,0 +1,37 @@
+"""``drimcheck serve pacs``: the embedded PACS on the command line (issue 5).
+
+``--port`` (DIMSE, 0 = free) and ``--host`` come from the CLI; this module adds ``--aet``,
+``--storage``, ``--dicomweb-port`` and ``--move-destination AET=HOST:PORT`` (repeatable).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from simulators.pacs.server import EmbeddedPacs, start_pacs
+
+
+def _destination(text: str) -> tuple[str, tuple[str, int]]:
+    try:
+        aet, _, address = text.partition("=")
+        host, _, port = address.rpartition(":")
+        if not aet or not host or not port.isdigit():
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected AET=HOST:PORT, got {text!r}") from None
+    return aet, (host, int(port))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--aet", default="DRIMPACS", help="AE title of the PACS (default DRIMPACS)")
+    parser.add_argument("--storage", default=None, help="folder for files + index (default: a temp folder)")
+    parser.add_argument("--dicomweb-port", type=int, default=0, help="DICOMweb port (0 = free port)")
+    parser.add_argument("--no-dicomweb", action="store_true", help="serve DIMSE only")
+    parser.add_argument("--move-destination", type=_destination, action="append", default=[],
+                        metavar="AET=HOST:PORT", help="a C-MOVE destination this PACS knows")
+
+
+def start(args: argparse.Namespace) -> EmbeddedPacs:
+    return start_pacs(args.storage, aet=args.aet, host=args.host, port=args.port,
+                      dicomweb=not args.no_dicomweb, dicomweb_port=args.dicomweb_port,
+                      known_aes=dict(args.move_destination))
