@@ -265,7 +265,8 @@ class S256Challenge(CodeChallenge):
         data = grant.request.payload.data
         client = grant.request.client
         if client.client.require_pkce and not data.get("code_challenge"):
-            raise InvalidRequestError("PKCE is required: missing 'code_challenge' (RFC 7636 §4.3)")
+            # error_description must stay ASCII (RFC 6749 §5.2)
+            raise InvalidRequestError("PKCE is required: missing 'code_challenge' (RFC 7636 section 4.3)")
         if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
             raise InvalidRequestError("code_challenge_method must be S256")
         super().validate_code_challenge(grant, redirect_uri)
@@ -288,6 +289,8 @@ def build_grants(provider: PscProvider) -> tuple[type, type, _OpenIDCode]:
                 code_challenge=data.get("code_challenge"), code_challenge_method=data.get("code_challenge_method"))
             with provider.store.lock:
                 provider.store.codes[code] = record
+                if record.nonce:
+                    provider.store.nonces.add((record.client_id, record.nonce))
 
         def query_authorization_code(self, code: str, client: OAuthClient) -> CodeRecord | None:
             with provider.store.lock:
@@ -321,11 +324,8 @@ def build_grants(provider: PscProvider) -> tuple[type, type, _OpenIDCode]:
 
     class OpenIDCode(_OpenIDCode):
         def exists_nonce(self, nonce: str, request: Any) -> bool:
-            key = (request.client.get_client_id(), nonce)
-            with provider.store.lock:
-                used = key in provider.store.nonces
-                provider.store.nonces.add(key)
-            return used
+            with provider.store.lock:  # recorded when the code is issued, so the login page may be re-shown
+                return (request.client.get_client_id(), nonce) in provider.store.nonces
 
         def resolve_client_private_key(self, client: OAuthClient) -> RSAKey:
             return provider.key
