@@ -1,8 +1,12 @@
 """Metadata validation of a submission with the project's XDS validator (harness.xds.validate).
 
-The validator returns findings; the registry turns each error into an XDSRegistryMetadataError
-(ITI TF-3 Table 4.2.4.1-2). Checks the registry makes itself, with their own error codes
-(hash, size, patient consistency, duplicates), are left to registry.py so each code is exact.
+Each error finding becomes a RegistryError with the code ``registry_error_code`` gives
+(XDSRegistryMetadataError unless more specific, ITI TF-3 Table 4.2.4.1-2). The checks the
+registry/repository makes itself against the documents and the registry content (hash, size,
+missing document or entry, patient consistency) are left to registry.py, so each is reported once
+with the code the repository owes: a hash or size that does not match the received document is an
+XDSRepositoryMetadataError (ITI TF-2b §3.41.4.1.3, assertion ITI41-25), XDSNonIdenticalHash is for a
+uniqueId already registered with another hash.
 """
 
 from __future__ import annotations
@@ -12,19 +16,16 @@ from lxml import etree
 from harness.findings import Severity
 from harness.xds.query import RegistryError
 
-# the registry reports these itself with a specific code (see registry.py)
-_OWN_TOPICS = ("HASH", "SIZE", "PATIENT-MATCH", "PID-MATCH", "PATIENTID-MATCH", "MISSING-DOC", "DOCUMENT-BYTES")
+# rules of harness.xds.validate that registry.py checks itself with the exact code
+REGISTRY_OWN_RULES = frozenset({"XDS-HASH-002", "XDS-SIZE-002", "XDS-PNR-002", "XDS-PNR-003", "XDS-PID-002"})
 
 
-def metadata_errors(pnr: etree._Element, profile: str) -> list[RegistryError]:
+def metadata_errors(pnr: etree._Element, profile: str, attachments: dict[str, bytes] | None = None
+                    ) -> list[RegistryError]:
     try:
-        from harness.xds.validate import validate_submission
-    except ImportError:  # validator not installed: registry checks only
+        from harness.xds.validate import registry_error_code, validate_submission
+    except ImportError:  # validator not built: registry checks only
         return []
-    findings = validate_submission(pnr, profile=profile)
-    out = []
-    for f in findings:
-        if f.severity is not Severity.ERROR or any(t in f.rule.upper() for t in _OWN_TOPICS):
-            continue
-        out.append(RegistryError("XDSRegistryMetadataError", f"[{f.rule}] {f.message}", f.location))
-    return out
+    findings = validate_submission(pnr, profile=profile, attachments=attachments or {})
+    return [RegistryError(registry_error_code(f.rule), f"[{f.rule}] {f.message}", f.location)
+            for f in findings if f.severity is Severity.ERROR and f.rule not in REGISTRY_OWN_RULES]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,7 @@ _counter = itertools.count()
 
 def _ins_patient() -> str:
     """A fresh 15-digit test INS in CX form, so each test sees only its own documents."""
-    digits = f"{random.randint(1, 2)}{random.randint(10**12, 10**13 - 1)}{next(_counter) % 100:02d}"[:15]
+    digits = f"{1 + secrets.randbelow(2)}{secrets.randbelow(10**12):012d}{next(_counter) % 100:02d}"
     return f"{digits}^^^&{TEST_NIR_OID}&ISO^NH"
 
 
@@ -103,7 +104,7 @@ def make_submission(patient: str) -> Callable[..., Submission]:
         kos, study = make_kos(references=kwargs.pop("references", 3))
         kwargs.setdefault("patient_id", patient)
         kwargs.setdefault("study_uid", study)
-        kwargs.setdefault("accession", f"ACC{random.randint(10**6, 10**7)}")
+        kwargs.setdefault("accession", f"ACC{secrets.randbelow(10**9)}")
         return kos_submission(kos, **kwargs)
     return build
 
