@@ -21,6 +21,8 @@ Headers = list[tuple[str, str]]
 DEFAULT_MAX_PART_SIZE = 2 * 1024**3  # 2 GB: one DICOM instance; callers lower it when they must
 DEFAULT_MAX_HEADER_SIZE = 16 * 1024
 _LWSP = b" \t"
+_MAX_PADDING = 1024  # spaces allowed after a delimiter (RFC 2046 transport-padding)
+_SLICE = 256 * 1024  # input is parsed in slices of this size, whatever the caller feeds
 # RFC 2046 §5.1.1: bchars, 1 to 70 characters, not ending with a space
 _BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -169,10 +171,12 @@ class MultipartParser:
             return []
         if self._state == "epilogue":
             return [Epilogue(bytes(chunk))]
-        self._buf += chunk
         events: list[Event] = []
-        while self._step(events):
-            pass
+        view = memoryview(chunk)
+        for start in range(0, len(view), _SLICE):  # a bounded buffer keeps every step O(slice)
+            self._buf += view[start:start + _SLICE]
+            while self._step(events):
+                pass
         return events
 
     def close(self) -> list[Event]:
@@ -222,14 +226,15 @@ class MultipartParser:
             del buf[:2]
             self._state = "closing"
             return True
-        stripped = bytes(buf).lstrip(_LWSP)  # transport padding
+        head = bytes(buf[:_MAX_PADDING + 2])
+        stripped = head.lstrip(_LWSP)  # transport padding
         if not stripped or stripped == b"\r":
-            if len(buf) > 1024:
+            if len(head) > _MAX_PADDING:
                 raise MultipartError("delimiter line padding too long")
             return False
         if not stripped.startswith(CRLF):
             raise MultipartError(f"delimiter '--{self.boundary}' followed by {stripped[:20]!r}, not CRLF")
-        del buf[: len(buf) - len(stripped) + 2]
+        del buf[: len(head) - len(stripped) + 2]
         if self.max_parts is not None and self.parts >= self.max_parts:
             raise MultipartError(f"more than {self.max_parts} parts")
         self._state = "headers"
@@ -245,6 +250,12 @@ class MultipartParser:
         if rest:
             events.append(Epilogue(rest))
         self._state = "epilogue"
+        return False
+
+    def _in_epilogue(self, events: list[Event]) -> bool:
+        if self._buf:
+            events.append(Epilogue(bytes(self._buf)))
+            self._buf.clear()
         return False
 
     def _in_headers(self, events: list[Event]) -> bool:

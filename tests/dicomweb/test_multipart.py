@@ -232,3 +232,10 @@ if given is not None:
         parts = [(DICOM, body) for body in bodies if b"\r\n--b0und" not in body] or [(DICOM, b"")]
         raw = encode_multipart(parts, B)
         assert _feed(raw, step) == (parts, b"")
+
+
+def test_one_big_feed_spanning_slices_with_long_epilogue():
+    big = b"\x00\r\n-" * 100_000  # 400 kB per part: more than one internal slice
+    parts = [(DICOM, big), (DICOM, b"small"), (DICOM, big)]
+    epilogue = b"E" * 600_000
+    assert _feed(encode_multipart(parts, B) + epilogue, 1 << 30) == (parts, epilogue)
