@@ -1,0 +1,207 @@
+"""The source_drimbox plan: the harness plays the RIS, the DMP, Pro Santé Connect, the PACS content and a Consumer.
+
+Peers (all on loopback): the DMP simulator (``simulators.dmp``, VIHF enforced with a CA made for the
+run), the Pro Santé Connect simulator (``simulators.psc``), the embedded PACS holding the fixture
+studies (``simulators.pacs``), the RIS (``simulators.ris``: an MLLP client) and a WADO-RS Consumer.
+
+``reference:source[?fault=F]``: the reference Source is started wired to those peers.
+
+A vendor Source (a SUT profile with ``actor: source_drimbox``) must provide:
+- ``endpoints.wado_rs``: its WADO-RS base URL (what it writes in the KOS Retrieve URL);
+- ``endpoints.mllp``: ``host:port`` of its HL7 v2 listener;
+- ``endpoints.dicom``: ``{ae_title, host, port}`` of the PACS it reads (the plan C-STOREs the fixture studies there);
+- ``options.dmp_port`` / ``options.psc_port``: the fixed loopback ports on which the harness starts the DMP and
+  PSC simulators, so the Source can be configured beforehand with
+  DMP registry ``http://127.0.0.1:<dmp_port>/registry``, repository ``http://127.0.0.1:<dmp_port>/repository``,
+  and PSC issuer ``http://127.0.0.1:<psc_port>/auth/realms/esante-wallet`` (introspection at
+  ``<issuer>/protocol/openid-connect/token/introspect``, client ``drimbox-source`` / ``source-secret``);
+- ``credentials.vihf_ca``: the PEM CA certificate of its VIHF signer (the DMP simulator trusts it);
+  without it the DMP only warns about VIHF.
+The harness prints these endpoints at start.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.mutations.goodset import Exam
+from fixtures.studies import write_study
+from harness.dicom import load_study_into_pacs
+from harness.vihf import TestPki, throwaway_pki
+from simulators.dmp.config import DmpConfig
+from simulators.dmp.reference import Reference as DmpReference
+from simulators.dmp.reference import start as start_dmp
+from simulators.psc import start_psc
+from simulators.ris import messages as M
+from simulators.ris import send
+
+CONSUMER_CLIENT = "drimbox-consumer"
+PROFESSIONAL = "10001000002"  # a test professional of simulators/psc/users.yaml
+
+# key -> (series, instances per series, stored transfer syntax, rows/columns); small, so the plan stays fast
+STUDIES: dict[str, tuple[int, int, str, int]] = {
+    "main": (2, 3, "explicit", 64), "jls": (1, 2, "jpeg-ls", 64), "large": (2, 25, "explicit", 32),
+    "replace": (1, 2, "explicit", 32), "delete": (1, 2, "explicit", 32), "cancel": (1, 2, "explicit", 32),
+    "mdm": (1, 2, "explicit", 32), "retry": (1, 2, "explicit", 32), "accmismatch": (1, 2, "explicit", 32),
+    "patmismatch": (1, 2, "explicit", 32), "badcda": (1, 2, "explicit", 32),
+}
+
+
+@dataclass
+class Dmp:
+    """The DMP simulator; ``restart()`` brings it back on the same port with the same storage and CA."""
+
+    ref: DmpReference
+    workdir: Path
+    pki: TestPki | None
+    trust: list[bytes]
+    port: int
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        return self.ref.endpoints
+
+    def stop(self) -> None:
+        self.ref.stop()
+
+    def restart(self) -> None:
+        self.ref = start_dmp(_dmp_config(self.workdir, self.trust), port=self.port, vihf_pki=self.pki)
+
+
+def _dmp_config(workdir: Path, trust: list[bytes]) -> DmpConfig:
+    return DmpConfig(workdir=workdir, vihf="enforce" if trust else "warn", trust_store=trust)
+
+
+@dataclass
+class Env:
+    """Everything a test needs: peers, the Source's endpoints, the exams and what was published."""
+
+    dmp: Dmp
+    psc: Any
+    wado: str
+    mllp: str
+    exams: dict[str, Exam]
+    files: dict[str, list[Path]]
+    published: dict[str, Any] = field(default_factory=dict)
+
+    def token(self, **kwargs: Any) -> str:
+        return self.psc.issue_token(PROFESSIONAL, CONSUMER_CLIENT, **kwargs)
+
+    def send(self, message: bytes):
+        return send(self.mllp, message)
+
+
+def _exams() -> dict[str, Exam]:
+    return {k: M.exam(f"src-plan-{k}", series=s, instances=n) for k, (s, n, _ts, _r) in STUDIES.items()}
+
+
+def _study_files(exams: dict[str, Exam], root: Path) -> dict[str, list[Path]]:
+    from dataclasses import replace
+
+    files = {}
+    for key, (_s, _n, ts, size) in STUDIES.items():
+        ex = exams[key]
+        if key == "accmismatch":  # images carry another accession number than the report
+            ex = replace(ex, accession="999999999")
+        if key == "patmismatch":  # images carry another patient (valid test INS) than the report
+            ex = replace(ex, ins="274075176079430")
+        spec = M.study_spec(ex, transfer_syntax=ts, rows=size, columns=size)
+        files[key] = [r.path for r in write_study(spec, root / key)]
+    return files
+
+
+@pytest.fixture(scope="session")
+def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    root = tmp_path_factory.mktemp("source-plan")
+    exams = _exams()
+    files = _study_files(exams, root / "studies")
+    opts = sut.options or {}
+    vendor_ca = (sut.credentials or {}).get("vihf_ca")
+    pki = None if vendor_ca else throwaway_pki("DRIMcheck Source plan")
+    trust = [Path(vendor_ca).read_bytes()] if vendor_ca else [pki.ca_pem]
+    dmp_dir = root / "dmp"
+    dmp_dir.mkdir()
+    dmp_ref = start_dmp(_dmp_config(dmp_dir, trust), port=int(opts.get("dmp_port", 0)), vihf_pki=pki)
+    dmp = Dmp(dmp_ref, dmp_dir, pki, trust, dmp_ref.server.port)
+    psc = start_psc(port=int(opts.get("psc_port", 0)))
+    stack: list[Any] = [psc]
+    try:
+        if sut.reference:
+            from simulators.pacs import start_pacs
+            from simulators.source import start_reference
+
+            pacs = start_pacs(root / "pacs")
+            stack.append(pacs)
+            target = (pacs.host, pacs.port, pacs.aet)
+            _load(files, target)
+            source = start_reference(
+                sut.fault, root / "source", pacs_host=pacs.host, pacs_port=pacs.port, pacs_aet=pacs.aet,
+                pacs_dicomweb=pacs.dicomweb_url, dmp_registry=dmp.endpoints["registry"],
+                dmp_repository=dmp.endpoints["repository"], psc_introspect=psc.endpoints["introspect"],
+                vihf_key=pki.key_pem, vihf_cert=pki.cert_pem)
+            stack.append(source)
+            wado, mllp = source.endpoints["wado_rs"], source.endpoints["mllp"]
+        else:
+            ep = sut.endpoints
+            missing = [k for k in ("wado_rs", "mllp", "dicom") if k not in ep]
+            if missing:
+                pytest.fail(f"SUT profile {sut.name}: endpoints.{missing[0]} is required by the source_drimbox plan")
+            _load(files, (ep["dicom"]["host"], int(ep["dicom"]["port"]), ep["dicom"]["ae_title"]))
+            wado, mllp = ep["wado_rs"].rstrip("/"), ep["mllp"]
+        print(f"\nsource_drimbox plan peers: DMP registry {dmp.endpoints['registry']}, repository "
+              f"{dmp.endpoints['repository']}; PSC issuer {psc.endpoints['issuer']}; Source WADO-RS {wado}, "
+              f"MLLP {mllp}", file=sys.stderr)
+        yield Env(dmp, psc, wado, mllp, exams, files)
+    finally:
+        for item in reversed(stack):
+            item.stop()
+        dmp.stop()
+
+
+def _load(files: dict[str, list[Path]], target: tuple[str, int, str]) -> None:
+    """C-STORE each study on its own association (one transfer syntax per study, one context each)."""
+    for paths in files.values():
+        load_study_into_pacs(paths, target[0], target[1], target[2])
+
+
+@dataclass
+class Publication:
+    """What the RIS sent, what the Source answered, and the RAD-68 request the DMP then received."""
+
+    message: bytes
+    ack: Any
+    pnr: Any  # support.Captured | None
+
+    @property
+    def control_id(self) -> str:
+        return self.message.split(b"\r", 1)[0].decode("utf-8").split("|")[9]
+
+
+def publish(env: Env, key: str, message: bytes | None = None) -> Publication:
+    """Send the report of exam ``key`` once (session-wide) and wait for its publication at the DMP."""
+    from testplans.source_drimbox.support import is_pnr, wait_dmp
+
+    if key not in env.published:
+        ex = env.exams[key]
+        message = message or M.oru(ex)
+        _raw, ack = env.send(message)
+        got = wait_dmp(ex.study_uid, predicate=is_pnr) if ack is not None and ack.code == "AA" else []
+        env.published[key] = Publication(message, ack, got[0] if got else None)
+    return env.published[key]
+
+
+def published_kos(env: Env, key: str) -> Any:
+    """The Captured PnR of exam ``key``; fails the test (with the Source's ACK) when there is none."""
+    from harness.checks import fail
+
+    pub = publish(env, key)
+    if pub.pnr is None or pub.pnr.kos() is None:
+        fail("SRC-ACK-AA", "DMP repository", "a RAD-68 request carrying the KOS of the study",
+             f"ACK {pub.ack}", f"exam {key}: no KOS publication reached the DMP")
+    return pub.pnr

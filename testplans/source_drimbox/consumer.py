@@ -1,0 +1,64 @@
+"""The Consumer side of the plan: raw WADO-RS requests (http.client, so paths and repeated Accept lines
+go out exactly as written), every exchange captured as evidence (actor ``harness:consumer``)."""
+
+from __future__ import annotations
+
+import http.client
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from harness import capture
+
+ACTOR = "harness:consumer"
+ANY_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+EXPLICIT = "1.2.840.10008.1.2.1"
+JPEG_LS = "1.2.840.10008.1.2.4.80"
+
+
+def dicom_accept(ts: str, q: str | None = None) -> str:
+    return f'multipart/related; type="application/dicom"; transfer-syntax={ts}' + (f"; q={q}" if q else "")
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), "")
+
+    @property
+    def content_type(self) -> str:
+        return self.header("Content-Type")
+
+
+def request(base: str, path: str, *, accept: list[str] | None = None, token: str | None = None,
+            kos: str | None = None, method: str = "GET", extra: list[tuple[str, str]] = ()) -> Reply:
+    """One request to ``base`` + ``path`` (path sent verbatim); ``accept`` lines each become a header."""
+    url = urlsplit(base)
+    headers: list[tuple[str, str]] = []
+    for line in accept if accept is not None else [ANY_DICOM]:
+        headers.append(("Accept", line))
+    if token is not None:
+        headers.append(("Authorization", f"Bearer {token}"))
+    if kos is not None:
+        headers.append(("KOS-SOPInstanceUID", kos))
+    headers.extend(extra)
+    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=60)
+    started, t0 = time.time(), time.perf_counter()
+    try:
+        conn.putrequest(method, url.path.rstrip("/") + path, skip_accept_encoding=True)
+        for k, v in headers:
+            conn.putheader(k, v)
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = resp.read()
+        reply = Reply(resp.status, list(resp.getheaders()), body)
+    finally:
+        conn.close()
+    capture.record("http", ACTOR, "outbound", f"{method} {url.path.rstrip('/') + path}", peer=base,
+                   request_headers=headers, response_headers=reply.headers, response_body=reply.body,
+                   status=reply.status, started=started, elapsed=time.perf_counter() - t0)
+    return reply

@@ -1,0 +1,154 @@
+"""Helpers of the source_drimbox plan: what the DMP simulator received, lenient multipart reading, DICOM parts.
+
+The plan observes the Source from outside only: the HL7 ACKs it returns, the requests the DMP
+simulator captured (STYLE §10: wait for the SUT's request, then assert on captured traffic), and
+the WADO-RS answers it gives the harness's Consumer.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+
+from lxml import etree
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+from harness import capture
+from harness.soap import decode_message
+from harness.xds import parse_pnr
+from harness.xds.model import DocumentEntry, Submission
+
+DMP_ACTOR = "dmp-simulator"
+KOS_MIME = "application/dicom"
+STATUS_DELETED = "urn:asip:ci-sis:2010:StatusType:Deleted"
+
+
+@dataclass
+class Captured:
+    """One request the DMP simulator received, decoded."""
+
+    exchange: capture.Exchange
+    content_type: str
+    body: bytes
+    action: str | None
+    submission: Submission | None = None
+    xml: etree._Element | None = None
+
+    @property
+    def status(self) -> str | None:
+        return self.exchange.status
+
+    def kos_entry(self) -> DocumentEntry | None:
+        if self.submission is None:
+            return None
+        return next((d for d in self.submission.documents if d.mimeType == KOS_MIME), None)
+
+    def kos_bytes(self) -> bytes | None:
+        entry = self.kos_entry()
+        return None if entry is None or self.submission is None else self.submission.document_bytes.get(entry.id)
+
+    def kos(self) -> Dataset | None:
+        data = self.kos_bytes()
+        return None if data is None else dcmread(io.BytesIO(data))
+
+
+def _header(exchange: capture.Exchange, name: str) -> str:
+    return next((v for k, v in exchange.request_headers if k.lower() == name.lower()), "")
+
+
+def decode(exchange: capture.Exchange) -> Captured:
+    body = exchange.request_body.read()
+    ctype = _header(exchange, "Content-Type")
+    got = Captured(exchange, ctype, body, None)
+    try:
+        msg = decode_message(ctype, body)
+    except Exception:
+        return got
+    got.action = msg.envelope.action
+    got.xml = msg.envelope.body
+    if got.xml is not None and etree.QName(got.xml).localname == "ProvideAndRegisterDocumentSetRequest":
+        try:
+            got.submission = parse_pnr(got.xml, msg.attachments)
+        except Exception:
+            pass
+    return got
+
+
+def dmp_requests(contains: str, since: float = 0.0) -> list[Captured]:
+    """Requests the DMP simulator received whose body holds ``contains`` (a study UID, an entry UUID)."""
+    needle = contains.encode()
+    return [decode(e) for e in capture.recorder().exchanges(actor=DMP_ACTOR)
+            if e.started >= since and needle in e.request_body.read()]
+
+
+def wait_dmp(contains: str, *, count: int = 1, timeout: float = 20.0, since: float = 0.0,
+             predicate=lambda c: True) -> list[Captured]:
+    """Wait (bounded) until the DMP received ``count`` matching requests; returns what it got."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [c for c in dmp_requests(contains, since) if predicate(c)]
+        if len(found) >= count or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.1)
+
+
+def is_pnr(c: Captured) -> bool:
+    return c.submission is not None
+
+
+def is_iti57(c: Captured) -> bool:
+    return c.xml is not None and etree.QName(c.xml).localname == "SubmitObjectsRequest" and b"NewStatus" in c.body
+
+
+def split_parts(body: bytes, content_type: str) -> list[tuple[dict[str, str], bytes]]:
+    """Lenient multipart reading: parts between boundary lines, close delimiter optional.
+
+    Only the multipart requirement checks the framing strictly; other tests read the content.
+    """
+    boundary = ""
+    for param in content_type.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "boundary":
+            boundary = value.strip('"')
+    if not boundary:
+        return []
+    delim = b"--" + boundary.encode()
+    chunks = body.split(b"\r\n" + delim)
+    first = chunks[0]
+    if first.startswith(delim):
+        chunks[0] = first[len(delim):]
+    else:
+        chunks = chunks[1:]
+    parts = []
+    closed = False
+    for chunk in chunks:
+        if chunk.startswith(b"--"):
+            closed = True
+            break
+        chunk = chunk[2:] if chunk.startswith(b"\r\n") else chunk
+        if chunk.startswith(b"\r\n"):
+            head, data = b"", chunk[2:]
+        else:
+            head, _, data = chunk.partition(b"\r\n\r\n")
+        headers = {}
+        for line in head.decode("latin-1").split("\r\n"):
+            if ":" in line:
+                k, _, v = line.partition(":")
+                headers[k.strip().lower()] = v.strip()
+        parts.append((headers, data))
+    if parts and not closed and parts[-1][1].endswith(b"\r\n"):  # no close delimiter: drop the last CRLF
+        parts[-1] = (parts[-1][0], parts[-1][1][:-2])
+    return parts
+
+
+def dicom_parts(body: bytes, content_type: str) -> list[Dataset]:
+    """Each part read as DICOM Part 10 (header only); a part that is not DICOM is skipped."""
+    out = []
+    for _, data in split_parts(body, content_type):
+        try:
+            out.append(dcmread(io.BytesIO(data), stop_before_pixels=False))
+        except Exception:
+            continue
+    return out

@@ -1,0 +1,142 @@
+"""RAD-107 WADO-RS of the Source: levels, multipart, negotiation, streaming (FACTS §5, DICOM PS3.18 §10.4)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydicom import dcmread
+
+from harness.checks import expect, expect_equal, fail
+from harness.dicomweb import MultipartError, parse_multipart
+from testplans.source_drimbox.conftest import published_kos
+from testplans.source_drimbox.consumer import ANY_DICOM, EXPLICIT, JPEG_LS, dicom_accept, request
+from testplans.source_drimbox.support import dicom_parts, split_parts
+
+
+def _originals(env, key: str) -> dict[str, object]:
+    return {str(ds.SOPInstanceUID): ds for ds in (dcmread(p) for p in env.files[key])}
+
+
+def _get(env, key: str, tail: str = "", **kwargs):
+    kos = published_kos(env, key).kos()
+    kwargs.setdefault("token", env.token())
+    kwargs.setdefault("kos", str(kos.SOPInstanceUID))
+    return request(env.wado, f"/studies/{kos.StudyInstanceUID}{tail}", **kwargs)
+
+
+def _expect_instances(reply, originals: dict, wanted: set[str], rule: str, where: str) -> None:
+    expect_equal(reply.status, 200, rule=rule, location=where, message="retrieve succeeds")
+    parts = dicom_parts(reply.body, reply.content_type)
+    got = {str(ds.SOPInstanceUID) for ds in parts}
+    expect_equal(got, wanted, rule=rule, location=where, message="exactly the requested instances")
+    for ds in parts:
+        orig = originals[str(ds.SOPInstanceUID)]
+        same = ds.file_meta.TransferSyntaxUID == orig.file_meta.TransferSyntaxUID and ds.PixelData == orig.PixelData
+        expect(same, rule=rule, location=f"{where} {ds.SOPInstanceUID}", expected="stored syntax and pixel data",
+               observed=str(ds.file_meta.TransferSyntaxUID), message="instance returned unchanged")
+
+
+@pytest.mark.requirement("SRC-WADO-LEVELS")
+def test_study_series_and_instance_levels(env):
+    originals = _originals(env, "main")
+    by_series: dict[str, list[str]] = {}
+    for uid, ds in originals.items():
+        by_series.setdefault(str(ds.SeriesInstanceUID), []).append(uid)
+    _expect_instances(_get(env, "main"), originals, set(originals), "SRC-WADO-LEVELS", "study")
+    series, sops = sorted(by_series.items())[0]
+    _expect_instances(_get(env, "main", f"/series/{series}"), originals, set(sops), "SRC-WADO-LEVELS", "series")
+    _expect_instances(_get(env, "main", f"/series/{series}/instances/{sops[0]}"), originals, {sops[0]},
+                      "SRC-WADO-LEVELS", "instance")
+
+
+@pytest.mark.requirement("SRC-WADO-FRAMES")
+def test_frames_level(env):
+    ds = next(iter(_originals(env, "main").values()))
+    reply = _get(env, "main", f"/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}/frames/1",
+                 accept=['multipart/related; type="application/octet-stream"'])
+    expect_equal(reply.status, 200, rule="SRC-WADO-FRAMES", location="frames/1", message="frame retrieve")
+    parts = split_parts(reply.body, reply.content_type)
+    expect(len(parts) == 1 and parts[0][1] == ds.PixelData, rule="SRC-WADO-FRAMES", location="frames/1",
+           expected=f"one part of {len(ds.PixelData)} bytes (the native frame)",
+           observed=[len(p[1]) for p in parts], message="the frame's pixel data")
+
+
+@pytest.mark.requirement("SRC-WADO-METADATA")
+def test_metadata_level(env):
+    originals = _originals(env, "main")
+    reply = _get(env, "main", "/metadata", accept=["application/dicom+json"])
+    expect_equal(reply.status, 200, rule="SRC-WADO-METADATA", location="metadata", message="metadata retrieve")
+    expect(reply.content_type.startswith("application/dicom+json"), rule="SRC-WADO-METADATA",
+           location="Content-Type", expected="application/dicom+json", observed=reply.content_type,
+           message="DICOM JSON model (PS3.18 Annex F)")
+    items = json.loads(reply.body)
+    got = {i.get("00080018", {}).get("Value", [None])[0] for i in items}
+    expect_equal(got, set(originals), rule="SRC-WADO-METADATA", location="metadata",
+                 message="one object per instance")
+
+
+@pytest.mark.requirement("SRC-WADO-MULTIPART")
+def test_multipart_is_well_formed(env):
+    reply = _get(env, "main")
+    ctype = reply.content_type
+    expect(ctype.startswith("multipart/related") and 'type="application/dicom"' in ctype and "boundary=" in ctype,
+           rule="SRC-WADO-MULTIPART", location="Content-Type",
+           expected='multipart/related; type="application/dicom"; boundary=...', observed=ctype,
+           message="response Content-Type (FACTS §5)")
+    try:
+        parts = parse_multipart(ctype, reply.body)
+    except MultipartError as exc:
+        fail("SRC-WADO-MULTIPART", "body", "RFC 2046 multipart", str(exc), "the body is not well-formed multipart")
+    boundary = ctype.split("boundary=", 1)[1].split(";")[0].strip('"')
+    expect(reply.body.rstrip(b"\r\n").endswith(b"--" + boundary.encode() + b"--"), rule="SRC-WADO-MULTIPART",
+           location="body (end)", expected=f"--{boundary}--", observed=reply.body[-60:],
+           message="the close delimiter ends the body")
+    for i, (headers, _data) in enumerate(parts):
+        part_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        expect(part_type.startswith("application/dicom"), rule="SRC-WADO-MULTIPART", location=f"part {i + 1}",
+               expected="Content-Type: application/dicom...", observed=part_type or "(none)",
+               message="each part names its media type (PS3.18 §8.6.1.2)")
+
+
+def _syntaxes(reply) -> set[str]:
+    return {str(ds.file_meta.TransferSyntaxUID) for ds in dicom_parts(reply.body, reply.content_type)}
+
+
+@pytest.mark.requirement("SRC-WADO-NEG")
+@pytest.mark.parametrize(("case", "accept"), [
+    ("explicit asked of a JPEG-LS study", [dicom_accept(EXPLICIT)]),
+    ("q-values, comma-joined", [f"{dicom_accept(JPEG_LS, '0.4')}, {dicom_accept(EXPLICIT, '0.9')}"]),
+    ("q-values, one Accept line each", [dicom_accept(JPEG_LS, "0.3"), dicom_accept(EXPLICIT, "1.0")]),
+])
+def test_transfer_syntax_follows_accept(env, case, accept):
+    reply = _get(env, "jls", accept=accept)
+    expect_equal(reply.status, 200, rule="SRC-WADO-NEG", location=case, message="an acceptable representation exists")
+    expect(f"transfer-syntax={EXPLICIT}" in reply.content_type, rule="SRC-WADO-NEG", location=f"{case}: Content-Type",
+           expected=f"transfer-syntax={EXPLICIT}", observed=reply.content_type, message="the preferred syntax")
+    expect_equal(_syntaxes(reply), {EXPLICIT}, rule="SRC-WADO-NEG", location=f"{case}: parts",
+                 message="instances transcoded to the syntax asked for")
+
+
+@pytest.mark.requirement("SRC-WADO-NEG")
+def test_unknown_transfer_syntax_answers_406(env):
+    reply = _get(env, "jls", accept=[dicom_accept("1.2.3.4.5.6.7.8.9")])
+    expect_equal(reply.status, 406, rule="SRC-WADO-NEG", location="Accept: unknown transfer syntax",
+                 message="nothing acceptable can be produced")
+
+
+@pytest.mark.requirement("SRC-WADO-STREAM")
+def test_larger_study_is_retrieved_whole(env):
+    originals = _originals(env, "large")
+    reply = _get(env, "large", accept=[ANY_DICOM])
+    expect_equal(reply.status, 200, rule="SRC-WADO-STREAM", location="study", message="study retrieve")
+    got = {str(ds.SOPInstanceUID) for ds in dicom_parts(reply.body, reply.content_type)}
+    expect_equal(got, set(originals), rule="SRC-WADO-STREAM", location="study",
+                 message=f"all {len(originals)} instances in one response")
+
+
+@pytest.mark.requirement("SRC-WADO-HEALTH")
+def test_healthcheck(env):
+    reply = request(env.wado, "", accept=["application/json"])
+    expect_equal(reply.status, 200, rule="SRC-WADO-HEALTH", location="GET <WADO-RS base>",
+                 message="ANS healthcheck")

@@ -1,0 +1,86 @@
+"""RAD-107 access checks and bad input: bearer token, KOS-SOPInstanceUID, path tricks, odd Accept (FACTS §5)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.checks import expect, expect_equal
+from testplans.source_drimbox.conftest import published_kos
+from testplans.source_drimbox.consumer import ANY_DICOM, request
+
+
+def _target(env, key: str = "main") -> tuple[str, str]:
+    kos = published_kos(env, key).kos()
+    return str(kos.StudyInstanceUID), str(kos.SOPInstanceUID)
+
+
+def _still_serving(env, rule: str) -> None:
+    study, kos = _target(env)
+    reply = request(env.wado, f"/studies/{study}", token=env.token(), kos=kos)
+    expect_equal(reply.status, 200, rule=rule, location=f"GET /studies/{study}",
+                 message="after bad input the server keeps serving")
+
+
+@pytest.mark.requirement("SRC-WADO-TOKEN")
+@pytest.mark.parametrize("case", ["missing", "unknown", "revoked", "expired"])
+def test_tokens_that_are_not_active_get_401(env, case):
+    study, kos = _target(env)
+    token = None
+    if case == "unknown":
+        token = "not-a-token-issued-by-psc"
+    elif case == "revoked":
+        token = env.token()
+        env.psc.revoke(token)
+    elif case == "expired":
+        token = env.token(ttl=1)
+        time.sleep(1.5)
+    reply = request(env.wado, f"/studies/{study}", token=token, kos=kos)
+    expect_equal(reply.status, 401, rule="SRC-WADO-TOKEN", location=f"Authorization ({case} token)",
+                 message="only a token PSC says active opens the images")
+
+
+@pytest.mark.requirement("SRC-WADO-KOSUID")
+def test_missing_kos_uid_answers_400(env):
+    study, _kos = _target(env)
+    reply = request(env.wado, f"/studies/{study}", token=env.token())
+    expect_equal(reply.status, 400, rule="SRC-WADO-KOSUID", location="KOS-SOPInstanceUID (absent)",
+                 message="the header is required")
+
+
+@pytest.mark.requirement("SRC-WADO-KOSUID")
+@pytest.mark.parametrize("case", ["unknown", "other study"])
+def test_kos_uid_not_of_this_study_answers_404(env, case):
+    study, _kos = _target(env)
+    other = "2.25.123456789" if case == "unknown" else _target(env, "jls")[1]
+    reply = request(env.wado, f"/studies/{study}", token=env.token(), kos=other)
+    expect_equal(reply.status, 404, rule="SRC-WADO-KOSUID", location=f"KOS-SOPInstanceUID ({case})",
+                 message="the UID must be the stored KOS of this study")
+
+
+@pytest.mark.requirement("SRC-WADO-PATH")
+@pytest.mark.parametrize(("case", "template"), [
+    ("dot segments", "/studies/{study}/../../studies/{study}"),
+    ("encoded slash", "/studies/{study}%2Fseries%2F1.2.3"),
+    ("encoded dot segments", "/studies/%2e%2e/%2e%2e/etc/passwd"),
+    ("not a UID", "/studies/abc'--"),
+])
+def test_path_tricks_answer_400(env, case, template):
+    study, kos = _target(env)
+    reply = request(env.wado, template.format(study=study), token=env.token(), kos=kos)
+    expect_equal(reply.status, 400, rule="SRC-WADO-PATH", location=case, message="only canonical UIDs are served")
+    _still_serving(env, "SRC-WADO-PATH")
+
+
+@pytest.mark.requirement("SRC-WADO-ACCEPT-BAD")
+@pytest.mark.parametrize("case", ["huge", "bad q-value", "garbage"])
+def test_bad_accept_is_refused_cleanly(env, case):
+    study, kos = _target(env)
+    accept = {"huge": [", ".join([ANY_DICOM] * 400)],
+              "bad q-value": [ANY_DICOM + "; q=abc"],
+              "garbage": ['multipart/related; type="application/dicom"; transfer-syntax=";;;,,\x7f']}[case]
+    reply = request(env.wado, f"/studies/{study}", token=env.token(), kos=kos, accept=accept)
+    expect(reply.status in (400, 406, 413, 431), rule="SRC-WADO-ACCEPT-BAD", location=f"Accept ({case})",
+           expected="400, 406, 413 or 431", observed=reply.status, message="a clear client-error status")
+    _still_serving(env, "SRC-WADO-ACCEPT-BAD")

@@ -1,0 +1,108 @@
+"""XDS metadata of the RAD-68 publication the DMP received (FACTS §3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.mutations.goodset import ACC_ISSUER
+from harness.checks import expect, expect_equal
+from harness.soap import ITI41_ACTION
+from testplans.source_drimbox.conftest import published_kos
+
+INS_OID = "1.2.250.1.213.1.4.10"
+
+
+def _code(c) -> tuple | None:
+    return None if c is None else (c.node, c.coding_scheme)
+
+
+@pytest.mark.requirement("SRC-XDS-TRANSPORT")
+def test_publication_is_mtom_pnr(env):
+    pnr = published_kos(env, "main")
+    ctype = pnr.content_type.lower()
+    expect(ctype.startswith("multipart/related") and "application/xop+xml" in ctype, rule="SRC-XDS-TRANSPORT",
+           location="Content-Type", expected='multipart/related; type="application/xop+xml"', observed=ctype,
+           message="RAD-68 is sent as MTOM/XOP")
+    expect_equal(pnr.action, ITI41_ACTION, rule="SRC-XDS-TRANSPORT", location="wsa:Action",
+                 message="the ITI-41 action is used for RAD-68")
+
+
+@pytest.mark.requirement("SRC-XDS-META")
+def test_kos_entry_has_the_dmp_codes(env):
+    entry = published_kos(env, "main").kos_entry()
+    where = f"ExtrinsicObject[@id='{entry.id}']"
+    expect_equal(entry.mimeType, "application/dicom", rule="SRC-XDS-META", location=f"{where}/@mimeType")
+    expect_equal(_code(entry.classCode), ("31", "1.2.250.1.213.1.1.4.1"), rule="SRC-XDS-META",
+                 location=f"{where}/classCode")
+    expect_equal(_code(entry.typeCode), ("IMG-KOS", "1.2.250.1.213.1.1.4.12"), rule="SRC-XDS-META",
+                 location=f"{where}/typeCode")
+    expect_equal(entry.languageCode, "fr-FR", rule="SRC-XDS-META", location=f"{where}/languageCode")
+    expect(bool(entry.title), rule="SRC-XDS-META", location=f"{where}/Name", expected="a title",
+           observed=entry.title, message="the entry has a title")
+    confs = [_code(c) for c in entry.confidentialityCodes]
+    expect(("N", "2.16.840.1.113883.5.25") in confs, rule="SRC-XDS-META", location=f"{where}/confidentialityCode",
+           expected="N / 2.16.840.1.113883.5.25", observed=confs, message="normal confidentiality")
+
+
+@pytest.mark.requirement("SRC-XDS-FORMAT")
+def test_kos_format_code(env):
+    entry = published_kos(env, "main").kos_entry()
+    expect_equal(_code(entry.formatCode), ("1.2.840.10008.5.1.4.1.1.88.59", "1.2.840.10008.2.6.1"),
+                 rule="SRC-XDS-FORMAT", location=f"ExtrinsicObject[@id='{entry.id}']/formatCode",
+                 message="formatCode of a KOS (the urn:ihe:rad form is deprecated)")
+
+
+@pytest.mark.requirement("SRC-XDS-PATIENT")
+def test_patient_id_is_the_ins(env):
+    pnr = published_kos(env, "main")
+    expected = f"{env.exams['main'].ins}^^^&{INS_OID}&ISO^NH"
+    expect_equal(pnr.kos_entry().patientId, expected, rule="SRC-XDS-PATIENT",
+                 location="XDSDocumentEntry.patientId")
+    expect_equal(pnr.submission.submission_set.patientId, expected, rule="SRC-XDS-PATIENT",
+                 location="XDSSubmissionSet.patientId")
+
+
+@pytest.mark.requirement("SRC-XDS-REFID")
+def test_reference_id_list(env):
+    entry = published_kos(env, "main").kos_entry()
+    ex = env.exams["main"]
+    values = {v.rsplit("^", 1)[-1]: v for v in entry.referenceIdList}
+    for kind, expected in [("urn:ihe:iti:xds:2013:accession", f"{ex.accession}^^^&{ACC_ISSUER}&ISO"),
+                           ("urn:ihe:iti:xds:2016:studyInstanceUID", ex.study_uid),
+                           ("urn:ihe:iti:xds:2013:order", ex.placer)]:
+        found = values.get(kind, "")
+        expect(found.startswith(expected), rule="SRC-XDS-REFID", location=f"referenceIdList[{kind}]",
+               expected=f"{expected}...^{kind}", observed=found or entry.referenceIdList,
+               message="the report's identifier in CXi form")
+
+
+@pytest.mark.requirement("SRC-XDS-EVENT")
+def test_event_code_has_the_modality(env):
+    entry = published_kos(env, "main").kos_entry()
+    codes = [_code(c) for c in entry.eventCodes]
+    expected = (env.exams["main"].modality, "1.2.250.1.213.1.1.5.618")
+    expect(expected in codes, rule="SRC-XDS-EVENT", location="eventCodeList", expected=expected, observed=codes,
+           message="the modality of the study, coded in JDV_ModaliteAcquisition_CISIS")
+
+
+@pytest.mark.requirement("SRC-XDS-SIGNATURE")
+def test_signature_document_signs_the_submission(env):
+    sub = published_kos(env, "main").submission
+    sigs = [d for d in sub.documents if d.mimeType == "text/xml"
+            and _code(d.formatCode) and d.formatCode.node == "http://www.w3.org/2000/09/xmldsig#"]
+    expect(len(sigs) == 1, rule="SRC-XDS-SIGNATURE", location="ExtrinsicObject[@mimeType='text/xml']",
+           expected="one signature document", observed=len(sigs), message="the DMP requires Signature01")
+    signs = [a for a in sub.associations if a.type == "urn:ihe:iti:2007:AssociationType:signs"]
+    ss_id = sub.submission_set.id
+    expect(any(a.source == sigs[0].id and a.target == ss_id for a in signs), rule="SRC-XDS-SIGNATURE",
+           location="Association[@associationType='...:signs']", expected=f"{sigs[0].id} signs {ss_id}",
+           observed=[(a.source, a.target) for a in signs], message="the signature signs the submission set")
+
+
+@pytest.mark.requirement("SRC-XDS-KOS")
+def test_published_document_is_the_studys_kos(env):
+    kos = published_kos(env, "main").kos()
+    expect_equal(str(kos.SOPClassUID), "1.2.840.10008.5.1.4.1.1.88.59", rule="SRC-XDS-KOS",
+                 location="(0008,0016)", message="the document is a KOS")
+    expect_equal(str(kos.StudyInstanceUID), env.exams["main"].study_uid, rule="SRC-XDS-KOS",
+                 location="(0020,000D)", message="the KOS is about the reported study")
