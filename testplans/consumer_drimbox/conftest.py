@@ -60,6 +60,8 @@ class World:
     source_url: str  # WADO-RS base of the recording Source
     loader: XdsClient
     workdir: Path
+    outsider: RecordingSource | None = None  # a WADO-RS server NOT on the Consumer's allowlist
+    outsider_url: str = ""
     consumer: Any = None
     stops: list[Callable[[], None]] = field(default_factory=list)
 
@@ -97,9 +99,13 @@ def world(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]
         source = RecordingSource()
         source_server = serve_wsgi(source.wsgi, "recording-source", port=int(ports.get("source", 0)))
         stops.append(source_server.stop)
+        outsider = RecordingSource()
+        outsider_server = serve_wsgi(outsider.wsgi, "outsider-source")
+        stops.append(outsider_server.stop)
         loader = XdsClient(dmp.endpoints["registry"], dmp.endpoints["repository"], actor="harness:dmp-loader")
         w = World("", "", sut.reference, dmp, provider, provider.issuer, pacs, source,
-                  source_server.url + "/wado-rs", loader, workdir, stops=stops)
+                  source_server.url + "/wado-rs", loader, workdir, outsider, outsider_server.url + "/wado-rs",
+                  stops=stops)
         _start_consumer(w, sut)
         yield w
     finally:
@@ -124,20 +130,29 @@ def _start_consumer(w: World, sut: Any) -> None:
     w.contextual_call = call
     w.consumer_base = sut.endpoints.get("base", call.rsplit("/", 1)[0])
     print("consumer_drimbox plan peers (configure the Consumer under test with them):", file=sys.stderr)
-    for name, value in {**peers, "wado_rs_source": w.source_url, "psc_client_id": "drimbox-consumer"}.items():
+    for name, value in {**peers, "wado_rs_source": w.source_url, "psc_client_id": "drimbox-consumer",
+                        "not_allowed": w.outsider_url}.items():
         print(f"  {name:<16} {value}", file=sys.stderr)
 
 
 # ------------------------------------------------------------------ publishing fixture exams
 def publish_exam(w: World, patient: Patient, *, series: int = 2, instances: int = 3,
                  url_for: dict[str, str] | None = None, replaces: FixtureExam | None = None,
-                 serve: bool = True) -> FixtureExam:
-    """Write a small study, serve it from the recording Source, submit its KOS to the DMP."""
+                 serve: bool = True, outside: bool = False) -> FixtureExam:
+    """Write a small study, serve it from the recording Source, submit its KOS to the DMP.
+
+    ``outside``: the first series' Retrieve URL names the server that is not on the allowlist.
+    """
     refs = write_fixture_study(w.workdir / "studies", patient, series=series, instances=instances)
     study_uid = refs[0].study_instance_uid
+    if outside:
+        first = refs[0].series_instance_uid
+        url_for = {**(url_for or {}), first: f"{w.outsider_url}/studies/{study_uid}/series/{first}"}
     accession = f"ACC{study_uid[-6:]}"
     if serve:
         w.source.add_files([r.path for r in refs])
+        if w.outsider is not None:
+            w.outsider.add_files([r.path for r in refs])
     kos, kos_uid = build_kos(refs, patient, w.source_url, accession, url_for=url_for)
     by_series: dict[str, list] = {}
     for r in refs:

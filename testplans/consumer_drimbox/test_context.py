@@ -1,0 +1,143 @@
+"""Contextual call, PSC login, INS display and ModelStat KPI (FACTS §5, §6)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from harness.checks import expect, expect_equal, not_applicable
+from testplans.consumer_drimbox.conftest import needs_pages
+from testplans.consumer_drimbox.exams import contextual_form, new_patient
+from testplans.consumer_drimbox.traffic import form_of, psc_token_requests
+
+MANDATORY = ("Patient.identifier.value", "Patient.identifier.system", "Patient.name.family", "Patient.name.given",
+             "Patient.gender", "Patient.birthDate", "Address.district", "InformationEtConsentement", "PatientID",
+             "PatientIDIssuer")
+MALFORMED = [
+    ("Patient.identifier.value", "248097505610199"),  # wrong NIR key
+    ("Patient.identifier.system", "urn:oid:1.2.3.4"),  # not an INS OID
+    ("Patient.birthDate", "1948-13-45"),
+    ("Patient.gender", "X"),
+    ("Address.district", "Paris"),
+    ("InformationEtConsentement", "peut-être"),
+    ("StudyInstanceUID", "not-a-uid"),
+    ("StudyDate", "14/03/2025"),
+]
+SCRIPT = "<script>alert('drimcheck')</script>"
+
+
+def _post(world, form):
+    return requests.post(world.contextual_call, data=form, allow_redirects=False, timeout=30)
+
+
+@pytest.mark.requirement("CON-CTX-POST")
+def test_contextual_call_redirects_to_the_exam_list(world, browser):
+    page = browser.open(new_patient())
+    first = browser.first_response
+    expect(first.status_code in (302, 303), rule="CON-CTX-POST", location=f"POST {world.contextual_call}",
+           expected="302 or 303", observed=first.status_code, message="the contextual call must redirect")
+    expect(bool(first.headers.get("Location")), rule="CON-CTX-POST", location="Location", expected="a URL",
+           observed=None, message="redirect without Location")
+    expect_equal(page.status, 200, rule="CON-CTX-POST", location=page.url, message="exam list not reachable")
+
+
+@pytest.mark.requirement("CON-CTX-400")
+@pytest.mark.parametrize("param", MANDATORY)
+def test_missing_parameter_is_named_in_a_400(world, param):
+    form = contextual_form(new_patient())
+    del form[param]
+    resp = _post(world, form)
+    expect_equal(resp.status_code, 400, rule="CON-CTX-400", location=f"POST without {param}",
+                 message="a contextual call missing a mandatory parameter must be refused")
+    expect(param in resp.text, rule="CON-CTX-400", location="400 page", expected=f"names {param}",
+           observed=resp.text[:300], message="the error page must name the missing parameter")
+
+
+@pytest.mark.requirement("CON-CTX-400")
+@pytest.mark.parametrize(("param", "value"), MALFORMED, ids=[p for p, _ in MALFORMED])
+def test_malformed_parameter_is_named_in_a_400(world, param, value):
+    resp = _post(world, contextual_form(new_patient(), **{param: value}))
+    expect_equal(resp.status_code, 400, rule="CON-CTX-400", location=f"POST {param}={value!r}",
+                 message="a malformed parameter must be refused")
+    expect(param in resp.text, rule="CON-CTX-400", location="400 page", expected=f"names {param}",
+           observed=resp.text[:300], message="the error page must name the malformed parameter")
+
+
+@pytest.mark.requirement("CON-CTX-ESCAPE")
+def test_script_in_a_parameter_is_escaped(world, browser):
+    page = browser.open(new_patient(family="O'NEIL" + SCRIPT, given="Zoé" + SCRIPT))
+    expect(SCRIPT not in page.text, rule="CON-CTX-ESCAPE", location=page.url, expected="escaped markup",
+           observed="raw <script> element in the page", message="a parameter value is reflected unescaped")
+    resp = _post(world, contextual_form(new_patient(), **{"Patient.birthDate": SCRIPT}))
+    expect(SCRIPT not in resp.text, rule="CON-CTX-ESCAPE", location="400 page", expected="escaped markup",
+           observed="raw <script> element", message="the error page reflects the value unescaped")
+    health = requests.get(world.contextual_call, timeout=30)
+    expect(health.status_code < 500, rule="CON-CTX-ESCAPE", location=world.contextual_call,
+           expected="the Consumer keeps serving", observed=health.status_code, message="server error after bad input")
+
+
+@pytest.mark.requirement("CON-CTX-OPTIONAL")
+def test_optional_parameters_are_accepted(world, browser, publish):
+    exam = publish(series=1, instances=1)
+    page = browser.open(exam.patient, Situation="URGENCE", Modality="CT", StudyDate="2025-03-14",
+                        AnatomicRegion="Thorax", AccessionNumber=exam.accession)
+    expect(browser.first_response.status_code in (302, 303), rule="CON-CTX-OPTIONAL",
+           location="POST with every optional parameter", expected="302 or 303",
+           observed=browser.first_response.status_code, message="optional parameters refused")
+    expect_equal(page.status, 200, rule="CON-CTX-OPTIONAL", location=page.url, message="exam list not reachable")
+
+
+@pytest.mark.requirement("CON-AUTH-PKCE")
+def test_login_is_authorization_code_with_pkce(world, new_browser):
+    browser = new_browser()
+    page = browser.open(new_patient())
+    expect(bool(browser.auth_redirects), rule="CON-AUTH-PKCE", location="redirects after the contextual call",
+           expected=f"a redirect to {world.psc_auth}", observed=page.url,
+           message="the professional was not sent to Pro Santé Connect")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(browser.auth_redirects[0]).query).items()}
+    for name, wanted in (("response_type", "code"), ("code_challenge_method", "S256")):
+        expect_equal(query.get(name), wanted, rule="CON-AUTH-PKCE", location=f"authorization request {name}")
+    expect("scope_all" in query.get("scope", "").split(), rule="CON-AUTH-PKCE", location="authorization request scope",
+           expected="scope_all", observed=query.get("scope"), message="PSC scope missing")
+    for name in ("client_id", "redirect_uri", "state", "code_challenge"):
+        expect(bool(query.get(name)), rule="CON-AUTH-PKCE", location=f"authorization request {name}",
+               expected="present", observed=None, message=f"{name} missing")
+    tokens = psc_token_requests("authorization_code")
+    expect(bool(tokens), rule="CON-AUTH-PKCE", location="PSC token endpoint", expected="a code exchange",
+           observed="none", message="the code was not exchanged at PSC")
+    verifier = form_of(tokens[-1]).get("code_verifier", [""])[0]
+    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    expect_equal(digest, query["code_challenge"], rule="CON-AUTH-PKCE", location="token request code_verifier",
+                 message="S256(code_verifier) differs from the code_challenge")
+    expect_equal(page.status, 200, rule="CON-AUTH-PKCE", location=page.url, message="login did not complete")
+
+
+@pytest.mark.requirement("CON-INS-DISPLAY")
+def test_ins_traits_are_displayed(world, browser):
+    needs_pages(world)
+    patient = new_patient(family="MARTIN", given="Élodie")
+    doc = browser.open(patient).doc
+    shown = {dd.get("data-trait"): (dd.text or "").strip() for dd in doc.xpath("//dl[@id='ins-traits']/dd")}
+    d = patient.birth_date
+    wanted = {"birth-name": patient.birth_name, "first-given-name": patient.given,
+              "birth-date": f"{d[6:8]}/{d[4:6]}/{d[0:4]}", "sex": patient.sex, "birthplace": patient.birthplace}
+    for trait, value in wanted.items():
+        expect_equal(shown.get(trait), value, rule="CON-INS-DISPLAY", location=f"INS trait {trait}",
+                     message="INS trait not displayed as given")
+
+
+@pytest.mark.requirement("CON-KPI")
+def test_modelstat_counts_each_call(world, browser):
+    if not world.reference:
+        not_applicable("the ModelStat file of a vendor Consumer is collected by hand")
+    kpi_url = world.consumer_base + "/kpi"
+    before = requests.get(kpi_url, timeout=30).json()
+    browser.open(new_patient())
+    _post(world, {"Patient.name.family": "X"})
+    after = requests.get(kpi_url, timeout=30).json()[len(before):]
+    expect_equal([(e.get("Nombre_Appel"), e.get("Statut_Appel")) for e in after], [(1, "succes"), (1, "erreur")],
+                 rule="CON-KPI", location="ModelStat records of two calls", message="one record per call expected")

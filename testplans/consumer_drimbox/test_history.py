@@ -1,0 +1,146 @@
+"""Exam history (ITI-18), VIHF, manifest retrieval (ITI-43) and the exam page (FACTS §3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.checks import expect, expect_equal, fail
+from testplans.consumer_drimbox.conftest import PROFESSIONAL, exam_path, needs_pages
+from testplans.consumer_drimbox.exams import patient_cx
+from testplans.consumer_drimbox.traffic import queries, retrieves, vihf_attributes
+
+APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
+KOS_TYPE = "IMG-KOS^^1.2.250.1.213.1.1.4.12"
+VIHF_FIXED = {"VIHF_Version": "3.0", "Ressource_URN": "urn:dmp", "Authentification_Mode": "INDIRECTE"}
+VIHF_PRESENT = ("Secteur_Activite", "urn:oasis:names:tc:xspa:1.0:subject:subject-id", "Identifiant_Structure",
+                "LPS_ID", "LPS_Nom", "LPS_Version", "LPS_ID_HOMOLOGATION_DMP",
+                "urn:oasis:names:tc:xacml:2.0:subject:role", "urn:oasis:names:tc:xspa:1.0:subject:purposeofuse")
+RESOURCE_ID = "urn:oasis:names:tc:xacml:2.0:resource:resource-id"
+
+
+def _find_documents(patient):
+    found = [(r, q) for r, q in queries() if q.name == "FindDocuments"
+             and q.one("$XDSDocumentEntryPatientId") == patient_cx(patient)]
+    if not found:
+        seen = [(q.name, q.one("$XDSDocumentEntryPatientId")) for _, q in queries()]
+        fail("CON-Q-FINDDOCS", "ITI-18 requests seen by the DMP", f"FindDocuments for {patient_cx(patient)}", seen,
+             "no FindDocuments query for the patient of the contextual call")
+    return found[-1][1]
+
+
+@pytest.mark.requirement("CON-Q-FINDDOCS")
+def test_find_documents_parameters(world, browser, publish):
+    exam = publish(series=1, instances=1)
+    browser.open(exam.patient)
+    query = _find_documents(exam.patient)
+    statuses = query.any_of("$XDSDocumentEntryStatus") or []
+    expect(APPROVED in statuses, rule="CON-Q-FINDDOCS", location="$XDSDocumentEntryStatus", expected=APPROVED,
+           observed=statuses, message="the query must ask for Approved entries")
+    types = query.any_of("$XDSDocumentEntryTypeCode") or []
+    expect_equal(types, [KOS_TYPE], rule="CON-Q-FINDDOCS", location="$XDSDocumentEntryTypeCode",
+                 message="the query must select the KOS (typeCode IMG-KOS)")
+
+
+@pytest.mark.requirement("CON-Q-REFID")
+def test_study_uid_uses_find_documents_by_reference_id(world, browser, publish):
+    exam = publish(series=1, instances=1)
+    browser.open(exam.patient, StudyInstanceUID=exam.study_uid)
+    by_ref = [q for _, q in queries() if q.name == "FindDocumentsByReferenceId"]
+    expect(bool(by_ref), rule="CON-Q-REFID", location="ITI-18 requests", expected="FindDocumentsByReferenceId",
+           observed=[q.name for _, q in queries()], message="the Study Instance UID of the call was not used")
+    refs = [str(v) for v in by_ref[-1].any_of("$XDSDocumentEntryReferenceIdList") or []]
+    ok = [r for r in refs if r.split("^")[0] == exam.study_uid and r.endswith("^urn:ihe:iti:xds:2016:studyInstanceUID")]
+    expect(bool(ok), rule="CON-Q-REFID", location="$XDSDocumentEntryReferenceIdList",
+           expected=f"{exam.study_uid}^^^...^urn:ihe:iti:xds:2016:studyInstanceUID", observed=refs,
+           message="reference id is not the Study Instance UID in CXi form")
+
+
+def _check_vihf(req, patient, what: str) -> None:
+    if req.security is None:
+        fail("CON-VIHF", f"{what} wsse:Security", "a VIHF assertion", "(none)", "request without a VIHF")
+    attrs = vihf_attributes(req.security)
+    for name, value in VIHF_FIXED.items():
+        expect_equal(attrs.get(name), [value], rule="CON-VIHF", location=f"{what} VIHF {name}")
+    for name in VIHF_PRESENT:
+        expect(bool(attrs.get(name)) and all(v is not None and v != "" for v in attrs[name]), rule="CON-VIHF",
+               location=f"{what} VIHF {name}", expected="a value", observed=attrs.get(name),
+               message="mandatory VIHF attribute missing")
+    expect_equal(attrs.get(RESOURCE_ID), [patient_cx(patient)], rule="CON-VIHF", location=f"{what} VIHF resource-id",
+                 message="resource-id must be the patient's INS in NH form")
+    name_id = req.security.findtext(".//{urn:oasis:names:tc:SAML:2.0:assertion}NameID")
+    expect_equal((name_id or "").strip(), "8" + PROFESSIONAL, rule="CON-VIHF", location=f"{what} VIHF NameID",
+                 message="NameID must be the logged-in professional's national id")
+
+
+@pytest.mark.requirement("CON-VIHF")
+def test_vihf_on_query_and_retrieve(world, browser, publish):
+    exam = publish(series=1, instances=1)
+    history = browser.open(exam.patient)
+    if world.reference:
+        browser.get(exam_path(history, exam))
+    found = queries()
+    expect(bool(found), rule="CON-VIHF", location="ITI-18", expected="a query", observed="none",
+           message="no ITI-18 request seen")
+    _check_vihf(found[-1][0], exam.patient, "ITI-18")
+    if world.reference:
+        got = retrieves()
+        expect(bool(got), rule="CON-VIHF", location="ITI-43", expected="a retrieve", observed="none",
+               message="no ITI-43 request seen")
+        _check_vihf(got[-1][0], exam.patient, "ITI-43")
+
+
+@pytest.mark.requirement("CON-HIST-LIST")
+def test_history_lists_exam_details(world, browser, publish):
+    needs_pages(world)
+    exam = publish(series=1, instances=1)
+    row = browser.open(exam.patient).row("exam", "data-unique-id", exam.unique_id)
+    if row is None:
+        fail("CON-HIST-LIST", "history page", exam.unique_id, "absent", "the published exam is not listed")
+    cells = {td.get("data-field"): (td.text_content() or "").strip() for td in row.xpath("./td[@data-field]")}
+    wanted = {"date": "14/03/2025", "modality": "CT", "region": "Thorax", "source": "BCOM"}
+    for name, value in wanted.items():
+        expect_equal(cells.get(name), value, rule="CON-HIST-LIST", location=f"history column {name}")
+    expect(exam.accession in cells.get("description", ""), rule="CON-HIST-LIST", location="history column description",
+           expected=f"contains {exam.accession}", observed=cells.get("description"), message="no description")
+
+
+@pytest.mark.requirement("CON-HIST-DEPRECATED")
+def test_replaced_exam_is_hidden(world, browser, publish):
+    needs_pages(world)
+    first = publish(series=1, instances=1)
+    second = publish(first.patient, series=1, instances=1, replaces=first)
+    page = browser.open(first.patient)
+    shown = [r.get("data-unique-id") for r in page.rows("exam")]
+    expect(second.unique_id in shown, rule="CON-HIST-DEPRECATED", location="history page",
+           expected=second.unique_id, observed=shown, message="the replacing exam must be listed")
+    expect(first.unique_id not in shown, rule="CON-HIST-DEPRECATED", location="history page",
+           expected="no deprecated entry", observed=shown, message="a replaced (Deprecated) KOS is shown")
+
+
+@pytest.mark.requirement("CON-RET-ITI43")
+def test_manifest_is_retrieved_by_iti43(world, browser, publish):
+    needs_pages(world)
+    exam = publish(series=1, instances=1)
+    browser.get(exam_path(browser.open(exam.patient), exam))
+    got = retrieves()
+    expect(bool(got), rule="CON-RET-ITI43", location="ITI-43 requests", expected="one", observed="none",
+           message="the KOS was not retrieved")
+    expect_equal(got[-1][1], [(world.dmp.endpoints["repository_unique_id"], exam.unique_id)], rule="CON-RET-ITI43",
+                 location="RetrieveDocumentSetRequest/DocumentRequest",
+                 message="the request must name the entry's repositoryUniqueId and uniqueId")
+
+
+@pytest.mark.requirement("CON-EXAM-PAGE")
+def test_exam_page_shows_series_viewer_and_import(world, browser, publish):
+    needs_pages(world)
+    exam = publish(series=2, instances=2)
+    page = browser.get(exam_path(browser.open(exam.patient), exam))
+    listed = {r.get("data-series-uid") for r in page.rows("series")}
+    expect_equal(listed, set(exam.series_uids), rule="CON-EXAM-PAGE", location="exam page series",
+                 message="every series of the KOS must be listed")
+    links = page.doc.xpath("//a[@class='viewer']/@href")
+    expect(bool(links) and all(link.startswith(world.source_url.split("/wado-rs")[0]) for link in links),
+           rule="CON-EXAM-PAGE", location="viewer links", expected="links to the Source's viewer", observed=links,
+           message="no link to the Source's viewer")
+    expect(bool(page.doc.xpath("//form[@id='import']")), rule="CON-EXAM-PAGE", location="import action",
+           expected="an import form", observed="none", message="no import action")

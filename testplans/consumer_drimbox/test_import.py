@@ -1,0 +1,47 @@
+"""Import into the local PACS: completeness and identity reconciliation (FACTS §1)."""
+
+from __future__ import annotations
+
+import pydicom
+import pytest
+
+from harness.checks import expect, expect_equal
+from testplans.consumer_drimbox.conftest import import_exam, needs_pages
+
+
+def _stored(world, sop_uid: str):
+    records = world.pacs.store.records({"sop_instance_uid": [sop_uid]})
+    return records[0] if records else None
+
+
+@pytest.mark.requirement("CON-IMP-COMPLETE")
+def test_imported_series_are_whole_and_identical(world, browser, publish):
+    exam = publish(series=2, instances=4)
+    import_exam(browser, exam)
+    for series_uid, refs in exam.series.items():
+        for ref in refs:
+            rec = _stored(world, ref.sop_instance_uid)
+            expect(rec is not None, rule="CON-IMP-COMPLETE", location=f"local PACS {ref.sop_instance_uid}",
+                   expected="stored", observed="absent", message=f"instance of series {series_uid} not imported")
+            sent = pydicom.dcmread(ref.path)
+            got = pydicom.dcmread(rec.path)
+            differing = [str(e.tag) for e in sent if e.tag not in got or got[e.tag].value != e.value]
+            expect_equal(differing, [], rule="CON-IMP-COMPLETE", location=f"local PACS {ref.sop_instance_uid}",
+                         message="the imported instance differs from what the Source sent")
+
+
+@pytest.mark.requirement("CON-IMP-RECONCILE")
+def test_identity_reconciliation_keeps_the_ins(world, browser, publish):
+    needs_pages(world)
+    exam = publish(series=1, instances=2)
+    import_exam(browser, exam, local_patient_id="LOCAL-4242", local_issuer="CABINET")
+    for ref in exam.series[exam.series_uids[0]]:
+        rec = _stored(world, ref.sop_instance_uid)
+        expect(rec is not None, rule="CON-IMP-RECONCILE", location=f"local PACS {ref.sop_instance_uid}",
+               expected="stored", observed="absent", message="instance not imported")
+        ds = pydicom.dcmread(rec.path, stop_before_pixels=True)
+        expect_equal(str(ds.PatientID), "LOCAL-4242", rule="CON-IMP-RECONCILE", location="(0010,0020)",
+                     message="the local patient id must replace the INS")
+        others = [str(o.get("PatientID", "")) for o in ds.get("OtherPatientIDsSequence", [])]
+        expect(exam.patient.ins in others, rule="CON-IMP-RECONCILE", location="(0010,1002)",
+               expected=f"contains {exam.patient.ins}", observed=others, message="the INS must be kept")

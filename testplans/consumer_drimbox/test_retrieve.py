@@ -1,0 +1,229 @@
+"""WADO-RS retrieval from the Source DRIMbox: headers, negotiation, reference check, error statuses
+(FACTS §5; IHE RAD-107; DICOM PS3.18 §10.4)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from harness.checks import expect, expect_equal, fail
+from harness.dicomweb.accept import AcceptError, parse_accept
+from harness.dicomweb.mediatype import split_quoted
+from testplans.consumer_drimbox.conftest import PROFESSIONAL, import_exam, needs_pages
+from testplans.consumer_drimbox.traffic import psc_token_requests
+
+
+def pacs_instances(world, series_uid: str) -> set[str]:
+    return {r["SOPInstanceUID"] for r in world.pacs.store.records({"series_uid": [series_uid]})}
+
+
+def series_status(page, series_uid: str) -> str | None:
+    row = page.row("series-result", "data-series-uid", series_uid)
+    return None if row is None else row.get("data-status")
+
+
+@pytest.fixture(scope="module")
+def happy(world, browser):
+    """One exam imported without trouble; the header tests read its WADO-RS requests."""
+    from testplans.consumer_drimbox.conftest import publish_exam
+    from testplans.consumer_drimbox.exams import new_patient
+
+    exam = publish_exam(world, new_patient(), series=2, instances=2)
+    page = import_exam(browser, exam)
+    return exam, page
+
+
+def _requests(world, exam):
+    seen = [r for s in exam.series_uids for r in world.source.seen(s)]
+    if not seen:
+        fail("CON-WADO-URL", world.source_url, "WADO-RS requests for the exam", "none",
+             "the Consumer sent no WADO-RS request to the Source named in the KOS")
+    return seen
+
+
+@pytest.mark.requirement("CON-WADO-URL")
+def test_each_series_is_retrieved_at_its_retrieve_url(world, happy):
+    exam, _ = happy
+    for series_uid in exam.series_uids:
+        wanted = urlsplit(exam.retrieve_url(series_uid)).path
+        paths = [(r.method, r.path) for r in world.source.seen(series_uid)]
+        expect(("GET", wanted) in paths, rule="CON-WADO-URL", location=f"series {series_uid}",
+               expected=f"GET {wanted}", observed=paths, message="series not retrieved at its KOS Retrieve URL")
+
+
+@pytest.mark.requirement("CON-WADO-AUTH")
+def test_bearer_token_is_the_professionals_psc_token(world, happy):
+    exam, _ = happy
+    for req in _requests(world, exam):
+        scheme, _, token = (req.header("Authorization") or "").partition(" ")
+        expect(scheme.lower() == "bearer" and token, rule="CON-WADO-AUTH", location=f"GET {req.path} Authorization",
+               expected="Bearer <PSC access token>", observed=req.header("Authorization"),
+               message="no bearer token")
+        record = world.psc.store.find(token.strip(), "access_token")
+        expect(record is not None and record.access_token == token.strip(), rule="CON-WADO-AUTH",
+               location="Authorization token", expected="an access token issued by PSC", observed=token[:40],
+               message="the token is not one PSC issued")
+        expect_equal(record.user.rpps, PROFESSIONAL, rule="CON-WADO-AUTH", location="token subject",
+                     message="the token is not the logged-in professional's")
+
+
+@pytest.mark.requirement("CON-WADO-KOSUID")
+def test_kos_sop_instance_uid_header(world, happy):
+    exam, _ = happy
+    for req in _requests(world, exam):
+        expect_equal(req.header("Kos-Sopinstanceuid"), exam.kos_uid, rule="CON-WADO-KOSUID",
+                     location=f"GET {req.path} KOS-SOPInstanceUID", message="header missing or not the KOS UID")
+
+
+@pytest.mark.requirement("CON-WADO-ACCEPT")
+def test_accept_lists_transfer_syntaxes_with_q(world, happy):
+    exam, _ = happy
+    for req in _requests(world, exam):
+        lines = req.header_lines("Accept")
+        try:
+            ranges = parse_accept(lines)
+        except AcceptError as exc:
+            fail("CON-WADO-ACCEPT", f"GET {req.path} Accept", "a valid Accept", lines, str(exc))
+        elements = [e.strip() for line in lines for e in split_quoted(line, ",") if e.strip()]
+        expect(len(ranges) >= 2, rule="CON-WADO-ACCEPT", location="Accept", expected=">= 2 transfer syntaxes",
+               observed=lines, message="only one representation offered")
+        for rng, raw in zip(ranges, elements, strict=False):
+            expect(rng.media_type == "multipart/related" and rng.related_type == "application/dicom",
+                   rule="CON-WADO-ACCEPT", location=f"Accept element {raw!r}",
+                   expected='multipart/related; type="application/dicom"', observed=rng.media_type,
+                   message="wrong media type")
+            expect(bool(rng.transfer_syntax), rule="CON-WADO-ACCEPT", location=f"Accept element {raw!r}",
+                   expected="transfer-syntax=<UID>", observed=raw, message="no transfer syntax")
+            params = [p.strip().split("=", 1)[0].lower() for p in split_quoted(raw, ";")[1:]]
+            expect("q" in params, rule="CON-WADO-ACCEPT", location=f"Accept element {raw!r}", expected="q=<0..1>",
+                   observed=raw, message="no q-value: the Source cannot know the Consumer's preference")
+
+
+@pytest.mark.requirement("CON-REF-CHECK")
+@pytest.mark.parametrize("action", ["missing", "extra"])
+def test_instances_are_checked_against_the_kos(world, browser, publish, action):
+    exam = publish(series=2, instances=4)
+    broken, fine = exam.series_uids
+    world.source.misbehave(broken, always=action)
+    page = import_exam(browser, exam)
+    expect_equal(pacs_instances(world, broken), set(), rule="CON-REF-CHECK", location=f"local PACS series {broken}",
+                 message=f"a series with a {action} instance was imported")
+    expect_equal(pacs_instances(world, fine), {r.sop_instance_uid for r in exam.series[fine]}, rule="CON-REF-CHECK",
+                 location=f"local PACS series {fine}", message="the intact series must still be imported")
+    if world.reference:
+        row = page.row("series-result", "data-series-uid", broken)
+        listed = (row.get("data-missing") if action == "missing" else row.get("data-extra")) if row is not None else ""
+        expect(bool(listed), rule="CON-REF-CHECK", location="import result", expected=f"the {action} instance named",
+               observed=listed, message=f"the {action} instance is not reported")
+
+
+@pytest.mark.requirement("CON-ERR-401")
+def test_401_reauthenticates_and_retries(world, browser, publish):
+    exam = publish(series=1, instances=2)
+    series = exam.series_uids[0]
+    world.source.misbehave(series, "401")
+    import_exam(browser, exam)
+    statuses = [r.status for r in world.source.seen(series)]
+    expect(statuses[:1] == [401] and 200 in statuses[1:], rule="CON-ERR-401", location=f"requests for {series}",
+           expected="401 then a successful retry", observed=statuses, message="no retry after the 401")
+    expect(bool(psc_token_requests("refresh_token") or psc_token_requests("authorization_code")),
+           rule="CON-ERR-401", location="PSC token endpoint", expected="a new token after the 401", observed="none",
+           message="the Consumer retried without re-authenticating")
+    expect_equal(pacs_instances(world, series), {r.sop_instance_uid for r in exam.series[series]},
+                 rule="CON-ERR-401", location="local PACS", message="series not imported after re-authentication")
+
+
+@pytest.mark.requirement("CON-ERR-410")
+def test_410_shows_images_deleted(world, browser, publish):
+    exam = publish(series=1, instances=2)
+    series = exam.series_uids[0]
+    world.source.misbehave(series, always="410")
+    page = import_exam(browser, exam)
+    expect_equal(pacs_instances(world, series), set(), rule="CON-ERR-410", location="local PACS",
+                 message="nothing may be imported from a 410")
+    needs_pages(world)
+    expect_equal(series_status(page, series), "deleted", rule="CON-ERR-410", location="import result",
+                 message="the series must be reported as deleted at the source")
+    expect("supprimées à la source" in page.text, rule="CON-ERR-410", location="import page",
+           expected="images supprimées à la source", observed=page.text[-300:], message="not shown to the professional")
+
+
+@pytest.mark.requirement("CON-ERR-404")
+def test_404_is_retried_and_reported_per_series(world, browser, publish):
+    exam = publish(series=2, instances=2)
+    gone, fine = exam.series_uids
+    world.source.misbehave(gone, always="404")
+    page = import_exam(browser, exam)
+    attempts = len(world.source.seen(gone))
+    expect(attempts >= 2, rule="CON-ERR-404", location=f"requests for {gone}", expected=">= 2 (retried)",
+           observed=attempts, message="a 404 was not retried")
+    expect_equal(pacs_instances(world, fine), {r.sop_instance_uid for r in exam.series[fine]}, rule="CON-ERR-404",
+                 location=f"local PACS series {fine}", message="the other series must be imported")
+    if world.reference:
+        expect_equal(series_status(page, gone), "not-found", rule="CON-ERR-404", location="import result",
+                     message="the 404 must be reported for its series")
+
+
+@pytest.mark.requirement("CON-ERR-5XX")
+@pytest.mark.parametrize("status", ["500", "503"])
+def test_5xx_is_retried(world, browser, publish, status):
+    exam = publish(series=1, instances=2)
+    series = exam.series_uids[0]
+    world.source.misbehave(series, status)
+    import_exam(browser, exam)
+    statuses = [r.status for r in world.source.seen(series)]
+    expect(statuses[:1] == [int(status)] and 200 in statuses[1:], rule="CON-ERR-5XX",
+           location=f"requests for {series}", expected=f"{status} then a successful retry", observed=statuses,
+           message="a server error was not retried")
+    expect_equal(pacs_instances(world, series), {r.sop_instance_uid for r in exam.series[series]},
+                 rule="CON-ERR-5XX", location="local PACS", message="series not imported after the retry")
+
+
+@pytest.mark.requirement("CON-ERR-406")
+def test_406_is_reported_and_nothing_imported(world, browser, publish):
+    exam = publish(series=1, instances=2)
+    series = exam.series_uids[0]
+    world.source.misbehave(series, always="406")
+    page = import_exam(browser, exam)
+    expect_equal(pacs_instances(world, series), set(), rule="CON-ERR-406", location="local PACS",
+                 message="nothing may be imported after a 406")
+    if world.reference:
+        expect_equal(series_status(page, series), "not-acceptable", rule="CON-ERR-406", location="import result",
+                     message="the 406 must be reported for its series")
+
+
+@pytest.mark.requirement("CON-ERR-MULTIPART")
+@pytest.mark.parametrize("action", ["truncate", "wrong-boundary", "bad-length"])
+def test_malformed_multipart_imports_nothing(world, browser, publish, action):
+    exam = publish(series=2, instances=3)
+    broken, fine = exam.series_uids
+    world.source.misbehave(broken, always=action)
+    page = import_exam(browser, exam)
+    expect_equal(pacs_instances(world, broken), set(), rule="CON-ERR-MULTIPART", location=f"local PACS {broken}",
+                 message=f"part of a series with a {action} multipart was imported")
+    expect_equal(pacs_instances(world, fine), {r.sop_instance_uid for r in exam.series[fine]},
+                 rule="CON-ERR-MULTIPART", location=f"local PACS {fine}", message="the intact series must be imported")
+    alive = requests.get(world.consumer_base + "/", timeout=30)
+    expect(alive.status_code < 500, rule="CON-ERR-MULTIPART", location=world.consumer_base,
+           expected="the Consumer keeps serving", observed=alive.status_code, message="server error after bad input")
+    if world.reference:
+        expect_equal(series_status(page, broken), "malformed", rule="CON-ERR-MULTIPART", location="import result",
+                     message="the malformed answer must be reported")
+
+
+@pytest.mark.requirement("CON-URL-ALLOWLIST")
+def test_retrieve_url_outside_the_allowlist_is_refused(world, browser, publish):
+    exam = publish(series=2, instances=2, outside=True)
+    outside, inside = exam.series_uids
+    page = import_exam(browser, exam)
+    expect_equal(world.outsider.seen(outside), [], rule="CON-URL-ALLOWLIST", location=world.outsider_url,
+                 message="a request was sent to a host outside the allowlist")
+    expect_equal(pacs_instances(world, outside), set(), rule="CON-URL-ALLOWLIST", location="local PACS",
+                 message="a series from outside the allowlist was imported")
+    expect_equal(pacs_instances(world, inside), {r.sop_instance_uid for r in exam.series[inside]},
+                 rule="CON-URL-ALLOWLIST", location="local PACS", message="the allowed series must be imported")
+    if world.reference:
+        expect_equal(series_status(page, outside), "refused", rule="CON-URL-ALLOWLIST", location="import result",
+                     message="the refusal must be reported")

@@ -1,0 +1,90 @@
+"""Reading what the Consumer sent to the harness's peers (captured exchanges), for the plan's checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from lxml import etree
+
+from harness import capture
+from harness.soap import ITI18_ACTION, ITI43_ACTION, decode_message
+from harness.xds.query import QueryRequest, parse_query
+
+SAML = "{urn:oasis:names:tc:SAML:2.0:assertion}"
+XDSB = "{urn:ihe:iti:xds-b:2007}"
+
+
+@dataclass
+class SoapRequest:
+    exchange: capture.Exchange
+    action: str
+    body: etree._Element | None
+    security: etree._Element | None
+
+
+def _header(exchange: capture.Exchange, name: str) -> str:
+    return next((v for k, v in exchange.request_headers if k.lower() == name.lower()), "")
+
+
+def dmp_requests(action: str, timeout: float = 5.0) -> list[SoapRequest]:
+    """The Consumer's SOAP requests of ``action`` seen by the DMP simulator during this test."""
+    rec = capture.recorder()
+    rec.wait_for(actor="dmp-simulator", test=capture.current_test(), timeout=timeout)
+    found = []
+    for ex in rec.exchanges(actor="dmp-simulator", test=capture.current_test()):
+        try:
+            msg = decode_message(_header(ex, "Content-Type"), ex.request_body.read())
+        except Exception:  # a request that does not decode is not one of ours to read here
+            continue
+        env = msg.envelope
+        if env.action == action:
+            found.append(SoapRequest(ex, env.action, env.body, env.security))
+    return found
+
+
+def queries() -> list[tuple[SoapRequest, QueryRequest]]:
+    out = []
+    for req in dmp_requests(ITI18_ACTION):
+        if req.body is not None:
+            out.append((req, parse_query(req.body)))
+    return out
+
+
+def retrieves() -> list[tuple[SoapRequest, list[tuple[str, str]]]]:
+    out = []
+    for req in dmp_requests(ITI43_ACTION):
+        pairs = [((d.findtext(f"{XDSB}RepositoryUniqueId") or "").strip(),
+                  (d.findtext(f"{XDSB}DocumentUniqueId") or "").strip())
+                 for d in (req.body.iter(f"{XDSB}DocumentRequest") if req.body is not None else [])]
+        out.append((req, pairs))
+    return out
+
+
+def vihf_attributes(security: etree._Element | None) -> dict[str, list[Any]]:
+    """SAML attribute name -> values (text, or the coded element) of the VIHF assertion."""
+    attrs: dict[str, list[Any]] = {}
+    if security is None:
+        return attrs
+    for attr in security.iter(f"{SAML}Attribute"):
+        values = []
+        for v in attr.findall(f"{SAML}AttributeValue"):
+            children = [c for c in v if isinstance(c.tag, str)]
+            values.append(children[0] if children else (v.text or "").strip())
+        attrs[attr.get("Name", "")] = values
+    return attrs
+
+
+def psc_token_requests(grant_type: str) -> list[capture.Exchange]:
+    out = []
+    for ex in capture.recorder().exchanges(actor="psc-simulator", test=capture.current_test()):
+        if ex.summary.startswith("POST ") and ex.summary.split("?")[0].endswith("/token"):
+            form = parse_qs(ex.request_body.read().decode("latin-1"))
+            if form.get("grant_type") == [grant_type]:
+                out.append(ex)
+    return out
+
+
+def form_of(exchange: capture.Exchange) -> dict[str, list[str]]:
+    return parse_qs(exchange.request_body.read().decode("latin-1"))
