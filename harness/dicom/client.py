@@ -51,6 +51,11 @@ class Peer:
     def __str__(self) -> str:
         return f"{self.aet}@{self.host}:{self.port}"
 
+    @classmethod
+    def of(cls, pacs: Any, calling_aet: str = "DRIMCHECK") -> Peer:
+        """The peer of anything with ``host``, ``port`` and ``aet`` (embedded PACS, Orthanc)."""
+        return cls(pacs.host, int(pacs.port), pacs.aet, calling_aet)
+
 
 @dataclass
 class StoreResult:

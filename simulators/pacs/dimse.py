@@ -172,7 +172,7 @@ class DimseServer:
                 yield 0xFE00, None
                 return
             try:
-                yield STATUS["pending"], dcmread(rec.path)
+                yield STATUS["pending"], _for_peer(dcmread(rec.path), event.assoc)
             except Exception as exc:  # a file vanished or is unreadable: count it as failed
                 log.error("cannot read %s: %s", rec.path, exc)
                 failed = Dataset()
@@ -218,12 +218,30 @@ def _make_ae(aet: str) -> AE:
     return ae
 
 
+def _for_peer(ds: Dataset, assoc: Any) -> Dataset:
+    """Decompress when the peer accepted the SOP class only uncompressed (C-GET/C-MOVE sub-operations).
+
+    For C-GET ``assoc`` is the requestor's association; for C-MOVE pynetdicom opens the store
+    association itself, and the contexts proposed there include Explicit VR Little Endian.
+    """
+    ts = ds.file_meta.TransferSyntaxUID
+    if not ts.is_compressed:
+        return ds
+    accepted = {(cx.abstract_syntax, cx.transfer_syntax[0]) for cx in assoc.accepted_contexts}
+    if (ds.SOPClassUID, ts) in accepted or not any(sop == ds.SOPClassUID for sop, _ in accepted):
+        return ds
+    ds.decompress()  # sets Explicit VR Little Endian and updates the pixel module
+    return ds
+
+
 def _contexts_for(records: list[Record]) -> list[Any]:
-    """One presentation context per stored (SOP class, transfer syntax) pair for a C-MOVE sub-association."""
-    pairs: dict[str, set[str]] = {}
-    for rec in records:
-        pairs.setdefault(rec["SOPClassUID"], set()).add(rec.transfer_syntax)
-    return [build_context(sop, sorted(ts)) for sop, ts in sorted(pairs.items())][:128]
+    """One context per stored (SOP class, transfer syntax) pair for a C-MOVE sub-association.
+
+    Each pair gets its own context so the destination accepts or refuses each syntax separately;
+    pynetdicom then sends each instance on the context of its own syntax (no transcoding on C-MOVE).
+    """
+    pairs = sorted({(rec["SOPClassUID"], rec.transfer_syntax) for rec in records})
+    return [build_context(sop, [ts]) for sop, ts in pairs][:128]
 
 
 def _store_failure(event: Any, status: int, message: str, started: float) -> Dataset:

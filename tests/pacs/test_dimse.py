@@ -1,0 +1,162 @@
+"""The same DIMSE scenarios against the embedded PACS and Orthanc, then the embedded PACS's bad input."""
+
+from __future__ import annotations
+
+import logging
+import struct
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+from pydicom.filewriter import write_file_meta_info
+from pynetdicom import AE
+
+from fixtures.studies import InstanceRef
+from harness.capture import recorder
+from harness.dicom import DimseError, Peer, echo, find, get, load_study_into_pacs, move, query, store
+from harness.orthanc import require_orthanc, start_orthanc
+from simulators.pacs import EmbeddedPacs, start_pacs
+
+CT = "1.2.840.10008.5.1.4.1.1.2"
+JLS = "1.2.840.10008.1.2.4.80"
+
+
+def test_echo_store_find_get(any_pacs: object, small_study: list[InstanceRef]) -> None:
+    peer = Peer.of(any_pacs)
+    assert echo(peer) == 0
+    result = load_study_into_pacs([r.path for r in small_study], peer.host, peer.port, peer.aet)
+    assert not result.failed and len(result.statuses) == len(small_study)
+    study = small_study[0].study_instance_uid
+    studies = find(peer, query("STUDY", StudyInstanceUID="", PatientID="248098765432109", PatientName="DUP*"))
+    assert [s.StudyInstanceUID for s in studies] == [study]
+    assert str(studies[0].PatientName) == "DUPONT^Hélène"
+    series = find(peer, query("SERIES", StudyInstanceUID=study, SeriesInstanceUID="", Modality=""))
+    assert sorted(s.SeriesInstanceUID for s in series) == sorted({r.series_instance_uid for r in small_study})
+    images = find(peer, query("IMAGE", StudyInstanceUID=study, SeriesInstanceUID=small_study[0].series_instance_uid,
+                              SOPInstanceUID="", SOPClassUID=""))
+    assert {i.SOPClassUID for i in images} == {CT}
+    got = get(peer, query("STUDY", StudyInstanceUID=study), [CT], [JLS])
+    assert got.status == 0 and got.completed == len(small_study)
+    assert sorted(d.SOPInstanceUID for d in got.datasets) == sorted(r.sop_instance_uid for r in small_study)
+
+
+def test_invalid_level_is_refused_and_pacs_keeps_serving(any_pacs: object) -> None:
+    peer = Peer.of(any_pacs)
+    with pytest.raises(DimseError) as info:
+        find(peer, query("NOT-A-LEVEL", StudyInstanceUID=""))
+    assert info.value.status is not None and info.value.status >> 12 in (0xA, 0xC)  # a failure status
+    if isinstance(any_pacs, EmbeddedPacs):
+        assert info.value.status == 0xA900
+    assert echo(peer) == 0
+
+
+def test_unknown_move_destination_is_refused(any_pacs: object, small_study: list[InstanceRef]) -> None:
+    peer = Peer.of(any_pacs)
+    load_study_into_pacs([r.path for r in small_study], peer.host, peer.port, peer.aet)
+    result = move(peer, query("STUDY", StudyInstanceUID=small_study[0].study_instance_uid), "NOWHERE")
+    assert result.status >> 12 in (0xA, 0xC) and result.completed == 0
+    if isinstance(any_pacs, EmbeddedPacs):
+        assert result.status == 0xA801
+    assert echo(peer) == 0
+
+
+@pytest.mark.parametrize("source", ["embedded", "orthanc"])
+def test_move_to_known_destination(source: str, small_study: list[InstanceRef], tmp_path: Path) -> None:
+    with start_pacs(tmp_path / "dest", aet="DEST", dicomweb=False) as dest:
+        known = {"DEST": (dest.host, dest.port)}
+        if source == "orthanc":
+            require_orthanc()
+            pacs: object = start_orthanc(tmp_path / "orthanc", modalities=known)
+        else:
+            pacs = start_pacs(tmp_path / "src", known_aes=known, dicomweb=False)
+        with pacs:  # type: ignore[attr-defined]
+            peer = Peer.of(pacs)
+            load_study_into_pacs([r.path for r in small_study], peer.host, peer.port, peer.aet)
+            result = move(peer, query("STUDY", StudyInstanceUID=small_study[0].study_instance_uid), "DEST")
+            assert result.status == 0 and result.completed == len(small_study)
+        assert dest.store.count() == len(small_study)
+
+
+# --- bad input against the embedded PACS ------------------------------------------------------
+
+def _assoc(pacs: EmbeddedPacs, sop: str = CT, ts: str = JLS):
+    ae = AE("BADPEER")
+    ae.add_requested_context(sop, [ts])
+    assoc = ae.associate(pacs.host, pacs.port, ae_title=pacs.aet)
+    assert assoc.is_established
+    return assoc
+
+
+def test_malformed_dataset_gets_c210_and_nothing_is_stored(embedded: EmbeddedPacs, small_study: list[InstanceRef],
+                                                          tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    good = dcmread(small_study[0].path)
+    broken = tmp_path / "broken.dcm"
+    with open(broken, "wb") as fh:  # valid file meta and UIDs, then an element whose length runs past the end
+        fh.write(b"\x00" * 128 + b"DICM")
+        write_file_meta_info(fh, good.file_meta)
+        for tag in ((0x0008, 0x0016, good.SOPClassUID), (0x0008, 0x0018, good.SOPInstanceUID)):
+            value = tag[2].encode() + (b"\x00" if len(tag[2]) % 2 else b"")
+            fh.write(struct.pack("<HH2sH", tag[0], tag[1], b"UI", len(value)) + value)
+        fh.write(struct.pack("<HH2sH", 0x0010, 0x0010, b"PN", 0x4000) + b"DUPONT")
+    assoc = _assoc(embedded)
+    with caplog.at_level(logging.WARNING, logger="drimcheck.pacs"):
+        status = assoc.send_c_store(broken)
+    assoc.release()
+    assert status.Status == 0xC210
+    assert "C-STORE refused (0xC210)" in caplog.text
+    assert embedded.store.count() == 0
+    assert not list((embedded.store.root / "files").rglob("*.part")) if (embedded.store.root / "files").exists() \
+        else True
+    assert echo(Peer.of(embedded)) == 0
+
+
+def test_conflicting_patient_gets_0110_and_store_is_unchanged(loaded: EmbeddedPacs,
+                                                              small_study: list[InstanceRef],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    rec = loaded.store.records({"sop_instance_uid": [small_study[0].sop_instance_uid]})[0]
+    before = rec.path.read_bytes()
+    other = dcmread(small_study[0].path)
+    other.PatientID = "199999999999999"
+    assoc = _assoc(loaded)
+    with caplog.at_level(logging.WARNING, logger="drimcheck.pacs"):
+        status = assoc.send_c_store(other)
+    assoc.release()
+    assert status.Status == 0x0110
+    assert "conflicts" in caplog.text or "is stored for patient" in caplog.text
+    assert rec.path.read_bytes() == before
+    assert loaded.store.count() == len(small_study)
+    assert {r["PatientID"] for r in loaded.store.records()} == {"248098765432109"}
+    assert echo(Peer.of(loaded)) == 0
+
+
+def test_dataset_without_study_uid_is_refused(embedded: EmbeddedPacs, small_study: list[InstanceRef]) -> None:
+    ds = dcmread(small_study[0].path)
+    del ds.StudyInstanceUID
+    assoc = _assoc(embedded)
+    status = assoc.send_c_store(ds)
+    assoc.release()
+    assert status.Status == 0xC210
+    assert embedded.store.count() == 0
+
+
+def test_store_result_names_refused_instances(loaded: EmbeddedPacs, small_study: list[InstanceRef]) -> None:
+    other = dcmread(small_study[1].path)
+    other.PatientID = "188888888888888"
+    result = store(Peer(loaded.host, loaded.port, loaded.aet), [other])
+    assert result.failed == {small_study[1].sop_instance_uid: 0x0110}
+    with pytest.raises(DimseError):
+        load_study_into_pacs([small_study[1].path, _write(other, small_study[1].path.parent.parent / "x.dcm")],
+                             loaded.host, loaded.port, loaded.aet)
+
+
+def _write(ds: object, path: Path) -> Path:
+    ds.save_as(path, enforce_file_format=True)  # type: ignore[attr-defined]
+    return path
+
+
+def test_every_exchange_is_captured(loaded: EmbeddedPacs, small_study: list[InstanceRef]) -> None:
+    find(Peer.of(loaded), query("STUDY", StudyInstanceUID=""))
+    dimse = recorder().exchanges(protocol="dimse")
+    finds = {e.actor for e in dimse if e.summary.startswith("C-FIND STUDY")}
+    assert {"pacs-simulator", "harness:dicom-client"} <= finds
+    assert sum(1 for e in dimse if e.summary.startswith("C-STORE") and e.actor == "pacs-simulator") >= len(small_study)
