@@ -16,6 +16,9 @@ INS_OIDS: dict[str, str] = {
 }
 
 _UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*\Z")
+_UID_CHARS = re.compile(r"[0-9.\n]*\Z")
+# newline -> ".", digits 2-9 -> "1": then an empty component is "..", a leading zero ".00" or ".01"
+_UID_SHAPE = str.maketrans("\n23456789", ".11111111")
 _NIR = re.compile(r"[1-478][0-9]{4}(2A|2B|[0-9]{2})[0-9]{6}[0-9]{2}\Z")
 
 
@@ -23,6 +26,17 @@ def is_uid(value: object) -> bool:
     """DICOM PS3.5 §9.1: digits and dots, no leading zero in a component, at most 64 characters."""
     text = str(value or "")
     return 0 < len(text) <= 64 and _UID.match(text) is not None
+
+
+def all_uids_valid(values: list[str]) -> bool:
+    """True when every value is a valid UID: one regex over the joined list (fast path for 1000s of UIDs)."""
+    if not values:
+        return True
+    joined = "\n".join(values)
+    if max(map(len, values)) > 64 or _UID_CHARS.match(joined) is None:
+        return False
+    shape = "." + joined.translate(_UID_SHAPE) + "."
+    return ".." not in shape and ".00" not in shape and ".01" not in shape
 
 
 def is_oid(value: object) -> bool:

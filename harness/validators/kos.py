@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,7 +22,17 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from harness.findings import Finding, error, info, warning
-from harness.validators.common import INS_OIDS, is_oid, is_uid, nir_key_ok
+from harness.validators.common import INS_OIDS, all_uids_valid, is_oid, is_uid, nir_key_ok
+from harness.validators.kosrefs import (
+    ContentItem,
+    ContentSummary,
+    StudyRef,
+    Unusual,
+    content_from_dataset,
+    content_summary_from_raw,
+    evidence_from_dataset,
+    evidence_from_raw,
+)
 
 KOS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"  # DICOM PS3.4 B.5
 TRANSFER_SYNTAXES = {  # FACTS §2: both occur in ANS samples
@@ -78,20 +89,11 @@ def read_kos(data: bytes | Path | Dataset, *, stop_before_pixels: bool = True) -
         raise KosReadError(f"{len(data)} bytes exceeds {MAX_KOS_BYTES}")
     try:
         ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels)
-        # pydicom reads lazily: touch every element so truncation shows up here, not later.
-        _touch(ds)
     except InvalidDicomError as exc:
         raise KosReadError(f"not a DICOM Part 10 file: {exc}") from None
     except Exception as exc:  # pydicom raises many types on truncated or corrupt input
         raise KosReadError(f"unreadable DICOM ({exc.__class__.__name__}: {exc})") from None
     return ds
-
-
-def _touch(ds: Dataset) -> None:
-    for elem in ds:
-        if elem.VR == "SQ":
-            for item in elem.value:
-                _touch(item)
 
 
 def validate_kos(data: bytes | Path | Dataset, *, profile: str = "dmp",
@@ -114,13 +116,57 @@ def validate_kos(data: bytes | Path | Dataset, *, profile: str = "dmp",
     return findings
 
 
+class Refs:
+    """The KOS with its evidence and content tree as plain structures (see kosrefs)."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+        self.studies, self.summary = _references(ds)
+        self._content: list[ContentItem] | None = None
+        self.sop_list = [(i, j, k, cls, uid) for i, study in enumerate(self.studies)
+                         for j, series in enumerate(study.series) for k, (cls, uid) in enumerate(series.sops)]
+
+    def sops(self) -> Iterator[tuple[str, str, str]]:
+        """(location of the SOP item, SOP class, SOP instance) over the evidence (slow: builds locations)."""
+        for i, j, k, cls, uid in self.sop_list:
+            yield sop_location(i, j, k), cls, uid
+
+
+    @property
+    def content(self) -> list[ContentItem]:
+        """Content items with their positions (pydicom; only needed when something is wrong)."""
+        if self._content is None:
+            self._content = content_from_dataset(self.ds)
+        return self._content
+
+
+def sop_location(i: int, j: int, k: int) -> str:
+    return f"{EVIDENCE}[{i}]>{SERIES}[{j}]>{SOPS}[{k}]"
+
+
+def _references(ds: Dataset) -> tuple[list[StudyRef], ContentSummary | None]:
+    """Fast reader on the raw sequences; pydicom when the layout is unusual (same result)."""
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    evd, cnt = ds.get_item(0x0040A375), ds.get_item(0x0040A730)
+    raw = [e for e in (evd, cnt) if e is not None]
+    if little and all(isinstance(getattr(e, "value", None), bytes) for e in raw):
+        try:
+            return (evidence_from_raw(evd.value, not implicit) if evd is not None else [],
+                    content_summary_from_raw(cnt.value, not implicit) if cnt is not None
+                    else ContentSummary(0, 0, 0, 0, []))
+        except (Unusual, struct.error, UnicodeDecodeError, StopIteration, IndexError):
+            pass
+    return evidence_from_dataset(ds), None
+
+
 def _check_all(ds: Dataset, profile: str) -> list[Finding]:
+    refs = Refs(ds)
     findings: list[Finding] = []
     for check in _IHE_CHECKS:
-        findings.extend(check(ds))
+        findings.extend(check(refs))
     if profile == "dmp":
         for check in _DMP_CHECKS:
-            findings.extend(check(ds))
+            findings.extend(check(refs))
     return findings
 
 
@@ -134,7 +180,8 @@ def _check_meta(ds: Dataset) -> Iterator[Finding]:
 
 # --- IOD and SR structure (DICOM PS3.3 A.35.4, PS3.16 TID 2010) ---
 
-def _check_iod(ds: Dataset) -> Iterator[Finding]:
+def _check_iod(refs: Refs) -> Iterator[Finding]:
+    ds = refs.ds
     sop = str(ds.get("SOPClassUID", ""))
     if sop != KOS_SOP_CLASS:
         yield error("KOS-IOD-001", "(0008,0016)", "SOP Class UID is not Key Object Selection", KOS_SOP_CLASS, sop)
@@ -153,41 +200,34 @@ def _check_iod(ds: Dataset) -> Iterator[Finding]:
                         "(absent)")
 
 
-def _check_uids(ds: Dataset) -> Iterator[Finding]:
-    for tag, value in _uids(ds):
+def _check_uids(refs: Refs) -> Iterator[Finding]:
+    refs_uids = [u for *_ijk, cls, uid in refs.sop_list for u in (cls, uid)]
+    if all_uids_valid(refs_uids) and all(not v or is_uid(v) for _t, v in _uids(refs, with_sops=False)):
+        return
+    for tag, value in _uids(refs):
         if value and not is_uid(value):
             yield error("KOS-IOD-003", tag, "not a valid DICOM UID (PS3.5 §9.1)", "digits and dots, <= 64", value)
 
 
-def _uids(ds: Dataset) -> Iterator[tuple[str, str]]:
+def _uids(refs: Refs, with_sops: bool = True) -> Iterator[tuple[str, str]]:
+    ds = refs.ds
     for kw, tag in (("SOPInstanceUID", "(0008,0018)"), ("StudyInstanceUID", "(0020,000D)"),
                     ("SeriesInstanceUID", "(0020,000E)")):
         yield tag, str(ds.get(kw, "") or "")
-    for loc, study, series, sop in _evidence(ds):
-        if sop is None:
-            yield f"{EVIDENCE}{loc[0]}>(0020,000D)", str(study.get("StudyInstanceUID", "") or "")
-            if series is not None:
-                yield f"{loc[1]}>(0020,000E)", str(series.get("SeriesInstanceUID", "") or "")
-                if "RetrieveLocationUID" in series:
-                    yield f"{loc[1]}>(0040,E011)", str(series.RetrieveLocationUID or "")
-            continue
-        yield f"{loc[2]}>(0008,1155)", str(sop.get("ReferencedSOPInstanceUID", "") or "")
-        yield f"{loc[2]}>(0008,1150)", str(sop.get("ReferencedSOPClassUID", "") or "")
+    for i, study in enumerate(refs.studies):
+        yield f"{EVIDENCE}[{i}]>(0020,000D)", study.uid
+        for j, series in enumerate(study.series):
+            yield f"{EVIDENCE}[{i}]>{SERIES}[{j}]>(0020,000E)", series.uid
+            if series.location_uid is not None:
+                yield f"{EVIDENCE}[{i}]>{SERIES}[{j}]>(0040,E011)", series.location_uid
+    if with_sops:
+        for loc, cls, uid in refs.sops():
+            yield f"{loc}>(0008,1155)", uid
+            yield f"{loc}>(0008,1150)", cls
 
 
-def _evidence(ds: Dataset) -> Iterator[tuple[tuple[str, ...], Dataset, Dataset | None, Dataset | None]]:
-    """Walk the evidence: (locations, study item, series item or None, SOP item or None)."""
-    for i, study in enumerate(ds.get("CurrentRequestedProcedureEvidenceSequence") or []):
-        s_loc = f"[{i}]"
-        yield (s_loc,), study, None, None
-        for j, series in enumerate(study.get("ReferencedSeriesSequence") or []):
-            r_loc = f"{EVIDENCE}{s_loc}>{SERIES}[{j}]"
-            yield (s_loc, r_loc), study, series, None
-            for k, sop in enumerate(series.get("ReferencedSOPSequence") or []):
-                yield (s_loc, r_loc, f"{r_loc}>{SOPS}[{k}]"), study, series, sop
-
-
-def _check_sr(ds: Dataset) -> Iterator[Finding]:
+def _check_sr(refs: Refs) -> Iterator[Finding]:
+    ds = refs.ds
     if ds.get("ValueType") != "CONTAINER":
         yield error("KOS-SR-001", "(0040,A040)", "root content item is a CONTAINER", "CONTAINER", ds.get("ValueType"))
     if ds.get("ContinuityOfContent") != "SEPARATE":
@@ -199,22 +239,34 @@ def _check_sr(ds: Dataset) -> Iterator[Finding]:
                     "113030^DCM", "^".join(code) if code else "(none)")
 
 
-def _check_content(ds: Dataset) -> Iterator[Finding]:
-    evidence = {}
-    for loc, _study, _series, sop in _evidence(ds):
-        if sop is not None:
-            evidence.setdefault(str(sop.get("ReferencedSOPInstanceUID", "")),
-                                (str(sop.get("ReferencedSOPClassUID", "")), loc[2]))
+def _content_all_well(refs: Refs) -> bool:
+    """The summary alone proves KOS-SR-002 holds (the usual case); otherwise locate the problems."""
+    summary = refs.summary
+    if summary is None:
+        return False
+    if summary.contains != summary.relationships or summary.reference_items != len(summary.refs) \
+            or summary.value_types != summary.relationships:
+        return False
+    content = {uid: cls for cls, uid in summary.refs}
+    evidence = {uid: cls for *_ijk, cls, uid in refs.sop_list}
+    return len(content) == len(summary.refs) and content == evidence
+
+
+def _check_content(refs: Refs) -> Iterator[Finding]:
+    if _content_all_well(refs):
+        return
+    evidence: dict[str, tuple[str, tuple[int, int, int]]] = {}
+    for i, j, k, cls, uid in refs.sop_list:
+        evidence.setdefault(uid, (cls, (i, j, k)))
     seen: set[str] = set()
-    for i, item in enumerate(ds.get("ContentSequence") or []):
+    for i, item in enumerate(refs.content):
         loc = f"{CONTENT}[{i}]"
-        if item.get("RelationshipType") != "CONTAINS":
+        if item.relationship != "CONTAINS":
             yield error("KOS-SR-002", f"{loc}>(0040,A010)", "content items hang by CONTAINS", "CONTAINS",
-                        item.get("RelationshipType"))
-        if item.get("ValueType") not in REFERENCE_VALUE_TYPES:
+                        item.relationship)
+        if item.value_type not in REFERENCE_VALUE_TYPES:
             continue
-        ref = (item.get("ReferencedSOPSequence") or [None])[0]
-        uid = str(ref.get("ReferencedSOPInstanceUID", "")) if ref else ""
+        cls, uid = item.ref or ("", "")
         if uid in seen:
             yield error("KOS-SR-002", f"{loc}>(0008,1199)[0]", "instance referenced by two content items",
                         "one item per instance", uid)
@@ -222,73 +274,71 @@ def _check_content(ds: Dataset) -> Iterator[Finding]:
         if uid not in evidence:
             yield error("KOS-SR-002", f"{loc}>(0008,1199)[0]>(0008,1155)",
                         "content item references an instance absent from the evidence", "an evidenced instance", uid)
-        elif str(ref.get("ReferencedSOPClassUID", "")) != evidence[uid][0]:
+        elif cls != evidence[uid][0]:
             yield error("KOS-SR-002", f"{loc}>(0008,1199)[0]>(0008,1150)", "SOP class differs from the evidence",
-                        evidence[uid][0], ref.get("ReferencedSOPClassUID"))
-    for uid, (_cls, loc) in evidence.items():
+                        evidence[uid][0], cls)
+    for uid, (_cls, ijk) in evidence.items():
         if uid not in seen:
-            yield error("KOS-SR-002", f"{loc}>(0008,1155)", "evidenced instance has no IMAGE content item",
-                        "one CONTAINS IMAGE item", uid)
+            yield error("KOS-SR-002", f"{sop_location(*ijk)}>(0008,1155)",
+                        "evidenced instance has no IMAGE content item", "one CONTAINS IMAGE item", uid)
 
 
-def _check_evidence(ds: Dataset) -> Iterator[Finding]:
-    studies = ds.get("CurrentRequestedProcedureEvidenceSequence") or []
-    if len(studies) != 1:
-        yield error("KOS-EVD-001", EVIDENCE, "evidence lists exactly one study", 1, len(studies))
-    own = str(ds.get("StudyInstanceUID", ""))
-    seen: dict[str, str] = {}
-    for loc, study, series, sop in _evidence(ds):
-        if series is None:
-            if str(study.get("StudyInstanceUID", "")) != own:
-                yield error("KOS-EVD-001", f"{EVIDENCE}{loc[0]}>(0020,000D)", "evidence study is not the KOS study",
-                            own, study.get("StudyInstanceUID"))
-            if not study.get("ReferencedSeriesSequence"):
-                yield error("KOS-EVD-001", f"{EVIDENCE}{loc[0]}>{SERIES}", "study item lists no series",
-                            ">= 1 series", 0)
-        elif sop is None:
-            if not series.get("SeriesInstanceUID"):
-                yield error("KOS-EVD-001", f"{loc[1]}>(0020,000E)", "series item has no Series Instance UID",
+def _check_evidence(refs: Refs) -> Iterator[Finding]:
+    if len(refs.studies) != 1:
+        yield error("KOS-EVD-001", EVIDENCE, "evidence lists exactly one study", 1, len(refs.studies))
+    own = str(refs.ds.get("StudyInstanceUID", ""))
+    for i, study in enumerate(refs.studies):
+        if study.uid != own:
+            yield error("KOS-EVD-001", f"{EVIDENCE}[{i}]>(0020,000D)", "evidence study is not the KOS study",
+                        own, study.uid)
+        if not study.series:
+            yield error("KOS-EVD-001", f"{EVIDENCE}[{i}]>{SERIES}", "study item lists no series", ">= 1 series", 0)
+        for j, series in enumerate(study.series):
+            where = f"{EVIDENCE}[{i}]>{SERIES}[{j}]"
+            if not series.uid:
+                yield error("KOS-EVD-001", f"{where}>(0020,000E)", "series item has no Series Instance UID",
                             "a UID", "(none)")
-            if not series.get("ReferencedSOPSequence"):
-                yield error("KOS-EVD-001", f"{loc[1]}>{SOPS}", "series item lists no instance", ">= 1", 0)
+            if not series.sops:
+                yield error("KOS-EVD-001", f"{where}>{SOPS}", "series item lists no instance", ">= 1", 0)
+    seen: dict[str, tuple[int, int, int]] = {}
+    for i, j, k, cls, uid in refs.sop_list:
+        if not uid or not cls:
+            yield error("KOS-EVD-001", sop_location(i, j, k), "instance reference without SOP Class/Instance UID",
+                        "both UIDs", "missing")
+        elif uid in seen:
+            yield error("KOS-EVD-002", f"{sop_location(i, j, k)}>(0008,1155)",
+                        "instance already referenced at " + sop_location(*seen[uid]), "each instance once", uid)
         else:
-            uid = str(sop.get("ReferencedSOPInstanceUID", "") or "")
-            if not uid or not sop.get("ReferencedSOPClassUID"):
-                yield error("KOS-EVD-001", loc[2], "instance reference without SOP Class/Instance UID",
-                            "both UIDs", "missing")
-            elif uid in seen:
-                yield error("KOS-EVD-002", f"{loc[2]}>(0008,1155)", "instance already referenced at " + seen[uid],
-                            "each instance once", uid)
-            else:
-                seen[uid] = loc[2]
+            seen[uid] = (i, j, k)
 
 
 # --- DRIMbox / CI-SIS rules (FACTS §2) ---
 
-def _check_retrieve_urls(ds: Dataset) -> Iterator[Finding]:
+def _check_retrieve_urls(refs: Refs) -> Iterator[Finding]:
     bases: dict[str, str] = {}
-    for loc, study, series, sop in _evidence(ds):
-        if series is None or sop is not None:
-            continue
-        url = str(series.get("RetrieveURL", "") or "")
-        where = f"{loc[1]}>(0008,1190)"
-        if not url:
-            yield error("KOS-URL-001", where, "series has no Retrieve URL", "<base>/studies/{st}/series/{se}", "(none)")
-            continue
-        expected_tail = f"/studies/{study.get('StudyInstanceUID', '')}/series/{series.get('SeriesInstanceUID', '')}"
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment \
-                or not parts.path.endswith(expected_tail):
-            yield error("KOS-URL-002", where, "Retrieve URL is not the WADO-RS URL of this series",
-                        "<base>" + expected_tail, url)
-            continue
-        bases[where] = url[: len(url) - len(expected_tail) - len(parts.query) - (1 if parts.query else 0)]
+    for i, study in enumerate(refs.studies):
+        for j, series in enumerate(study.series):
+            where = f"{EVIDENCE}[{i}]>{SERIES}[{j}]>(0008,1190)"
+            url = series.url or ""
+            if not url:
+                yield error("KOS-URL-001", where, "series has no Retrieve URL", "<base>/studies/{st}/series/{se}",
+                            "(none)")
+                continue
+            tail = f"/studies/{study.uid}/series/{series.uid}"
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment \
+                    or not parts.path.endswith(tail):
+                yield error("KOS-URL-002", where, "Retrieve URL is not the WADO-RS URL of this series",
+                            "<base>" + tail, url)
+                continue
+            bases[where] = f"{parts.scheme}://{parts.netloc}{parts.path[: len(parts.path) - len(tail)]}"
     if len(set(bases.values())) > 1:
         yield warning("KOS-URL-003", EVIDENCE, "series are retrieved from different WADO-RS services",
                       "one base URL", sorted(set(bases.values())))
 
 
-def _check_patient(ds: Dataset) -> Iterator[Finding]:
+def _check_patient(refs: Refs) -> Iterator[Finding]:
+    ds = refs.ds
     pid = str(ds.get("PatientID", "") or "")
     issuer = str(ds.get("IssuerOfPatientID", "") or "")
     if not pid or issuer not in INS_ISSUERS:
@@ -327,7 +377,8 @@ def _check_traits(ds: Dataset) -> Iterator[Finding]:
                       "5-character INSEE code", place)
 
 
-def _check_request(ds: Dataset) -> Iterator[Finding]:
+def _check_request(refs: Refs) -> Iterator[Finding]:
+    ds = refs.ds
     requests = ds.get("ReferencedRequestSequence") or []
     if not requests:
         yield error("KOS-REQ-001", "(0040,A370)", "Referenced Request Sequence is missing", ">= 1 item", 0)
@@ -348,7 +399,8 @@ def _check_request(ds: Dataset) -> Iterator[Finding]:
                           "(0040,2016) + (0040,0026)", req.get("PlacerOrderNumberImagingServiceRequest"))
 
 
-def _check_drimbox(ds: Dataset) -> Iterator[Finding]:
+def _check_drimbox(refs: Refs) -> Iterator[Finding]:
+    ds = refs.ds
     inst = str(ds.get("InstitutionName", "") or "").split("^")
     if len(inst) < 10 or not inst[9].strip():
         yield warning("KOS-DRIM-001", "(0008,0080)", "InstitutionName should carry the FINESS in component 10",
@@ -368,7 +420,7 @@ def kos_facts(ds: Dataset) -> dict:
     other = str(ds.get("OtherPatientNames", "") or "")
     used = [n.split("^") for n in other.split("\\")] if other else []
     requests = ds.get("ReferencedRequestSequence") or []
-    classes = {str(sop.get("ReferencedSOPClassUID", "")) for _l, _st, _se, sop in _evidence(ds) if sop is not None}
+    classes = {cls for *_ijk, cls, _uid in Refs(ds).sop_list}
     return {
         "ins": str(ds.get("PatientID", "") or ""),
         "birth_name": name[0] if name else "", "given": name[1] if len(name) > 1 else "",
