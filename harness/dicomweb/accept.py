@@ -184,7 +184,10 @@ def matches(media_range: MediaRange, offer: Offer) -> bool:
     wanted = media_range.transfer_syntax
     if wanted == "*" or offer.transfer_syntax is None:
         return True
-    return (wanted or _default_ts(offer)) == offer.transfer_syntax
+    if wanted is None:  # image/jls, image/jp2...: the media type implies the syntax (PS3.18 Table 8.7.3-2)
+        default = _default_ts(offer)
+        return default is None or default == offer.transfer_syntax
+    return wanted == offer.transfer_syntax
 
 
 def quality(ranges: list[MediaRange], offer: Offer) -> float:

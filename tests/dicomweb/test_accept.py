@@ -113,6 +113,16 @@ def test_negotiate_metadata_and_frames():
     assert quality(parse_accept(["application/*;q=0.3"]), json_offer) == 0.3
 
 
+def test_negotiate_compressed_frames_by_part_media_type():
+    jls = Offer("multipart/related", "image/jls", JLS)
+    native = Offer("multipart/related", "application/octet-stream")
+    assert negotiate(parse_accept(['multipart/related; type="image/jls"']), [jls, native]) == jls
+    assert negotiate(parse_accept(['multipart/related; type="image/jp2"']), [jls, native]) is None
+    ranges = parse_accept(['multipart/related; type="application/octet-stream"; transfer-syntax=' + ELE])
+    assert negotiate(ranges, [jls, native]) == native
+    assert negotiate(parse_accept([f'multipart/related; type="image/jls"; transfer-syntax={J2K}']), [jls]) is None
+
+
 def test_offer_content_type():
     assert (Offer("multipart/related", "application/dicom", JLS).content_type("bb")
             == f'{MR}; transfer-syntax={JLS}; boundary=bb')
