@@ -33,6 +33,7 @@ from simulators.psc.config import Client, PscConfig, User
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # RFC 6749 §2.3.1
 SUPPORTED_ACR = ("eidas1",)  # PSC: acr_values=eidas1 (FACTS §5)
 ALG = "RS256"
+PURGE_EVERY = 1000  # token additions between two purges of long-dead tokens
 
 
 class OAuthClient(ClientMixin):
@@ -152,12 +153,26 @@ class Store:
         self.tokens: dict[str, TokenRecord] = {}
         self.refresh: dict[str, TokenRecord] = {}
         self.nonces: set[tuple[str, str]] = set()
+        self._adds = 0
 
     def add_token(self, record: TokenRecord) -> None:
         with self.lock:
             self.tokens[record.access_token] = record
             if record.refresh_token:
                 self.refresh[record.refresh_token] = record
+            self._adds += 1
+            if self._adds % PURGE_EVERY == 0:
+                self._purge(record.clock())
+
+    def _purge(self, now: float) -> None:
+        """Forget tokens dead for a day, so a long load run does not grow without bound."""
+        horizon = now - 86400
+        for table in (self.tokens, self.refresh):
+            for key in [k for k, r in table.items()
+                        if max(r.issued_at + r.expires_in, r.refresh_expires_at) < horizon]:
+                del table[key]
+        for code in [c for c, r in self.codes.items() if r.expires_at < now]:
+            del self.codes[code]
 
     def find(self, token: str, hint: str | None = None) -> TokenRecord | None:
         with self.lock:

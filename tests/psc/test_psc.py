@@ -255,3 +255,48 @@ def test_exchanges_are_captured(psc):
     requests.get(psc.endpoints["jwks"], timeout=10)
     seen = [e for e in recorder().exchanges(actor="psc-simulator") if e.summary.endswith("/certs")]
     assert seen and seen[-1].status.startswith("200")
+
+
+def test_expired_code_rejected(psc, clock):
+    verifier = secrets.token_urlsafe(48)
+    code, _ = get_code(psc, verifier)
+    clock.now += psc.provider.config.code_ttl + 1
+    response = exchange(psc, code, verifier)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_no_acr_claim_unless_asked(psc):
+    verifier = secrets.token_urlsafe(48)
+    response, _ = authorize(psc, verifier, acr_values="")
+    code = parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]
+    tokens = exchange(psc, code, verifier).json()
+    jwks = KeySet.import_key_set(psc.provider.jwks())
+    assert "acr" not in jwt.decode(tokens["id_token"], jwks).claims
+
+
+def test_client_without_pkce_requirement(tmp_path):
+    """The ANS PoC's confidential client sends no PKCE: allowed when the client is configured so."""
+    users = tmp_path / "users.yaml"
+    users.write_text(
+        "users: [{rpps: '10001000001', given_name: A, family_name: B}]\n"
+        "clients: [{client_id: poc, client_secret: s, redirect_uris: ['http://127.0.0.1/cb'], require_pkce: false}]\n",
+        encoding="utf-8")
+    with start_psc(PscConfig(users_file=users)) as service:
+        query = urlencode({"response_type": "code", "client_id": "poc", "redirect_uri": "http://127.0.0.1:9/cb",
+                           "scope": "openid scope_all", "state": "s"})
+        response = requests.post(service.endpoints["authorization"] + "?" + query, data={"user": "10001000001"},
+                                 allow_redirects=False, timeout=10)
+        code = parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]
+        tokens = requests.post(service.endpoints["token"], auth=("poc", "s"), timeout=10, data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb"})
+        assert tokens.status_code == 200 and "id_token" in tokens.json()
+
+
+def test_long_dead_tokens_are_purged(psc, clock):
+    from simulators.psc.provider import PURGE_EVERY
+
+    old = psc.issue_token(RPPS, CLIENT, ttl=1)
+    clock.now += 2 * 86400
+    for _ in range(PURGE_EVERY):
+        psc.issue_token(RPPS, CLIENT)
+    assert psc.provider.store.find(old) is None
