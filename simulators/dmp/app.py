@@ -31,6 +31,8 @@ class DmpApp:
         self.wsgi = CaptureMiddleware(flask_app.wsgi_app, actor="dmp-simulator", protocol="soap")
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
+        if not environ.get("CONTENT_LENGTH") and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            environ["CONTENT_LENGTH"] = "0"  # no body: never read the socket to EOF (GET, empty POST)
         return self.wsgi(environ, start_response)
 
     def close(self) -> None:

@@ -1,8 +1,9 @@
 """``drimcheck serve dmp``: the DMP simulator as a standalone service.
 
 Options: ``--profile xds|dmp``, ``--vihf off|warn|enforce``, ``--db URL`` (sqlite:///PATH or
-postgresql://...), ``--trust PEM`` (CA certificates for VIHF signatures), ``--workdir DIR``,
-``--fault NAME``; ``--port`` / ``--host`` come from the CLI.
+postgresql://...), ``--vihf-trust PEM`` (CA certificates for VIHF signatures, repeatable),
+``--dmp-workdir DIR``, ``--dmp-fault NAME``, ``--repository-unique-id OID``; ``--port`` / ``--host``
+come from the CLI. With ``--vihf enforce`` (the default) and no trust store every request is refused.
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="VIHF SAML assertion policy (default enforce)")
     parser.add_argument("--db", default=None, help="sqlite:///PATH (default <workdir>/dmp.sqlite) or "
                         "postgresql://USER@HOST/DB")
-    parser.add_argument("--workdir", type=Path, default=Path("dmp-data"), help="folder of the SQLite file")
-    parser.add_argument("--trust", type=Path, action="append", default=[],
+    parser.add_argument("--dmp-workdir", type=Path, default=Path("dmp-data"), help="folder of the SQLite file")
+    parser.add_argument("--vihf-trust", type=Path, action="append", default=[],
                         help="PEM file of CA certificates trusted for VIHF signatures (repeatable)")
-    parser.add_argument("--fault", choices=sorted(FAULTS), default=None, help="switch on one named fault")
+    parser.add_argument("--dmp-fault", choices=sorted(FAULTS), default=None, help="switch on one named fault")
     parser.add_argument("--repository-unique-id", default=DmpConfig.repository_unique_id)
 
 
 def start(args: argparse.Namespace) -> Reference:
-    config = DmpConfig(profile=args.profile, vihf=args.vihf, db=args.db, workdir=args.workdir,
-                       trust_store=[p.read_bytes() for p in args.trust], fault=args.fault,
+    config = DmpConfig(profile=args.profile, vihf=args.vihf, db=args.db, workdir=args.dmp_workdir,
+                       trust_store=[p.read_bytes() for p in args.vihf_trust], fault=args.dmp_fault,
                        repository_unique_id=args.repository_unique_id)
     return reference.start(config, port=args.port or 0, host=args.host or "127.0.0.1")
 

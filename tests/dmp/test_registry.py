@@ -1,0 +1,66 @@
+"""Registry + repository behaviour, the same tests on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dmp_testing import client_of, find, kos_sub
+
+from harness.xds.query import entry_summary
+from simulators.dmp import reference
+from simulators.dmp.config import DmpConfig
+from simulators.dmp.ebxml import Indexed
+from simulators.dmp.storage import Batch, StoredObject, open_storage
+
+DELETED = "urn:asip:ci-sis:2010:StatusType:Deleted"
+
+
+def test_submit_query_retrieve(dmp_server):
+    client = client_of(dmp_server)
+    sub = kos_sub()
+    assert client.provide_and_register(sub).success
+    entries = [entry_summary(o) for o in find(client, sub.submission_set.patientId)]
+    assert {e["uniqueId"] for e in entries} == {d.uniqueId for d in sub.documents}
+    kos = next(d for d in sub.documents if d.mimeType == "application/dicom")
+    got = client.retrieve([(dmp_server.config.repository_unique_id, kos.uniqueId)])
+    assert got.success and got.documents[0].data == sub.document_bytes[kos.id]
+
+
+def test_data_survive_a_restart(db_url, tmp_path):
+    sub = kos_sub()
+    with reference.start(DmpConfig(db=db_url, workdir=tmp_path, vihf="off")) as ref:
+        assert client_of(ref).provide_and_register(sub).success
+    with reference.start(DmpConfig(db=db_url, workdir=tmp_path, vihf="off")) as ref:
+        assert len(find(client_of(ref), sub.submission_set.patientId)) == 2
+
+
+def test_delete_then_status_filters(dmp_server):
+    client = client_of(dmp_server)
+    sub = kos_sub()
+    patient = sub.submission_set.patientId
+    assert client.provide_and_register(sub).success
+    kos = next(entry_summary(o) for o in find(client, patient) if o.get("mimeType") == "application/dicom")
+    approved = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
+    assert client.update_status(patient, kos["id"], approved, DELETED).success
+    assert {entry_summary(o)["id"] for o in find(client, patient, [DELETED])} == {kos["id"]}
+    assert kos["id"] not in {entry_summary(o)["id"] for o in find(client, patient)}
+    again = client.update_status(patient, kos["id"], approved, DELETED)
+    assert not again.success and again.error_codes == ["XDSMetadataUpdateError"]
+
+
+def test_a_failing_batch_writes_nothing(db_url, tmp_path):
+    """The storage contract behind atomicity: an error inside commit() rolls everything back."""
+    storage = open_storage(db_url, tmp_path)
+    try:
+        before = storage.count()
+        ident = f"urn:uuid:{__import__('uuid').uuid4()}"
+        obj = StoredObject(Indexed(id=ident, kind="doc", unique_id="2.25.1" + ident[-6:]), "s", b"<x/>")
+        batch = Batch(objects=[obj, obj])  # same id twice: the second insert violates UNIQUE
+        try:
+            storage.commit(batch)
+        except Exception:
+            pass
+        else:
+            raise AssertionError("a duplicate id was accepted")
+        assert storage.count() == before
+        assert storage.rows_by_ids([ident]) == []
+    finally:
+        storage.close()
