@@ -101,8 +101,8 @@ def to_exam(entry: DocumentEntry) -> Exam:
     return Exam(
         entry_uuid=entry.id, unique_id=entry.uniqueId or "", repository_unique_id=entry.repositoryUniqueId or "",
         status=entry.availabilityStatus or "", date=(entry.serviceStartTime or entry.creationTime or "")[:8],
-        modalities=[c.node for c in entry.eventCodes if c.coding_scheme == MODALITY_SCHEME],
-        regions=[c.display or c.node for c in entry.eventCodes if c.coding_scheme == REGION_SCHEME],
+        modalities=list(dict.fromkeys(c.node for c in entry.eventCodes if c.coding_scheme == MODALITY_SCHEME)),
+        regions=list(dict.fromkeys(c.display or c.node for c in entry.eventCodes if c.coding_scheme == REGION_SCHEME)),
         description=entry.comments or entry.title or "", source=_institution(entry),
         study_uid=_reference(entry, STUDY_UID_TYPE), accession=_reference(entry, ACCESSION_TYPE),
         home_community_id=entry.homeCommunityId or "")

@@ -52,7 +52,8 @@ def start(config: ConsumerConfig, port: int = 0, host: str = "127.0.0.1",
     return Reference(server, app, config, cleanups)
 
 
-def start_reference(fault: str | None, workdir: Path, *, peers: dict[str, Any] | None = None) -> Reference:
+def start_reference(fault: str | None, workdir: Path, *, peers: dict[str, Any] | None = None, port: int = 0,
+                    host: str = "127.0.0.1") -> Reference:
     """The reference Consumer with one named fault or none.
 
     ``peers`` gives ``registry``, ``repository``, ``psc_issuer``, ``pacs`` (AET@host:port) and
@@ -72,7 +73,7 @@ def start_reference(fault: str | None, workdir: Path, *, peers: dict[str, Any] |
         if key in peers:
             config = replace(config, **{key: peers[key]})
     try:
-        return start(config, cleanups=cleanups)
+        return start(config, port=port, host=host, cleanups=cleanups)
     except BaseException:
         for cleanup in reversed(cleanups):
             cleanup()

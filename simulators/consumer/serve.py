@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def start(args: argparse.Namespace) -> Reference:
     if not args.dmp_registry:
-        ref = reference.start_reference(args.consumer_fault, args.consumer_workdir)
+        ref = reference.start_reference(args.consumer_fault, args.consumer_workdir, port=args.port or 0,
+                                        host=args.host or "127.0.0.1")
         ref.config.allowed_hosts = tuple(args.allow_host)
         return ref
     missing = [f"--{n.replace('_', '-')}" for n in ("dmp_repository", "psc_issuer") if not getattr(args, n)]
