@@ -35,6 +35,7 @@ from harness.xds.model import (
     XDSB_NS,
     Classification,
     DocumentEntry,
+    Folder,
     Submission,
     SubmissionSet,
 )
@@ -243,6 +244,8 @@ def ihe_rules(sub: Submission, doc_ids: set[str] | None) -> list[Finding]:
     out = _submission_set_rules(sub)
     for doc in sub.documents:
         out += _document_rules(doc)
+    for folder in sub.folders:
+        out += _folder_rules(folder)
     out += _identity_rules(sub)
     out += _association_rules(sub)
     if doc_ids is not None:
@@ -301,6 +304,23 @@ def _document_rules(doc: DocumentEntry) -> list[Finding]:
     out += _code_rules(where, doc.id, "confidentialityCode", doc.confidentialityCodes)
     out += _code_rules(where, doc.id, "eventCodeList", doc.eventCodes)
     out += _extra_rules(where, doc.id, doc.extra_classifications, doc.extra_identifiers)
+    return out
+
+
+def _folder_rules(folder: Folder) -> list[Finding]:
+    """Folder: uniqueId, patientId, title and codeList are required (ITI TF-3 §4.3.1, §4.2.3.4)."""
+    where = "RegistryPackage"
+    out = [error("XDS-FOL-001", _loc(where, folder.id), f"Folder.{attr} missing")
+           for attr in ("uniqueId", "patientId", "title") if getattr(folder, attr) in (None, "")]
+    if not folder.codeList:
+        out.append(error("XDS-FOL-001", _loc(where, folder.id), "Folder.codeList missing"))
+    if folder.uniqueId and not _is_oid(folder.uniqueId):
+        out.append(error("XDS-ID-001", _loc(where, folder.id, "ExternalIdentifier[uniqueId]"),
+                         "Folder.uniqueId is not an OID", "OID of at most 64 characters", folder.uniqueId))
+    out += _code_rules(where, folder.id, "codeList", folder.codeList)
+    for code in folder.extra_classifications:
+        out.append(warning("XDS-CODE-002", _loc(where, folder.id, f"Classification[@id='{code.id}']"),
+                           "classification with a scheme XDS.b does not define", None, code.scheme))
     return out
 
 
@@ -402,10 +422,11 @@ def _association_rules(sub: Submission) -> list[Finding]:
                                  "HasMember SubmissionSet→DocumentEntry needs SubmissionSetStatus",
                                  "Original or Reference", status or None))
     members = {a.target for a in sub.associations if a.type == ASSOCIATION_TYPES["HasMember"] and a.source == ss_id}
-    for doc in sub.documents if ss_id else []:  # no SubmissionSet is XDS-SS-001 already
-        if doc.id not in members:
-            out.append(error("XDS-ASSOC-001", _loc("ExtrinsicObject", doc.id), "no HasMember association "
-                             "from the SubmissionSet to this DocumentEntry"))
+    objects = [("ExtrinsicObject", d.id) for d in sub.documents] + [("RegistryPackage", f.id) for f in sub.folders]
+    for kind, obj_id in objects if ss_id else []:  # no SubmissionSet is XDS-SS-001 already
+        if obj_id not in members:
+            out.append(error("XDS-ASSOC-001", _loc(kind, obj_id), "no HasMember association "
+                             "from the SubmissionSet to this DocumentEntry or Folder"))
     return out
 
 

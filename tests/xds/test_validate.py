@@ -14,7 +14,14 @@ from harness.catalog import default_catalog
 from harness.findings import Severity
 from harness.soap import ITI18_ACTION, ITI41_ACTION
 from harness.xds.builder import build_pnr_message, build_pnr_request
-from harness.xds.model import RIM_NS, Classification
+from harness.xds.model import (
+    ASSOCIATION_TYPES,
+    FOLDER_CLASSIFICATION_SCHEMES,
+    RIM_NS,
+    Association,
+    Classification,
+    Folder,
+)
 from harness.xds.validate import validate_message, validate_submission
 
 
@@ -50,6 +57,17 @@ def _all_pids(sub, value):
         d.patientId = value
 
 
+def _add_folder(sub, **changes):
+    code = Classification(FOLDER_CLASSIFICATION_SCHEMES["codeList"], "IMG", "1.2.250.1.213.1.1.4.1", "Imagerie")
+    folder = Folder(id="Folder01", uniqueId="1.2.250.1.999.5.1", patientId=sub.submission_set.patientId,
+                    title="Examens", codeList=[code])
+    for key, value in changes.items():
+        setattr(folder, key, value)
+    sub.folders.append(folder)
+    sub.associations.append(Association("assoc-folder", ASSOCIATION_TYPES["HasMember"], sub.submission_set.id,
+                                         folder.id))
+
+
 def _set(getter, attr, value):
     def mutate(sub):
         setattr(getter(sub), attr, value)
@@ -69,6 +87,11 @@ SUBMISSION_MUTATIONS = [
     ("no-submission-set", "xds", _drop_ss, "XDS-SS-001"),
     ("ss-without-source-id", "xds", _set(lambda s: s.submission_set, "sourceId", None), "XDS-SS-002"),
     ("ss-not-classified", "xds", _set(lambda s: s.submission_set, "has_node_classification", False), "XDS-SS-003"),
+    ("folder-without-title", "xds", lambda s: _add_folder(s, title=None), "XDS-FOL-001"),
+    ("folder-without-codes", "xds", lambda s: _add_folder(s, codeList=[]), "XDS-FOL-001"),
+    ("folder-bad-unique-id", "xds", lambda s: _add_folder(s, uniqueId="x"), "XDS-ID-001"),
+    ("folder-not-member", "xds", lambda s: (_add_folder(s), s.associations.pop()), "XDS-ASSOC-001"),
+    ("folder-other-patient", "xds", lambda s: _add_folder(s, patientId="9^^^&1.2.3&ISO"), "XDS-PID-002"),
     ("no-language", "xds", _set(_kos, "languageCode", None), "XDS-DOC-001"),
     ("no-confidentiality", "xds", _set(_kos, "confidentialityCodes", []), "XDS-DOC-001"),
     ("bad-object-type", "xds", _set(_kos, "objectType", "urn:uuid:00000000-0000-0000-0000-000000000000"),
@@ -128,8 +151,11 @@ SUBMISSION_MUTATIONS = [
 
 
 @pytest.mark.parametrize("profile", ["xds", "dmp"])
-def test_good_submission_is_clean(profile):
+@pytest.mark.parametrize("folder", [False, True])
+def test_good_submission_is_clean(profile, folder):
     sub = good_submission()
+    if folder:
+        _add_folder(sub)
     assert validate_submission(sub, profile) == []
     for mtom in (True, False):
         assert validate_message(*build_pnr_message(sub, mtom=mtom), profile, ITI41_ACTION) == []
