@@ -30,6 +30,7 @@ from harness.validators.kosrefs import (
     Unusual,
     content_from_dataset,
     content_summary_from_raw,
+    elements,
     evidence_from_dataset,
     evidence_from_raw,
 )
@@ -100,12 +101,13 @@ def validate_kos(data: bytes | Path | Dataset, *, profile: str = "dmp",
                  dciodvfy: bool = False) -> list[Finding]:
     """Validate a KOS manifest; ``dciodvfy=True`` also merges dicom3tools' messages (origin dciodvfy)."""
     try:
-        ds = read_kos(data)
+        raw = data.read_bytes() if isinstance(data, Path) else data
+        ds, cut = _read_fast(raw) if isinstance(raw, bytes) else (read_kos(raw), None)
     except (KosReadError, OSError) as exc:
         return [error("KOS-PARSE-001", "(file)", str(exc), "DICOM Part 10 file", "unreadable")]
     findings = list(_check_meta(ds))
     try:
-        findings += _check_all(ds, profile)
+        findings += _check_all(ds, profile, cut)
     except Exception as exc:  # a malformed value must become a finding, never a crash
         findings.append(error("KOS-PARSE-001", "(dataset)", f"cannot read a value: {exc}",
                               "well-formed attribute values", exc.__class__.__name__))
@@ -116,12 +118,71 @@ def validate_kos(data: bytes | Path | Dataset, *, profile: str = "dmp",
     return findings
 
 
+_BIG_SEQUENCES = (0x0040A375, 0x0040A730)  # evidence, content: the two sequences that grow with the study
+
+
+class Cut:
+    """The two big sequences cut out of a Part 10 file before pydicom reads the rest (see _read_fast)."""
+
+    def __init__(self, data: bytes, values: dict[int, bytes], explicit: bool) -> None:
+        self.data, self.values, self.explicit = data, values, explicit
+        self._full: Dataset | None = None
+
+    def full(self) -> Dataset:
+        """The whole file read by pydicom (slow path)."""
+        if self._full is None:
+            self._full = read_kos(self.data)
+        return self._full
+
+
+def _read_fast(data: bytes) -> tuple[Dataset, Cut | None]:
+    """pydicom on the file minus the evidence and content sequences, which kosrefs reads from raw bytes.
+
+    pydicom parses undefined-length sequences eagerly (~0.4 s for 1300 references); cutting them out
+    first keeps the read of any manifest in milliseconds. Falls back to a plain read when unsure.
+    """
+    try:
+        cut = _cut_sequences(data)
+    except (Unusual, struct.error, IndexError, ValueError):
+        cut = None
+    if cut is None:
+        return read_kos(data), None
+    rest, values, explicit = cut
+    ds = read_kos(rest)
+    return ds, Cut(data, values, explicit)
+
+
+def _meta_end(data: bytes) -> int:
+    if data[128:132] != b"DICM" or data[132:136] != b"\x02\x00\x00\x00" or data[136:138] != b"UL":
+        raise Unusual("no preamble or no group length")
+    return 144 + int.from_bytes(data[140:144], "little")
+
+
+def _cut_sequences(data: bytes) -> tuple[bytes, dict[int, bytes], bool] | None:
+    end_meta = _meta_end(data)
+    ts = next((data[v0:v1].rstrip(b"\x00 ").decode() for tag, _vr, v0, v1, _n in
+               elements(data, 132, end_meta, True) if tag == 0x00020010), "")
+    if ts not in TRANSFER_SYNTAXES:
+        return None
+    explicit = ts != "1.2.840.10008.1.2"
+    values, pieces, last = {}, [data[:end_meta]], end_meta
+    pos = end_meta
+    for tag, _vr, v0, v1, after in elements(data, end_meta, len(data), explicit):
+        if tag in _BIG_SEQUENCES:
+            values[tag] = data[v0:v1]
+            pieces.append(data[last:pos])
+            last = after
+        pos = after
+    pieces.append(data[last:])
+    return b"".join(pieces), values, explicit
+
+
 class Refs:
     """The KOS with its evidence and content tree as plain structures (see kosrefs)."""
 
-    def __init__(self, ds: Dataset) -> None:
-        self.ds = ds
-        self.studies, self.summary = _references(ds)
+    def __init__(self, ds: Dataset, cut: Cut | None = None) -> None:
+        self.ds, self.cut = ds, cut
+        self.studies, self.summary = _references(ds, cut)
         self._content: list[ContentItem] | None = None
         self.sop_list = [(i, j, k, cls, uid) for i, study in enumerate(self.studies)
                          for j, series in enumerate(study.series) for k, (cls, uid) in enumerate(series.sops)]
@@ -136,7 +197,7 @@ class Refs:
     def content(self) -> list[ContentItem]:
         """Content items with their positions (pydicom; only needed when something is wrong)."""
         if self._content is None:
-            self._content = content_from_dataset(self.ds)
+            self._content = content_from_dataset(self.cut.full() if self.cut else self.ds)
         return self._content
 
 
@@ -144,23 +205,26 @@ def sop_location(i: int, j: int, k: int) -> str:
     return f"{EVIDENCE}[{i}]>{SERIES}[{j}]>{SOPS}[{k}]"
 
 
-def _references(ds: Dataset) -> tuple[list[StudyRef], ContentSummary | None]:
+def _references(ds: Dataset, cut: Cut | None) -> tuple[list[StudyRef], ContentSummary | None]:
     """Fast reader on the raw sequences; pydicom when the layout is unusual (same result)."""
-    implicit, little = getattr(ds, "original_encoding", (None, None))
-    evd, cnt = ds.get_item(0x0040A375), ds.get_item(0x0040A730)
-    raw = [e for e in (evd, cnt) if e is not None]
-    if little and all(isinstance(getattr(e, "value", None), bytes) for e in raw):
-        try:
-            return (evidence_from_raw(evd.value, not implicit) if evd is not None else [],
-                    content_summary_from_raw(cnt.value, not implicit) if cnt is not None
-                    else ContentSummary(0, 0, 0, 0, []))
-        except (Unusual, struct.error, UnicodeDecodeError, StopIteration, IndexError):
-            pass
-    return evidence_from_dataset(ds), None
+    if cut is not None:
+        evd, cnt, explicit = cut.values.get(0x0040A375), cut.values.get(0x0040A730), cut.explicit
+    else:
+        implicit, little = getattr(ds, "original_encoding", (None, None))
+        evd_e, cnt_e = ds.get_item(0x0040A375), ds.get_item(0x0040A730)
+        evd, cnt = (getattr(e, "value", None) for e in (evd_e, cnt_e))
+        explicit = not implicit
+        if not little or any(e is not None and not isinstance(v, bytes) for e, v in ((evd_e, evd), (cnt_e, cnt))):
+            return evidence_from_dataset(ds), None
+    try:
+        return (evidence_from_raw(evd, explicit) if evd is not None else [],
+                content_summary_from_raw(cnt, explicit) if cnt is not None else ContentSummary(0, 0, 0, 0, []))
+    except (Unusual, struct.error, UnicodeDecodeError, StopIteration, IndexError):
+        return evidence_from_dataset(cut.full() if cut else ds), None
 
 
-def _check_all(ds: Dataset, profile: str) -> list[Finding]:
-    refs = Refs(ds)
+def _check_all(ds: Dataset, profile: str, cut: Cut | None = None) -> list[Finding]:
+    refs = Refs(ds, cut)
     findings: list[Finding] = []
     for check in _IHE_CHECKS:
         findings.extend(check(refs))

@@ -1,0 +1,23 @@
+"""Shared fixtures of the validator tests: the corpus folder (skip when absent) and the good set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+
+
+def corpus_file(rel: str) -> Path:
+    path = CORPUS / rel
+    if not path.exists():
+        pytest.skip(f"corpus file missing: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def good() -> dict[str, bytes]:
+    from fixtures.mutations.goodset import good_set
+
+    return good_set()
