@@ -18,8 +18,10 @@ from flask import Flask, Response, jsonify, request
 
 from harness.capture import CaptureMiddleware
 from simulators.psc.config import PscConfig
+from simulators.psc.mtls import TLS_CLIENT_AUTH, authenticate_tls_client
 from simulators.psc.provider import (
     CLIENT_AUTH_METHODS,
+    SECRET_METHODS,
     SUPPORTED_ACR,
     PscProvider,
     S256Challenge,
@@ -38,6 +40,7 @@ def create_app(config: PscConfig | None = None, provider: PscProvider | None = N
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": provider.config.token_ttl,
                                              "refresh_token": provider.config.token_ttl}
     server = AuthorizationServer(app, query_client=provider.clients.get, save_token=provider.save_token)
+    server.register_client_auth_method(TLS_CLIENT_AUTH, authenticate_tls_client)
     code_grant, refresh_grant, openid = build_grants(provider)
     server.register_grant(code_grant, [S256Challenge(required=True), openid])
     server.register_grant(refresh_grant)
@@ -74,9 +77,10 @@ def _issuer(provider: PscProvider) -> str:
     return request.host_url.rstrip("/") + provider.config.realm_path
 
 
-def discovery_document(issuer: str) -> dict[str, Any]:
-    """OpenID Connect Discovery 1.0 §3 metadata (RFC 8414 for the OAuth members)."""
+def discovery_document(issuer: str, mtls: bool = False) -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 §3 metadata (RFC 8414 for the OAuth members, RFC 8705 §2.3)."""
     base = issuer + OIDC
+    methods = CLIENT_AUTH_METHODS if mtls else SECRET_METHODS
     return {
         "issuer": issuer, "authorization_endpoint": base + "/auth", "token_endpoint": base + "/token",
         "userinfo_endpoint": base + "/userinfo", "introspection_endpoint": base + "/token/introspect",
@@ -85,9 +89,9 @@ def discovery_document(issuer: str) -> dict[str, Any]:
         "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": ["openid", "scope_all"], "acr_values_supported": list(SUPPORTED_ACR),
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
-        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
-        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "token_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_methods_supported": methods,
         "claims_supported": ["sub", "preferred_username", "given_name", "family_name", "SubjectNameID",
                              "SubjectRefPro", "acr", "nonce"],
     }
@@ -97,7 +101,7 @@ def _routes(app: Flask, server: AuthorizationServer, provider: PscProvider, real
     @app.get(realm + "/.well-known/openid-configuration")
     @app.get(realm + "/.well-known/wallet-openid-configuration")
     def discovery() -> Response:
-        return jsonify(discovery_document(_issuer(provider)))
+        return jsonify(discovery_document(_issuer(provider), mtls=bool(provider.config.client_ca)))
 
     @app.get(realm + OIDC + "/certs")
     def certs() -> Response:

@@ -82,6 +82,7 @@ class Client:
     redirect_uris: tuple[str, ...] = ()
     scope: str = "openid scope_all"
     require_pkce: bool = True
+    tls_client_subject: str = ""  # RFC 4514 DN: enables tls_client_auth (RFC 8705 §2.1.2)
 
     def redirect_allowed(self, uri: str) -> bool:
         """Exact match, or any port on a loopback host (RFC 8252 §7.3)."""
@@ -107,6 +108,10 @@ class PscConfig:
     refresh_ttl: int = 1800
     issuer: str = ""  # set from the listening address when empty
     realm_path: str = REALM_PATH
+    tls_cert: str | None = None  # PEM files: HTTPS when set
+    tls_key: str | None = None
+    client_ca: str | None = None  # PEM CA bundle: ask clients for a certificate (mutual TLS)
+    client_cert: str = "optional"  # none | optional | required, when client_ca is set
     users: list[User] = field(default_factory=list)
     clients: list[Client] = field(default_factory=list)
 

@@ -29,8 +29,10 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from simulators.psc.config import Client, PscConfig, User
+from simulators.psc.mtls import TLS_CLIENT_AUTH
 
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # RFC 6749 §2.3.1
+SECRET_METHODS = ["client_secret_basic", "client_secret_post"]  # RFC 6749 §2.3.1
+CLIENT_AUTH_METHODS = [*SECRET_METHODS, TLS_CLIENT_AUTH]  # RFC 8705 §2.1
 SUPPORTED_ACR = ("eidas1",)  # PSC: acr_values=eidas1 (FACTS §5)
 ALG = "RS256"
 PURGE_EVERY = 1000  # token additions between two purges of long-dead tokens
@@ -61,7 +63,9 @@ class OAuthClient(ClientMixin):
         return hmac.compare_digest(client_secret.encode(), self.client.client_secret.encode())
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in CLIENT_AUTH_METHODS
+        if method == TLS_CLIENT_AUTH:
+            return bool(self.client.tls_client_subject)
+        return method in SECRET_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"

@@ -18,6 +18,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="issuer URL to advertise (default: http://HOST:PORT/auth/realms/esante-wallet)")
 
 
+    parser.add_argument("--tls-cert", default=None, help="PEM certificate: serve HTTPS")
+    parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
+    parser.add_argument("--client-ca", default=None, help="PEM CA bundle: ask clients for a certificate (mTLS)")
+    parser.add_argument("--client-cert", choices=("none", "optional", "required"), default="optional",
+                        help="client certificate policy when --client-ca is given (default: %(default)s)")
+
+
 def start(args: argparse.Namespace) -> Service:
-    config = PscConfig(users_file=args.users, token_ttl=args.token_ttl, issuer=getattr(args, "issuer", ""))
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise SystemExit("--tls-cert and --tls-key go together")
+    config = PscConfig(users_file=args.users, token_ttl=args.token_ttl, issuer=args.issuer,
+                       tls_cert=args.tls_cert, tls_key=args.tls_key, client_ca=args.client_ca,
+                       client_cert=args.client_cert)
     return start_psc(config, port=args.port, host=args.host)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from harness.servers import LOOPBACK, RunningServer, serve_wsgi
 from simulators.psc.app import ISSUE_TOKEN_PATH, OIDC, create_app
 from simulators.psc.config import PscConfig
+from simulators.psc.mtls import server_context
 from simulators.psc.provider import PscProvider
 
 
@@ -46,8 +47,14 @@ def endpoints_for(issuer: str) -> dict[str, str]:
 
 def start_psc(config: PscConfig | None = None, port: int = 0, host: str = LOOPBACK,
               provider: PscProvider | None = None) -> Service:
-    """Start the simulator; the issuer is ``http://host:port/auth/realms/esante-wallet`` unless configured."""
+    """Start the simulator; the issuer is ``http(s)://host:port/auth/realms/esante-wallet`` unless configured.
+
+    HTTPS when ``config.tls_cert``/``tls_key`` are set; mutual TLS when ``config.client_ca`` is too.
+    """
     provider = provider or PscProvider(config or PscConfig())
-    server = serve_wsgi(create_app(provider=provider), "psc-simulator", port=port, host=host)
-    provider.base_url = server.url
+    cfg = provider.config
+    context = server_context(cfg.tls_cert, cfg.tls_key, cfg.client_ca, cfg.client_cert) \
+        if cfg.tls_cert and cfg.tls_key else None
+    server = serve_wsgi(create_app(provider=provider), "psc-simulator", port=port, host=host, ssl_context=context)
+    provider.base_url = f"{'https' if context else 'http'}://{server.host}:{server.port}"
     return Service(provider, server, endpoints_for(provider.issuer))
