@@ -39,7 +39,9 @@ class ConsumerConfig:
     max_part_bytes: int = 512 * 1024 * 1024
     max_entries: int = 500  # exams shown; the rest is reported as cut off
     # VIHF attributes of the software (FACTS §3); the professional's come from PSC userinfo
-    vihf_issuer: str = "CN=DRIMbox Consumer, OU=499700367909006, O=DRIMCHECK, C=FR"
+    vihf_issuer: str = "CN=DRIMbox Consumer, OU=499700367909006, O=DRIMCHECK, C=FR"  # when unsigned
+    vihf_key: bytes | None = None  # PEM key + certificate of the structure (IGC-Santé ORG AUTH CLI)
+    vihf_cert: bytes | None = None
     structure_id: str = "499700367909006"
     lps_id: str = "DRIMCHECK-CONSUMER"
     lps_name: str = "DRIMcheck reference Consumer DRIMbox"

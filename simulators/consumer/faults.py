@@ -14,5 +14,5 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("shows-deprecated", "the history asks for Approved and Deprecated entries and shows both",
           ("CON-HIST-DEPRECATED",)),
     Fault("wrong-query-params", "FindDocuments is sent without the IMG-KOS typeCode filter", ("CON-Q-FINDDOCS",)),
-    Fault("no-vihf", "ITI-18 and ITI-43 requests carry no VIHF (no wsse:Security)", ("CON-VIHF",)),
+    Fault("no-vihf", "ITI-18 and ITI-43 requests carry no VIHF (no wsse:Security)", ("CON-VIHF", "CON-VIHF-SIGNED")),
 )}

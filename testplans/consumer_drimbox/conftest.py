@@ -62,6 +62,7 @@ class World:
     workdir: Path
     outsider: RecordingSource | None = None  # a WADO-RS server NOT on the Consumer's allowlist
     outsider_url: str = ""
+    vihf_trust: list[bytes] = field(default_factory=list)  # CA certificates the VIHF signature must chain to
     consumer: Any = None
     stops: list[Callable[[], None]] = field(default_factory=list)
 
@@ -118,9 +119,13 @@ def _start_consumer(w: World, sut: Any) -> None:
              "psc_issuer": w.psc_issuer, "pacs": w.pacs.endpoints["dimse"],
              "allowed_hosts": (w.source_url.split("//", 1)[1].split("/", 1)[0],), "retry_delay": 0.01}
     if sut.reference:
+        from harness.vihf import throwaway_pki
         from simulators.consumer import start_reference
 
-        ref = start_reference(sut.fault, w.workdir / "reference", peers=peers)
+        pki = throwaway_pki("DRIMbox Consumer reference")
+        w.vihf_trust = [pki.ca_pem]
+        ref = start_reference(sut.fault, w.workdir / "reference",
+                              peers={**peers, "vihf_key": pki.key_pem, "vihf_cert": pki.cert_pem})
         w.stops.append(ref.stop)
         w.consumer, w.contextual_call, w.consumer_base = ref, ref.endpoints["contextual_call"], ref.endpoints["base"]
         return
@@ -128,6 +133,8 @@ def _start_consumer(w: World, sut: Any) -> None:
     if not call:
         pytest.fail(f"SUT profile {sut.name}: endpoints.contextual_call is required by the consumer_drimbox plan")
     w.contextual_call = call
+    vihf_ca = (sut.credentials or {}).get("vihf_ca")
+    w.vihf_trust = [Path(vihf_ca).read_bytes()] if vihf_ca else []
     w.consumer_base = sut.endpoints.get("base", call.rsplit("/", 1)[0])
     print("consumer_drimbox plan peers (configure the Consumer under test with them):", file=sys.stderr)
     for name, value in {**peers, "wado_rs_source": w.source_url, "psc_client_id": "drimbox-consumer",

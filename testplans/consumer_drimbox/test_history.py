@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checks import expect, expect_equal, fail
+from harness.checks import expect, expect_equal, fail, not_applicable
+from harness.vihf import verify_vihf
 from testplans.consumer_drimbox.conftest import PROFESSIONAL, exam_path, needs_pages
 from testplans.consumer_drimbox.exams import patient_cx
 from testplans.consumer_drimbox.traffic import queries, retrieves, vihf_attributes
@@ -87,6 +88,23 @@ def test_vihf_on_query_and_retrieve(world, browser, publish):
         expect(bool(got), rule="CON-VIHF", location="ITI-43", expected="a retrieve", observed="none",
                message="no ITI-43 request seen")
         _check_vihf(got[-1][0], exam.patient, "ITI-43")
+
+
+@pytest.mark.requirement("CON-VIHF-SIGNED")
+def test_vihf_is_signed(world, browser, publish):
+    if not world.vihf_trust:
+        not_applicable("give the CA of the Consumer's VIHF certificate as credentials.vihf_ca in the SUT profile")
+    exam = publish(series=1, instances=1)
+    browser.open(exam.patient)
+    found = queries()
+    expect(bool(found), rule="CON-VIHF-SIGNED", location="ITI-18", expected="a query", observed="none",
+           message="no ITI-18 request seen")
+    findings = verify_vihf(found[-1][0].security, trust_store=world.vihf_trust, patient=patient_cx(exam.patient))
+    sig = [f for f in findings if "Signature" in f.location or "signature" in f.message.lower()
+           or f.rule == "DMP-VIHF-001"]
+    if sig:
+        fail("CON-VIHF-SIGNED", sig[0].location, "a valid enveloped signature by the structure's certificate",
+             sig[0].found or "-", sig[0].message)
 
 
 @pytest.mark.requirement("CON-HIST-LIST")

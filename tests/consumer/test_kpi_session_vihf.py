@@ -69,6 +69,12 @@ def test_vihf_attributes():
     assert sec.findtext(".//{urn:oasis:names:tc:SAML:2.0:assertion}NameID") == "810001000001"
 
 
-def test_vihf_without_patient_has_no_resource_id():
-    attrs = vihf_attributes(build_vihf(ConsumerConfig(), Professional("8123"), None))
-    assert RESOURCE_ID not in attrs
+def test_vihf_is_signed_when_given_a_key():
+    from harness.vihf import throwaway_pki, verify_vihf
+
+    pki = throwaway_pki("consumer test")
+    config = ConsumerConfig(vihf_key=pki.key_pem, vihf_cert=pki.cert_pem)
+    security = build_vihf(config, Professional("8123", "A", "B"), "P^^^&1.2.250.1.213.1.4.10&ISO^NH")
+    assert verify_vihf(security, trust_store=[pki.ca_pem], patient="P^^^&1.2.250.1.213.1.4.10&ISO^NH") == []
+    unsigned = build_vihf(ConsumerConfig(), Professional("8123"), "P^^^&1.2.250.1.213.1.4.10&ISO^NH")
+    assert verify_vihf(unsigned, trust_store=[pki.ca_pem])  # no signature: findings
