@@ -1,0 +1,53 @@
+"""``drimcheck serve source``: the reference Source DRIMbox as a standalone service.
+
+``--port`` (CLI) is the WADO-RS HTTP port; ``--mllp-port`` the HL7 listener. The Source needs a PACS
+(``--pacs AET@HOST:PORT`` for the C-FIND, ``--pacs-dicomweb URL`` for retrieval), a DMP
+(``--dmp URL`` = base of ``/registry`` and ``/repository``), Pro Santé Connect (``--psc-introspect URL``)
+and, for a DMP that enforces VIHF, ``--vihf-key`` / ``--vihf-cert`` (PEM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from simulators.source.config import SourceConfig
+from simulators.source.faults import FAULTS
+from simulators.source.reference import Reference
+from simulators.source.reference import start as start_source
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mllp-port", type=int, default=0, help="HL7 v2 MLLP port (0 = free port)")
+    parser.add_argument("--pacs", default="DRIMPACS@127.0.0.1:11112", help="PACS for C-FIND: AET@HOST:PORT")
+    parser.add_argument("--pacs-dicomweb", default="http://127.0.0.1:8042/dicom-web",
+                        help="PACS DICOMweb base URL (instances are fetched there)")
+    parser.add_argument("--dmp", default="http://127.0.0.1:8080", help="DMP base URL (/registry, /repository)")
+    parser.add_argument("--psc-introspect", default="", help="PSC introspection endpoint (empty = no token check)")
+    parser.add_argument("--psc-client", default="drimbox-source:source-secret", help="CLIENT_ID:SECRET at PSC")
+    parser.add_argument("--vihf-key", type=Path, default=None, help="PEM private key of the VIHF signer")
+    parser.add_argument("--vihf-cert", type=Path, default=None, help="PEM certificate of the VIHF signer")
+    parser.add_argument("--source-workdir", type=Path, default=Path("source-data"), help="folder of the SQLite file")
+    parser.add_argument("--public-base", default="", help="WADO-RS base written in the KOS (default: our URL)")
+    parser.add_argument("--source-fault", choices=sorted(FAULTS), default=None, help="switch on one named fault")
+
+
+def config_from(args: argparse.Namespace) -> SourceConfig:
+    match = re.fullmatch(r"([^@]+)@([^:]+):(\d+)", args.pacs)
+    if match is None:
+        raise SystemExit(f"--pacs {args.pacs!r}: expected AET@HOST:PORT")
+    client_id, _, secret = args.psc_client.partition(":")
+    dmp = args.dmp.rstrip("/")
+    return SourceConfig(
+        workdir=args.source_workdir, pacs_aet=match[1], pacs_host=match[2], pacs_port=int(match[3]),
+        pacs_dicomweb=args.pacs_dicomweb, dmp_registry=dmp + "/registry", dmp_repository=dmp + "/repository",
+        psc_introspect=args.psc_introspect, psc_client_id=client_id, psc_client_secret=secret,
+        vihf_key=args.vihf_key.read_bytes() if args.vihf_key else None,
+        vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None,
+        public_base=args.public_base, fault=args.source_fault)
+
+
+def start(args: argparse.Namespace) -> Reference:
+    return start_source(config_from(args), host=args.host or "127.0.0.1", http_port=args.port or 0,
+                        mllp_port=args.mllp_port)
