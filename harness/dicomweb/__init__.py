@@ -16,6 +16,7 @@ from harness.dicomweb.multipart import (
     boundary_from_content_type,
     content_type_header,
     iter_multipart,
+    iter_parts,
     new_boundary,
     parse_multipart,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "content_type_header",
     "dicom_offers",
     "iter_multipart",
+    "iter_parts",
     "negotiate",
     "new_boundary",
     "parse_accept",

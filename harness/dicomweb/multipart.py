@@ -9,6 +9,7 @@ a generator so a 1 GB study goes out part by part without being held in memory.
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -317,6 +318,28 @@ def _parse_headers(raw: bytes, index: int) -> Headers:
             raise MultipartError(f"part {index}: malformed header line {line[:80]!r}")
         headers.append((text, value.strip().decode("latin-1")))
     return headers
+
+
+def iter_parts(content_type: str, chunks: Iterable[bytes], max_part_size: int = DEFAULT_MAX_PART_SIZE,
+               max_parts: int | None = None) -> Iterator[tuple[Headers, bytes]]:
+    """Yield each part as soon as it is complete: memory holds one part, not the whole response.
+
+    For a study streamed from a WADO-RS server (``requests`` ``iter_content``); raises
+    MultipartError when the stream ends early or breaks the syntax, after the good parts.
+    """
+    parser = MultipartParser(boundary_from_content_type(content_type), max_part_size=max_part_size,
+                             max_parts=max_parts)
+    headers: Headers = []
+    data: list[bytes] = []
+    for chunk in itertools.chain(chunks, [None]):  # None: end of input
+        events = parser.close() if chunk is None else parser.feed(bytes(chunk))
+        for event in events:
+            if isinstance(event, PartStart):
+                headers, data = event.headers, []
+            elif isinstance(event, PartData):
+                data.append(event.data)
+            elif isinstance(event, PartEnd):
+                yield headers, b"".join(data)
 
 
 def parse_multipart(content_type: str, body: bytes | Iterable[bytes],

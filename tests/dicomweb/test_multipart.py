@@ -239,3 +239,32 @@ def test_one_big_feed_spanning_slices_with_long_epilogue():
     parts = [(DICOM, big), (DICOM, b"small"), (DICOM, big)]
     epilogue = b"E" * 600_000
     assert _feed(encode_multipart(parts, B) + epilogue, 1 << 30) == (parts, epilogue)
+
+
+def test_iter_parts_yields_each_part_before_the_stream_ends():
+    from harness.dicomweb.multipart import iter_parts
+
+    raw = encode_multipart([(DICOM, b"first"), (DICOM, b"second")], B)
+    cut = raw.index(b"second") + len(b"second") + 2  # first part complete, second not yet closed
+    fed = []
+
+    def chunks():
+        fed.append(1)
+        yield raw[:cut]
+        fed.append(2)
+        yield raw[cut:]
+
+    parts = iter_parts(f"multipart/related; boundary={B}", chunks())
+    assert next(parts) == (DICOM, b"first") and fed == [1]
+    assert list(parts) == [(DICOM, b"second")] and fed == [1, 2]
+
+
+def test_iter_parts_reports_truncation_after_good_parts():
+    from harness.dicomweb.multipart import iter_parts
+
+    raw = encode_multipart([(DICOM, b"first"), (DICOM, b"second")], B)[:-12]
+    got = []
+    with pytest.raises(MultipartError, match="truncated"):
+        for part in iter_parts(f"multipart/related; boundary={B}", [raw]):
+            got.append(part)
+    assert got == [(DICOM, b"first")]
