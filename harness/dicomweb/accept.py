@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from harness.dicomweb.mediatype import MediaTypeError, format_media_type, parse_media_type, split_quoted
 
-# PS3.18 §8.7.3.5: when a request names no transfer syntax, the default is Explicit VR Little Endian
+# PS3.18 §8.7.3: a media type without transfer-syntax means the default of Tables 8.7.3-2 (instances)
+# and 8.7.3-4 (bulkdata, uncompressed): Explicit VR Little Endian. Implicit VR LE shall not be used there.
 DEFAULT_TRANSFER_SYNTAX = "1.2.840.10008.1.2.1"
 
 # Transfer syntaxes of FACTS §5 (seen in the ANS WADO-RS samples), PS3.6 Table A-1; value: (name, lossless)
@@ -99,7 +100,7 @@ class Offer:
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def content_type(self, boundary: str | None = None) -> str:
-        """The response Content-Type for this offer (PS3.18 §8.7.3.5, FACTS §5)."""
+        """The response Content-Type for this offer (PS3.18 §8.7.3, FACTS §5)."""
         params: list[tuple[str, str]] = []
         if self.related_type:
             params.append(("type", self.related_type))
@@ -162,7 +163,7 @@ def _parse_range(element: str) -> MediaRange:
 
 
 def _default_ts(offer: Offer) -> str | None:
-    """Transfer syntax a range without ``transfer-syntax`` asks for (PS3.18 §8.7.3.5)."""
+    """Transfer syntax a range without ``transfer-syntax`` asks for (PS3.18 §8.7.3, Tables 8.7.3-2 and 8.7.3-4)."""
     if offer.related_type == "application/dicom" or offer.media_type in ("application/dicom",
                                                                         "application/octet-stream"):
         return DEFAULT_TRANSFER_SYNTAX

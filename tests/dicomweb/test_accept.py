@@ -84,7 +84,7 @@ NEGOTIATE_CASES = [
     ([f"{MR}; transfer-syntax={J2K}; q=0.9", f"{MR}; transfer-syntax={JLS}; q=0.5"], STORED, J2K),
     ([f"{MR}; transfer-syntax={J2K}; q=0.5, {MR}; transfer-syntax={JLS}; q=0.5"], STORED, JLS),  # tie: server
     ([f"{MR}; transfer-syntax=*"], STORED, JLS),
-    ([MR], STORED, ELE),  # no transfer-syntax: Explicit VR Little Endian (PS3.18 §8.7.3.5)
+    ([MR], STORED, ELE),  # no transfer-syntax: Explicit VR Little Endian (PS3.18 §8.7.3)
     ([MR], [JLS], None),
     (["*/*"], STORED, JLS),
     (["multipart/*"], STORED, JLS),
