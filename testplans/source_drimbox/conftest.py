@@ -22,6 +22,7 @@ The harness prints these endpoints at start.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from simulators.psc import start_psc
 from simulators.ris import messages as M
 from simulators.ris import send
 
+PACS_ENV = "DRIMCHECK_SOURCE_PACS"  # "orthanc": the reference Source runs in front of Orthanc (issue 6)
 CONSUMER_CLIENT = "drimbox-consumer"
 PROFESSIONAL = "10001000002"  # a test professional of simulators/psc/users.yaml
 
@@ -133,13 +135,11 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     stack: list[Any] = [psc]
     try:
         if sut.reference:
-            from simulators.pacs import start_pacs
             from simulators.source import start_reference
 
-            pacs = start_pacs(root / "pacs")
+            pacs = _start_pacs(root)
             stack.append(pacs)
-            target = (pacs.host, pacs.port, pacs.aet)
-            _load(files, target)
+            _load(files, (pacs.host, pacs.port, pacs.aet))
             source = start_reference(
                 sut.fault, root / "source", pacs_host=pacs.host, pacs_port=pacs.port, pacs_aet=pacs.aet,
                 pacs_dicomweb=pacs.dicomweb_url, dmp_registry=dmp.endpoints["registry"],
@@ -162,6 +162,18 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         for item in reversed(stack):
             item.stop()
         dmp.stop()
+
+
+def _start_pacs(root: Path) -> Any:
+    """The PACS behind the reference Source: the embedded one, or Orthanc when ``DRIMCHECK_SOURCE_PACS=orthanc``."""
+    if os.environ.get(PACS_ENV) == "orthanc":
+        from harness.orthanc import require_orthanc, start_orthanc
+
+        require_orthanc()
+        return start_orthanc(root / "orthanc")
+    from simulators.pacs import start_pacs
+
+    return start_pacs(root / "pacs")
 
 
 def _load(files: dict[str, list[Path]], target: tuple[str, int, str]) -> None:
