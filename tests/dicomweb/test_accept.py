@@ -153,3 +153,32 @@ def test_ans_client_simulator_requests(name):
     assert len(ranges) == 10
     offer = negotiate(ranges, dicom_offers([JLS, JLL, JPEG, "1.2.840.10008.1.2.4.51", ELE]))
     assert offer is not None and offer.transfer_syntax == ANS_EXPECTED[name]
+
+
+ANS_TEST_A_BLANC = CORPUS / "drim-m-data" / "test a blanc"
+# OK_Instances_v2 sends "Accept: transfer-syntax=...;q=0.9" with no media type at all: not an Accept
+# value under RFC 9110 §12.5.1, so it is refused (400), although the ANS file name says OK.
+NOT_AN_ACCEPT = {"Request-validation-instance/OK_Instances_v2.txt"}
+
+
+def _ans_requests() -> list[Path]:
+    return sorted([*ANS_WADO.glob("*.txt"), *(ANS_TEST_A_BLANC / "Validateur de requête-réponses").glob("*/*.txt")])
+
+
+@pytest.mark.parametrize("path", _ans_requests() or [ANS_WADO], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_ans_wado_request_parses(path):
+    if not path.is_file():
+        pytest.skip(f"corpus missing: {path}")
+    from harness.dicomweb.paths import parse_wado_path
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    url = lines[0].split()[1]
+    assert parse_wado_path(url[url.index("/studies"):]).study
+    accept = [line.partition(":")[2] for line in lines if line.lower().startswith("accept:")]
+    if f"{path.parent.name}/{path.name}" in NOT_AN_ACCEPT:
+        with pytest.raises(AcceptError, match="not a media type"):
+            parse_accept(accept)
+        return
+    ranges = parse_accept(accept)
+    assert len(ranges) == 10 and all(r.related_type == "application/dicom" for r in ranges)
+    assert negotiate(ranges, dicom_offers([JLS, ELE])) is not None
