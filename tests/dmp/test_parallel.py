@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dmp_testing import client_of, find, kos_sub, new_patient
 
+from harness.xds.query import entry_summary
 from simulators.dmp import reference
 from simulators.dmp.config import DmpConfig
 
@@ -28,7 +29,7 @@ def test_eight_clients_hundred_submissions_each(tmp_path):
         assert failures == []
         client = client_of(ref)
         for patient, mine in zip(patients, subs, strict=True):
-            found = {o.get("id") for o in find(client, patient)}
-            assert len(found) == EACH
+            found = {entry_summary(o)["uniqueId"] for o in find(client, patient)}
+            assert found == {s.documents[0].uniqueId for s in mine}
         assert ref.app.storage.count("doc") == CLIENTS * EACH
         assert ref.app.storage.document_count() == CLIENTS * EACH

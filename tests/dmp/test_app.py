@@ -1,0 +1,83 @@
+"""The DMP app: inspector pages/JSON, serve options, SOAP details (in-process client and real port)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import requests
+from dmp_testing import client_of, kos_sub
+
+from simulators.dmp import FAULTS, serve
+from simulators.dmp.config import DmpConfig
+from simulators.dmp.faults import handlers_for
+
+
+def test_inspector_lists_a_patients_objects_and_messages(sqlite_server):
+    client = client_of(sqlite_server)
+    sub = kos_sub()
+    patient = sub.submission_set.patientId
+    assert client.provide_and_register(sub).success
+    base = sqlite_server.endpoints["inspector"]
+    data = requests.get(f"{base}/patients/{patient}.json", timeout=10).json()
+    assert {d["uniqueId"] for d in data["doc"]} == {d.uniqueId for d in sub.documents}
+    assert [s["uniqueId"] for s in data["ss"]] == [sub.submission_set.uniqueId]
+    assert {a["associationType"].rsplit(":", 1)[-1] for a in data["assoc"]} == {"HasMember", "signs"}
+    assert all(d["messages"] for d in data["doc"])  # the PnR that created them
+    html = requests.get(f"{base}/patients/{patient}", timeout=10)
+    assert html.status_code == 200 and sub.submission_set.uniqueId in html.text
+    entry = data["doc"][0]["id"]
+    xml = requests.get(f"{base}/objects/{entry}", timeout=10)
+    assert xml.status_code == 200 and b"ExtrinsicObject" in xml.content
+    assert requests.get(f"{base}/objects/urn:uuid:nope", timeout=10).status_code == 404
+    stats = requests.get(f"{base}/stats", timeout=10).json()
+    assert stats["doc"] == 2 and stats["documents"] == 2
+
+
+def test_serve_options_and_start(tmp_path):
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    args = parser.parse_args(["--profile", "xds", "--vihf", "off", "--db", f"sqlite:///{tmp_path}/x.sqlite"])
+    args.port, args.host = 0, "127.0.0.1"
+    service = serve.start(args)
+    try:
+        assert set(service.endpoints) >= {"registry", "repository"}
+        assert client_of(service).provide_and_register(kos_sub()).success
+    finally:
+        service.stop()
+
+
+def test_serve_enforces_vihf_by_default(tmp_path):
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    args = parser.parse_args(["--dmp-workdir", str(tmp_path)])
+    args.port, args.host = 0, "127.0.0.1"
+    service = serve.start(args)
+    try:
+        result = client_of(service).provide_and_register(kos_sub())
+        assert result.fault is not None and "VIHF" in result.fault.reason
+    finally:
+        service.stop()
+
+
+@pytest.mark.parametrize("kwargs", [{"profile": "hl7"}, {"vihf": "maybe"}, {"registry_path": "registry"}])
+def test_config_refuses_bad_values(kwargs):
+    with pytest.raises(ValueError):
+        DmpConfig(**kwargs)
+
+
+def test_every_fault_has_a_handler_and_breaks_a_dmp_requirement():
+    from harness.catalog import load_catalog
+
+    catalog = load_catalog()
+    for name, fault in FAULTS.items():
+        assert handlers_for(name) != handlers_for(None)
+        assert fault.breaks and all(catalog[r].actor == "dmp" for r in fault.breaks)
+    with pytest.raises(KeyError):
+        handlers_for("no-such-fault")
+
+
+def test_response_to_inline_request_is_plain_soap(sqlite_server):
+    result = client_of(sqlite_server).provide_and_register(kos_sub(), mtom=False)
+    assert result.success and not result.message.mtom
+    assert result.content_type.startswith("application/soap+xml")
