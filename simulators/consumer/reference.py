@@ -69,7 +69,7 @@ def start_reference(fault: str | None, workdir: Path, *, peers: dict[str, Any] |
                             repository_url=peers["repository"], psc_issuer=peers["psc_issuer"],
                             pacs=peers.get("pacs", ""), allowed_hosts=tuple(peers.get("allowed_hosts", ())),
                             fault=fault)
-    for key in ("retries", "retry_delay", "timeout", "max_entries", "vihf_key", "vihf_cert"):
+    for key in ("retries", "retry_delay", "timeout", "max_entries", "vihf_key", "vihf_cert", "accept"):
         if key in peers:
             config = replace(config, **{key: peers[key]})
     try:
