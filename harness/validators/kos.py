@@ -27,6 +27,7 @@ from harness.validators.kosrefs import (
     ContentItem,
     ContentSummary,
     StudyRef,
+    Truncated,
     Unusual,
     content_from_dataset,
     content_summary_from_raw,
@@ -143,6 +144,8 @@ def _read_fast(data: bytes) -> tuple[Dataset, Cut | None]:
     """
     try:
         cut = _cut_sequences(data)
+    except Truncated as exc:
+        raise KosReadError(f"truncated DICOM file: {exc}") from None
     except (Unusual, struct.error, IndexError, ValueError):
         cut = None
     if cut is None:

@@ -56,6 +56,10 @@ class Unusual(ValueError):
     """The raw bytes do not have the layout the fast reader knows: use pydicom instead."""
 
 
+class Truncated(Unusual):
+    """An element or item extends past the end of its container (a cut file)."""
+
+
 @dataclass
 class SeriesRef:
     uid: str
@@ -92,6 +96,8 @@ def _implicit_vr(tag: int) -> bytes:
 def elements(buf: bytes, pos: int, end: int, explicit: bool) -> Iterator[tuple[int, bytes, int, int, int]]:
     """(tag, VR, value start, value end, next position) of each element of one level; stops at an item end."""
     while pos < end:
+        if pos + 8 > end:
+            raise Truncated("element header cut")
         group, elem = _TAG.unpack_from(buf, pos)
         tag = group << 16 | elem
         if tag == ITEM_END:
@@ -112,7 +118,7 @@ def elements(buf: bytes, pos: int, end: int, explicit: bool) -> Iterator[tuple[i
             yield tag, vr, start, stop, pos
         else:
             if start + length > end:
-                raise Unusual("element longer than its container")
+                raise Truncated(f"element ({group:04X},{elem:04X}) of {length} bytes extends past its container")
             pos = start + length
             yield tag, vr, start, pos, pos
 

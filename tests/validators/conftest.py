@@ -16,6 +16,12 @@ def corpus_file(rel: str) -> Path:
     return path
 
 
+@pytest.fixture(name="corpus_file")
+def corpus_file_fixture():
+    """corpus_file(rel) -> Path under ../shared/corpus, or skip naming the missing path."""
+    return corpus_file
+
+
 @pytest.fixture(scope="session")
 def good() -> dict[str, bytes]:
     from fixtures.mutations.goodset import good_set

@@ -1,0 +1,88 @@
+"""Hostile or broken input: a finding or a clear error, never a crash, a hang or a memory blow-up."""
+
+from __future__ import annotations
+
+import io
+
+import pydicom
+import pytest
+
+from harness.findings import Severity
+from harness.validators import detect_kind, validate_bytes
+from harness.validators.cda import validate_cda
+from harness.validators.cross import cross_validate
+from harness.validators.hl7v2 import validate_hl7
+from harness.validators.kos import validate_kos
+
+
+def only_rules(findings):
+    return {f.rule for f in findings if f.severity is Severity.ERROR}
+
+
+@pytest.mark.parametrize("cut", [0, 10, 131, 200, 500, 1000, 2000, -300, -40, -1])
+def test_truncated_kos(good, cut):
+    data = good["exam1/kos.dcm"][:cut] if cut else b""
+    findings = validate_kos(data)
+    assert "KOS-PARSE-001" in only_rules(findings) or only_rules(findings)  # never an exception
+
+
+def test_truncated_kos_with_undefined_lengths(good):
+    ds = pydicom.dcmread(io.BytesIO(good["exam1/kos.dcm"]))
+    for elem in ds.iterall():
+        if elem.VR == "SQ":
+            elem.is_undefined_length = True
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    for cut in range(300, len(buf.getvalue()), 97):
+        assert only_rules(validate_kos(buf.getvalue()[:cut]))
+
+
+def test_not_dicom():
+    [f] = validate_kos(b"%PDF-1.4 not a DICOM file" * 10)
+    assert f.rule == "KOS-PARSE-001" and "DICOM" in f.message
+
+
+def test_garbage_inside_the_evidence(good):
+    data = bytearray(good["exam1/kos.dcm"])
+    at = data.find(b"\x08\x00\x99\x11")  # first ReferencedSOPSequence: break its length
+    data[at + 8:at + 12] = b"\xff\xff\xff\x7f"
+    assert only_rules(validate_kos(bytes(data)))
+
+
+def test_doctype_and_external_entity_are_refused():
+    xxe = (b"<?xml version='1.0'?><!DOCTYPE ClinicalDocument [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
+           b"<ClinicalDocument xmlns='urn:hl7-org:v3'>&x;</ClinicalDocument>")
+    [f] = validate_cda(xxe)
+    assert f.rule == "CDA-XML-001" and f.found == "doctype"
+    assert only_rules(validate_bytes(xxe, detect_kind(xxe))) == {"CDA-XML-001"}
+
+
+def test_xml_bomb_is_refused_quickly():
+    """A 200 MB document (built here, never committed) is refused on size before any parsing."""
+    bomb = b"<ClinicalDocument xmlns='urn:hl7-org:v3'>" + b"<a>" * (200 * 1024 * 1024 // 3) + b"</ClinicalDocument>"
+    [f] = validate_cda(bomb)
+    assert f.rule == "CDA-XML-001" and f.found == "too-large"
+    del bomb
+
+
+def test_billion_laughs_is_refused():
+    lol = b"<!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'>" + b"".join(
+        b"<!ENTITY %s '%s'>" % (bytes([98 + i]), (b"&" + bytes([97 + i]) + b";") * 10) for i in range(9)) + \
+        b"]><ClinicalDocument xmlns='urn:hl7-org:v3'>&j;</ClinicalDocument>"
+    assert only_rules(validate_cda(lol)) == {"CDA-XML-001"}
+
+
+def test_invalid_utf8_xml():
+    data = b"<?xml version='1.0' encoding='UTF-8'?><ClinicalDocument xmlns='urn:hl7-org:v3'>\xff\xfe</ClinicalDocument>"
+    assert only_rules(validate_cda(data)) == {"CDA-XML-001"}
+
+
+def test_hl7_with_wrong_separators_and_garbage():
+    assert only_rules(validate_hl7(b"MSH#^~\\&#A#B\rPID#1\r")) == {"HL7-ENC-001"}
+    assert only_rules(validate_hl7(b"\x00\x01\x02")) == {"HL7-ENC-001"}
+    assert only_rules(validate_hl7(b"MSH|^~\\&|")) == {"HL7-MSH-001"}
+
+
+def test_cross_with_hostile_documents():
+    bomb = b"<!DOCTYPE x [<!ENTITY a 'b'>]><ClinicalDocument xmlns='urn:hl7-org:v3'/>"
+    assert cross_validate(kos=b"\0" * 10, cda=bomb, xds=b"<not-xml", hl7=b"\xff") == []

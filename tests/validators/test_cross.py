@@ -1,0 +1,43 @@
+"""Cross-document checks: a consistent exam passes, documents of two exams disagree, subsets work."""
+
+from __future__ import annotations
+
+from harness.validators.cross import cross_validate, xds_facts
+from harness.xmlsafe import parse_xml
+
+
+def exam(good, key):
+    return {"kos": good[f"{key}/kos.dcm"], "cda": good[f"{key}/cr-img.xml"], "xds": good[f"{key}/pnr.xml"],
+            "hl7": good[f"{key}/oru.hl7"]}
+
+
+def test_consistent_exams_pass(good):
+    assert cross_validate(**exam(good, "exam1")) == []
+    assert cross_validate(**exam(good, "exam2")) == []
+
+
+def test_documents_of_two_exams_disagree(good):
+    mixed = {**exam(good, "exam1"), "cda": good["exam2/cr-img.xml"]}
+    rules = {f.rule for f in cross_validate(**mixed)}
+    assert {"XVAL-PAT-001", "XVAL-PAT-002", "XVAL-PAT-003", "XVAL-PAT-004", "XVAL-STU-001", "XVAL-ACC-001",
+            "XVAL-EVT-001"} <= rules
+
+
+def test_any_subset(good):
+    assert cross_validate(kos=good["exam1/kos.dcm"]) == []
+    assert cross_validate() == []
+    [f] = [f for f in cross_validate(kos=good["exam1/kos.dcm"], xds=good["exam2/pnr.xml"])
+           if f.rule == "XVAL-PAT-001"]
+    assert f.location == "KOS (0010,0020) vs XDS patientId"
+
+
+def test_unreadable_document_is_left_to_its_own_validator(good):
+    assert cross_validate(kos=b"garbage", cda=good["exam1/cr-img.xml"]) == []
+
+
+def test_xds_facts_of_the_ans_sample(corpus_file):
+    root = parse_xml(corpus_file("drim-m-data/Echantillons validateurs/Validateur XDS/XDS.xml").read_bytes())
+    facts = xds_facts(root)
+    assert facts["ins"] == "162018885045327" and facts["modalities"] == {"MR"}
+    assert facts["confidentiality"] == {"N"} and facts["accessions"] == {"7252295367250016"}
+    assert facts["regions"] == set()  # the sample codes its region with scheme 1.2.250.1.213.2.5

@@ -1,0 +1,48 @@
+"""File kind detection: first bytes decide, the name only rescues a DICOM file without preamble."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.validators import split_capture
+from harness.validators.detect import detect_kind
+
+CASES = [
+    (b"\0" * 128 + b"DICM" + b"\2\0", "x.bin", "dicom"),
+    (b"MSH|^~\\&|A\r", "", "hl7"),
+    (b"\x0bMSH|^~\\&|A\r\x1c\r", "", "hl7"),
+    (b"\xef\xbb\xbf<?xml version='1.0'?>\n<!-- c -->\n<ClinicalDocument xmlns='urn:hl7-org:v3'/>", "", "cda"),
+    (b"<soap:Envelope xmlns:soap='http://www.w3.org/2003/05/soap-envelope'/>", "", "xds"),
+    (b"<lcm:SubmitObjectsRequest xmlns:lcm='urn:x'/>", "", "xds"),
+    (b"--MIMEBoundary\r\nContent-Type: application/xop+xml\r\n\r\n<s:Envelope/>", "", "xds"),
+    (b"Content-Type: multipart/related; type=\"application/xop+xml\"\r\n\r\n--b", "", "xds"),
+    (b"<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><ClinicalDocument/>", "", "cda"),
+    (b"<html/>", "", "unknown"),
+    (b"garbage", "kos.dcm", "dicom"),
+    (b"garbage", "notes.txt", "unknown"),
+    (b"", "", "unknown"),
+]
+
+
+@pytest.mark.parametrize(("data", "name", "kind"), CASES)
+def test_detect_kind(data, name, kind):
+    assert detect_kind(data, name) == kind
+
+
+def test_detect_the_good_set(good):
+    kinds = {name: detect_kind(data, name) for name, data in good.items()}
+    assert kinds == {n: {"dcm": "dicom", "xml": "cda" if "cr-img" in n else "xds", "hl7": "hl7"}[n.rsplit(".", 1)[1]]
+                     for n in good}
+
+
+@pytest.mark.parametrize(("data", "ctype"), [
+    (b"<s:Envelope/>", "application/soap+xml; charset=UTF-8"),
+    (b"Content-Type: multipart/related; boundary=b\r\n\r\n--b\r\n", "multipart/related; boundary=b"),
+])
+def test_split_capture(data, ctype):
+    assert split_capture(data)[0] == ctype
+
+
+def test_split_capture_without_header_derives_the_boundary():
+    ctype, body = split_capture(b"--MIME42\r\nContent-Type: application/xop+xml\r\n\r\n<x/>\r\n--MIME42--")
+    assert 'boundary="MIME42"' in ctype and body.startswith(b"--MIME42")
