@@ -70,9 +70,8 @@ def build_ack(message: bytes, code: str, text: str = "", error_code: str = "", *
             f"|P|{f(12) or '2.5'}"]
     segs.append(f"MSA|{code}|{control}" + (f"|{_escape(text)}" if text else ""))
     if code != "AA":
-        severity = "E"
-        segs.append(f"ERR||||{severity}|{error_code or '207'}^{ERROR_CODES.get(error_code or '207', '')}^HL70357"
-                    f"|||{_escape(text)}")
+        code3 = error_code or "207"  # ERR-3 HL7 error code, ERR-4 severity E, ERR-8 user message (v2.5 §2.15.5)
+        segs.append(f"ERR|||{code3}^{ERROR_CODES.get(code3, '')}^HL70357|E||||{_escape(text)}")
     return ("\r".join(segs) + "\r").encode("utf-8")
 
 
