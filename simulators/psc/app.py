@@ -31,12 +31,14 @@ from simulators.psc.provider import (
 
 OIDC = "/protocol/openid-connect"
 ISSUE_TOKEN_PATH = "/drimcheck/issue-token"  # test-only shortcut, client-authenticated
+MAX_FORM_BYTES = 64 * 1024  # OAuth forms are tiny; anything bigger is refused with 413
 
 
 def create_app(config: PscConfig | None = None, provider: PscProvider | None = None) -> Flask:
     """The simulator as a WSGI app, captured as ``psc-simulator``; ``app.extensions["psc"]`` is the provider."""
     provider = provider or PscProvider(config or PscConfig())
     app = Flask("psc-simulator")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_FORM_BYTES
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": provider.config.token_ttl,
                                              "refresh_token": provider.config.token_ttl}
     server = AuthorizationServer(app, query_client=provider.clients.get, save_token=provider.save_token)

@@ -300,3 +300,27 @@ def test_long_dead_tokens_are_purged(psc, clock):
     for _ in range(PURGE_EVERY):
         psc.issue_token(RPPS, CLIENT)
     assert psc.provider.store.find(old) is None
+
+
+@pytest.mark.parametrize(("data", "auth", "status", "error"), [
+    ({"grant_type": "password", "username": "x", "password": "y"}, (CLIENT, SECRET), 400, "unsupported_grant_type"),
+    ({"grant_type": "authorization_code"}, (CLIENT, SECRET), 400, "invalid_request"),
+    ({"grant_type": "authorization_code", "code": "nope", "redirect_uri": REDIRECT}, (CLIENT, SECRET), 400,
+     "invalid_grant"),
+    ({"grant_type": "authorization_code", "code": "nope"}, ("nobody", "x"), 401, "invalid_client"),
+])
+def test_token_endpoint_bad_requests(psc, data, auth, status, error):
+    response = requests.post(psc.endpoints["token"], data=data, auth=auth, timeout=10)
+    assert response.status_code == status and response.json()["error"] == error
+
+
+def test_bad_introspection_and_oversized_requests(psc):
+    missing = requests.post(psc.endpoints["introspect"], data={}, auth=(RS_CLIENT, RS_SECRET), timeout=10)
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+    garbled = requests.post(psc.endpoints["introspect"], data={"token": "x"}, timeout=10,
+                            headers={"Authorization": "Basic %%%not-base64"})
+    assert garbled.status_code == 401
+    huge = requests.post(psc.endpoints["token"], data={"grant_type": "x" * 200_000}, auth=(CLIENT, SECRET),
+                         timeout=10)
+    assert huge.status_code == 413
+    assert requests.get(psc.endpoints["jwks"], timeout=10).status_code == 200  # still serving
