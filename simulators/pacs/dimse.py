@@ -16,7 +16,7 @@ from typing import Any
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, build_context, evt
+from pynetdicom import AE, AllStoragePresentationContexts, build_context, evt
 from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
@@ -202,6 +202,25 @@ def _status(status: int, message: str) -> Dataset:
     return rsp
 
 
+# Transfer syntaxes accepted for storage (PS3.5 §10, Annex A): the common lossless and lossy ones.
+# Fewer than pynetdicom's 45 keeps association negotiation fast (it is per context x syntax).
+STORAGE_TRANSFER_SYNTAXES = [
+    "1.2.840.10008.1.2",  # Implicit VR Little Endian
+    "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
+    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+    "1.2.840.10008.1.2.4.50",  # JPEG Baseline
+    "1.2.840.10008.1.2.4.51",  # JPEG Extended
+    "1.2.840.10008.1.2.4.57",  # JPEG Lossless
+    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81",  # JPEG-LS Near-Lossless
+    "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.91",  # JPEG 2000
+    "1.2.840.10008.1.2.5",  # RLE Lossless
+]
+_QR_TRANSFER_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+
+
 def _make_ae(aet: str) -> AE:
     ae = AE(ae_title=aet)
     ae.maximum_pdu_size = 0  # unlimited: the 16 KB default throttles (DESIGN, measured)
@@ -211,10 +230,10 @@ def _make_ae(aet: str) -> AE:
     ae.add_supported_context(Verification)
     for cx in AllStoragePresentationContexts:
         # scp_role/scu_role: accept a C-GET requestor's role selection (PS3.7 D.3.3.4)
-        ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES, scp_role=True, scu_role=False)
+        ae.add_supported_context(cx.abstract_syntax, STORAGE_TRANSFER_SYNTAXES, scp_role=True, scu_role=False)
     for sop in (StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelMove,
                 StudyRootQueryRetrieveInformationModelGet):
-        ae.add_supported_context(sop, ALL_TRANSFER_SYNTAXES)
+        ae.add_supported_context(sop, _QR_TRANSFER_SYNTAXES)
     return ae
 
 

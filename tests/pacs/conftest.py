@@ -32,9 +32,13 @@ def loaded(embedded: EmbeddedPacs, small_study: list[InstanceRef]) -> EmbeddedPa
     return embedded
 
 
-@pytest.fixture(params=["embedded", "orthanc"])
-def any_pacs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
-    """The same scenario against the embedded PACS and against Orthanc (issue 5 §2)."""
+@pytest.fixture(scope="module", params=["embedded", "orthanc"])
+def any_pacs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The same scenario against the embedded PACS and against Orthanc (issue 5 §2).
+
+    Module-scoped (Orthanc takes seconds to stop): tests only add the same small study, idempotently.
+    """
+    tmp_path = tmp_path_factory.mktemp(request.param)
     if request.param == "embedded":
         with start_pacs(tmp_path / "pacs") as pacs:
             yield pacs
