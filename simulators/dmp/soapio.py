@@ -64,6 +64,9 @@ def endpoint(ctx: Context, modules: list[ModuleType]) -> Callable[[], Response]:
             if not action:
                 raise SoapFault("Sender", "wsa:Action header is required (IHE ITI TF-2x §V.3.2.1.1)",
                                 "wsa:MessageAddressingHeaderRequired")
+            if not msg.envelope.message_id:
+                raise SoapFault("Sender", "wsa:MessageID header is required in a request-response exchange "
+                                "(WS-Addressing 1.0 SOAP Binding §3)", "wsa:MessageAddressingHeaderRequired")
             module = by_action.get(action)
             if module is None:
                 raise SoapFault("Sender", f"action {action} is not served at {request.path}; expected one of "
