@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.findings import Finding, Severity, error, info
 from harness.validators.cda import validate_cda
 from harness.validators.cross import cross_validate
+from harness.validators.dciodvfy import available as dciodvfy_available
 from harness.validators.detect import detect_kind
 from harness.validators.hl7v2 import validate_hl7
 from harness.validators.kos import validate_kos
@@ -42,8 +43,8 @@ class FileReport:
 
 @dataclass(frozen=True)
 class ValidationOptions:
-    """Optional external checkers: dciodvfy for KOS, CI-SIS XSD and schematron for CDA."""
-    dciodvfy: bool = False
+    """Optional external checkers: dciodvfy for KOS (None: when installed), CI-SIS XSD and schematron for CDA."""
+    dciodvfy: bool | None = None
     cda_xsd: Path | None = None
     schematron: Path | None = None
 
@@ -52,7 +53,8 @@ def validate_bytes(data: bytes, kind: str, profile: str = "dmp",
                    options: ValidationOptions = ValidationOptions()) -> list[Finding]:
     """Validate ``data`` as ``kind`` (see :func:`detect_kind`)."""
     if kind == "dicom":
-        return validate_kos(data, profile=profile, dciodvfy=options.dciodvfy)
+        use = dciodvfy_available() if options.dciodvfy is None else options.dciodvfy
+        return validate_kos(data, profile=profile, dciodvfy=use)
     if kind == "cda":
         return validate_cda(data, xsd=options.cda_xsd, schematron_dir=options.schematron)
     if kind == "hl7":

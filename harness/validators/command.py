@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="xds: IHE rules only; dmp: IHE + CI-SIS / DMP rules (default)")
     parser.add_argument("--with", dest="with_files", nargs="+", type=Path, default=[], metavar="FILE",
                         help="companion files checked for cross-document consistency with FILE(s)")
-    parser.add_argument("--dciodvfy", action="store_true", help="also run dicom3tools dciodvfy on DICOM files")
+    parser.add_argument("--dciodvfy", dest="dciodvfy", action="store_true", default=None,
+                        help="run dicom3tools dciodvfy on DICOM files (default: when installed)")
+    parser.add_argument("--no-dciodvfy", dest="dciodvfy", action="store_false", help="do not run dciodvfy")
     parser.add_argument("--cda-xsd", type=Path, help="CI-SIS CDA_extended.xsd to validate CDA against")
     parser.add_argument("--schematron", type=Path, help="CI-SIS schematron (.sch or its folder) for CDA")
     return parser

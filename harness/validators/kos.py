@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -90,7 +91,9 @@ def read_kos(data: bytes | Path | Dataset, *, stop_before_pixels: bool = True) -
     if len(data) > MAX_KOS_BYTES:
         raise KosReadError(f"{len(data)} bytes exceeds {MAX_KOS_BYTES}")
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pydicom's value warnings: our rules report them
+            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels)
     except InvalidDicomError as exc:
         raise KosReadError(f"not a DICOM Part 10 file: {exc}") from None
     except Exception as exc:  # pydicom raises many types on truncated or corrupt input
