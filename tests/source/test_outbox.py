@@ -1,0 +1,93 @@
+"""simulators.source.publish.Outbox: DMP down -> kept, retried with back-off, published once up; restart keeps it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.servers import free_port
+from simulators.dmp.config import DmpConfig
+from simulators.dmp.reference import start as start_dmp
+from simulators.ris import messages as M
+from simulators.source.kos import Identity, ImageRef, build_kos
+from simulators.source.publish import KosMetadata, Outbox, pnr_submission
+from simulators.source.store import SourceStore
+
+
+def _submission(ex):
+    who = Identity(ex.ins, "1.2.250.1.213.1.4.10", ex.birth_name, ex.given, ex.birth_date, ex.sex,
+                   study_uid=ex.study_uid, accession=ex.accession, accession_issuer="1.2.250.1.999.1.2",
+                   placer=ex.placer, placer_issuer="1.2.250.1.999.1.3")
+    images = [ImageRef("1.2.3.4", "1.2.840.10008.5.1.4.1.1.2", "1.2.3.4.1", 1, "CT", ex.ins, ex.accession)]
+    _uid, kos = build_kos(who, images, retrieve_base="http://source.test/wado-rs", institution="C^^^^^^^^^1")
+    meta = KosMetadata(f"{ex.ins}^^^&1.2.250.1.213.1.4.10&ISO^NH", ex.study_uid, ex.accession, "1.2.250.1.999.1.2",
+                       ex.placer, "1.2.250.1.999.1.3", ["CT"], [], [], None, None)
+    return pnr_submission(kos, meta, source_id="1.2.250.1.999.1.1")[2]
+
+
+def _wait(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_dmp_down_then_up_and_a_restart_in_between(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/repository"
+    ex = M.exam("unit-outbox", series=1, instances=1)
+    store = SourceStore(tmp_path / "source.sqlite")
+    outbox = Outbox(store, initial=0.05, maximum=0.2, timeout=2)
+    outbox.start()
+    outbox.publish_pnr(url, _submission(ex), ex.study_uid)
+    assert _wait(lambda: store.items()[0].attempts >= 2), "the outbox retries while the DMP is down"
+    item = store.items()[0]
+    assert item.state == "pending" and "ConnectionError" in (item.last_error or "")
+    outbox.stop()  # the Source stops (a crash loses nothing: every state change is committed)
+    store.close()
+
+    store = SourceStore(tmp_path / "source.sqlite")
+    assert [i.state for i in store.items()] == ["pending"]
+    dmp = start_dmp(DmpConfig(workdir=tmp_path / "dmp", vihf="off"), port=port)
+    outbox = Outbox(store, initial=0.05, maximum=0.2, timeout=5)
+    outbox.start()
+    try:
+        assert _wait(lambda: store.items()[0].state == "sent"), store.items()[0].last_error
+    finally:
+        outbox.stop()
+        dmp.stop()
+        store.close()
+
+
+def test_a_registry_refusal_is_final_not_retried(tmp_path):
+    ex = M.exam("unit-outbox-refused", series=1, instances=1)
+    dmp = start_dmp(DmpConfig(workdir=tmp_path / "dmp", vihf="enforce", trust_store=[]))  # refuses everything
+    store = SourceStore(tmp_path / "source.sqlite")
+    outbox = Outbox(store, initial=0.05, maximum=0.2, timeout=5)
+    outbox.start()
+    try:
+        outbox.publish_pnr(dmp.endpoints["repository"], _submission(ex), ex.study_uid)
+        assert _wait(lambda: store.items()[0].state != "pending")
+        item = store.items()[0]
+        assert item.state == "rejected" and item.attempts == 1 and item.last_error
+    finally:
+        outbox.stop()
+        dmp.stop()
+        store.close()
+
+
+@pytest.mark.parametrize("attempts", [0, 1, 5, 30])
+def test_backoff_is_capped(tmp_path, attempts):
+    store = SourceStore(tmp_path / "s.sqlite")
+    outbox = Outbox(store, initial=0.5, maximum=4.0, timeout=1)
+    item_id = store.enqueue("pnr", "http://127.0.0.1:1/x", "text/plain", b"x", "1.2.3")
+    for _ in range(attempts):
+        store.postpone(item_id, 0, "down")
+    before = time.time()
+    outbox._retry(store.items()[0], "down")
+    delay = store.items()[0].next_at - before
+    assert 0 < delay <= min(4.0, 0.5 * 2 ** attempts) + 0.5
+    store.close()
