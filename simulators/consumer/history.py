@@ -152,6 +152,9 @@ def _run(client: XdsClient, call: ContextualCall, name: str, params: dict, hide_
         raise HistoryError(f"DMP query failed: {reason}")
     if result.errors and not result.success:
         raise HistoryError("DMP query failed: " + "; ".join(f"{e.code} {e.context}" for e in result.errors))
-    history = exams_from_response(result.envelope.body, hide_deprecated=hide_deprecated, limit=limit)
+    try:
+        history = exams_from_response(result.envelope.body, hide_deprecated=hide_deprecated, limit=limit)
+    except Exception as exc:  # a registry answer we cannot read is the DMP's problem, shown as such
+        raise HistoryError(f"DMP answer unreadable: {type(exc).__name__}: {str(exc)[:200]}") from None
     history.query = name
     return history

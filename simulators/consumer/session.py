@@ -102,7 +102,7 @@ class PscClient:
         login.state, login.next_url = secrets.token_urlsafe(16), next_url
         query = {"response_type": "code", "client_id": self.config.client_id, "redirect_uri": self.redirect_uri(),
                  "scope": "openid scope_all", "acr_values": "eidas1", "state": login.state,
-                 "code_challenge": challenge,
+                 "nonce": secrets.token_urlsafe(16), "code_challenge": challenge,
                  "code_challenge_method": "S256"}
         return self.config.psc("auth") + "?" + urlencode(query)
 

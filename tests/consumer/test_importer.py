@@ -72,3 +72,20 @@ def test_reconcile_keeps_other_ids_once(tmp_path):
     twice = reconcile(once, "L2", "I")
     ids = [o.PatientID for o in pydicom.dcmread(twice).OtherPatientIDsSequence]
     assert ids == ["L", pydicom.dcmread(refs[0].path).PatientID]
+
+
+def test_import_into_orthanc(tmp_path):
+    from harness.orthanc import skip_reason, start_orthanc
+
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    result, refs = _result(tmp_path, n=2)
+    with start_orthanc(tmp_path / "orthanc") as orthanc:
+        peer = parse_peer(orthanc.endpoints["dimse"], "CONSUMER")
+        assert import_series(result, peer).status == "imported"
+        import requests
+
+        found = requests.post(orthanc.rest_url + "/tools/find", json={
+            "Level": "Instance", "Query": {"SeriesInstanceUID": result.series_uid}}, timeout=10).json()
+        assert len(found) == len(refs)
