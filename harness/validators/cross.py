@@ -45,7 +45,11 @@ def xds_facts(root: etree._Element) -> dict:
     entry = next((e for e in entries if e.get("mimeType") == "application/dicom"), entries[0] if entries else None)
     if entry is None:
         return {}
-    classifs = [c for c in root.iter(f"{{{RIM}}}Classification") if c.get("classifiedObject") == entry.get("id")]
+    # a Classification nested in the entry classifies it (ebRIM 3.0 §4.3), whatever its classifiedObject says
+    # (the ANS sample Metadata_invisible_masque.xml nests the masking codes with classifiedObject="Signature01")
+    nested = entry.findall(f"{{{RIM}}}Classification")
+    classifs = nested + [c for c in root.iter(f"{{{RIM}}}Classification")
+                         if c.get("classifiedObject") == entry.get("id") and c.getparent() is not entry]
 
     def codes(scheme: str, value_set: str | None = None) -> set[str]:
         return {c.get("nodeRepresentation") for c in classifs if c.get("classificationScheme") == scheme

@@ -28,6 +28,7 @@ MESSAGE_TYPES = {  # IG-hl7v2 (transmission document CDA R2) + IHE RAD OMI for e
     ("OMI", "O23"): "imaging order (exam change, ORC-1 CA + IPC)",
 }
 PROFILE = ("2.1", "CISIS_CDA_HL7_V2")  # MSH-21, IG-hl7v2
+OLDER_PROFILES = {("2.0", "CISIS_CDA_HL7_V2")}  # seen in DRIM-M_DATA Cross-validateur/OK_Cas_Passant (2021)
 RESULT_STATUS = {"F": "new document", "C": "replacement", "D": "deletion"}  # OBX-11
 DMP_FLAGS = ("MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REP_LEGAUX", "CONNEXION_SECRETE",
              "MODIF_CONF_CODE", "DESTDMP")  # IG-hl7v2 OBX MetaDMPMSS; FACTS §4
@@ -161,7 +162,12 @@ def validate_hl7(data: bytes | str, *, cda: bool = True) -> list[Finding]:
 def _check_profile(msg: Message) -> Iterator[Finding]:
     msh = msg.first("MSH")
     ids = [tuple(msg.comps(r)[:2]) for r in msg.reps(msh.get(21))]
-    if PROFILE not in ids:
+    if PROFILE in ids:
+        return
+    if OLDER_PROFILES & set(ids):
+        yield warning("HL7-MSH-002", "MSH-21", "older version of the CISIS_CDA_HL7_V2 profile", "^".join(PROFILE),
+                      msh.get(21))
+    else:
         yield error("HL7-MSH-002", "MSH-21", "message profile identifier", "^".join(PROFILE), msh.get(21))
 
 

@@ -41,3 +41,20 @@ def test_xds_facts_of_the_ans_sample(corpus_file):
     assert facts["ins"] == "162018885045327" and facts["modalities"] == {"MR"}
     assert facts["confidentiality"] == {"N"} and facts["accessions"] == {"7252295367250016"}
     assert facts["regions"] == set()  # the sample codes its region with scheme 1.2.250.1.213.2.5
+
+
+CROSS_DIR = "drim-m-data/test a blanc/Cross-validateur"
+
+
+def test_ans_cross_validator_ok_case(corpus_file):
+    """ANS "OK_Cas_Passant" (KOS_OK as DICOM, HL7_OK head slice) with the masking sample's metadata: consistent."""
+    kos = corpus_file("derived/kos_ok.dcm")
+    hl7 = corpus_file(f"{CROSS_DIR}/OK_Cas_Passant/HL7_OK.hl7.head")
+    xds = corpus_file(f"{CROSS_DIR}/OK_HL7_XDS_invisible_masque/Metadata_invisible_masque.xml")
+    assert cross_validate(kos=kos, hl7=hl7, xds=xds) == []
+
+
+def test_nested_masking_codes_belong_to_their_entry(corpus_file):
+    xds = corpus_file(f"{CROSS_DIR}/OK_HL7_XDS_invisible_masque/Metadata_invisible_masque.xml")
+    facts = xds_facts(parse_xml(xds.read_bytes()))
+    assert facts["confidentiality"] == {"N", "MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX"}
