@@ -50,6 +50,7 @@ from harness.xds.model import (
 
 R = f"{{{RIM_NS}}}"
 XOP_INCLUDE = "{http://www.w3.org/2004/08/xop/include}Include"
+_SLOT, _VALUE_LIST, _VALUE, _LOCALIZED = R + "Slot", R + "ValueList", R + "Value", R + "LocalizedString"
 _AUTHOR_SLOTS = {"authorPerson": "person", "authorInstitution": "institutions", "authorRole": "roles",
                  "authorSpecialty": "specialties", "authorTelecommunication": "telecommunications"}
 
@@ -63,15 +64,18 @@ class MetadataError(ValueError):
 def slots_of(elem: etree._Element) -> dict[str, list[str]]:
     """The rim:Slot children of ``elem`` as name -> values (ebRIM 3.0 §4.2)."""
     out: dict[str, list[str]] = {}
-    for slot in elem.iterchildren(R + "Slot"):
-        values = [(v.text or "").strip() for v in slot.iterfind(f"{R}ValueList/{R}Value")]
-        out.setdefault(slot.get("name", ""), []).extend(values)
+    for slot in elem.iterchildren(_SLOT):
+        values = out.setdefault(slot.get("name", ""), [])
+        for value_list in slot.iterchildren(_VALUE_LIST):
+            values.extend((v.text or "").strip() for v in value_list.iterchildren(_VALUE))
     return out
 
 
 def _localized(elem: etree._Element, tag: str) -> str | None:
-    found = elem.find(f"{R}{tag}/{R}LocalizedString")
-    return None if found is None else found.get("value")
+    for name in elem.iterchildren(R + tag):
+        for string in name.iterchildren(_LOCALIZED):
+            return string.get("value")
+    return None
 
 
 def _classification(elem: etree._Element) -> Classification:
