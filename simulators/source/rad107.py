@@ -108,9 +108,9 @@ def transcode(data: bytes, target: str) -> bytes:
     """Re-encode one Part 10 instance in ``target`` (decompress, then compress when asked)."""
     ds = dcmread(io.BytesIO(data))
     if ds.file_meta.TransferSyntaxUID.is_compressed:
-        ds.decompress()
+        ds.decompress(generate_instance_uid=False)  # same instance, another encoding
     if UID(target).is_compressed:
-        ds.compress(target)
+        ds.compress(target, generate_instance_uid=False)
     else:
         ds.file_meta.TransferSyntaxUID = UID(target)
     buf = io.BytesIO()
@@ -180,7 +180,7 @@ class Rad107App:
             return selection
         if path.metadata:
             return self._metadata(path)
-        accept = req.headers.getlist("Accept")
+        accept = [line for line in req.headers.getlist("Accept") if line.strip()]
         if not accept:
             return text(400, "Accept header is required (FACTS §5)")
         try:
@@ -284,7 +284,7 @@ def _frame_bytes(ds, numbers: tuple[int, ...], keep_compressed: bool) -> list[by
         frames = list(generate_frames(ds.PixelData, number_of_frames=count))
         return [frames[n - 1] for n in numbers]
     if ds.file_meta.TransferSyntaxUID.is_compressed:
-        ds.decompress()
+        ds.decompress(generate_instance_uid=False)
     size = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * int(ds.BitsAllocated) // 8
     pixels = ds.PixelData
     return [pixels[(n - 1) * size: n * size] for n in numbers]

@@ -116,6 +116,9 @@ def test_transfer_syntax_follows_accept(env, case, accept):
            expected=f"transfer-syntax={EXPLICIT}", observed=reply.content_type, message="the preferred syntax")
     expect_equal(_syntaxes(reply), {EXPLICIT}, rule="SRC-WADO-NEG", location=f"{case}: parts",
                  message="instances transcoded to the syntax asked for")
+    got = {str(ds.SOPInstanceUID) for ds in dicom_parts(reply.body, reply.content_type)}
+    expect_equal(got, set(_originals(env, "jls")), rule="SRC-WADO-NEG", location=f"{case}: SOP Instance UIDs",
+                 message="a transcoded instance keeps its identity")
 
 
 @pytest.mark.requirement("SRC-WADO-NEG")

@@ -1,0 +1,90 @@
+"""simulators.source.rad107 against a running stack: transcoding, frames, methods, order of the checks."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import requests
+from pydicom import dcmread
+
+from harness.dicomweb import parse_multipart
+from simulators.source.rad107 import syntaxes_for, transcode
+from tests.source.conftest import pacs_bytes
+
+EXPLICIT, JLS, J2K = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.90"
+
+
+def _get(stack, key: str, tail: str = "", accept: str = "", **headers):
+    ex = stack.exams[key]
+    base = {"Authorization": f"Bearer {stack.token()}", "KOS-SOPInstanceUID": stack.kos[key],
+            "Accept": accept or f'multipart/related; type="application/dicom"; transfer-syntax={EXPLICIT}'}
+    return requests.get(f"{stack.source.endpoints['wado_rs']}/studies/{ex.study_uid}{tail}",
+                        headers={**base, **headers}, timeout=30)
+
+
+@pytest.mark.parametrize(("key", "target"), [("jls", EXPLICIT), ("j2k", EXPLICIT), ("explicit", JLS),
+                                             ("explicit", J2K)])
+def test_transcoding_keeps_the_pixels(stack, key, target):
+    resp = _get(stack, key, accept=f'multipart/related; type="application/dicom"; transfer-syntax={target}')
+    assert resp.status_code == 200, resp.text
+    for _h, data in parse_multipart(resp.headers["Content-Type"], resp.content):
+        ds = dcmread(io.BytesIO(data))
+        assert ds.file_meta.TransferSyntaxUID == target
+        held = dcmread(io.BytesIO(pacs_bytes(stack, str(ds.SOPInstanceUID))))
+        assert (ds.pixel_array == held.pixel_array).all()
+
+
+def test_compressed_frames_keep_their_bitstream(stack):
+    ex = stack.exams["jls"]
+    rec = stack.pacs.store.records({"study_uid": [ex.study_uid]})[0]
+    tail = f"/series/{rec['SeriesInstanceUID']}/instances/{rec['SOPInstanceUID']}/frames/1"
+    resp = _get(stack, "jls", tail, accept='multipart/related; type="image/jls"')
+    assert resp.status_code == 200 and 'type="image/jls"' in resp.headers["Content-Type"]
+    native = _get(stack, "jls", tail, accept='multipart/related; type="application/octet-stream"')
+    [(_h, frame)] = parse_multipart(native.headers["Content-Type"], native.content)
+    assert len(frame) == 32 * 32 * 2
+
+
+def test_frame_out_of_range_is_404(stack):
+    ex = stack.exams["explicit"]
+    rec = stack.pacs.store.records({"study_uid": [ex.study_uid]})[0]
+    tail = f"/series/{rec['SeriesInstanceUID']}/instances/{rec['SOPInstanceUID']}/frames/2"
+    assert _get(stack, "explicit", tail, accept='multipart/related; type="application/octet-stream"').status_code \
+        == 404
+
+
+def test_series_not_in_the_kos_is_404(stack):
+    assert _get(stack, "explicit", "/series/1.2.3.4.5").status_code == 404
+
+
+def test_post_is_405(stack):
+    ex = stack.exams["explicit"]
+    resp = requests.post(f"{stack.source.endpoints['wado_rs']}/studies/{ex.study_uid}", data=b"x", timeout=10)
+    assert resp.status_code == 405
+
+
+def test_missing_accept_is_400(stack):
+    ex = stack.exams["explicit"]
+    resp = requests.get(f"{stack.source.endpoints['wado_rs']}/studies/{ex.study_uid}", headers={
+        "Authorization": f"Bearer {stack.token()}", "KOS-SOPInstanceUID": stack.kos["explicit"],
+        "Accept": ""}, timeout=10)
+    assert resp.status_code == 400
+
+
+def test_token_is_checked_before_the_kos_uid(stack):
+    ex = stack.exams["explicit"]
+    resp = requests.get(f"{stack.source.endpoints['wado_rs']}/studies/{ex.study_uid}", timeout=10)
+    assert resp.status_code == 401 and resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_offers():
+    assert syntaxes_for(JLS) == [JLS, EXPLICIT]
+    assert syntaxes_for(EXPLICIT)[0] == EXPLICIT and JLS in syntaxes_for(EXPLICIT)
+
+
+def test_transcode_of_bad_bytes_raises():
+    from pydicom.errors import InvalidDicomError
+
+    with pytest.raises(InvalidDicomError):
+        transcode(b"not dicom", EXPLICIT)
