@@ -29,8 +29,11 @@ from harness.xds.model import (
     DOC_CLASSIFICATION_SCHEMES,
     DOC_ENTRY_ON_DEMAND,
     DOC_ENTRY_STABLE,
+    DOC_IDENTIFIER_SCHEMES,
+    FOLDER_IDENTIFIER_SCHEMES,
     LCM_NS,
     RIM_NS,
+    SS_IDENTIFIER_SCHEMES,
     STATUS,
     XDSB_NS,
     Classification,
@@ -361,9 +364,14 @@ def _extra_rules(where: str, obj_id: str, classifications: list[Classification],
         else:
             out.append(warning("XDS-CODE-002", loc, "classification with a scheme XDS.b does not define",
                                None, code.scheme))
+    known_ids = {*DOC_IDENTIFIER_SCHEMES.values(), *SS_IDENTIFIER_SCHEMES.values(), *FOLDER_IDENTIFIER_SCHEMES.values()}
     for ident in identifiers:
-        out.append(error("XDS-CARD-001", _loc(where, obj_id, f"ExternalIdentifier[@id='{ident.id}']"),
-                         "identifier with an unknown scheme or given more than once", None, ident.scheme))
+        loc = _loc(where, obj_id, f"ExternalIdentifier[@id='{ident.id}']")
+        if ident.scheme in known_ids:
+            out.append(error("XDS-CARD-001", loc, "identifier given more than once", "one", ident.scheme))
+        else:
+            out.append(warning("XDS-CODE-002", loc, "identifier with a scheme XDS.b does not define", None,
+                               ident.scheme))
     return out
 
 

@@ -45,6 +45,26 @@ def test_ans_cross_validator_sample():
     assert _errors(findings) == {"XDS-XSD-001", "XDS-TIME-001", "XDS-PID-002"}
 
 
+def test_ans_masking_sample_findings_are_explained():
+    """ANS 'test a blanc' cross-validator case OK_HL7_XDS_invisible_masque: its masking
+    classifications sit inside DocumentKOS but name Signature01 as classifiedObject (XDS-LINK-001),
+    plus the offsets, patient mix and Slot order of the other cross-validator sample."""
+    path = corpus_file("drim-m-data", "test a blanc", "Cross-validateur", "OK_HL7_XDS_invisible_masque",
+                       "Metadata_invisible_masque.xml")
+    findings = validate_submission(parse_xml(path.read_bytes()), "dmp")
+    assert _errors(findings) == {"XDS-XSD-001", "XDS-TIME-001", "XDS-PID-002", "XDS-LINK-001"}
+    assert {f.found for f in findings if f.rule == "XDS-LINK-001"} == {"Signature01"}
+
+
+def test_demonstrator_xdm_metadata():
+    """The ANS demonstrator's XDM METADATA.XML: same Slot order issue, and an extra ExternalIdentifier
+    with scheme 1.2.3 (a warning: not a scheme XDS.b defines)."""
+    path = corpus_file("drimbox-poc-samples", "XDM", "KA202401", "IHE_XDM", "SS000001", "METADATA.XML")
+    findings = validate_submission(parse_xml(path.read_bytes()), "dmp")
+    assert _errors(findings) == {"XDS-XSD-001"}
+    assert ("XDS-CODE-002", "1.2.3") in {(f.rule, f.found) for f in findings}
+
+
 # file -> rules expected under profile xds, with the reason
 NIST_CASES = {
     # metadata-only PnR samples: they have no xdsb:Document, which an ITI-41 needs (XDS-PNR-002);
