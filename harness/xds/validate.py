@@ -42,6 +42,7 @@ from harness.xds.model import (
     Submission,
     SubmissionSet,
 )
+from harness.xds.query_rules import query_rules
 from harness.xds.schema import payload_of, schema_errors
 
 PROFILES = ("xds", "dmp")
@@ -50,6 +51,7 @@ R = f"{{{RIM_NS}}}"
 _PNR = f"{{{XDSB_NS}}}ProvideAndRegisterDocumentSetRequest"
 _SOR = f"{{{LCM_NS}}}SubmitObjectsRequest"
 _XOP_INCLUDE = f"{{{XOP_NS}}}Include"
+_ADHOC = "{urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0}AdhocQueryRequest"
 
 _OID = re.compile(r"^(0|[1-9]\d*)(\.(0|[1-9]\d*))+$")  # ITI TF-3 §4.2.3.1.7 (OID ≤ 64 chars)
 _DTM = re.compile(r"^\d{4}((0[1-9]|1[0-2])((0[1-9]|[12]\d|3[01])(([01]\d|2[0-3])([0-5]\d([0-5]\d)?)?)?)?)?$")
@@ -185,8 +187,10 @@ def _validate_root(elem: etree._Element, profile: str, attachments: dict[str, by
     root = payload_of(elem)
     if root is None:
         return None, [error("XDS-SOAP-001", "/Envelope/Body", "soap:Body is empty")]
+    if root.tag == _ADHOC:
+        return None, _xsd_findings(root) + query_rules(root)
     if root.tag not in (_PNR, _SOR):
-        return None, _xsd_findings(root)  # a query, retrieve or response: schema only
+        return None, _xsd_findings(root)  # a retrieve or a response: schema only
     findings = _xsd_findings(root) + _link_findings(root)
     try:
         sub = parse_pnr(root, attachments)

@@ -1,0 +1,75 @@
+"""ITI-18 request rules: a good FindDocuments is clean; each mutation breaks exactly its rule;
+the NIST message-validator queries get the verdict their names state."""
+
+from __future__ import annotations
+
+import pytest
+from xds_testdata import INS, corpus_file
+
+from harness.findings import Severity
+from harness.soap import ITI18_ACTION, build_envelope
+from harness.xds.query import build_query
+from harness.xds.validate import validate_message, validate_submission
+from harness.xmlsafe import parse_xml
+
+APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
+GOOD = {"$XDSDocumentEntryPatientId": INS, "$XDSDocumentEntryStatus": [APPROVED],
+        "$XDSDocumentEntryClassCode": ["31^^1.2.250.1.213.1.1.4.1"]}
+
+
+def _errors(findings):
+    return {f.rule for f in findings if f.severity is Severity.ERROR}
+
+
+def test_good_query_is_clean_as_element_and_message():
+    req = build_query("FindDocuments", GOOD)
+    assert validate_submission(req, "dmp") == []
+    body = build_envelope(req, action=ITI18_ACTION)
+    assert validate_message("application/soap+xml", body, "dmp", ITI18_ACTION) == []
+
+
+MUTATIONS = [
+    ("unknown-query", "urn:uuid:00000000-0000-0000-0000-000000000000", GOOD, "XDS-SQ-001"),
+    ("missing-status", "FindDocuments", {k: v for k, v in GOOD.items() if "Status" not in k}, "XDS-SQ-003"),
+    ("get-documents-without-ids", "GetDocuments", {}, "XDS-SQ-003"),
+    ("pid-not-cx", "FindDocuments", {**GOOD, "$XDSDocumentEntryPatientId": "12345"}, "XDS-SQ-004"),
+    ("status-word", "FindDocuments", {**GOOD, "$XDSDocumentEntryStatus": ["Approved"]}, "XDS-SQ-004"),
+    ("code-without-scheme", "FindDocuments", {**GOOD, "$XDSDocumentEntryClassCode": ["31^^"]}, "XDS-SQ-004"),
+]
+
+
+@pytest.mark.parametrize(("name", "query", "params", "rule"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_mutation_breaks_exactly_its_rule(name, query, params, rule):
+    assert _errors(validate_submission(build_query(query, params), "xds")) == {rule}
+
+
+def test_value_syntax():
+    req = build_query("FindDocuments", GOOD)
+    slot_value = req.find(".//{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}Value")
+    slot_value.text = slot_value.text.strip("'")  # unquoted string
+    assert _errors(validate_submission(req, "xds")) == {"XDS-SQ-002"}
+
+
+NIST = {
+    "sq-req.xml": set(),
+    "soap-sq-req.xml": set(),
+    "sq-req-bad-code.xml": {"XDS-SQ-004"},  # ('value^^'): no scheme
+    "sq-req-bad-pid-format.xml": {"XDS-SQ-002"},  # patient id not quoted
+    "sq-req-bad-stat-format1.xml": {"XDS-SQ-002"},  # status neither quoted nor in a list
+    "sq-req-bad-stat-format2.xml": {"XDS-SQ-002"},  # (urn:...) list of unquoted strings
+    "sq-req-missing-stat.xml": {"XDS-SQ-003"},  # FindDocuments without $XDSDocumentEntryStatus
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(NIST.items()))
+def test_nist_queries(name, expected):
+    root = parse_xml(corpus_file("xds", "nist-messagevalidator", name).read_bytes())
+    assert _errors(validate_submission(root, "xds")) == expected
+
+
+def test_nist_testkit_templates_hold_placeholders():
+    """The NIST test kit queries are templates: their patient id is the placeholder $patient_id$,
+    which is all we flag (XDS-SQ-004)."""
+    root = parse_xml(corpus_file("xds", "nist-testkit", "tests", "11897", "classcode_one", "query.xml").read_bytes())
+    findings = validate_submission(root, "xds")
+    assert _errors(findings) == {"XDS-SQ-004"} and {f.found for f in findings} == {"$patient_id$"}
