@@ -27,6 +27,7 @@ RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
 SCHEME_CONFIDENTIALITY = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
 SCHEME_EVENT = "urn:uuid:2c6b8cb7-8b2a-4051-b291-b1ae6a575ef4"
 SCHEME_PATIENT_ID = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
+SCHEME_UNIQUE_ID = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
 MODALITY_VALUE_SET = "1.2.250.1.213.1.1.5.618"  # JDV_ModaliteAcquisition_CISIS, FACTS §3
 REGION_VALUE_SET = "1.2.250.1.213.1.1.5.695"  # JDV_RegionAnatomique_CISIS, FACTS §3
 # HL7 flag (IG-hl7v2) -> XDS confidentialityCode (scheme 1.2.250.1.213.1.1.4.13), FACTS §3 / §4
@@ -55,9 +56,10 @@ def xds_facts(root: etree._Element) -> dict:
         return {c.get("nodeRepresentation") for c in classifs if c.get("classificationScheme") == scheme
                 and (value_set is None or value_set in _slot(c, "codingScheme"))}
 
-    pid = next((i.get("value", "") for i in entry.iter(f"{{{RIM}}}ExternalIdentifier")
-                if i.get("identificationScheme") == SCHEME_PATIENT_ID), "")
-    facts: dict = {"ins": pid.split("^")[0], "confidentiality": codes(SCHEME_CONFIDENTIALITY),
+    idents = {i.get("identificationScheme"): i.get("value", "") for i in entry.iter(f"{{{RIM}}}ExternalIdentifier")}
+    pid = idents.get(SCHEME_PATIENT_ID, "")
+    facts: dict = {"ins": pid.split("^")[0], "document_uid": idents.get(SCHEME_UNIQUE_ID, ""),
+                   "confidentiality": codes(SCHEME_CONFIDENTIALITY),
                    "modalities": codes(SCHEME_EVENT, MODALITY_VALUE_SET),
                    "regions": codes(SCHEME_EVENT, REGION_VALUE_SET), "study_uids": set(), "accessions": set()}
     for ref in _slot(entry, "urn:ihe:iti:xds:2013:referenceIdList"):
@@ -138,6 +140,7 @@ def cross_validate(*, kos: object = None, cda: object = None, xds: object = None
     findings += _compare_used_names(docs)
     findings += _compare_sets(docs, "study_uids", "XVAL-STU-001")
     findings += _compare_sets(docs, "accessions", "XVAL-ACC-001")
+    findings += _compare_document_uid(docs)
     findings += _compare_confidentiality(docs)
     findings += _compare_events(docs)
     return findings
@@ -185,6 +188,14 @@ def _compare_sets(docs: dict[str, dict], fact: str, rule: str) -> Iterator[Findi
         if kind != ref_kind and not (ref & values):
             yield error(rule, _where(fact, ref_kind, kind),
                         f"{fact.rstrip('s').replace('_', ' ')} differs between documents", sorted(ref), sorted(values))
+
+
+def _compare_document_uid(docs: dict[str, dict]) -> Iterator[Finding]:
+    """IHE RAD TF-3 RAD-68: the DocumentEntry.uniqueId of a manifest is its SOP Instance UID (PoC does so)."""
+    kos, xds = docs.get("kos"), docs.get("xds")
+    if kos and xds and kos.get("sop_uid") and xds.get("document_uid") and kos["sop_uid"] != xds["document_uid"]:
+        yield error("XVAL-DOC-001", "KOS (0008,0018) vs XDS XDSDocumentEntry.uniqueId",
+                    "the XDS metadata describe another document than this KOS", kos["sop_uid"], xds["document_uid"])
 
 
 def _compare_confidentiality(docs: dict[str, dict]) -> Iterator[Finding]:

@@ -111,7 +111,9 @@ def validate_kos(data: bytes | Path | Dataset, *, profile: str = "dmp",
         return [error("KOS-PARSE-001", "(file)", str(exc), "DICOM Part 10 file", "unreadable")]
     findings = list(_check_meta(ds))
     try:
-        findings += _check_all(ds, profile, cut)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pydicom converts values lazily and warns; we report
+            findings += _check_all(ds, profile, cut)
     except Exception as exc:  # a malformed value must become a finding, never a crash
         findings.append(error("KOS-PARSE-001", "(dataset)", f"cannot read a value: {exc}",
                               "well-formed attribute values", exc.__class__.__name__))
@@ -497,7 +499,7 @@ def kos_facts(ds: Dataset) -> dict:
         "used_names": [(u[0], u[1] if len(u) > 1 else "") for u in used],
         "birth_date": str(ds.get("PatientBirthDate", "") or ""), "sex": str(ds.get("PatientSex", "") or ""),
         "birthplace": str(ds.get("PatientComments", "") or ""),
-        "study_uids": {str(ds.get("StudyInstanceUID", ""))},
+        "study_uids": {str(ds.get("StudyInstanceUID", ""))}, "sop_uid": str(ds.get("SOPInstanceUID", "") or ""),
         "accessions": {str(r.get("AccessionNumber", "")) for r in requests if r.get("AccessionNumber")},
         "modalities": {SOP_CLASS_MODALITY[c] for c in classes if c in SOP_CLASS_MODALITY},
     }

@@ -19,6 +19,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
@@ -176,7 +177,7 @@ def _decode_pairs(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     """One decode for all the UIDs (C speed), not two per reference."""
     if not pairs:
         return []
-    flat = b"\n".join(b"\n".join(p) for p in pairs).decode("ascii").split("\n")
+    flat = b"\n".join(chain.from_iterable(pairs)).decode("ascii").split("\n")
     return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
