@@ -21,7 +21,7 @@ import yaml
 from lxml import etree
 
 from harness.findings import Finding, error, warning
-from harness.soap.envelope import Envelope, SoapFault, parse_envelope
+from harness.soap.envelope import FAULT_ACTION, Envelope, SoapFault, parse_envelope
 from harness.soap.mtom import XOP_NS, SoapMessage, decode_message, parse_content_type
 from harness.xds.ebrim import MetadataError, parse_pnr
 from harness.xds.model import (
@@ -43,6 +43,7 @@ from harness.xds.model import (
     SubmissionSet,
 )
 from harness.xds.query_rules import query_rules
+from harness.xds.response_rules import RESPONSE_TAGS, response_rules
 from harness.xds.schema import payload_of, schema_errors
 
 PROFILES = ("xds", "dmp")
@@ -150,7 +151,8 @@ def _fault_rule(content_type: str, fault: SoapFault) -> str:
 
 
 def check_addressing(env: Envelope, expected_action: str | None = None) -> list[Finding]:
-    """WS-Addressing headers of a request (IHE ITI TF-2x Appendix V; WS-Addressing 1.0 SOAP Binding)."""
+    """WS-Addressing headers (IHE ITI TF-2x Appendix V; WS-Addressing 1.0 Core §3.4): Action always,
+    MessageID in requests, RelatesTo in responses (an Action ending in ``Response``, or a fault)."""
     out: list[Finding] = []
     if not env.action:
         out.append(error("XDS-WSA-001", "/Envelope/Header/wsa:Action", "wsa:Action header missing",
@@ -158,8 +160,11 @@ def check_addressing(env: Envelope, expected_action: str | None = None) -> list[
     elif expected_action and env.action != expected_action:
         out.append(error("XDS-WSA-001", "/Envelope/Header/wsa:Action", "wsa:Action is not the transaction's",
                          expected_action, env.action))
-    if not env.message_id:
+    is_reply = bool(env.action) and (env.action.endswith("Response") or env.action == FAULT_ACTION)
+    if not env.message_id and not is_reply:  # a request expects a reply: it needs an id to relate to
         out.append(error("XDS-WSA-002", "/Envelope/Header/wsa:MessageID", "wsa:MessageID header missing"))
+    if is_reply and not env.relates_to:
+        out.append(error("XDS-WSA-003", "/Envelope/Header/wsa:RelatesTo", "a response without wsa:RelatesTo"))
     return out
 
 
@@ -189,8 +194,10 @@ def _validate_root(elem: etree._Element, profile: str, attachments: dict[str, by
         return None, [error("XDS-SOAP-001", "/Envelope/Body", "soap:Body is empty")]
     if root.tag == _ADHOC:
         return None, _xsd_findings(root) + query_rules(root)
+    if root.tag in RESPONSE_TAGS:
+        return None, _xsd_findings(root) + response_rules(root)
     if root.tag not in (_PNR, _SOR):
-        return None, _xsd_findings(root)  # a retrieve or a response: schema only
+        return None, _xsd_findings(root)  # e.g. an ITI-43 request: schema only
     findings = _xsd_findings(root) + _link_findings(root)
     try:
         sub = parse_pnr(root, attachments)

@@ -73,3 +73,37 @@ def test_nist_testkit_templates_hold_placeholders():
     root = parse_xml(corpus_file("xds", "nist-testkit", "tests", "11897", "classcode_one", "query.xml").read_bytes())
     findings = validate_submission(root, "xds")
     assert _errors(findings) == {"XDS-SQ-004"} and {f.found for f in findings} == {"$patient_id$"}
+
+
+# NIST responses: file -> rules expected (WS-Addressing is checked for the enveloped ones)
+NIST_RESPONSES = {
+    "regresp-fail-noerr.xml": {"XDS-RESP-001"},  # Failure without RegistryErrorList
+    "regresp-suc-err.xml": {"XDS-RESP-001"},  # Success carrying an Error
+    "sq-resp-lc.xml": set(),
+    "sq-resp-objectref.xml": set(),
+    "sq-resp-lc-no-status.xml": {"XDS-RESP-002"},
+    "sq-resp-lc-no-objectType.xml": {"XDS-RESP-002"},
+    "sq-resp-nostat-objectref.xml": {"XDS-RESP-001", "XDS-XSD-001"},  # status is required by rs.xsd too
+    "soap-pnr-resp.xml": set(),
+    "soap-ret-resp.xml": set(),
+    "soap-xcq-resp-error.xml": set(),
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(NIST_RESPONSES.items()))
+def test_nist_responses(name, expected):
+    data = corpus_file("xds", "nist-messagevalidator", name).read_bytes()
+    if name.startswith("soap-"):
+        findings = validate_message("application/soap+xml", data, "xds")
+    else:
+        findings = validate_submission(parse_xml(data), "xds")
+    assert _errors(findings) == expected
+
+
+def test_response_without_relates_to():
+    from harness.soap import ITI41_RESPONSE_ACTION
+    from harness.xds.query import build_registry_response
+    good = build_envelope(build_registry_response(), action=ITI41_RESPONSE_ACTION, relates_to="urn:uuid:1")
+    assert validate_message("application/soap+xml", good, "xds") == []
+    bad = build_envelope(build_registry_response(), action=ITI41_RESPONSE_ACTION)
+    assert _errors(validate_message("application/soap+xml", bad, "xds")) == {"XDS-WSA-003"}

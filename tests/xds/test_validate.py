@@ -249,6 +249,7 @@ def test_every_rule_is_in_the_catalog_and_every_error_rule_is_proven():
     proven = {m[3] for m in SUBMISSION_MUTATIONS} | {m[3] for m in MESSAGE_MUTATIONS}
     proven |= {"XDS-XSD-001", "XDS-LINK-001", "XDS-PNR-001"}
     proven |= {"XDS-SQ-001", "XDS-SQ-002", "XDS-SQ-003", "XDS-SQ-004"}  # tests/xds/test_query_rules.py
+    proven |= {"XDS-RESP-001", "XDS-RESP-002", "XDS-WSA-003"}  # idem (NIST responses)
     warnings = {"XDS-CODE-002", "XDS-DMP-EVENT-002", "XDS-DMP-CONTENT-001"}
     assert proven | warnings == ours
     assert all(catalog[r].source for r in ours)
