@@ -12,6 +12,7 @@ otherwise (pydicom + pylibjpeg / pyjpegls); a study is never held in memory.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 import re
@@ -29,15 +30,17 @@ from werkzeug.wrappers import Request
 
 from harness.dicomweb import (
     AcceptError,
+    MultipartParser,
     Offer,
+    boundary_from_content_type,
     dicom_offers,
     iter_multipart,
     negotiate,
     new_boundary,
     parse_accept,
-    parse_multipart,
     parse_wado_path,
 )
+from harness.dicomweb.multipart import PartData, PartEnd, PartStart
 from harness.dicomweb.paths import WadoPath
 from simulators.source.auth import Introspector
 from simulators.source.kos import referenced
@@ -72,7 +75,7 @@ def text(status: int, message: str, extra: list[tuple[str, str]] | None = None) 
 
 
 class PacsWeb:
-    """The PACS's DICOMweb, one instance per request (stored bytes: ``transfer-syntax=*``)."""
+    """The PACS's DICOMweb: whole series streamed in one request (stored bytes: ``transfer-syntax=*``)."""
 
     def __init__(self, base: str, timeout: float = 30.0) -> None:
         self.base, self.timeout = base.rstrip("/"), timeout
@@ -83,15 +86,24 @@ class PacsWeb:
             self._local.session = requests.Session()
         return self._local.session
 
-    def instance(self, study: str, series: str, sop: str) -> bytes:
-        url = f"{self.base}/studies/{study}/series/{series}/instances/{sop}"
-        resp = self._session().get(url, headers={"Accept": ALL_DICOM, **NO_BODY}, timeout=self.timeout)
+    def open(self, path: str) -> requests.Response:
+        """A streamed multipart response for ``path`` (``/studies/{st}/series/{se}[/instances/{sop}]``)."""
+        resp = self._session().get(self.base + path, headers={"Accept": ALL_DICOM, **NO_BODY},
+                                   timeout=self.timeout, stream=True)
         if resp.status_code != 200:
-            raise LookupError(f"PACS answered {resp.status_code} for instance {sop}")
-        parts = parse_multipart(resp.headers.get("Content-Type", ""), resp.content)
-        if len(parts) != 1:
-            raise LookupError(f"PACS sent {len(parts)} parts for one instance {sop}")
-        return parts[0][1]
+            resp.close()
+            raise LookupError(f"PACS answered {resp.status_code} for {path}")
+        return resp
+
+    def instance(self, study: str, series: str, sop: str) -> bytes:
+        resp = self.open(f"/studies/{study}/series/{series}/instances/{sop}")
+        try:
+            datas = [part.data for part in stream_parts(resp)]
+            if len(datas) != 1:
+                raise LookupError(f"PACS sent {len(datas)} parts for one instance {sop}")
+            return datas[0]
+        finally:
+            resp.close()
 
     def metadata(self, path: WadoPath) -> requests.Response:
         url = self.base + path.to_path()
@@ -99,9 +111,100 @@ class PacsWeb:
                                    stream=True)
 
 
-def stored_syntax(data: bytes) -> str:
-    ds = dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
-    return str(ds.file_meta.TransferSyntaxUID)
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+
+
+def file_meta(head: bytes) -> tuple[str, str] | None:
+    """(SOP Instance UID, transfer syntax) from the group 0002 of a Part 10 prefix (PS3.10 §7.1);
+    None while ``head`` is too short. ValueError when it is not Part 10."""
+    if len(head) < 144:
+        return None
+    if head[128:132] != b"DICM":
+        raise ValueError("not a DICOM Part 10 file (no DICM prefix)")
+    pos, values = 132, {}
+    while True:
+        if len(head) < pos + 8:
+            return None
+        group, elem = int.from_bytes(head[pos:pos + 2], "little"), int.from_bytes(head[pos + 2:pos + 4], "little")
+        if group != 0x0002:
+            break
+        vr = head[pos + 4:pos + 6]
+        if vr in _LONG_VRS:
+            if len(head) < pos + 12:
+                return None
+            length, start = int.from_bytes(head[pos + 8:pos + 12], "little"), pos + 12
+        else:
+            length, start = int.from_bytes(head[pos + 6:pos + 8], "little"), pos + 8
+        if len(head) < start + length:
+            return None
+        values[elem] = head[start:start + length]
+        pos = start + length
+    uid = values.get(0x0003, b"").rstrip(b"\0 ").decode("ascii", "replace")
+    ts = values.get(0x0010, b"").rstrip(b"\0 ").decode("ascii", "replace")
+    return uid, ts
+
+
+class StreamedPart:
+    """One instance of a PACS multipart response: its file meta, then its bytes as they arrive."""
+
+    def __init__(self, sop: str, ts: str, head: bytes, rest: Iterator[bytes]) -> None:
+        self.sop, self.ts, self._head, self._rest = sop, ts, head, rest
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self._head
+        yield from self._rest
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def drain(self) -> None:
+        for _ in self._rest:
+            pass
+
+
+HEAD_LIMIT = 1024 * 1024  # the file meta of any instance fits well within
+
+
+def stream_parts(resp: requests.Response) -> Iterator[StreamedPart]:
+    """Parts of a streamed multipart response, one at a time; memory bounded by one network chunk.
+
+    Each part must be consumed (or drained) before the next is asked for: they share one stream.
+    """
+    parser = MultipartParser(boundary_from_content_type(resp.headers.get("Content-Type", "")))
+
+    def events() -> Iterator:
+        for chunk in resp.iter_content(256 * 1024):
+            yield from parser.feed(chunk)
+        yield from parser.close()
+
+    stream = events()
+
+    def rest() -> Iterator[bytes]:
+        for ev in stream:
+            if isinstance(ev, PartData):
+                yield ev.data
+            elif isinstance(ev, PartEnd):
+                return
+
+    for ev in stream:
+        if not isinstance(ev, PartStart):
+            continue
+        head, meta, ended = bytearray(), None, False
+        for inner in stream:
+            if isinstance(inner, PartEnd):
+                ended = True
+                break
+            if isinstance(inner, PartData):
+                head += inner.data
+                meta = file_meta(bytes(head[:HEAD_LIMIT]))
+                if meta is not None or len(head) > HEAD_LIMIT:
+                    break
+        if meta is None:
+            raise ValueError("a PACS part is not a readable DICOM Part 10 instance")
+        part = StreamedPart(meta[0], meta[1], bytes(head), iter(()) if ended else rest())
+        yield part
+        part.drain()
 
 
 def transcode(data: bytes, target: str) -> bytes:
@@ -189,7 +292,7 @@ class Rad107App:
             return text(400, f"bad Accept header: {exc}")
         if path.frames is not None:
             return self._frames(path, selection[0], ranges)
-        return self._instances(path.study, selection, ranges)
+        return self._instances(path, selection, ranges)
 
     # -- checks ---------------------------------------------------------------------------
     def _authorize(self, req: Request) -> Answer | None:
@@ -226,30 +329,47 @@ class Rad107App:
         return chosen
 
     # -- responses ------------------------------------------------------------------------
-    def _instances(self, study: str, chosen: list[tuple[str, str]], ranges: list) -> Answer:
-        first = self.pacs.instance(study, *chosen[0])
-        stored = stored_syntax(first)
+    def _instances(self, path: WadoPath, chosen: list[tuple[str, str]], ranges: list) -> Answer:
+        parts = self._pacs_parts(path, chosen)
+        first = next(parts, None)
+        if first is None:
+            return text(404, f"the PACS holds none of the instances the KOS references under {path.to_path()}")
+        stored = first.ts
         if self.fault == "drops-accept-negotiation":
             offer = Offer("multipart/related", "application/dicom", stored)
         else:
             offer = negotiate(ranges, dicom_offers(syntaxes_for(stored)))
             if offer is None:
+                parts.close()
                 return text(406, f"none of the accepted representations can be produced; stored: {stored}")
         target = offer.transfer_syntax or stored
         boundary = new_boundary()
         broken = self.fault == "broken-multipart"
 
-        def parts() -> Iterator[tuple[list[tuple[str, str]], bytes]]:
-            for i, (series, sop) in enumerate(chosen):
-                data = first if i == 0 else self.pacs.instance(study, series, sop)
-                if stored_syntax(data) != target:
-                    data = transcode(data, target)
-                yield ([] if broken else [("Content-Type", f"application/dicom; transfer-syntax={target}")]), data
+        def encoded() -> Iterator[tuple[list[tuple[str, str]], Iterator[bytes] | bytes]]:
+            for part in itertools.chain([first], parts):
+                headers = [] if broken else [("Content-Type", f"application/dicom; transfer-syntax={target}")]
+                yield headers, (part.chunks() if part.ts == target else transcode(part.data, target))
 
-        body = iter_multipart(parts(), boundary)
+        body = iter_multipart(encoded(), boundary)
         if broken:  # the close delimiter never comes
             body = (chunk for chunk in body if not chunk.endswith(b"--\r\n") or not chunk.startswith(b"--"))
         return Answer(200, [("Content-Type", offer.content_type(boundary))], body)
+
+    def _pacs_parts(self, path: WadoPath, chosen: list[tuple[str, str]]) -> Iterator[StreamedPart]:
+        """The chosen instances, series by series, each series in one streamed PACS request."""
+        groups: dict[str, set[str]] = {}
+        for series, sop in chosen:
+            groups.setdefault(series, set()).add(sop)
+        for series, sops in groups.items():
+            tail = f"/instances/{next(iter(sops))}" if path.instance is not None else ""
+            resp = self.pacs.open(f"/studies/{path.study}/series/{series}{tail}")
+            try:
+                for part in stream_parts(resp):
+                    if part.sop in sops:
+                        yield part
+            finally:
+                resp.close()
 
     def _frames(self, path: WadoPath, chosen: tuple[str, str], ranges: list) -> Answer:
         data = self.pacs.instance(path.study, *chosen)
