@@ -78,6 +78,9 @@ ASSOCIATION_TYPES: dict[str, str] = {
     "XFRM_RPLC": "urn:ihe:iti:2007:AssociationType:XFRM_RPLC",  # §4.2.2.2
     "signs": "urn:ihe:iti:2007:AssociationType:signs",  # §4.2.2.2 (Digital Signature)
     "IsSnapshotOf": "urn:ihe:iti:2010:AssociationType:IsSnapshotOf",  # §4.2.2.2 (On-Demand Documents)
+    # ITI-57 Update Document Set (ITI TF-3 §4.2.2, Metadata Update; ITI TF-2b §3.57)
+    "UpdateAvailabilityStatus": "urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus",
+    "SubmitAssociation": "urn:ihe:iti:2010:AssociationType:SubmitAssociation",
 }
 DOCUMENT_RELATIONSHIPS = {ASSOCIATION_TYPES[k] for k in ("RPLC", "XFRM", "APND", "XFRM_RPLC", "signs",
                                                          "IsSnapshotOf")}

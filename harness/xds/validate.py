@@ -434,6 +434,8 @@ def _association_rules(sub: Submission) -> list[Finding]:
             if value not in ids and not _UUID_URN.match(value):
                 out.append(error("XDS-ASSOC-002", f"{loc}/@{end}", "names no object of the submission and is "
                                  "not a urn:uuid of a registry object", None, value))
+        if a.type == ASSOCIATION_TYPES["UpdateAvailabilityStatus"]:
+            out += _status_update_rules(a)
         if a.type == ASSOCIATION_TYPES["HasMember"] and a.source == ss_id and sub.document(a.target):
             status = a.slots.get("SubmissionSetStatus", [])
             if status not in (["Original"], ["Reference"]):
@@ -446,6 +448,18 @@ def _association_rules(sub: Submission) -> list[Finding]:
         if obj_id not in members:
             out.append(error("XDS-ASSOC-001", _loc(kind, obj_id), "no HasMember association "
                              "from the SubmissionSet to this DocumentEntry or Folder"))
+    return out
+
+
+def _status_update_rules(a) -> list[Finding]:
+    """ITI-57 UpdateAvailabilityStatus: OriginalStatus and NewStatus slots, each one status URN
+    (ITI TF-2b §3.57.4.1.3.3.1); the CI-SIS Deleted status is accepted (FACTS §3, DMP delete)."""
+    out = []
+    for slot in ("OriginalStatus", "NewStatus"):
+        values = a.slots.get(slot, [])
+        if len(values) != 1 or values[0] not in STATUS.values():
+            out.append(error("XDS-UPD-001", _loc("Association", a.id, f"Slot[@name='{slot}']"),
+                             f"{slot} must hold one availabilityStatus URN", STATUS["Approved"], values or None))
     return out
 
 
@@ -653,6 +667,8 @@ def _dmp_signature_entry_rules(doc: DocumentEntry) -> list[Finding]:
 def _dmp_signature_rules(sub: Submission) -> list[Finding]:
     """Every DMP submission carries a signature document that ``signs`` the submission set (FACTS §3)."""
     sigs = [d for d in sub.documents if _is_signature(d)]
+    if not sub.documents:
+        return []  # an ITI-57 status or association update carries no document to sign
     if not sigs:
         return [error("XDS-DMP-SIG-002", "RegistryObjectList", "no signature document (classCode "
                       "urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1) in the submission")]

@@ -19,8 +19,10 @@ from harness.xds.model import (
     FOLDER_CLASSIFICATION_SCHEMES,
     RIM_NS,
     Association,
+    STATUS,
     Classification,
     Folder,
+    Submission,
 )
 from harness.xds.validate import validate_message, validate_submission
 
@@ -250,6 +252,7 @@ def test_every_rule_is_in_the_catalog_and_every_error_rule_is_proven():
     proven |= {"XDS-XSD-001", "XDS-LINK-001", "XDS-PNR-001"}
     proven |= {"XDS-SQ-001", "XDS-SQ-002", "XDS-SQ-003", "XDS-SQ-004"}  # tests/xds/test_query_rules.py
     proven |= {"XDS-RESP-001", "XDS-RESP-002", "XDS-WSA-003"}  # idem (NIST responses)
+    proven |= {"XDS-UPD-001"}  # test_iti57_status_update_with_bad_status
     warnings = {"XDS-CODE-002", "XDS-DMP-EVENT-002", "XDS-DMP-CONTENT-001"}
     assert proven | warnings == ours
     assert all(catalog[r].source for r in ours)
@@ -300,3 +303,22 @@ def test_oversized_body_is_refused_before_parsing():
     from harness.soap.mtom import decode_message
     with pytest.raises(SoapFault, match="limit"):
         decode_message("application/soap+xml", b" " * 1000, max_bytes=999)
+
+
+def _status_update(new: str = "urn:asip:ci-sis:2010:StatusType:Deleted") -> Submission:
+    """An ITI-57 status change as the DMP deletes a document (FACTS §3): a SubmissionSet and one
+    UpdateAvailabilityStatus association to a registered entry, no document."""
+    ss = good_submission().submission_set
+    upd = Association("assoc-update", ASSOCIATION_TYPES["UpdateAvailabilityStatus"], ss.id,
+                      "urn:uuid:6a4e1c1a-9a0b-4f55-8f3a-1d2c3b4a5e6f",
+                      {"OriginalStatus": [STATUS["Approved"]], "NewStatus": [new]})
+    return Submission(submission_set=ss, associations=[upd])
+
+
+@pytest.mark.parametrize("profile", ["xds", "dmp"])
+def test_iti57_status_update_is_clean(profile):
+    assert validate_submission(_status_update(), profile) == []
+
+
+def test_iti57_status_update_with_bad_status():
+    assert _errors(validate_submission(_status_update("Deleted"), "dmp")) == {"XDS-UPD-001"}
