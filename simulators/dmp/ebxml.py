@@ -88,8 +88,14 @@ class Indexed:
     target: str | None = None
 
 
+_SLOT, _VALUE_LIST, _VALUE = f"{RIM}Slot", f"{RIM}ValueList", f"{RIM}Value"
+
+
 def slot_values(elem: etree._Element, name: str) -> list[str]:
-    return [v.text or "" for v in elem.findall(f"{RIM}Slot[@name='{name}']/{RIM}ValueList/{RIM}Value")]
+    for slot in elem.iterchildren(_SLOT):
+        if slot.get("name") == name:
+            return [v.text or "" for vl in slot.iterchildren(_VALUE_LIST) for v in vl.iterchildren(_VALUE)]
+    return []
 
 
 def slot_value(elem: etree._Element, name: str) -> str | None:

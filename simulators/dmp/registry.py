@@ -66,6 +66,14 @@ class Parsed:
     associations: list[etree._Element] = field(default_factory=list)
     submission_set: etree._Element | None = None
     id_map: dict[str, str] = field(default_factory=dict)
+    _index: dict[int, E.Indexed] = field(default_factory=dict)
+
+    def index(self, extrinsic: etree._Element) -> E.Indexed:
+        """index_extrinsic, once per element (for the ids and patientId, which _batch does not change)."""
+        key = id(extrinsic)
+        if key not in self._index:
+            self._index[key] = E.index_extrinsic(extrinsic)
+        return self._index[key]
 
 
 def _new_uuid() -> str:
@@ -114,17 +122,25 @@ def _has_node(pkg: etree._Element, node: str) -> bool:
 _REF_ATTRS = ("id", "classifiedObject", "registryObject", "sourceObject", "targetObject")
 
 
+_WITH_REFS = etree.XPath(".//*[@classifiedObject or @registryObject or @sourceObject or @targetObject]")
+_NESTED = etree.XPath("./*/rim:Classification | ./*/rim:ExternalIdentifier", namespaces={"rim": E.NS["rim"]})
+
+
 def _rewrite_ids(root: etree._Element, id_map: dict[str, str]) -> None:
-    for elem in root.iter():
-        if not isinstance(elem.tag, str):
-            continue
-        for attr in _REF_ATTRS:
+    """Symbolic ids become UUIDs everywhere they are referenced (ITI TF-3 §4.2.1: the registry
+    assigns entryUUIDs); nested Classification/ExternalIdentifier ids get their own UUIDs."""
+    for elem in root.iterchildren():
+        ident = elem.get("id")
+        if ident in id_map:
+            elem.set("id", id_map[ident])
+    for elem in _WITH_REFS(root):
+        for attr in _REF_ATTRS[1:]:
             value = elem.get(attr)
-            if value in id_map and (attr != "id" or elem.getparent() is root):
+            if value in id_map:
                 elem.set(attr, id_map[value])
-        if elem.tag.endswith("}Classification") or elem.tag.endswith("}ExternalIdentifier"):
-            if not (elem.get("id") or "").startswith("urn:uuid:"):
-                elem.set("id", _new_uuid())
+    for elem in _NESTED(root):
+        if not (elem.get("id") or "").startswith("urn:uuid:"):
+            elem.set("id", _new_uuid())
 
 
 class Registry:
@@ -169,7 +185,7 @@ class Registry:
             if data is None:
                 continue
             given_hash, given_size = E.slot_value(x, "hash"), E.slot_value(x, "size")
-            uid = E.index_extrinsic(x).unique_id or x.get("id", "")
+            uid = parsed.index(x).unique_id or x.get("id", "")
             if self.handlers.verify_hash and given_hash and given_hash.strip().lower() != sha1_hex(data):
                 errors.append(RegistryError("XDSRepositoryMetadataError",
                                             f"hash {given_hash} differs from the SHA-1 of the document", uid))
@@ -186,7 +202,7 @@ class Registry:
             return [RegistryError("XDSRegistryMetadataError", "SubmissionSet has no patientId")]
         errors = []
         for x in parsed.extrinsics:
-            pid = E.index_extrinsic(x).patient_id
+            pid = parsed.index(x).patient_id
             if pid != ss_patient:
                 errors.append(RegistryError("XDSPatientIdDoesNotMatch",
                                             f"DocumentEntry {x.get('id')} patientId {pid} differs from the "
@@ -228,7 +244,7 @@ class Registry:
     def _replacements(self, parsed: Parsed) -> list[tuple[str, str]]:
         """RPLC: the target must be an Approved entry of the same patient; it becomes Deprecated."""
         changes: list[tuple[str, str]] = []
-        new_ids = {x.get("id"): E.index_extrinsic(x) for x in parsed.extrinsics}
+        new_ids = {x.get("id"): parsed.index(x) for x in parsed.extrinsics}
         for assoc in parsed.associations:
             if assoc.get("associationType") not in (E.RPLC, E.RPLC_XFRM):
                 continue

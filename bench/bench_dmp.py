@@ -1,0 +1,144 @@
+"""Benchmark of the DMP simulator (issue 4, printed figures, never a test).
+
+1. RAD-68 Provide and Register per second: DMP KOS submissions (KOS of 300 references + Signature01),
+   MTOM, over HTTP on loopback, several clients, SQLite. Target >= 300 PnR/s.
+2. FindDocuments latency p50/p95 over HTTP with 10^5 (``--entries``) DocumentEntries loaded in the
+   registry (10 per patient), SQLite (default) or PostgreSQL (``--db``). Target p95 <= 20 ms at 10^6.
+
+    /work/venv/bin/python bench/bench_dmp.py [--pnr 600] [--clients 4] [--entries 100000] [--queries 500]
+        [--profile dmp|xds] [--vihf off|enforce] [--db postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from lxml import etree
+
+from harness.xds import build_pnr_message, kos_submission
+from harness.xds.clients import XdsClient
+from harness.xds.ebrim import documententry_to_extrinsic
+from simulators.dmp import ebxml as E
+from simulators.dmp import reference
+from simulators.dmp.config import DmpConfig
+from simulators.dmp.ebxml import APPROVED, index_extrinsic
+from simulators.dmp.storage import Batch, StoredObject
+from testplans.dmp.kos import make_kos
+
+APPROVED_STATUS = [APPROVED]
+
+
+def patient(i: int) -> str:
+    return f"{100000000000000 + i}^^^&1.2.250.1.213.1.4.10&ISO^NH"
+
+
+def bench_pnr(ref: reference.Reference, count: int, clients: int, vihf: bool) -> None:
+    kos, study = make_kos(references=300)
+    messages = []
+    provider = None
+    if vihf:
+        from testplans.dmp.conftest import vihf_provider
+
+        provider = vihf_provider(ref.vihf_pki.key_pem, ref.vihf_pki.cert_pem)
+    for i in range(count):
+        pid = patient(10**9 + i)  # not among the patients of the FindDocuments load
+        sub = kos_submission(kos, patient_id=pid, study_uid=study, accession=f"A{i}")
+        extra = provider(pid) if provider else None
+        messages.append(build_pnr_message(sub, mtom=True, header_extra=[extra] if extra is not None else []))
+    client = XdsClient(ref.endpoints["registry"], ref.endpoints["repository"])
+    client.post(ref.endpoints["repository"], *messages[0])  # warm up (schemas, value sets)
+    chunks = [messages[1 + i::clients] for i in range(clients)]
+
+    def run(chunk: list[tuple[str, bytes]]) -> int:
+        c = XdsClient(ref.endpoints["registry"], ref.endpoints["repository"])
+        return sum(1 for m in chunk if not c.post(ref.endpoints["repository"], *m).success)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        failures = sum(pool.map(run, chunks))
+    elapsed = time.perf_counter() - start
+    done = count - 1
+    print(f"RAD-68 PnR (KOS 300 refs + Signature01, MTOM, {len(kos)} B KOS): {done} in {elapsed:.1f} s "
+          f"= {done / elapsed:.0f} PnR/s with {clients} clients ({failures} failures)")
+
+
+def load_entries(ref: reference.Reference, entries: int, per_patient: int = 10) -> None:
+    """Bulk-load DocumentEntries straight into storage: the KOS entry of kos_submission as a template,
+    with a fresh entryUUID, uniqueId and patient substituted in its XML and index."""
+    kos, study = make_kos(references=3)
+    template = kos_submission(kos, patient_id=patient(0), study_uid=study, accession="A0").documents[0]
+    template.id, template.uniqueId = "urn:uuid:ENTRY", "UNIQUE"
+    elem = documententry_to_extrinsic(template)
+    E.set_slot(elem, "repositoryUniqueId", [ref.config.repository_unique_id])
+    xml = etree.tostring(elem).decode()
+    base = index_extrinsic(elem)
+    storage = ref.app.storage
+    start = time.perf_counter()
+    batch = Batch()
+    for n in range(entries):
+        ident, uid, pid = f"urn:uuid:{uuid.uuid4()}", f"2.25.{uuid.uuid4().int}", patient(n // per_patient)
+        ind = replace(base, id=ident, lid=ident, unique_id=uid, patient_id=pid, multi=list(base.multi))
+        text = xml.replace("urn:uuid:ENTRY", ident).replace("UNIQUE", uid).replace(template.patientId, pid)
+        batch.objects.append(StoredObject(ind, APPROVED, text.encode()))
+        if len(batch.objects) == 10000:
+            storage.commit(batch)
+            batch = Batch()
+    if batch.objects:
+        storage.commit(batch)
+    print(f"loaded {entries} DocumentEntries ({entries // per_patient} patients) in "
+          f"{time.perf_counter() - start:.1f} s")
+
+
+def bench_find(ref: reference.Reference, entries: int, queries: int, per_patient: int = 10) -> None:
+    client = XdsClient(ref.endpoints["registry"], ref.endpoints["repository"])
+    patients = entries // per_patient
+    times = []
+    for q in range(queries):
+        pid = patient((q * 7919) % patients)
+        t0 = time.perf_counter()
+        result = client.query("FindDocuments", {"$XDSDocumentEntryPatientId": pid,
+                                                "$XDSDocumentEntryStatus": APPROVED_STATUS})
+        times.append((time.perf_counter() - t0) * 1000)
+        assert result.success and len(result.query.objects) == per_patient, result.errors
+    times.sort()
+    p95 = times[int(len(times) * 0.95) - 1]
+    print(f"FindDocuments over HTTP with {entries} entries: p50 {statistics.median(times):.1f} ms, "
+          f"p95 {p95:.1f} ms ({queries} queries, {per_patient} LeafClass entries each)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pnr", type=int, default=600)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--profile", default="dmp", choices=("dmp", "xds"))
+    parser.add_argument("--vihf", default="off", choices=("off", "enforce"))
+    parser.add_argument("--db", default=None, help="sqlite:///PATH (default: a temporary file) or postgresql://...")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        from harness.vihf import throwaway_pki
+
+        pki = throwaway_pki() if args.vihf == "enforce" else None
+        config = DmpConfig(workdir=Path(tmp), profile=args.profile, vihf=args.vihf, db=args.db,
+                           trust_store=[pki.ca_pem] if pki else [])
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        with reference.start(config, vihf_pki=pki) as ref:
+            if args.pnr:
+                bench_pnr(ref, args.pnr, args.clients, args.vihf == "enforce")
+            if args.entries:
+                load_entries(ref, args.entries)
+                bench_find(ref, args.entries, args.queries)
+
+
+if __name__ == "__main__":
+    main()
