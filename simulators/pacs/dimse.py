@@ -138,10 +138,12 @@ class DimseServer:
             yield host, port
             yield from _retrieve_failure(event, "C-MOVE", exc, started)
             return
-        yield host, port, {"contexts": _contexts_for(records), "max_pdu": 0}
+        sub_assoc: list[Any] = []  # the C-STORE sub-association, known once the destination accepts
+        handlers = [(evt.EVT_ESTABLISHED, lambda e: sub_assoc.append(e.assoc))]
+        yield host, port, {"contexts": _contexts_for(records), "max_pdu": 0, "evt_handlers": handlers}
         yield len(records)
         _record(event, f"C-MOVE {len(records)} instance(s) to {dest}", 0, started=started)
-        yield from self._send(event, records)
+        yield from self._send(event, records, lambda: sub_assoc[0] if sub_assoc else event.assoc)
 
     def on_get(self, event: Any) -> Iterator[Any]:
         """PS3.4 C.4.3: C-STORE sub-operations on the requestor's own association."""
@@ -166,13 +168,16 @@ class DimseServer:
             raise QueryError(STATUS["identifier_mismatch"], f"no unique key given at level {level}")
         return self.store.records(keys)
 
-    def _send(self, event: Any, records: list[Record]) -> Iterator[tuple[int, Dataset | None]]:
+    def _send(self, event: Any, records: list[Record],
+              store_assoc: Any = None) -> Iterator[tuple[int, Dataset | None]]:
+        """C-STORE sub-operations; ``store_assoc()`` gives the association they go over (C-MOVE)."""
         for rec in records:
             if event.is_cancelled:
                 yield 0xFE00, None
                 return
             try:
-                yield STATUS["pending"], _for_peer(dcmread(rec.path), event.assoc)
+                assoc = store_assoc() if store_assoc else event.assoc
+                yield STATUS["pending"], _for_peer(dcmread(rec.path), assoc)
             except Exception as exc:  # a file vanished or is unreadable: count it as failed
                 log.error("cannot read %s: %s", rec.path, exc)
                 failed = Dataset()
@@ -240,8 +245,8 @@ def _make_ae(aet: str) -> AE:
 def _for_peer(ds: Dataset, assoc: Any) -> Dataset:
     """Decompress when the peer accepted the SOP class only uncompressed (C-GET/C-MOVE sub-operations).
 
-    For C-GET ``assoc`` is the requestor's association; for C-MOVE pynetdicom opens the store
-    association itself, and the contexts proposed there include Explicit VR Little Endian.
+    ``assoc`` is the association the C-STORE goes over: the requestor's for C-GET, the
+    sub-association to the destination for C-MOVE (its contexts include Explicit VR Little Endian).
     """
     ts = ds.file_meta.TransferSyntaxUID
     if not ts.is_compressed:
@@ -249,17 +254,19 @@ def _for_peer(ds: Dataset, assoc: Any) -> Dataset:
     accepted = {(cx.abstract_syntax, cx.transfer_syntax[0]) for cx in assoc.accepted_contexts}
     if (ds.SOPClassUID, ts) in accepted or not any(sop == ds.SOPClassUID for sop, _ in accepted):
         return ds
-    ds.decompress()  # sets Explicit VR Little Endian and updates the pixel module
+    ds.decompress(generate_instance_uid=False)  # sets Explicit VR Little Endian and updates the pixel module
     return ds
 
 
 def _contexts_for(records: list[Record]) -> list[Any]:
-    """One context per stored (SOP class, transfer syntax) pair for a C-MOVE sub-association.
+    """C-MOVE sub-association contexts: each stored (SOP class, syntax) alone, plus Explicit VR LE.
 
-    Each pair gets its own context so the destination accepts or refuses each syntax separately;
-    pynetdicom then sends each instance on the context of its own syntax (no transcoding on C-MOVE).
+    One syntax per context lets the destination accept or refuse each separately; when it refuses
+    a compressed one, :func:`_for_peer` decompresses to Explicit VR Little Endian.
     """
-    pairs = sorted({(rec["SOPClassUID"], rec.transfer_syntax) for rec in records})
+    explicit = "1.2.840.10008.1.2.1"
+    pairs = sorted({(rec["SOPClassUID"], rec.transfer_syntax) for rec in records}
+                   | {(rec["SOPClassUID"], explicit) for rec in records})
     return [build_context(sop, [ts]) for sop, ts in pairs][:128]
 
 

@@ -102,7 +102,7 @@ def _instance_bytes(rec: Record, ts: str | None) -> bytes:
         return rec.path.read_bytes()
     ds = dcmread(rec.path)
     if ds.file_meta.TransferSyntaxUID.is_compressed:
-        ds.decompress()
+        ds.decompress(generate_instance_uid=False)
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     buf = io.BytesIO()
     dcmwrite(buf, ds, enforce_file_format=True)
@@ -160,6 +160,6 @@ def _frames(ds: Dataset, numbers: tuple[int, ...], keep_compressed: bool) -> lis
         all_frames = list(generate_frames(ds.PixelData, number_of_frames=count))
         return [all_frames[n - 1] for n in numbers]
     if ds.file_meta.TransferSyntaxUID.is_compressed:
-        ds.decompress()
+        ds.decompress(generate_instance_uid=False)
     size = len(ds.PixelData) // count
     return [bytes(ds.PixelData[(n - 1) * size: n * size]) for n in numbers]

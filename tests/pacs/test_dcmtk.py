@@ -70,3 +70,26 @@ def test_getscu_retrieves_series(loaded: EmbeddedPacs, small_study: list[Instanc
     assert res.returncode == 0, res.stderr
     expected = [r for r in small_study if r.series_instance_uid == small_study[0].series_instance_uid]
     assert len(list(out.iterdir())) == len(expected)
+
+
+def test_movescu_receiving_itself_gets_decompressed_copies(loaded: EmbeddedPacs, small_study: list[InstanceRef],
+                                                           tmp_path: Path) -> None:
+    """movescu's own store SCP accepts only uncompressed syntaxes by default: the PACS decompresses."""
+    from harness.servers import free_port
+
+    port = free_port()
+    loaded.dimse.config.known_aes["MOVESCU"] = ("127.0.0.1", port)
+    out = tmp_path / "moved"
+    out.mkdir()
+    res = _run("movescu", "-S", "-aet", "MOVESCU", "-aec", loaded.aet, "-aem", "MOVESCU", "+P", str(port),
+               "-od", str(out), "-k", "QueryRetrieveLevel=STUDY",
+               "-k", f"StudyInstanceUID={small_study[0].study_instance_uid}", loaded.host, str(loaded.port))
+    assert res.returncode == 0, res.stderr
+    received = sorted(out.iterdir())
+    assert len(received) == len(small_study)
+    from pydicom import dcmread
+
+    ds = dcmread(received[0])
+    assert not ds.file_meta.TransferSyntaxUID.is_compressed
+    original = next(r for r in small_study if r.sop_instance_uid == ds.SOPInstanceUID)
+    assert (ds.pixel_array == dcmread(original.path).pixel_array).all()

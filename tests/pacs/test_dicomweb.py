@@ -68,6 +68,7 @@ def test_wado_explicit_transcodes_and_keeps_pixels(web: tuple[str, list[Instance
     (_, body), = parse_multipart(r.headers["Content-Type"], r.content)
     got = dcmread(io.BytesIO(body))
     assert got.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    assert got.SOPInstanceUID == ref.sop_instance_uid  # transcoding keeps the instance's identity
     assert (got.pixel_array == dcmread(ref.path).pixel_array).all()
 
 
