@@ -7,6 +7,7 @@ from harness.dicom.client import (
     StoreResult,
     echo,
     find,
+    find_study_instances,
     get,
     move,
     query,
@@ -14,5 +15,5 @@ from harness.dicom.client import (
 )
 from harness.dicom.load import load_study_into_pacs
 
-__all__ = ["DimseError", "Peer", "RetrieveResult", "StoreResult", "echo", "find", "get",
+__all__ = ["DimseError", "Peer", "RetrieveResult", "StoreResult", "echo", "find", "find_study_instances", "get",
            "load_study_into_pacs", "move", "query", "store"]

@@ -160,3 +160,21 @@ def test_every_exchange_is_captured(loaded: EmbeddedPacs, small_study: list[Inst
     finds = {e.actor for e in dimse if e.summary.startswith("C-FIND STUDY")}
     assert {"pacs-simulator", "harness:dicom-client"} <= finds
     assert sum(1 for e in dimse if e.summary.startswith("C-STORE") and e.actor == "pacs-simulator") >= len(small_study)
+
+
+def test_kos_built_from_a_cfind_of_the_pacs(loaded: EmbeddedPacs, small_study: list[InstanceRef]) -> None:
+    """The Source DRIMbox flow: IMAGE-level C-FIND of the study, then the KOS from the answers."""
+    from dataclasses import replace
+
+    from fixtures.dataset import load_dataset
+    from fixtures.documents import build_kos
+    from harness.dicom import find_study_instances
+
+    answers = find_study_instances(Peer.of(loaded), small_study[0].study_instance_uid)
+    assert {a.PatientID for a in answers} == {"248098765432109"}
+    report = replace(load_dataset().exam("e1").report, study_uid=small_study[0].study_instance_uid)
+    kos = build_kos(answers, report=report, retrieve_base="https://src.example/wado-rs")
+    series = kos.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence
+    referenced = {sop.ReferencedSOPInstanceUID for item in series for sop in item.ReferencedSOPSequence}
+    assert referenced == {r.sop_instance_uid for r in small_study}
+    assert len(series) == len({r.series_instance_uid for r in small_study})
