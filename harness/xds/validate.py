@@ -53,6 +53,7 @@ _PNR = f"{{{XDSB_NS}}}ProvideAndRegisterDocumentSetRequest"
 _SOR = f"{{{LCM_NS}}}SubmitObjectsRequest"
 _XOP_INCLUDE = f"{{{XOP_NS}}}Include"
 _ADHOC = "{urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0}AdhocQueryRequest"
+_RETRIEVE = f"{{{XDSB_NS}}}RetrieveDocumentSetRequest"
 
 _OID = re.compile(r"^(0|[1-9]\d*)(\.(0|[1-9]\d*))+$")  # ITI TF-3 §4.2.3.1.7 (OID ≤ 64 chars)
 _DTM = re.compile(r"^\d{4}((0[1-9]|1[0-2])((0[1-9]|[12]\d|3[01])(([01]\d|2[0-3])([0-5]\d([0-5]\d)?)?)?)?)?$")
@@ -196,8 +197,10 @@ def _validate_root(elem: etree._Element, profile: str, attachments: dict[str, by
         return None, _xsd_findings(root) + query_rules(root)
     if root.tag in RESPONSE_TAGS:
         return None, _xsd_findings(root) + response_rules(root)
+    if root.tag == _RETRIEVE:
+        return None, _xsd_findings(root) + _retrieve_rules(root)
     if root.tag not in (_PNR, _SOR):
-        return None, _xsd_findings(root)  # e.g. an ITI-43 request: schema only
+        return None, _xsd_findings(root)  # anything else: schema only
     findings = _xsd_findings(root) + _link_findings(root)
     try:
         sub = parse_pnr(root, attachments)
@@ -213,6 +216,21 @@ def _rules(sub: Submission, doc_ids: set[str] | None, profile: str) -> list[Find
     if profile == "dmp":
         findings += dmp_rules(sub)
     return findings
+
+
+def _retrieve_rules(root: etree._Element) -> list[Finding]:
+    """ITI-43 request: RepositoryUniqueId is an OID, DocumentUniqueId OID[^ext] (ITI TF-2b §3.43.4.1.2)."""
+    out = []
+    for i, req in enumerate(root.iterchildren(f"{{{XDSB_NS}}}DocumentRequest"), start=1):
+        repo = (req.findtext(f"{{{XDSB_NS}}}RepositoryUniqueId") or "").strip()
+        doc = (req.findtext(f"{{{XDSB_NS}}}DocumentUniqueId") or "").strip()
+        if not _is_oid(repo):
+            out.append(error("XDS-RET-001", f"DocumentRequest[{i}]/RepositoryUniqueId", "not an OID",
+                             "OID of at most 64 characters", repo))
+        if not _is_unique_id(doc):
+            out.append(error("XDS-RET-001", f"DocumentRequest[{i}]/DocumentUniqueId", "not OID[^extension]",
+                             "OID (≤ 64) [^ext (≤ 16)]", doc))
+    return out
 
 
 def _xsd_findings(root: etree._Element) -> list[Finding]:

@@ -107,3 +107,27 @@ def test_response_without_relates_to():
     assert validate_message("application/soap+xml", good, "xds") == []
     bad = build_envelope(build_registry_response(), action=ITI41_RESPONSE_ACTION)
     assert _errors(validate_message("application/soap+xml", bad, "xds")) == {"XDS-WSA-003"}
+
+
+def _retrieve(repo: str, doc: str) -> bytes:
+    ns = "urn:ihe:iti:xds-b:2007"
+    return (f'<x:RetrieveDocumentSetRequest xmlns:x="{ns}"><x:DocumentRequest><x:RepositoryUniqueId>{repo}'
+            f"</x:RepositoryUniqueId><x:DocumentUniqueId>{doc}</x:DocumentUniqueId></x:DocumentRequest>"
+            f"</x:RetrieveDocumentSetRequest>").encode()
+
+
+@pytest.mark.parametrize(("repo", "doc", "expected"), [
+    ("1.2.250.1.999.9", "1.2.250.1.999.3.1", set()),
+    ("1.2.250.1.999.9", "1.2.250.1.999.3.1^abc", set()),
+    ("repo-1", "1.2.250.1.999.3.1", {"XDS-RET-001"}),
+    ("1.2.250.1.999.9", "doc 1", {"XDS-RET-001"}),
+])
+def test_retrieve_request(repo, doc, expected):
+    assert _errors(validate_submission(parse_xml(_retrieve(repo, doc)), "xds")) == expected
+
+
+def test_nist_retrieve_request():
+    """NIST's sample elides its OIDs ("1.3.6.1.4...1000"): schema-valid, but not OIDs."""
+    root = parse_xml(corpus_file("xds", "nist-messagevalidator", "soap-ret-req.xml").read_bytes())
+    findings = validate_submission(root, "xds")
+    assert _errors(findings) == {"XDS-RET-001"} and all("..." in f.found for f in findings)
