@@ -64,17 +64,24 @@ class MetadataError(ValueError):
 def slots_of(elem: etree._Element) -> dict[str, list[str]]:
     """The rim:Slot children of ``elem`` as name -> values (ebRIM 3.0 §4.2)."""
     out: dict[str, list[str]] = {}
-    for slot in elem.iterchildren(_SLOT):
+    for slot in elem:  # plain iteration and tag tests: the hot path of every PnR
+        if slot.tag != _SLOT:
+            continue
         values = out.setdefault(slot.get("name", ""), [])
-        for value_list in slot.iterchildren(_VALUE_LIST):
-            values.extend((v.text or "").strip() for v in value_list.iterchildren(_VALUE))
+        for value_list in slot:
+            if value_list.tag == _VALUE_LIST:
+                values += [(v.text or "").strip() for v in value_list if v.tag == _VALUE]
     return out
 
 
 def _localized(elem: etree._Element, tag: str) -> str | None:
-    for name in elem.iterchildren(R + tag):
-        for string in name.iterchildren(_LOCALIZED):
-            return string.get("value")
+    tag = R + tag
+    for name in elem:
+        if name.tag == tag:
+            for string in name:
+                if string.tag == _LOCALIZED:
+                    return string.get("value")
+            return None
     return None
 
 
