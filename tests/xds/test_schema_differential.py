@@ -74,3 +74,77 @@ def test_corpus_has_both_verdicts(official):
     """Guard: the folder holds valid and invalid payloads, so the comparison means something."""
     verdicts = {official.validate(p) for p in map(_payload, _messages()) if p is not None}
     assert verdicts == {True, False}
+
+
+def _mutations(payload: etree._Element):
+    """Named structural mutations of a valid payload, for a differential check beyond the corpus."""
+    rim = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
+
+    def first(tag):
+        return next(payload.iter(rim + tag), None)
+
+    def drop_attr(tag, attr):
+        elem = first(tag)
+        if elem is not None and elem.get(attr) is not None:
+            del elem.attrib[attr]
+            return True
+        return False
+
+    def long_value():
+        elem = first("Value")
+        if elem is None:
+            return False
+        elem.text = "x" * 257
+        return True
+
+    def unknown_child():
+        elem = first("ExtrinsicObject")
+        elem = first("RegistryPackage") if elem is None else elem
+        if elem is None:
+            return False
+        etree.SubElement(elem, rim + "Bogus")
+        return True
+
+    def swap_name_description():
+        for elem in payload.iter(rim + "ExtrinsicObject", rim + "RegistryPackage"):
+            name, desc = elem.find(rim + "Name"), elem.find(rim + "Description")
+            if name is not None and desc is not None:
+                name.addprevious(desc)
+                return True
+        return False
+
+    def empty_value_list():
+        slot = first("Slot")
+        if slot is None:
+            return False
+        slot.remove(slot[0])
+        return True
+
+    return {"drop-eo-id": lambda: drop_attr("ExtrinsicObject", "id"),
+            "drop-classified-object": lambda: drop_attr("Classification", "classifiedObject"),
+            "drop-assoc-type": lambda: drop_attr("Association", "associationType"),
+            "drop-ei-value": lambda: drop_attr("ExternalIdentifier", "value"),
+            "long-value": long_value, "unknown-child": unknown_child,
+            "description-before-name": swap_name_description, "slot-without-value-list": empty_value_list}
+
+
+SEEDS = ["xds/nist-messagevalidator/pnr.xml", "xds/ipf/SubmitObjectsRequest_ebrs30.xml",
+         "xds/dcm4chee-xds/CreateFolderWithDocument.xml", "xds/nist-messagevalidator/sq-resp-lc.xml"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_same_verdict_on_mutations(seed, official):
+    path = CORPUS / seed
+    if not path.exists():
+        pytest.skip(f"corpus missing: {path}")
+    names = list(_mutations(_payload(path)))
+    compared = 0
+    for name in names:
+        payload = _payload(path)
+        if not _mutations(payload)[name]():
+            continue
+        compared += 1
+        theirs, ours = official.validate(payload), not schema_errors(payload)
+        assert ours == theirs, f"{name}: official {theirs}, ours {ours}"
+        assert not theirs, f"{name} was meant to break the schema"
+    assert compared >= 4
