@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pydicom
+from pydicom.filereader import read_partial
 
 from harness.dicomweb.multipart import (
     MultipartError,
@@ -216,9 +216,15 @@ class SeriesRetriever:
         return files
 
 
+def _past_sop_instance_uid(tag: Any, vr: Any, length: Any) -> bool:
+    return int(tag) > 0x00080018
+
+
 def _sop_instance_uid(path: Path) -> str:
+    """(0008,0018) of a Part 10 file, reading no further than that element (PS3.10 §7.1)."""
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+        with open(path, "rb") as fh:
+            ds = read_partial(fh, stop_when=_past_sop_instance_uid)
         uid = str(ds.SOPInstanceUID)
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise ValueError(f"part {path.name} is not a readable DICOM instance ({type(exc).__name__})") from None
