@@ -558,10 +558,38 @@ def _dmp_kos_rules(doc: DocumentEntry) -> list[Finding]:
     out += _dmp_confidentiality_rules(loc, doc)
     out += _dmp_event_rules(loc, doc)
     out += _dmp_reference_id_rules(loc, doc)
+    out += _dmp_author_rules(loc, doc)
+    if doc.languageCode and doc.languageCode != "fr-FR":
+        out.append(warning("XDS-DMP-LANG-001", f"{loc}/Slot[@name='languageCode']", "KOS languageCode", "fr-FR",
+                           doc.languageCode))
     out += _dmp_scheme_rule(loc, "XDS-DMP-PRACTICE-001", "practiceSettingCode", doc.practiceSettingCode,
                             cs["practice_setting"]["scheme"])
     out += _dmp_scheme_rule(loc, "XDS-DMP-FACILITY-001", "healthcareFacilityTypeCode",
                             doc.healthcareFacilityTypeCode, cs["healthcare_facility_type"]["scheme"])
+    return out
+
+
+_XCN_RPPS = re.compile(r"^[^\^]+\^[^\^]*\^[^\^]*(\^[^\^]*){5}\^&1\.2\.250\.1\.71\.4\.2\.1&ISO(\^.*)?$")
+_XON_FINESS = re.compile(r"^[^\^]+\^{5}&1\.2\.250\.1\.71\.4\.2\.2&ISO\^[^\^]*\^{3}[^\^]+$")
+
+
+def _dmp_author_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
+    """authorPerson XCN with the national professional-id authority 1.2.250.1.71.4.2.1 and
+    authorInstitution XON with 1.2.250.1.71.4.2.2 (FACTS §3, ANS sample): SHOULD, so warnings."""
+    where = f"{loc}/Classification[author]"
+    if not doc.authors:
+        return [warning("XDS-DMP-AUTHOR-001", where, "no author", "authorPerson and authorInstitution", None)]
+    out = []
+    for author in doc.authors:
+        if author.person and not _XCN_RPPS.match(author.person):
+            out.append(warning("XDS-DMP-AUTHOR-001", f"{where}/Slot[@name='authorPerson']", "authorPerson is not "
+                               "an XCN with assigning authority &1.2.250.1.71.4.2.1&ISO",
+                               "id^family^given^^^^^^&1.2.250.1.71.4.2.1&ISO^...", author.person))
+        for inst in author.institutions:
+            if not _XON_FINESS.match(inst):
+                out.append(warning("XDS-DMP-AUTHOR-001", f"{where}/Slot[@name='authorInstitution']",
+                                   "authorInstitution is not an XON with &1.2.250.1.71.4.2.2&ISO and an identifier",
+                                   "name^^^^^&1.2.250.1.71.4.2.2&ISO^type^^^id", inst))
     return out
 
 

@@ -239,10 +239,16 @@ def test_warnings_never_errors():
     _kos(sub).eventCodes.append(Classification(_kos(sub).eventCodes[0].scheme, "774007", "1.2.250.1.213.1.1.5.695",
                                                "Tete et cou"))
     sub.submission_set.contentTypeCode = replace(sub.submission_set.contentTypeCode, coding_scheme="1.2.3")
+    _kos(sub).languageCode = "en-US"
+    _kos(sub).authors[0].person = "Dr Who"
+    _kos(sub).authors[0].institutions = ["Hospital"]
     findings = validate_submission(sub, "dmp")
     assert {(f.rule, f.severity) for f in findings} == {
         ("XDS-CODE-002", Severity.WARNING), ("XDS-DMP-EVENT-002", Severity.WARNING),
-        ("XDS-DMP-CONTENT-001", Severity.WARNING)}
+        ("XDS-DMP-CONTENT-001", Severity.WARNING), ("XDS-DMP-LANG-001", Severity.WARNING),
+        ("XDS-DMP-AUTHOR-001", Severity.WARNING)}
+    _kos(sub).authors = []
+    assert "XDS-DMP-AUTHOR-001" in {f.rule for f in validate_submission(sub, "dmp")}
 
 
 def test_every_rule_is_in_the_catalog_and_every_error_rule_is_proven():
@@ -254,7 +260,8 @@ def test_every_rule_is_in_the_catalog_and_every_error_rule_is_proven():
     proven |= {"XDS-RESP-001", "XDS-RESP-002", "XDS-WSA-003"}  # idem (NIST responses)
     proven |= {"XDS-UPD-001"}  # test_iti57_status_update_with_bad_status
     proven |= {"XDS-RET-001"}  # tests/xds/test_query_rules.py::test_retrieve_request
-    warnings = {"XDS-CODE-002", "XDS-DMP-EVENT-002", "XDS-DMP-CONTENT-001"}
+    warnings = {"XDS-CODE-002", "XDS-DMP-EVENT-002", "XDS-DMP-CONTENT-001", "XDS-DMP-LANG-001",
+                "XDS-DMP-AUTHOR-001"}
     assert proven | warnings == ours
     assert all(catalog[r].source for r in ours)
 
