@@ -1,4 +1,4 @@
-"""DIMSE side of the embedded PACS: C-ECHO, C-STORE, Study Root C-FIND / C-MOVE / C-GET (pynetdicom).
+"""DIMSE side of the embedded PACS: C-ECHO, C-STORE, Patient and Study Root C-FIND / C-MOVE / C-GET.
 
 One handler per DIMSE service (STYLE §4), each a short function over the :class:`InstanceStore`.
 Failure statuses (DICOM PS3.4 B.2.3, C.4.1.1.4, C.4.2.1.5, C.4.3.1.4; PS3.7 C.4.2.1.4):
@@ -18,6 +18,9 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pynetdicom import AE, AllStoragePresentationContexts, build_context, evt
 from pynetdicom.sop_class import (
+    PatientRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
     StudyRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
     StudyRootQueryRetrieveInformationModelMove,
@@ -41,6 +44,21 @@ STATUS = {
     "identifier_mismatch": 0xA900,  # PS3.4 C.4.1.1.4 (invalid QueryRetrieveLevel)
     "move_destination_unknown": 0xA801,  # PS3.4 C.4.2.1.5
 }
+
+
+# Query/Retrieve SOP class -> information model (PS3.4 C.6.1 Patient Root, C.6.2 Study Root)
+MODEL_OF: dict[str, str] = {
+    PatientRootQueryRetrieveInformationModelFind: "patient",
+    PatientRootQueryRetrieveInformationModelMove: "patient",
+    PatientRootQueryRetrieveInformationModelGet: "patient",
+    StudyRootQueryRetrieveInformationModelFind: "study",
+    StudyRootQueryRetrieveInformationModelMove: "study",
+    StudyRootQueryRetrieveInformationModelGet: "study",
+}
+
+
+def _model(event: Any) -> str:
+    return MODEL_OF.get(str(event.context.abstract_syntax), "study")
 
 
 @dataclass
@@ -104,8 +122,10 @@ class DimseServer:
         started = time.time()
         try:
             identifier = event.identifier
-            level = query_level(identifier)
-            answers = find(identifier, self.store.records(prefilter(identifier, level)), self.config.aet)
+            model = _model(event)
+            level = query_level(identifier, model)
+            answers = find(identifier, self.store.records(prefilter(identifier, level, model)), self.config.aet,
+                           model)
         except QueryError as exc:
             yield _failure(event, "C-FIND", exc.status, str(exc), started)
             return
@@ -162,8 +182,9 @@ class DimseServer:
             identifier = event.identifier
         except Exception as exc:
             raise QueryError(STATUS["cannot_understand"], f"bad identifier: {exc}") from None
-        level = query_level(identifier)
-        keys = prefilter(identifier, level)
+        model = _model(event)
+        level = query_level(identifier, model)
+        keys = prefilter(identifier, level, model)
         if not keys:
             raise QueryError(STATUS["identifier_mismatch"], f"no unique key given at level {level}")
         return self.store.records(keys)
@@ -236,8 +257,7 @@ def _make_ae(aet: str) -> AE:
     for cx in AllStoragePresentationContexts:
         # scp_role/scu_role: accept a C-GET requestor's role selection (PS3.7 D.3.3.4)
         ae.add_supported_context(cx.abstract_syntax, STORAGE_TRANSFER_SYNTAXES, scp_role=True, scu_role=False)
-    for sop in (StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelMove,
-                StudyRootQueryRetrieveInformationModelGet):
+    for sop in MODEL_OF:
         ae.add_supported_context(sop, _QR_TRANSFER_SYNTAXES)
     return ae
 

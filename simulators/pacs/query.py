@@ -16,6 +16,11 @@ from pydicom.dataset import Dataset
 from simulators.pacs.store import COLUMNS, Record
 
 LEVELS = ("STUDY", "SERIES", "IMAGE")  # Study Root, PS3.4 C.6.2
+MODELS: dict[str, tuple[str, ...]] = {
+    "study": LEVELS,  # Study Root Query/Retrieve Information Model, PS3.4 C.6.2
+    "patient": ("PATIENT", *LEVELS),  # Patient Root Query/Retrieve Information Model, PS3.4 C.6.1
+}
+PATIENT_KEYS = {"PatientID", "IssuerOfPatientID", "PatientName", "PatientBirthDate", "PatientSex"}
 
 # keyword -> VR, for the attributes we match on (PS3.6)
 VR: dict[str, str] = {
@@ -27,10 +32,13 @@ VR: dict[str, str] = {
     "SOPClassUID": "UI", "InstanceNumber": "IS", "Rows": "US", "Columns": "US", "NumberOfFrames": "IS",
     "ModalitiesInStudy": "CS",
 }
-UNIQUE_KEY = {"STUDY": "StudyInstanceUID", "SERIES": "SeriesInstanceUID", "IMAGE": "SOPInstanceUID"}
+UNIQUE_KEY = {"PATIENT": "PatientID", "STUDY": "StudyInstanceUID", "SERIES": "SeriesInstanceUID",
+              "IMAGE": "SOPInstanceUID"}
 _LEVEL_OF = {kw: level for kw, level in COLUMNS.values()}
 _RANGE_VRS = {"DA", "TM", "DT"}
 _COUNTS = {
+    "NumberOfPatientRelatedStudies": "PATIENT", "NumberOfPatientRelatedSeries": "PATIENT",
+    "NumberOfPatientRelatedInstances": "PATIENT",
     "NumberOfStudyRelatedSeries": "STUDY", "NumberOfStudyRelatedInstances": "STUDY",
     "NumberOfSeriesRelatedInstances": "SERIES", "ModalitiesInStudy": "STUDY",
 }
@@ -66,27 +74,38 @@ def match_value(vr: str, query: str, stored: str) -> bool:
     return stored == query
 
 
-def query_level(identifier: Dataset) -> str:
+def query_level(identifier: Dataset, model: str = "study") -> str:
+    levels = MODELS[model]
     level = str(identifier.get("QueryRetrieveLevel", "")).strip().upper()
-    if level not in LEVELS:
-        raise QueryError(0xA900, f"invalid QueryRetrieveLevel {level!r}: expected one of {LEVELS}")
+    if level not in levels:
+        raise QueryError(0xA900, f"invalid QueryRetrieveLevel {level!r}: expected one of {levels}")
     return level
 
 
-def find(identifier: Dataset, records: Iterable[Record], retrieve_aet: str = "") -> list[Dataset]:
-    """Answers to a Study Root C-FIND (or QIDO-RS) identifier, one dataset per matching entity."""
-    level = query_level(identifier)
-    depth = LEVELS.index(level)
+def level_of(keyword: str, model: str = "study") -> str | None:
+    """Level where ``keyword`` lives in ``model`` (patient attributes move up in Patient Root)."""
+    if model == "patient" and keyword in PATIENT_KEYS:
+        return "PATIENT"
+    return _LEVEL_OF.get(keyword)
+
+
+def find(identifier: Dataset, records: Iterable[Record], retrieve_aet: str = "",
+         model: str = "study") -> list[Dataset]:
+    """Answers to a C-FIND (or QIDO-RS) identifier, one dataset per matching entity."""
+    levels = MODELS[model]
+    level = query_level(identifier, model)
+    depth = levels.index(level)
     records = list(records)
     keys = [e.keyword for e in identifier if e.keyword and e.keyword != "QueryRetrieveLevel"]
     criteria = {kw: _as_query(identifier, kw) for kw in keys
-                if kw in _LEVEL_OF and LEVELS.index(_LEVEL_OF[kw]) <= depth}
+                if level_of(kw, model) in levels[: depth + 1]}
     groups: dict[str, list[Record]] = {}
     for rec in records:
         if all(match_value(VR.get(kw, "LO"), q, rec[kw]) for kw, q in criteria.items()):
             groups.setdefault(rec[UNIQUE_KEY[level]], []).append(rec)
     all_records = records if _needs_counts(keys) else []
-    return [_answer(level, keys, group, all_records, retrieve_aet, identifier) for group in groups.values()]
+    return [_answer(levels[: depth + 1], keys, group, all_records, retrieve_aet, identifier, model)
+            for group in groups.values()]
 
 
 def _as_query(identifier: Dataset, keyword: str) -> str:
@@ -102,24 +121,22 @@ def _needs_counts(keys: list[str]) -> bool:
     return any(k in _COUNTS for k in keys)
 
 
-def _answer(level: str, keys: list[str], group: list[Record], all_records: list[Record],
-            retrieve_aet: str, identifier: Dataset) -> Dataset:
+def _answer(path: tuple[str, ...], keys: list[str], group: list[Record], all_records: list[Record],
+            retrieve_aet: str, identifier: Dataset, model: str) -> Dataset:
+    """One answer at level ``path[-1]``, with the unique keys of every level above (PS3.4 C.4.1.2.1)."""
     first = group[0]
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.QueryRetrieveLevel = level
+    ds.QueryRetrieveLevel = path[-1]
     for kw in keys:
-        if kw in _LEVEL_OF and LEVELS.index(_LEVEL_OF[kw]) <= LEVELS.index(level):
+        if level_of(kw, model) in path:
             setattr(ds, kw, _typed(kw, first[kw]))
         elif kw in _COUNTS:
             setattr(ds, kw, _count(kw, first, all_records))
         elif kw not in ("SpecificCharacterSet", "RetrieveAETitle"):
             ds[identifier[kw].tag] = identifier[kw]  # unsupported key: returned as asked (empty)
-    setattr(ds, UNIQUE_KEY[level], first[UNIQUE_KEY[level]])
-    if level != "STUDY":
-        ds.StudyInstanceUID = first["StudyInstanceUID"]
-    if level == "IMAGE":
-        ds.SeriesInstanceUID = first["SeriesInstanceUID"]
+    for level in path:
+        setattr(ds, UNIQUE_KEY[level], first[UNIQUE_KEY[level]])
     if retrieve_aet:
         ds.RetrieveAETitle = retrieve_aet
     return ds
@@ -136,6 +153,11 @@ def _typed(keyword: str, value: str) -> object:
 
 
 def _count(keyword: str, first: Record, records: list[Record]) -> object:
+    if keyword.startswith("NumberOfPatientRelated"):
+        mine = [r for r in records if r["PatientID"] == first["PatientID"]]
+        column = {"Studies": "StudyInstanceUID", "Series": "SeriesInstanceUID",
+                  "Instances": "SOPInstanceUID"}[keyword.removeprefix("NumberOfPatientRelated")]
+        return len({r[column] for r in mine})
     if keyword == "NumberOfSeriesRelatedInstances":
         return sum(1 for r in records if r["SeriesInstanceUID"] == first["SeriesInstanceUID"])
     in_study = [r for r in records if r["StudyInstanceUID"] == first["StudyInstanceUID"]]
@@ -146,12 +168,13 @@ def _count(keyword: str, first: Record, records: list[Record]) -> object:
     return sorted({r["Modality"] for r in in_study if r["Modality"]})
 
 
-def prefilter(identifier: Dataset, level: str = "IMAGE") -> dict[str, list[str]]:
-    """UID keys given as single values or lists narrow the SQL read (column -> UIDs)."""
+def prefilter(identifier: Dataset, level: str = "IMAGE", model: str = "study") -> dict[str, list[str]]:
+    """Unique keys given as single values or lists narrow the SQL read (column -> values)."""
+    levels = MODELS[model]
     out: dict[str, list[str]] = {}
     columns = {kw: col for col, (kw, _) in COLUMNS.items()}
-    for kw in [UNIQUE_KEY[lv] for lv in LEVELS[: LEVELS.index(level) + 1]]:
+    for kw in [UNIQUE_KEY[lv] for lv in levels[: levels.index(level) + 1]]:
         value = _as_query(identifier, kw)
         if value and "*" not in value and "?" not in value:
-            out[columns[kw]] = value.split("\\")
+            out[columns[kw]] = value.split("\\") if kw != "PatientID" else [value]
     return out

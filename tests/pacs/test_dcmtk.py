@@ -93,3 +93,10 @@ def test_movescu_receiving_itself_gets_decompressed_copies(loaded: EmbeddedPacs,
     assert not ds.file_meta.TransferSyntaxUID.is_compressed
     original = next(r for r in small_study if r.sop_instance_uid == ds.SOPInstanceUID)
     assert (ds.pixel_array == dcmread(original.path).pixel_array).all()
+
+
+def test_findscu_patient_root(loaded: EmbeddedPacs) -> None:
+    res = _run("findscu", "-v", "-P", "-aec", loaded.aet, "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID",
+               "-k", "PatientName", "-k", "NumberOfPatientRelatedInstances", loaded.host, str(loaded.port))
+    assert res.returncode == 0, res.stderr
+    assert "248098765432109" in res.stderr and res.stderr.count("Find Response") == 2

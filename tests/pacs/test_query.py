@@ -104,3 +104,25 @@ def test_prefilter_uses_only_uids_at_or_above_level() -> None:
     ident = _identifier("SERIES", StudyInstanceUID="1.1\\1.2", SOPInstanceUID="1.1.1.1")
     assert prefilter(ident, "SERIES") == {"study_uid": ["1.1", "1.2"]}
     assert prefilter(_identifier("STUDY", StudyInstanceUID="1.*"), "STUDY") == {}
+
+
+def test_patient_root_patient_level_with_counts() -> None:
+    answers = find(_identifier("PATIENT", PatientID="", PatientName="", NumberOfPatientRelatedStudies="",
+                               NumberOfPatientRelatedInstances=""), RECORDS, model="patient")
+    by_id = {a.PatientID: a for a in answers}
+    assert set(by_id) == {"P1", "P2"}
+    assert int(by_id["P1"].NumberOfPatientRelatedStudies) == 1
+    assert int(by_id["P1"].NumberOfPatientRelatedInstances) == 2
+    assert "StudyInstanceUID" not in by_id["P1"]
+
+
+def test_patient_root_study_level_carries_patient_id() -> None:
+    answers = find(_identifier("STUDY", PatientID="P2", StudyInstanceUID=""), RECORDS, model="patient")
+    assert [(a.PatientID, a.StudyInstanceUID) for a in answers] == [("P2", "1.2")]
+    assert prefilter(_identifier("STUDY", PatientID="P2"), "STUDY", "patient") == {"patient_id": ["P2"]}
+
+
+def test_patient_level_is_invalid_in_study_root() -> None:
+    with pytest.raises(QueryError):
+        query_level(_identifier("PATIENT"), "study")
+    assert query_level(_identifier("PATIENT"), "patient") == "PATIENT"
