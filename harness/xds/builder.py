@@ -126,6 +126,9 @@ def signature_document(entries: Sequence[tuple[str, bytes]], signature_id: str =
     etree.SubElement(ref, ds + "DigestMethod", Algorithm="http://www.w3.org/2001/04/xmlenc#sha256")
     etree.SubElement(ref, ds + "DigestValue")
     etree.SubElement(sig, ds + "SignatureValue")
+    props = etree.SubElement(etree.SubElement(sig, ds + "Object"), ds + "SignatureProperties")
+    etree.SubElement(props, ds + "SignatureProperty", Id="purposeOfSignature",
+                     Target=f"#{signature_id}").text = "1.2.840.10065.1.12.1.14"  # "Source" (DSG)
     manifest = etree.SubElement(etree.SubElement(sig, ds + "Object"), ds + "Manifest", Id="IHEManifest")
     for unique_id, data in entries:
         r = etree.SubElement(manifest, ds + "Reference", URI=f"urn:oid:{unique_id}")

@@ -10,6 +10,7 @@ source. Value sets are data: ``schemas/codes/dmp-xds.yaml``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections import Counter
@@ -45,6 +46,7 @@ from harness.xds.model import (
 from harness.xds.query_rules import query_rules
 from harness.xds.response_rules import RESPONSE_TAGS, response_rules
 from harness.xds.schema import payload_of, schema_errors
+from harness.xmlsafe import UnsafeXmlError, parse_xml
 
 PROFILES = ("xds", "dmp")
 CODES_FILE = Path(__file__).resolve().parents[2] / "schemas" / "codes" / "dmp-xds.yaml"
@@ -718,13 +720,49 @@ def _dmp_signature_rules(sub: Submission) -> list[Finding]:
     if not sigs:
         return [error("XDS-DMP-SIG-002", "RegistryObjectList", "no signature document (classCode "
                       "urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1) in the submission")]
+    out = [f for s in sigs for f in _signature_manifest_rules(sub, s)]
     if sub.submission_set is None:
-        return []  # XDS-SS-001
+        return out  # XDS-SS-001
     ss_id = sub.submission_set.id
     signs = {(a.source, a.target) for a in sub.associations if a.type == ASSOCIATION_TYPES["signs"]}
-    return [error("XDS-DMP-SIG-003", _loc("ExtrinsicObject", s.id), "no 'signs' association from the signature "
-                  "document to the SubmissionSet", f"{s.id} → {ss_id}", None)
-            for s in sigs if (s.id, ss_id) not in signs]
+    return out + [error("XDS-DMP-SIG-003", _loc("ExtrinsicObject", s.id), "no 'signs' association from the "
+                        "signature document to the SubmissionSet", f"{s.id} → {ss_id}", None)
+                  for s in sigs if (s.id, ss_id) not in signs]
+
+
+_DS = "{http://www.w3.org/2000/09/xmldsig#}"
+
+
+def _signature_manifest_rules(sub: Submission, sig: DocumentEntry) -> list[Finding]:
+    """The signature document's ds:Manifest ``IHEManifest`` lists each document of the submission as
+    ``urn:oid:<uniqueId>`` with the base64 SHA-1 of its bytes (IHE DSG, ITI TF-3 §5.5; ANS demonstrator
+    XDM SIGN_1.XML). Checked when the signature bytes are at hand; the signature value is not."""
+    data = sub.document_bytes.get(sig.id)
+    if data is None:
+        return []
+    loc = f"Document[@id='{sig.id}']"
+    try:
+        root = parse_xml(data, max_bytes=16 * 1024 * 1024)
+    except UnsafeXmlError as exc:
+        return [error("XDS-DMP-SIG-004", loc, f"signature document is not XML: {exc}")]
+    manifest = next((m for m in root.iter(_DS + "Manifest") if m.get("Id") == "IHEManifest"), None)
+    if root.tag != _DS + "Signature" or manifest is None:
+        return [error("XDS-DMP-SIG-004", loc, "no ds:Signature with a ds:Manifest Id='IHEManifest'")]
+    digests = {r.get("URI"): (r.findtext(_DS + "DigestValue") or "").strip() for r in manifest.iter(_DS + "Reference")}
+    out = []
+    for doc in sub.documents:
+        if _is_signature(doc) or not doc.uniqueId:
+            continue
+        uri = f"urn:oid:{doc.uniqueId}"
+        content = sub.document_bytes.get(doc.id)
+        if uri not in digests:
+            out.append(error("XDS-DMP-SIG-004", f"{loc}/Manifest", "the signature manifest does not list a "
+                             "document of the submission", uri, sorted(digests)))
+        elif content is not None and digests[uri] != base64.b64encode(hashlib.sha1(content).digest()).decode():
+            out.append(error("XDS-DMP-SIG-004", f"{loc}/Manifest/Reference[@URI='{uri}']", "manifest digest is "
+                             "not the SHA-1 of the document", base64.b64encode(hashlib.sha1(content).digest()).decode(),
+                             digests[uri]))
+    return out
 
 
 def _dmp_submission_set_rules(ss: SubmissionSet) -> list[Finding]:

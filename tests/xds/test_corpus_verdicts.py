@@ -10,6 +10,7 @@ from harness.findings import Severity
 from harness.soap import ITI41_ACTION
 from harness.soap.mtom import decode_message
 from harness.xds import parse_pnr
+from harness.xds.schema import payload_of
 from harness.xds.validate import validate_message, validate_submission
 from harness.xmlsafe import parse_xml
 
@@ -129,3 +130,16 @@ def test_stored_root_part_is_still_checked():
     findings = validate_message("application/soap+xml", corpus_file(str(DMP_SAMPLE)).read_bytes(), "dmp",
                                 ITI41_ACTION)
     assert _errors(findings) == {"XDS-MTOM-001", "XDS-XSD-001"}
+
+
+def test_demonstrator_xdm_with_its_documents():
+    """The demonstrator's XDM export has the KOS and the signature beside the metadata: with their
+    bytes, the KOS hash/size and the signature manifest digest check out; the SIGN_1.XML shipped was
+    altered after export (certificate replaced by XXXXXXXXX), so its own hash and size differ."""
+    folder = ("drimbox-poc-samples", "XDM", "KA202401", "IHE_XDM", "SS000001")
+    sub = parse_pnr(payload_of(parse_xml(corpus_file(*folder, "METADATA.XML").read_bytes())))
+    for doc in sub.documents:
+        sub.document_bytes[doc.id] = corpus_file(*folder, doc.slots["URI"][0].split("/")[-1]).read_bytes()
+    findings = validate_submission(sub, "dmp")
+    assert {(f.rule, f.location.split("'")[1]) for f in findings if f.severity is Severity.ERROR} == {
+        ("XDS-HASH-002", "Signature01"), ("XDS-SIZE-002", "Signature01")}

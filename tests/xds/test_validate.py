@@ -70,6 +70,17 @@ def _add_folder(sub, **changes):
                                          folder.id))
 
 
+def _resign_with(content, raw: bytes | None = None):
+    """Replace Signature01 by one whose manifest digests other bytes (or lists nothing, or by ``raw``),
+    keeping hash and size consistent so only the manifest rule breaks."""
+    def mutate(sub):
+        from harness.xds.builder import fill_hash_size, signature_document
+        entries = [] if content is None else [(_kos(sub).uniqueId, content(sub))]
+        sub.document_bytes["Signature01"] = raw if raw is not None else signature_document(entries)
+        fill_hash_size(sub)
+    return mutate
+
+
 def _set(getter, attr, value):
     def mutate(sub):
         setattr(getter(sub), attr, value)
@@ -148,6 +159,9 @@ SUBMISSION_MUTATIONS = [
      "XDS-DMP-SIG-001"),
     ("signature-mime", "dmp", _set(_sig, "mimeType", "application/xml"), "XDS-DMP-SIG-001"),
     ("no-signature", "dmp", _drop_signature, "XDS-DMP-SIG-002"),
+    ("signature-not-xml", "dmp", _resign_with(None, b"not xml"), "XDS-DMP-SIG-004"),
+    ("signature-digest-wrong", "dmp", _resign_with(lambda s: b"other bytes"), "XDS-DMP-SIG-004"),
+    ("signature-misses-kos", "dmp", _resign_with(None), "XDS-DMP-SIG-004"),
     ("no-signs", "dmp", lambda s: s.associations.remove(_assoc(s, "signs")), "XDS-DMP-SIG-003"),
 ]
 
