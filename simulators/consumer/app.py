@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,11 +76,17 @@ class ConsumerApp:
                                     max_part_bytes=cfg.max_part_bytes, options=retrieve_options(cfg.fault))
         pacs = parse_peer(cfg.pacs, cfg.calling_aet) if cfg.pacs else None
         results = []
-        for ref in manifest.series:
-            result = retriever.retrieve(ref)
-            if pacs is not None:
-                import_series(result, pacs, local_id=local_id, local_issuer=local_issuer, log_dir=Path(cfg.workdir))
-            results.append(result)
+        # series N is stored while series N+1 is retrieved; each series stays all-or-nothing
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="consumer-import") as storer:
+            pending = []
+            for ref in manifest.series:
+                result = retriever.retrieve(ref)
+                if pacs is not None:
+                    pending.append(storer.submit(import_series, result, pacs, local_id=local_id,
+                                                 local_issuer=local_issuer, log_dir=Path(cfg.workdir)))
+                results.append(result)
+            for job in pending:
+                job.result()
         shutil.rmtree(folder, ignore_errors=True)
         return results
 
