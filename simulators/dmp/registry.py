@@ -13,7 +13,7 @@ import copy
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
@@ -165,6 +165,7 @@ class Registry:
         errors += self._check_patients(parsed)
         errors += metadata_errors or []
         if errors:
+            errors += self._unique_errors(parsed, docs)
             self.handlers.on_reject(self, parsed, docs, errors)
             raise Rejected(errors)
         batch = self._batch(parsed, docs, exchange_id)
@@ -262,6 +263,23 @@ class Registry:
             if self.handlers.deprecate_replaced:
                 changes.append((target, E.DEPRECATED))
         return changes
+
+    def _unique_errors(self, parsed: Parsed, docs: dict[str, bytes]) -> list[RegistryError]:
+        """Duplicate uniqueIds of a submission already refused for other reasons, so the response
+        names every problem (ITI TF-3 §4.2.4.1: all errors of a request in one RegistryErrorList)."""
+        batch = Batch()
+        for x in parsed.extrinsics:
+            ind = replace(parsed.index(x))
+            data = docs.get(x.get("id"))
+            ind.hash = ind.hash or (sha1_hex(data) if data is not None else None)
+            batch.objects.append(StoredObject(ind, None, b""))
+        for pkg in parsed.packages:
+            batch.objects.append(StoredObject(E.index_package(pkg, "ss"), None, b""))
+        try:
+            self._check_unique(batch)
+        except Rejected as rej:
+            return rej.errors
+        return []
 
     def _check_unique(self, batch: Batch) -> None:
         new = {o.index.unique_id: o.index for o in batch.objects if o.index.unique_id}

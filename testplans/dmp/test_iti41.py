@@ -89,12 +89,8 @@ def test_duplicate_unique_id_is_rejected(client, submitted, make_submission):
 
 @pytest.mark.requirement("DMP-PNR-ERR-NONIDENTICAL-HASH")
 def test_same_unique_id_other_content_is_rejected(client, submitted, make_submission):
-    from harness.xds import fill_hash_size
-
     first = submitted()
-    again = make_submission()
-    kos_entry(again).uniqueId = kos_entry(first).uniqueId
-    fill_hash_size(again)
+    again = make_submission(document_unique_id=kos_entry(first).uniqueId)  # other KOS bytes, same uniqueId
     expect_error(client.provide_and_register(again), "XDSNonIdenticalHash", "DMP-PNR-ERR-NONIDENTICAL-HASH",
                  "PnR of other bytes under a registered document uniqueId")
 
