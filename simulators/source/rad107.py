@@ -174,7 +174,7 @@ def stream_parts(resp: requests.Response) -> Iterator[StreamedPart]:
     parser = MultipartParser(boundary_from_content_type(resp.headers.get("Content-Type", "")))
 
     def events() -> Iterator:
-        for chunk in resp.iter_content(256 * 1024):
+        for chunk in resp.iter_content(1024 * 1024):
             yield from parser.feed(chunk)
         yield from parser.close()
 
