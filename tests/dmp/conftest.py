@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dmp_testing import PG_DSN
 
 from simulators.dmp import reference
 from simulators.dmp.config import DmpConfig
+
+from .dmp_testing import PG_DSN
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -6,11 +6,12 @@ import argparse
 
 import pytest
 import requests
-from dmp_testing import client_of, kos_sub
 
 from simulators.dmp import FAULTS, serve
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.faults import handlers_for
+
+from .dmp_testing import client_of, kos_sub
 
 
 def test_inspector_lists_a_patients_objects_and_messages(sqlite_server):

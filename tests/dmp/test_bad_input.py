@@ -6,10 +6,11 @@ import re
 
 import pytest
 import requests
-from dmp_testing import client_of, find, kos_sub
 
 from harness.soap import ITI18_ACTION, ITI41_ACTION, ITI43_ACTION, parse_envelope, parse_fault
 from harness.xds import build_pnr_message
+
+from .dmp_testing import client_of, find, kos_sub
 
 SOAP_CT = f'application/soap+xml; charset=UTF-8; action="{ITI41_ACTION}"'
 

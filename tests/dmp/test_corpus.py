@@ -12,13 +12,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from dmp_testing import client_of
 from lxml import etree
 
 from harness.soap import ITI41_ACTION, build_envelope, encode_mtom, xop_include
 from harness.xmlsafe import parse_xml
 from simulators.dmp import reference
 from simulators.dmp.config import DmpConfig
+
+from .dmp_testing import client_of
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "xds"
 RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"

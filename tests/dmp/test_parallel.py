@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from dmp_testing import client_of, find, kos_sub, new_patient
-
 from harness.xds.query import entry_summary
 from simulators.dmp import reference
 from simulators.dmp.config import DmpConfig
+
+from .dmp_testing import client_of, find, kos_sub, new_patient
 
 CLIENTS, EACH = 8, 100
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dmp_testing import client_of, find, kos_sub
-
 from harness.xds.query import entry_summary
 from simulators.dmp import reference
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.ebxml import Indexed
 from simulators.dmp.storage import Batch, StoredObject, open_storage
+
+from .dmp_testing import client_of, find, kos_sub
 
 DELETED = "urn:asip:ci-sis:2010:StatusType:Deleted"
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
-from dmp_testing import find, kos_sub, new_patient
 
 from harness.xds import Association, build_pnr_message, fill_hash_size
 from harness.xds.clients import XdsClient
+
+from .dmp_testing import find, kos_sub, new_patient
 
 REPO = Path(__file__).resolve().parents[2]
 HAS_MEMBER = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
