@@ -34,7 +34,7 @@ def test_python_hl7_client_gets_an_aa(listener):
     message = M.oru(M.exam("unit-mllp"))
     client = hl7.client.MLLPClient(listener.host, listener.port)
     try:
-        answer = client.send(message)
+        answer = client.send_message(message)
     finally:
         client.close()
     raw = answer.encode() if isinstance(answer, str) else answer
