@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from simulators.consumer import reference
-from simulators.consumer.config import ConsumerConfig
+from simulators.consumer.config import DEFAULT_ACCEPT, ConsumerConfig
 from simulators.consumer.faults import FAULTS
 from simulators.consumer.reference import Reference
 
@@ -27,6 +27,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--consumer-workdir", type=Path, default=Path("consumer-data"),
                         help="folder of the KPI file, logs and temporary downloads")
     parser.add_argument("--consumer-fault", choices=sorted(FAULTS), default=None, help="switch on one named fault")
+    parser.add_argument("--accept", action="append", default=[], metavar="TS=Q",
+                        help="transfer syntax the Consumer asks for, with its q-value (repeatable; default: "
+                             "every syntax it decodes, lossless first)")
+
+
+def parse_accept_option(values: list[str]) -> tuple[tuple[str, float], ...]:
+    """``["1.2.840.10008.1.2.4.80=1", ...]`` -> ((uid, q), ...); SystemExit naming a bad value."""
+    out = []
+    for value in values:
+        uid, eq, q = value.partition("=")
+        try:
+            weight = float(q) if eq else 1.0
+        except ValueError:
+            weight = -1.0
+        if not uid.replace(".", "").isdigit() or not 0 <= weight <= 1:
+            raise SystemExit(f"drimcheck serve consumer: --accept {value!r}: expected UID=Q with 0 <= Q <= 1")
+        out.append((uid, weight))
+    return tuple(out) or DEFAULT_ACCEPT
 
 
 def start(args: argparse.Namespace) -> Reference:
@@ -34,11 +52,13 @@ def start(args: argparse.Namespace) -> Reference:
         ref = reference.start_reference(args.consumer_fault, args.consumer_workdir, port=args.port or 0,
                                         host=args.host or "127.0.0.1")
         ref.config.allowed_hosts = tuple(args.allow_host)
+        ref.config.accept = parse_accept_option(args.accept)
         return ref
     missing = [f"--{n.replace('_', '-')}" for n in ("dmp_repository", "psc_issuer") if not getattr(args, n)]
     if missing:
         raise SystemExit(f"drimcheck serve consumer: {', '.join(missing)} required with --dmp-registry")
     config = ConsumerConfig(workdir=args.consumer_workdir, registry_url=args.dmp_registry,
                             repository_url=args.dmp_repository, psc_issuer=args.psc_issuer, pacs=args.pacs,
-                            allowed_hosts=tuple(args.allow_host), fault=args.consumer_fault)
+                            allowed_hosts=tuple(args.allow_host), fault=args.consumer_fault,
+                            accept=parse_accept_option(args.accept))
     return reference.start(config, port=args.port or 0, host=args.host or "127.0.0.1")

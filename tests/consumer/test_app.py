@@ -96,3 +96,12 @@ def test_serve_options(tmp_path):
         assert requests.get(service.endpoints["base"] + "/health", timeout=10).status_code == 200
     finally:
         service.stop()
+
+
+def test_accept_option():
+    assert consumer_serve.parse_accept_option(["1.2.840.10008.1.2.1=0.5", "1.2.840.10008.1.2.4.80"]) == (
+        ("1.2.840.10008.1.2.1", 0.5), ("1.2.840.10008.1.2.4.80", 1.0))
+    assert consumer_serve.parse_accept_option([]) == consumer_serve.DEFAULT_ACCEPT
+    for bad in ("x=1", "1.2=2", "1.2=q"):
+        with pytest.raises(SystemExit):
+            consumer_serve.parse_accept_option([bad])
