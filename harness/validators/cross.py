@@ -12,6 +12,7 @@ itself is ``harness.xds.validate``). Rules: XVAL-* of ``testplans/catalog/conten
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,19 +87,24 @@ def _load(kind: str, data: object) -> dict | None:
         return None
     raw = data.read_bytes() if isinstance(data, Path) else data
     try:
-        if kind == "kos":
-            from harness.validators.kos import kos_facts, read_kos
-            return kos_facts(raw if isinstance(raw, Dataset) else read_kos(raw))
-        if kind == "cda":
-            from harness.validators.cda import cda_facts, parse_cda
-            return cda_facts(raw if isinstance(raw, etree._Element) else parse_cda(raw))
-        if kind == "xds":
-            root = raw if isinstance(raw, etree._Element) else _xds_root(raw)
-            return xds_facts(root)
-        from harness.validators.hl7v2 import hl7_facts, parse_hl7
-        return hl7_facts(parse_hl7(raw))
-    except (ValueError, OSError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pydicom value warnings; the KOS validator reports
+            return _facts(kind, raw)
+    except Exception:  # a broken document has no facts; its own validator says why
         return None
+
+
+def _facts(kind: str, raw: object) -> dict:
+    if kind == "kos":
+        from harness.validators.kos import kos_facts, read_kos
+        return kos_facts(raw if isinstance(raw, Dataset) else read_kos(raw))
+    if kind == "cda":
+        from harness.validators.cda import cda_facts, parse_cda
+        return cda_facts(raw if isinstance(raw, etree._Element) else parse_cda(raw))
+    if kind == "xds":
+        return xds_facts(raw if isinstance(raw, etree._Element) else _xds_root(raw))
+    from harness.validators.hl7v2 import hl7_facts, parse_hl7
+    return hl7_facts(parse_hl7(raw))
 
 
 def _xds_root(raw: bytes) -> etree._Element:
