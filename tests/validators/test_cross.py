@@ -58,3 +58,25 @@ def test_nested_masking_codes_belong_to_their_entry(corpus_file):
     xds = corpus_file(f"{CROSS_DIR}/OK_HL7_XDS_invisible_masque/Metadata_invisible_masque.xml")
     facts = xds_facts(parse_xml(xds.read_bytes()))
     assert facts["confidentiality"] == {"N", "MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX"}
+
+
+def test_mtom_capture_with_and_without_header(good, tmp_path):
+    """A captured MTOM request (as a vendor stores it) is validated and cross-checked like inline SOAP."""
+    from fixtures.mutations.goodset import ACC_ISSUER, EXAMS, INS_OID, PLACER_ISSUER
+    from harness.validators import validate_file
+    from harness.xds.builder import build_pnr_message, kos_submission
+
+    e, kos = EXAMS[0], good["exam1/kos.dcm"]
+    sub = kos_submission(kos, patient_id=f"{e.ins}^^^&{INS_OID}&ISO^NH", study_uid=e.study_uid,
+                         accession=e.accession, accession_issuer=ACC_ISSUER, order_id=e.placer,
+                         order_issuer=PLACER_ISSUER, modalities=(e.modality,), regions=(e.region,),
+                         document_unique_id=e.uid("kos"))
+    ctype, body = build_pnr_message(sub, mtom=True)
+    with_header = tmp_path / "capture.txt"
+    with_header.write_bytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body)
+    bare = tmp_path / "capture.mime"
+    bare.write_bytes(body)
+    for path in (with_header, bare):
+        report = validate_file(path)
+        assert report.kind == "xds" and report.ok, [str(f) for f in report.findings]
+        assert cross_validate(kos=kos, xds=path, cda=good["exam1/cr-img.xml"]) == []
