@@ -1,7 +1,7 @@
 """Differential test: our XSDs (schemas/xsd) reach the official XSDs' verdict on every XML message
-of the corpus (issue 3, Interoperability). The official set is the NIST toolkit copy of ebRS 3.0
-(rim, rs, lcm, query) and IHE XDS.b (XDS.b_DocumentRepository.xsd); XDS-I.b (RAD-69) payloads are
-outside both sets, so both reject them as undeclared roots.
+of the corpus (issue 3, Interoperability). Two official sets are compared, the NIST toolkit and the
+dcm4chee-xds copies of ebRS 3.0 (rim, rs, lcm, query) and IHE XDS.b (XDS.b_DocumentRepository.xsd);
+XDS-I.b (RAD-69) payloads are outside every set, so all reject them as undeclared roots.
 
 The payload validated is the first child of soap:Body for an envelope, else the root; files that
 are not well-formed are skipped (no verdict from either side).
@@ -17,21 +17,25 @@ from xds_testdata import CORPUS
 
 from harness.xds.schema import payload_of, schema_errors
 
-OFFICIAL = CORPUS / "xsd" / "nist-iheos-toolkit2"
+OFFICIAL_SETS = {  # name -> (folder, schema file per namespace)
+    "nist": (CORPUS / "xsd" / "nist-iheos-toolkit2", ["rim.xsd", "rs.xsd", "lcm.xsd", "query.xsd",
+                                                       "XDS.b_DocumentRepository.xsd"]),
+    "dcm4chee": (CORPUS / "xsd" / "dcm4chee-xds2-infoset" / "schema",
+                 ["ebRS/rim.xsd", "ebRS/rs.xsd", "ebRS/lcm.xsd", "ebRS/query.xsd", "IHE/XDS.b_DocumentRepository.xsd"]),
+}
+NAMESPACES = ["urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0", "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0",
+              "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0", "urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0",
+              "urn:ihe:iti:xds-b:2007"]
 XDS_DIR = CORPUS / "xds"
 
 
-def _official_schema() -> etree.XMLSchema:
-    imports = "".join(
-        f'<xs:import namespace="{ns}" schemaLocation="{(OFFICIAL / name).as_uri()}"/>'
-        for ns, name in [("urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0", "rim.xsd"),
-                         ("urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0", "rs.xsd"),
-                         ("urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0", "lcm.xsd"),
-                         ("urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0", "query.xsd"),
-                         ("urn:ihe:iti:xds-b:2007", "XDS.b_DocumentRepository.xsd")])
+def _official_schema(name: str) -> etree.XMLSchema:
+    folder, files = OFFICIAL_SETS[name]
+    imports = "".join(f'<xs:import namespace="{ns}" schemaLocation="{(folder / f).as_uri()}"/>'
+                      for ns, f in zip(NAMESPACES, files, strict=True))
     driver = (f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:x:driver">'
               f"{imports}</xs:schema>")
-    return etree.XMLSchema(etree.fromstring(driver.encode(), base_url=(OFFICIAL / "driver.xsd").as_uri()))
+    return etree.XMLSchema(etree.fromstring(driver.encode(), base_url=(folder / "driver.xsd").as_uri()))
 
 
 def _messages() -> list[Path]:
@@ -43,11 +47,12 @@ def _messages() -> list[Path]:
     return found
 
 
-@pytest.fixture(scope="module")
-def official():
-    if not OFFICIAL.exists():
-        pytest.skip(f"corpus missing: {OFFICIAL}")
-    return _official_schema()
+@pytest.fixture(scope="module", params=sorted(OFFICIAL_SETS))
+def official(request):
+    folder = OFFICIAL_SETS[request.param][0]
+    if not folder.exists():
+        pytest.skip(f"corpus missing: {folder}")
+    return _official_schema(request.param)
 
 
 def _payload(path: Path) -> etree._Element | None:
