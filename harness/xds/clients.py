@@ -4,8 +4,8 @@ Every exchange is captured (``harness.capture.capturing_session``). Results keep
 response and the decoded envelope so a plan can assert on WS-Addressing as well as on content.
 
 Public: :class:`XdsClient` (``provide_and_register``, ``query``, ``retrieve``, ``update_status``,
-``post``), :class:`SoapResult`, :class:`RetrievedDocument`, :func:`build_retrieve_request`,
-:func:`build_status_update`.
+``update_metadata``, ``post``), :class:`SoapResult`, :class:`RetrievedDocument`,
+:func:`build_retrieve_request`, :func:`build_status_update`, :func:`build_metadata_update`.
 """
 
 from __future__ import annotations
@@ -162,6 +162,15 @@ class XdsClient:
         return result
 
     # ------------------------------------------------------------------ ITI-57
+    def update_metadata(self, patient_id: str, entry: etree._Element, mutate: Callable[[etree._Element], None],
+                        *, previous_version: str = "1", source_id: str = "1.2.250.1.999.1.1") -> SoapResult:
+        """Send a new version of ``entry`` (an ExtrinsicObject as a query returned it) after ``mutate``."""
+        req = build_metadata_update(patient_id, entry, mutate, previous_version=previous_version,
+                                    source_id=source_id)
+        env = build_envelope(req, action=ITI57_ACTION, to=self.registry_url,
+                             header_extra=self.security_headers(patient_id))
+        return self.post(self.registry_url, f'application/soap+xml; charset=UTF-8; action="{ITI57_ACTION}"', env)
+
     def update_status(self, patient_id: str, entry_uuid: str, original: str, new: str, *,
                       source_id: str = "1.2.250.1.999.1.1") -> SoapResult:
         req = build_status_update(patient_id, entry_uuid, original, new, source_id=source_id)
@@ -193,11 +202,35 @@ def _slot(parent: etree._Element, name: str, *values: str) -> None:
         etree.SubElement(vl, f"{_R}Value").text = v
 
 
-def build_status_update(patient_id: str, entry_uuid: str, original: str, new: str, *,
-                        source_id: str = "1.2.250.1.999.1.1",
-                        author_person: str = "899700367909^DOC0036790^KIT^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS"
-                        ) -> etree._Element:
-    """ITI-57 lcm:SubmitObjectsRequest changing one entry's status (ITI TF-3 §4.2.2.3, §4.1.10)."""
+def build_metadata_update(patient_id: str, entry: etree._Element, mutate: Callable[[etree._Element], None], *,
+                          previous_version: str = "1", source_id: str = "1.2.250.1.999.1.1") -> etree._Element:
+    """ITI-57 lcm:SubmitObjectsRequest with a new version of a DocumentEntry (ITI TF-3 §4.1.10):
+    same lid (the logical id), a new symbolic id, HasMember with PreviousVersion."""
+    sor = _update_skeleton(patient_id, source_id)
+    olist = sor.find(f"{_R}RegistryObjectList")
+    new = etree.fromstring(etree.tostring(entry))
+    old_id = new.get("id", "")
+    new.set("lid", entry.get("lid") or old_id)
+    new.set("id", "DocumentEntry01")
+    new.attrib.pop("status", None)
+    for i, child in enumerate(new.iter(f"{_R}Classification", f"{_R}ExternalIdentifier")):
+        child.set("id", f"upd-{i}")
+        for attr in ("classifiedObject", "registryObject"):
+            if child.get(attr) == old_id:
+                child.set(attr, "DocumentEntry01")
+    mutate(new)
+    olist.insert(0, new)
+    member = etree.SubElement(olist, f"{_R}Association", id="assoc-member", associationType=HAS_MEMBER,
+                              sourceObject="SubmissionSet01", targetObject="DocumentEntry01")
+    _slot(member, "SubmissionSetStatus", "Original")
+    _slot(member, "PreviousVersion", previous_version)
+    return sor
+
+
+def _update_skeleton(patient_id: str, source_id: str,
+                     author_person: str = "899700367909^DOC0036790^KIT^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS"
+                     ) -> etree._Element:
+    """The SubmissionSet every ITI-57 request carries (ITI TF-2b §3.57.4.1.2)."""
     sor = etree.Element(f"{{{LCM_NS}}}SubmitObjectsRequest", nsmap={"lcm": LCM_NS, "rim": RIM_NS})
     olist = etree.SubElement(sor, f"{_R}RegistryObjectList")
     ss = etree.SubElement(olist, f"{_R}RegistryPackage", id="SubmissionSet01",
@@ -209,14 +242,21 @@ def build_status_update(patient_id: str, entry_uuid: str, original: str, new: st
     ctype = etree.SubElement(ss, f"{_R}Classification", id="cl-ctype", classificationScheme=SS_CONTENT_TYPE,
                              classifiedObject="SubmissionSet01", nodeRepresentation="04")
     _slot(ctype, "codingScheme", "1.2.250.1.213.2.2")
-    for ident, scheme, value in (("ei-pid", SS_PATIENT, patient_id), ("ei-uid", SS_UNIQUE, f"2.25.{uuid.uuid4().int}"),
-                                 ("ei-src", SS_SOURCE, source_id)):
+    for ident, scheme, value in (("ei-pid", SS_PATIENT, patient_id),
+                                 ("ei-uid", SS_UNIQUE, f"2.25.{uuid.uuid4().int}"), ("ei-src", SS_SOURCE, source_id)):
         etree.SubElement(ss, f"{_R}ExternalIdentifier", id=ident, identificationScheme=scheme,
                          registryObject="SubmissionSet01", value=value)
     etree.SubElement(olist, f"{_R}Classification", id="cl-node", classifiedObject="SubmissionSet01",
                      classificationNode=SS_NODE)
-    upd = etree.SubElement(olist, f"{_R}Association", id="assoc-update", associationType=UPDATE_STATUS,
-                           sourceObject="SubmissionSet01", targetObject=entry_uuid)
+    return sor
+
+
+def build_status_update(patient_id: str, entry_uuid: str, original: str, new: str, *,
+                        source_id: str = "1.2.250.1.999.1.1") -> etree._Element:
+    """ITI-57 lcm:SubmitObjectsRequest changing one entry's status (ITI TF-3 §4.2.2.3, §4.1.10)."""
+    sor = _update_skeleton(patient_id, source_id)
+    upd = etree.SubElement(sor.find(f"{_R}RegistryObjectList"), f"{_R}Association", id="assoc-update",
+                           associationType=UPDATE_STATUS, sourceObject="SubmissionSet01", targetObject=entry_uuid)
     _slot(upd, "OriginalStatus", original)
     _slot(upd, "NewStatus", new)
     return sor

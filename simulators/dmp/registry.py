@@ -301,39 +301,67 @@ class Registry:
 
     # ------------------------------------------------------------------ ITI-57
     def update(self, sor: etree._Element, exchange_id: str | None = None) -> None:
-        """Availability status changes (UpdateAvailabilityStatus associations, ITI TF-3 §4.2.2.3);
-        the DMP uses them to delete (``urn:asip:ci-sis:2010:StatusType:Deleted``)."""
+        """ITI-57: availability status changes (UpdateAvailabilityStatus associations, ITI TF-3
+        §4.2.2.3; the DMP deletes with ``urn:asip:ci-sis:2010:StatusType:Deleted``) and DocumentEntry
+        metadata updates (a new version with the same lid, ITI TF-3 §4.1.10, ITI TF-2b §3.57.4.1.3)."""
         parsed = split_request(sor)
         batch = Batch(exchange_id=exchange_id)
         for assoc in parsed.associations:
-            if assoc.get("associationType") != E.UPDATE_STATUS:
-                continue
-            target = assoc.get("targetObject", "")
-            original, new = E.slot_value(assoc, "OriginalStatus"), E.slot_value(assoc, "NewStatus")
-            found = self.storage.query("SELECT status FROM objects WHERE id = ?", (target,))
-            if not found:
-                raise Rejected([RegistryError("XDSMetadataUpdateError", f"object {target} is not registered",
-                                              target)])
-            if not original or not new or found[0][0] != original:
-                raise Rejected([RegistryError("XDSMetadataUpdateError",
-                                              f"OriginalStatus {original} does not match the status "
-                                              f"{found[0][0]} of {target}", target)])
-            if new not in (E.APPROVED, E.DEPRECATED, E.DMP_DELETED):
-                raise Rejected([RegistryError("XDSMetadataUpdateError", f"NewStatus {new} is not allowed",
-                                              target)])
-            batch.status_changes.append((target, new))
-        if not batch.status_changes and not parsed.extrinsics:
+            if assoc.get("associationType") == E.UPDATE_STATUS:
+                batch.status_changes.append(self._status_change(assoc))
+        for x in parsed.extrinsics:
+            self._new_version(parsed, x, batch)
+        if not batch.status_changes:
             raise Rejected([RegistryError("XDSMetadataUpdateError", "the request changes nothing")])
-        if parsed.extrinsics:
-            raise Rejected([RegistryError("XDSMetadataUpdateOperationError",
-                                          "DocumentEntry metadata update is not supported; only status changes")])
         assert parsed.submission_set is not None
         batch.objects.append(StoredObject(E.index_package(parsed.submission_set, "ss"), E.APPROVED,
                                           _xml(parsed.submission_set)))
         for assoc in parsed.associations:
             batch.objects.append(StoredObject(E.index_association(assoc), E.APPROVED, _xml(assoc)))
-        self._check_unique(batch)
+        self._check_unique(Batch(objects=[o for o in batch.objects if o.index.kind != "doc"]))
         self.storage.commit(batch)
+
+    def _status_change(self, assoc: etree._Element) -> tuple[str, str]:
+        target = assoc.get("targetObject", "")
+        original, new = E.slot_value(assoc, "OriginalStatus"), E.slot_value(assoc, "NewStatus")
+        found = self.storage.query("SELECT status FROM objects WHERE id = ?", (target,))
+        if not found:
+            raise Rejected([RegistryError("XDSMetadataUpdateError", f"object {target} is not registered", target)])
+        if not original or not new or found[0][0] != original:
+            raise Rejected([RegistryError("XDSMetadataUpdateError", f"OriginalStatus {original} does not match "
+                                          f"the status {found[0][0]} of {target}", target)])
+        if new not in (E.APPROVED, E.DEPRECATED, E.DMP_DELETED):
+            raise Rejected([RegistryError("XDSMetadataUpdateError", f"NewStatus {new} is not allowed", target)])
+        return target, new
+
+    def _new_version(self, parsed: Parsed, x: etree._Element, batch: Batch) -> None:
+        """A DocumentEntry update: same lid and uniqueId as the Approved version, which becomes Deprecated."""
+        lid = x.get("lid") or ""
+        current = self.storage.query(
+            "SELECT id, patient_id, unique_id, hash, size, repository_uid FROM objects "
+            "WHERE kind = 'doc' AND lid = ? AND status = ?", (lid, E.APPROVED))
+        if not lid or lid == x.get("id") or not current:
+            raise Rejected([RegistryError("XDSMetadataUpdateError",
+                                          f"lid {lid or '(none)'} names no Approved DocumentEntry", lid)])
+        old_id, patient, unique_id, digest, size, repo = current[0]
+        versions = self.storage.query("SELECT COUNT(*) FROM objects WHERE kind = 'doc' AND lid = ?", (lid,))[0][0]
+        member = next((a for a in parsed.associations if a.get("targetObject") == x.get("id")
+                       and a.get("associationType") == E.HAS_MEMBER), None)
+        previous = E.slot_value(member, "PreviousVersion") if member is not None else None
+        if previous != str(versions):
+            raise Rejected([RegistryError("XDSMetadataVersionError", f"PreviousVersion {previous} is not the "
+                                          f"current version {versions} of {lid}", lid)])
+        ind = parsed.index(x)
+        if ind.patient_id != patient:
+            raise Rejected([RegistryError("XDSPatientIdDoesNotMatch", f"update of {lid} names another patient",
+                                          lid)])
+        if ind.unique_id != unique_id:
+            raise Rejected([RegistryError("XDSMetadataUpdateError", "an update keeps the entry's uniqueId",
+                                          lid)])
+        for name, value in (("hash", digest), ("size", str(size)), ("repositoryUniqueId", repo)):
+            E.set_slot(x, name, [value])
+        batch.objects.append(StoredObject(E.index_extrinsic(x), E.APPROVED, _xml(x)))
+        batch.status_changes.append((old_id, E.DEPRECATED))
 
     # ------------------------------------------------------------------ ITI-43
     def retrieve(self, repository_uid: str, unique_id: str) -> tuple[str | None, bytes] | RegistryError:
