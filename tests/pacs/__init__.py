@@ -1,0 +1,1 @@
+"""Tests of the embedded PACS, the DIMSE client and the Orthanc helper."""
