@@ -61,6 +61,13 @@ class MetadataError(ValueError):
 
 # =============================================================================== parsing
 
+def _ref(elem: etree._Element, attr: str) -> str | None:
+    """A reference attribute (scheme, node, type URN) without whitespace: some producers wrap long
+    attribute values over lines (seen in the IPF samples), which XML turns into spaces."""
+    value = elem.get(attr)
+    return None if value is None else "".join(value.split())
+
+
 def slots_of(elem: etree._Element) -> dict[str, list[str]]:
     """The rim:Slot children of ``elem`` as name -> values (ebRIM 3.0 §4.2)."""
     out: dict[str, list[str]] = {}
@@ -87,7 +94,7 @@ def _localized(elem: etree._Element, tag: str) -> str | None:
 
 def _classification(elem: etree._Element) -> Classification:
     coding = slots_of(elem).get("codingScheme")
-    return Classification(scheme=elem.get("classificationScheme") or "", node=elem.get("nodeRepresentation") or "",
+    return Classification(scheme=_ref(elem, "classificationScheme") or "", node=elem.get("nodeRepresentation") or "",
                           coding_scheme=coding[0] if coding else None, display=_localized(elem, "Name"),
                           id=elem.get("id"))
 
@@ -116,7 +123,7 @@ def _classifications_by_object(objects: Iterable[etree._Element], top: Iterable[
 
 
 def _identifiers(elem: etree._Element) -> list[ExternalIdentifier]:
-    return [ExternalIdentifier(e.get("identificationScheme") or "", e.get("value") or "", _localized(e, "Name"),
+    return [ExternalIdentifier(_ref(e, "identificationScheme") or "", e.get("value") or "", _localized(e, "Name"),
                                e.get("id")) for e in elem.iterchildren(R + "ExternalIdentifier")]
 
 
@@ -133,7 +140,7 @@ def _apply_identifiers(obj, idents: list[ExternalIdentifier], schemes: Mapping[s
 def parse_extrinsic(elem: etree._Element, classifications: list[etree._Element]) -> DocumentEntry:
     """An ExtrinsicObject as a DocumentEntry (ITI TF-3 §4.2.3.2)."""
     entry = DocumentEntry(id=elem.get("id", ""), mimeType=elem.get("mimeType"),
-                          objectType=elem.get("objectType") or DOC_ENTRY_STABLE,
+                          objectType=_ref(elem, "objectType") or DOC_ENTRY_STABLE,
                           availabilityStatus=elem.get("status"), homeCommunityId=elem.get("home"),
                           title=_localized(elem, "Name"), comments=_localized(elem, "Description"))
     for name, values in slots_of(elem).items():
@@ -147,7 +154,7 @@ def parse_extrinsic(elem: etree._Element, classifications: list[etree._Element])
             entry.slots.setdefault(name, []).extend(values)
     reverse = {v: k for k, v in DOC_CLASSIFICATION_SCHEMES.items()}
     for cl in classifications:
-        _apply_doc_classification(entry, reverse.get(cl.get("classificationScheme")), cl)
+        _apply_doc_classification(entry, reverse.get(_ref(cl, "classificationScheme")), cl)
     _apply_identifiers(entry, _identifiers(elem), DOC_IDENTIFIER_SCHEMES)
     return entry
 
@@ -178,8 +185,8 @@ def parse_submission_set(elem: etree._Element, classifications: list[etree._Elem
         else:
             ss.slots.setdefault(name, []).extend(values)
     for cl in classifications:
-        scheme = cl.get("classificationScheme")
-        if cl.get("classificationNode") == SUBMISSION_SET_NODE:
+        scheme = _ref(cl, "classificationScheme")
+        if _ref(cl, "classificationNode") == SUBMISSION_SET_NODE:
             ss.has_node_classification = True
         elif scheme == SS_CLASSIFICATION_SCHEMES["author"]:
             ss.authors.append(_author(cl))
@@ -201,9 +208,9 @@ def parse_folder(elem: etree._Element, classifications: list[etree._Element]) ->
         else:
             folder.slots.setdefault(name, []).extend(values)
     for cl in classifications:
-        if cl.get("classificationNode") == FOLDER_NODE:
+        if _ref(cl, "classificationNode") == FOLDER_NODE:
             continue
-        if cl.get("classificationScheme") == FOLDER_CLASSIFICATION_SCHEMES["codeList"]:
+        if _ref(cl, "classificationScheme") == FOLDER_CLASSIFICATION_SCHEMES["codeList"]:
             folder.codeList.append(_classification(cl))
         else:
             folder.extra_classifications.append(_classification(cl))
@@ -212,12 +219,12 @@ def parse_folder(elem: etree._Element, classifications: list[etree._Element]) ->
 
 
 def _package_kind(elem: etree._Element, classifications: list[etree._Element]) -> str:
-    nodes = {cl.get("classificationNode") for cl in classifications}
+    nodes = {_ref(cl, "classificationNode") for cl in classifications}
     if SUBMISSION_SET_NODE in nodes:
         return "ss"
     if FOLDER_NODE in nodes:
         return "folder"
-    schemes = {e.get("identificationScheme") for e in elem.iterchildren(R + "ExternalIdentifier")}
+    schemes = {_ref(e, "identificationScheme") for e in elem.iterchildren(R + "ExternalIdentifier")}
     return "folder" if schemes & set(FOLDER_IDENTIFIER_SCHEMES.values()) else "ss"
 
 
@@ -236,7 +243,7 @@ def parse_registry_object_list(elem: etree._Element) -> tuple[list[DocumentEntry
             sets.append(parse_submission_set(pkg, cls))
         else:
             folders.append(parse_folder(pkg, cls))
-    assocs = [Association(a.get("id", ""), a.get("associationType") or "", a.get("sourceObject") or "",
+    assocs = [Association(a.get("id", ""), _ref(a, "associationType") or "", a.get("sourceObject") or "",
                           a.get("targetObject") or "", slots_of(a), a.get("status"))
               for a in elem.iterchildren(R + "Association")]
     return docs, sets, folders, assocs

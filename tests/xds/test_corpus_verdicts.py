@@ -143,3 +143,25 @@ def test_demonstrator_xdm_with_its_documents():
     findings = validate_submission(sub, "dmp")
     assert {(f.rule, f.location.split("'")[1]) for f in findings if f.severity is Severity.ERROR} == {
         ("XDS-HASH-002", "Signature01"), ("XDS-SIZE-002", "Signature01")}
+
+
+# ITI-42 SubmitObjectsRequest samples of other implementations: file -> errors (profile xds), with why
+REGISTER_CASES = {
+    "dcm4chee-xds/CreateFolderWithDocument.xml": set(),
+    "dcm4chee-xds/RegisterOneDocument.xml": set(),
+    "dcm4chee-xds/RegisterTwoDocuments.xml": set(),
+    "dcm4chee-xds/ResubmitWrongHash.xml": set(),  # the wrong hash is wrong against the registry's copy only
+    "ipf/SubmitObjectsRequest_ebrs30_update.xml": set(),
+    # IPF unit-test data: scheme URNs wrapped over lines (read without the whitespace) and a
+    # sourceId "3670984664", which is not an OID
+    "ipf/SubmitObjectsRequest_ebrs30.xml": {"XDS-ID-001"},
+    "ipf/SubmitObjectsRequest_ebrs3_extra_metadata.xml": {"XDS-ID-001"},
+    # NIST test-kit templates: the SubmissionSet uniqueId is the placeholder "SubmissionSet01"
+    "nist-testkit/testdata/IDCDEPT001/metadata.xml": {"XDS-ID-001"},
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(REGISTER_CASES.items()))
+def test_register_samples(name, expected):
+    root = parse_xml(corpus_file("xds", *name.split("/")).read_bytes())
+    assert _errors(validate_submission(root, "xds")) == expected
