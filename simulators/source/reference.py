@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from pathlib import Path
 
+from werkzeug.serving import WSGIRequestHandler, make_server
+
 from harness.dicom import Peer, find, query
-from harness.servers import RunningServer, serve_wsgi
+from harness.servers import RunningServer, check_port_free
 from simulators.source.auth import Introspector
 from simulators.source.config import SourceConfig
 from simulators.source.faults import FAULTS
@@ -18,6 +22,25 @@ from simulators.source.store import SourceStore
 
 IMAGE_KEYS = dict(StudyInstanceUID="", SeriesInstanceUID="", SOPInstanceUID="", SOPClassUID="", InstanceNumber="",
                   Modality="", PatientID="", AccessionNumber="", StudyDate="", StudyTime="")
+
+
+class _NoDelayHandler(WSGIRequestHandler):
+    """Small writes (headers, chunk-size lines) leave at once: Nagle + delayed ACK would hold each ~40 ms."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def serve_nodelay(app, name: str, port: int = 0, host: str = "127.0.0.1") -> RunningServer:
+    """Like ``harness.servers.serve_wsgi``, with TCP_NODELAY on each connection (WADO-RS streams)."""
+    if port:
+        check_port_free(port, host)
+    server = make_server(host, port, app, threaded=True, request_handler=_NoDelayHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name=f"wsgi-{name}", daemon=True)
+    thread.start()
+    return RunningServer(name, host, server.server_port, server, thread)
 
 
 def pacs_finder(config: SourceConfig):
@@ -47,7 +70,7 @@ class Reference:
         self.http: RunningServer | None = None
         self.mllp: MllpListener | None = None
         try:
-            self.http = serve_wsgi(app, "source-wado-rs", port=http_port, host=host)
+            self.http = serve_nodelay(app, "source-wado-rs", port=http_port, host=host)
             config.public_base = config.public_base or self.http.url + config.wado_path
             self.processor = ReportProcessor(
                 self.store, self.outbox, pacs_finder(config), lambda: config.public_base, config.dmp_registry,
