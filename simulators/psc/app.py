@@ -18,6 +18,7 @@ from flask import Flask, Response, jsonify, request
 
 from harness.capture import CaptureMiddleware
 from simulators.psc.config import PscConfig
+from simulators.psc.misbehaviours import tamper_token_response
 from simulators.psc.mtls import TLS_CLIENT_AUTH, authenticate_tls_client
 from simulators.psc.provider import (
     CLIENT_AUTH_METHODS,
@@ -115,10 +116,18 @@ def _routes(app: Flask, server: AuthorizationServer, provider: PscProvider, real
 
     @app.post(realm + OIDC + "/token")
     def token() -> Any:
-        return server.create_token_response()
+        if provider.misbehaviour == "token-endpoint-unavailable":
+            return _unavailable()
+        response = server.create_token_response()
+        if (provider.misbehaviour or "").startswith("id-token-") and response.status_code == 200:
+            response.set_data(tamper_token_response(response.get_data(), provider.misbehaviour,
+                                                    provider.key, provider.rogue_key))
+        return response
 
     @app.post(realm + OIDC + "/token/introspect")
     def introspect() -> Any:
+        if provider.misbehaviour == "introspection-unavailable":
+            return _unavailable()
         return server.create_endpoint_response("introspection")
 
     @app.post(realm + OIDC + "/revoke")
@@ -127,6 +136,8 @@ def _routes(app: Flask, server: AuthorizationServer, provider: PscProvider, real
 
     @app.route(realm + OIDC + "/userinfo", methods=["GET", "POST"])
     def userinfo() -> Any:
+        if provider.misbehaviour == "userinfo-unavailable":
+            return _unavailable()
         return _userinfo(provider)
 
     @app.post(realm + ISSUE_TOKEN_PATH)
@@ -166,6 +177,13 @@ def _page(title: str, body: str, status: int) -> Response:
     text = (f"<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
     return Response(text, status=status, content_type="text/html; charset=utf-8")
+
+
+def _unavailable() -> Response:
+    """A misbehaviour: the endpoint is down (RFC 6749 §4.1.2.1 temporarily_unavailable)."""
+    response = jsonify({"error": "temporarily_unavailable", "error_description": "PSC simulator told to fail"})
+    response.status_code = 503
+    return response
 
 
 def _bearer_error(description: str) -> Response:

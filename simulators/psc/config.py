@@ -112,6 +112,7 @@ class PscConfig:
     tls_key: str | None = None
     client_ca: str | None = None  # PEM CA bundle: ask clients for a certificate (mutual TLS)
     client_cert: str = "optional"  # none | optional | required, when client_ca is set
+    misbehaviour: str | None = None  # a name of simulators.psc.misbehaviours.MISBEHAVIOURS
     users: list[User] = field(default_factory=list)
     clients: list[Client] = field(default_factory=list)
 

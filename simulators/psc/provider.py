@@ -29,6 +29,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from simulators.psc.config import Client, PscConfig, User
+from simulators.psc.misbehaviours import check_name
 from simulators.psc.mtls import TLS_CLIENT_AUTH
 
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]  # RFC 6749 §2.3.1
@@ -197,6 +198,15 @@ class PscProvider:
         self.base_url = ""  # set by start_psc once the port is known
         self.users = {u.rpps: u for u in self.config.users}
         self.clients = {c.client_id: OAuthClient(c) for c in self.config.clients}
+        self.misbehaviour = check_name(self.config.misbehaviour)
+        self._rogue_key: RSAKey | None = None
+
+    @property
+    def rogue_key(self) -> RSAKey:
+        """A signing key that is not in the JWKS (for the ``id-token-bad-signature`` misbehaviour)."""
+        if self._rogue_key is None:
+            self._rogue_key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ALG})
+        return self._rogue_key
 
     @property
     def issuer(self) -> str:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from simulators.psc.config import DEFAULT_USERS, PscConfig
+from simulators.psc.misbehaviours import MISBEHAVIOURS
 from simulators.psc.service import Service, start_psc
 
 
@@ -18,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="issuer URL to advertise (default: http://HOST:PORT/auth/realms/esante-wallet)")
 
 
+    parser.add_argument("--misbehave", default=None, choices=sorted(MISBEHAVIOURS), metavar="NAME",
+                        help="answer wrongly in one way, to test a DRIMbox: " + ", ".join(sorted(MISBEHAVIOURS)))
     parser.add_argument("--tls-cert", default=None, help="PEM certificate: serve HTTPS")
     parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     parser.add_argument("--client-ca", default=None, help="PEM CA bundle: ask clients for a certificate (mTLS)")
@@ -30,5 +33,5 @@ def start(args: argparse.Namespace) -> Service:
         raise SystemExit("--tls-cert and --tls-key go together")
     config = PscConfig(users_file=args.users, token_ttl=args.token_ttl, issuer=args.issuer,
                        tls_cert=args.tls_cert, tls_key=args.tls_key, client_ca=args.client_ca,
-                       client_cert=args.client_cert)
+                       client_cert=args.client_cert, misbehaviour=args.misbehave)
     return start_psc(config, port=args.port, host=args.host)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from harness.servers import LOOPBACK, RunningServer, serve_wsgi
 from simulators.psc.app import ISSUE_TOKEN_PATH, OIDC, create_app
 from simulators.psc.config import PscConfig
+from simulators.psc.misbehaviours import check_name
 from simulators.psc.mtls import server_context
 from simulators.psc.provider import PscProvider
 
@@ -26,6 +27,10 @@ class Service:
 
     def revoke(self, token: str) -> bool:
         return self.provider.revoke(token)
+
+    def misbehave(self, name: str | None) -> None:
+        """Switch on one misbehaviour of ``simulators.psc.misbehaviours.MISBEHAVIOURS`` (None: behave)."""
+        self.provider.misbehaviour = check_name(name)
 
     def stop(self) -> None:
         self.server.stop()
