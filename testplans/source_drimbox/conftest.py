@@ -4,7 +4,8 @@ Peers (all on loopback): the DMP simulator (``simulators.dmp``, VIHF enforced wi
 run), the Pro Santé Connect simulator (``simulators.psc``), the embedded PACS holding the fixture
 studies (``simulators.pacs``), the RIS (``simulators.ris``: an MLLP client) and a WADO-RS Consumer.
 
-``reference:source[?fault=F]``: the reference Source is started wired to those peers.
+``reference:source[?fault=F]``: the reference Source is started wired to those peers; with the environment
+variable ``DRIMCHECK_SOURCE_PACS=orthanc`` it runs in front of Orthanc instead of the embedded PACS.
 
 A vendor Source (a SUT profile with ``actor: source_drimbox``) must provide:
 - ``endpoints.wado_rs``: its WADO-RS base URL (what it writes in the KOS Retrieve URL);

@@ -1,0 +1,40 @@
+"""The SRC-* catalog loads, every fault names SRC requirements of the catalog, and every SRC requirement is
+verified by a test of the source_drimbox plan (no requirement left without a test)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from harness.catalog import load_catalog
+from simulators.source import FAULTS
+
+PLAN = Path(__file__).resolve().parents[2] / "testplans" / "source_drimbox"
+
+
+def _plan_requirement_ids() -> set[str]:
+    ids: set[str] = set()
+    for path in PLAN.glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "requirement":
+                ids |= {a.value for a in node.args if isinstance(a, ast.Constant)}
+    return ids
+
+
+def test_faults_break_known_source_requirements():
+    catalog = load_catalog()
+    for fault in FAULTS.values():
+        assert fault.breaks, fault.name
+        for rid in fault.breaks:
+            assert rid in catalog and catalog[rid].actor == "source_drimbox", (fault.name, rid)
+
+
+def test_every_source_requirement_is_verified_by_the_plan():
+    catalog = load_catalog()
+    source = {r.id for r in catalog.for_actor("source_drimbox") if not r.not_tested_reason}
+    assert source - _plan_requirement_ids() == set()
+
+
+def test_faults_break_distinct_requirements():
+    broken = [rid for f in FAULTS.values() for rid in f.breaks]
+    assert len(broken) == len(set(broken))
