@@ -22,6 +22,7 @@ import yaml
 from lxml import etree
 
 from harness.findings import Finding, error, warning
+from harness.soap.actions import ITI42_ACTION
 from harness.soap.envelope import FAULT_ACTION, Envelope, SoapFault, parse_envelope
 from harness.soap.mtom import XOP_NS, SoapMessage, decode_message, parse_content_type
 from harness.xds.ebrim import MetadataError, parse_pnr
@@ -121,7 +122,7 @@ def validate_and_parse(content_type: str, body: bytes, profile: str = "dmp", exp
     findings += check_addressing(msg.envelope, expected_action)
     if msg.envelope.body is None:
         return msg, None, [*findings, error("XDS-SOAP-001", "/Envelope/Body", "soap:Body is empty")]
-    sub, more = _validate_root(msg.envelope.body, profile, msg.attachments, None)
+    sub, more = _validate_root(msg.envelope.body, profile, msg.attachments, None, msg.envelope.action)
     return msg, sub, findings + more
 
 
@@ -175,23 +176,25 @@ def check_addressing(env: Envelope, expected_action: str | None = None) -> list[
 
 def validate_submission(sub_or_root: Submission | etree._Element, profile: str = "dmp", *,
                         attachments: dict[str, bytes] | None = None,
-                        check_documents: bool | None = None) -> list[Finding]:
+                        check_documents: bool | None = None, action: str | None = None) -> list[Finding]:
     """Validate a submission: a Submission, or an element (envelope, PnR request or SubmitObjectsRequest).
 
     For an element: XSD (schemas/xsd), object links, then the metadata rules. ``check_documents``
     (default: true for a PnR request, false for a bare SubmitObjectsRequest or a Submission without
-    bytes) checks that each DocumentEntry has its document and that hash/size match it.
+    bytes) checks that each DocumentEntry has its document and that hash/size match it. ``action``
+    names the transaction when known (the ITI-42 Register rules apply to its SubmitObjectsRequest).
     """
     _check_profile(profile)
     if isinstance(sub_or_root, Submission):
         sub = sub_or_root
         check_documents = bool(sub.document_bytes) if check_documents is None else check_documents
         return _rules(sub, set(sub.document_bytes) if check_documents else None, profile)
-    return _validate_root(sub_or_root, profile, attachments, check_documents)[1]
+    return _validate_root(sub_or_root, profile, attachments, check_documents, action)[1]
 
 
 def _validate_root(elem: etree._Element, profile: str, attachments: dict[str, bytes] | None,
-                   check_documents: bool | None) -> tuple[Submission | None, list[Finding]]:
+                   check_documents: bool | None, action: str | None = None
+                   ) -> tuple[Submission | None, list[Finding]]:
     root = payload_of(elem)
     if root is None:
         return None, [error("XDS-SOAP-001", "/Envelope/Body", "soap:Body is empty")]
@@ -210,7 +213,18 @@ def _validate_root(elem: etree._Element, profile: str, attachments: dict[str, by
         return None, [*findings, error("XDS-PNR-001", etree.QName(root).localname, str(exc))]
     doc_ids = {d.get("id", "") for d in root.iterchildren(f"{{{XDSB_NS}}}Document")}
     check_documents = (root.tag == _PNR) if check_documents is None else check_documents
+    if root.tag == _SOR and action == ITI42_ACTION:
+        findings += _register_rules(sub)
     return sub, findings + _rules(sub, doc_ids if check_documents else None, profile)
+
+
+def _register_rules(sub: Submission) -> list[Finding]:
+    """ITI-42 Register (a bare SubmitObjectsRequest): the repository has added hash, size and
+    repositoryUniqueId to each stable DocumentEntry (ITI TF-3 §4.3.1; ITI TF-2b §3.42.4.1.3)."""
+    return [error("XDS-REG-001", _loc("ExtrinsicObject", doc.id), f"DocumentEntry.{attr} missing in a "
+                  "Register Document Set-b request", attr, None)
+            for doc in sub.documents if doc.objectType == DOC_ENTRY_STABLE
+            for attr in ("hash", "size", "repositoryUniqueId") if getattr(doc, attr) in (None, "")]
 
 
 def _rules(sub: Submission, doc_ids: set[str] | None, profile: str) -> list[Finding]:

@@ -274,6 +274,7 @@ def test_every_rule_is_in_the_catalog_and_every_error_rule_is_proven():
     proven |= {"XDS-RESP-001", "XDS-RESP-002", "XDS-WSA-003"}  # idem (NIST responses)
     proven |= {"XDS-UPD-001"}  # test_iti57_status_update_with_bad_status
     proven |= {"XDS-RET-001"}  # tests/xds/test_query_rules.py::test_retrieve_request
+    proven |= {"XDS-REG-001"}  # test_register_request_needs_repository_attributes
     warnings = {"XDS-CODE-002", "XDS-DMP-EVENT-002", "XDS-DMP-CONTENT-001", "XDS-DMP-LANG-001",
                 "XDS-DMP-AUTHOR-001"}
     assert proven | warnings == ours
@@ -344,3 +345,15 @@ def test_iti57_status_update_is_clean(profile):
 
 def test_iti57_status_update_with_bad_status():
     assert _errors(validate_submission(_status_update("Deleted"), "dmp")) == {"XDS-UPD-001"}
+
+
+def test_register_request_needs_repository_attributes():
+    from harness.soap.actions import ITI42_ACTION
+    from harness.xds import submission_to_ebrim
+    sub = good_submission()
+    sor = submission_to_ebrim(sub)
+    assert _errors(validate_submission(sor, "xds", action=ITI42_ACTION)) == {"XDS-REG-001"}  # no repositoryUniqueId
+    for doc in sub.documents:
+        doc.repositoryUniqueId = "1.2.250.1.999.9"
+    assert validate_submission(submission_to_ebrim(sub), "xds", action=ITI42_ACTION) == []
+    assert validate_submission(sor, "xds") == []  # a bare SubmitObjectsRequest may be ITI-41 metadata
