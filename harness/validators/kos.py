@@ -239,6 +239,8 @@ def _check_all(ds: Dataset, profile: str, cut: Cut | None = None) -> list[Findin
     if profile == "dmp":
         for check in _DMP_CHECKS:
             findings.extend(check(refs))
+    else:
+        findings.extend(_check_retrieve_location(refs))
     return findings
 
 
@@ -382,6 +384,16 @@ def _check_evidence(refs: Refs) -> Iterator[Finding]:
                         "instance already referenced at " + sop_location(*seen[uid]), "each instance once", uid)
         else:
             seen[uid] = (i, j, k)
+
+
+def _check_retrieve_location(refs: Refs) -> Iterator[Finding]:
+    """IHE XDS-I.b: each series item names its source (RAD-69 Retrieve Location UID, or a Retrieve URL)."""
+    for i, study in enumerate(refs.studies):
+        for j, series in enumerate(study.series):
+            if not series.location_uid and not series.url:
+                yield error("KOS-EVD-003", f"{EVIDENCE}[{i}]>{SERIES}[{j}]>(0040,E011)",
+                            "series item without Retrieve Location UID or Retrieve URL", "(0040,E011) or (0008,1190)",
+                            "(none)")
 
 
 # --- DRIMbox / CI-SIS rules (FACTS §2) ---

@@ -19,7 +19,7 @@ from harness.findings import Finding, Severity
 from harness.validators import FileReport, ValidationOptions, validate_files
 
 KOS_IOD = ["KOS-PARSE-001", "KOS-IOD-001", "KOS-IOD-002", "KOS-IOD-003", "KOS-SR-001", "KOS-SR-002"]
-KOS_EVIDENCE = ["KOS-EVD-001", "KOS-EVD-002", "KOS-URL-001", "KOS-URL-002", "KOS-URL-003"]
+KOS_EVIDENCE = ["KOS-EVD-001", "KOS-EVD-002", "KOS-URL-001", "KOS-URL-002", "KOS-URL-003", "KOS-EVD-003"]
 KOS_IDENTITY = ["KOS-PAT-001", "KOS-PAT-002", "KOS-PAT-003", "KOS-PAT-004", "KOS-REQ-001", "KOS-REQ-002",
                 "KOS-DRIM-001", "KOS-DRIM-002", "KOS-DRIM-003"]
 CDA_HEADER = ["CDA-XML-001", "CDA-HDR-001", "CDA-HDR-002", "CDA-HDR-003", "CDA-HDR-004", "CDA-PAT-001",
@@ -30,7 +30,8 @@ HL7_MESSAGE = ["HL7-ENC-001", "HL7-MSH-001", "HL7-MSH-002", "HL7-PID-001", "HL7-
 CROSS = ["XVAL-PAT-001", "XVAL-PAT-002", "XVAL-PAT-003", "XVAL-PAT-004", "XVAL-STU-001", "XVAL-ACC-001",
          "XVAL-DOC-001", "XVAL-CONF-001", "XVAL-EVT-001"]
 # KOS rules of the CI-SIS / DRIMbox layer, not checked under profile "xds" (IHE only)
-DMP_ONLY = {*KOS_EVIDENCE[2:], *KOS_IDENTITY}
+DMP_ONLY = {"KOS-URL-001", "KOS-URL-002", "KOS-URL-003", *KOS_IDENTITY}
+XDS_ONLY = {"KOS-EVD-003"}  # under dmp the Retrieve URL rules (KOS-URL-*) say where to retrieve
 FAILING = {"SHALL": {Severity.ERROR}, "SHOULD": {Severity.ERROR, Severity.WARNING}, "MAY": set()}
 
 
@@ -63,6 +64,8 @@ class ContentRun:
 def not_applicable_reason(run: ContentRun, rid: str, kinds: tuple[str, ...]) -> str | None:
     if run.profile == "xds" and rid in DMP_ONLY:
         return "CI-SIS / DRIMbox rule, not part of the xds (IHE only) profile"
+    if run.profile != "xds" and rid in XDS_ONLY:
+        return "superseded under the dmp profile by the Retrieve URL rules (KOS-URL-001/002)"
     if rid == "CDA-XSD-001" and run.options.cda_xsd is None:
         return "the SUT profile gives no options.cda_xsd (CI-SIS CDA_extended.xsd to check against)"
     if rid == "CDA-SCH-001" and run.options.schematron is None:

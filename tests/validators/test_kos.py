@@ -106,3 +106,14 @@ def test_nir_key():
     assert not nir_key_ok("279035121518988")
     assert nir_key_ok("1800175123456" + "60")
     assert not nir_key_ok("27903512151898")
+
+
+def test_profile_xds_needs_a_retrieve_location(good):
+    ds = pydicom.dcmread(io.BytesIO(good["exam1/kos.dcm"]))
+    del ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[1].RetrieveURL
+    del ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[1].RetrieveLocationUID
+    findings = errors(validate_kos(dicom_bytes(ds), profile="xds"))
+    assert [(f.rule, f.location) for f in findings] == [
+        ("KOS-EVD-003", "(0040,A375)[0]>(0008,1115)[1]>(0040,E011)")]
+    ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[1].RetrieveLocationUID = "1.2.3.4"
+    assert errors(validate_kos(dicom_bytes(ds), profile="xds")) == []
