@@ -275,6 +275,10 @@ class CaptureMiddleware:
         length = environ.get("CONTENT_LENGTH") or ""
         stream = environ["wsgi.input"]
         remaining = int(length) if length.isdigit() else None
+        if remaining is None and not environ.get("wsgi.input_terminated"):
+            # no Content-Length and not chunked: the request has no body (RFC 9112 §6.3);
+            # reading the raw socket here would wait forever
+            remaining = 0
         chunks: list[bytes] = []
         in_memory = 0
         spilled_file = None

@@ -116,3 +116,18 @@ def test_capturing_session_records_outbound(rec):
     ex = rec.exchanges(actor="harness:client")[-1]
     assert ex.direction == "outbound" and ex.status == "201"
     assert ex.request_body.read() == b"payload" and ex.response_body.read() == b'{"ok": true}'
+
+
+def test_middleware_does_not_wait_for_a_body_that_was_not_announced(rec):
+    """A GET has no Content-Length: the middleware must not read the socket for a body."""
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    with serve_wsgi(capture.CaptureMiddleware(app, actor="get"), "g") as server:
+        assert requests.get(server.url + "/x", timeout=5).content == b"ok"
+        chunked = requests.post(server.url + "/c", data=iter([b"ab", b"cd"]), timeout=5)
+        assert chunked.content == b"ok"
+    bodies = [e.request_body.read() for e in wait_for(lambda: len(rec.exchanges(actor="get")) >= 2
+                                                      and rec.exchanges(actor="get"))]
+    assert bodies == [b"", b"abcd"]
