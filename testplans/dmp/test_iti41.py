@@ -7,7 +7,7 @@ import pytest
 from harness.checks import expect, expect_equal
 from harness.xds.model import Association
 from testplans.dmp.conftest import APPROVED, DEPRECATED, kos_entry
-from testplans.dmp.helpers import ALL_STATUSES, expect_error, expect_success, find, get_documents, uids
+from testplans.dmp.helpers import expect_error, expect_success, find, get_documents, uids
 from testplans.dmp.kos import make_kos, new_uid
 
 RPLC = "urn:ihe:iti:2007:AssociationType:RPLC"
@@ -17,9 +17,10 @@ RPLC = "urn:ihe:iti:2007:AssociationType:RPLC"
 def test_kos_submission_is_accepted(client, make_submission, patient):
     sub = make_submission()
     expect_success(client.provide_and_register(sub, mtom=True), "DMP-PNR-001", "RAD-68 of a KOS")
-    found = find(client, patient, "DMP-PNR-001")
-    expect_equal(uids(found), {d.uniqueId for d in sub.documents}, rule="DMP-PNR-001",
-                 location="FindDocuments", message="the KOS and Signature01 are registered")
+    found = uids(find(client, patient, "DMP-PNR-001"))
+    mine = {d.uniqueId for d in sub.documents}
+    expect(mine <= found, rule="DMP-PNR-001", location="FindDocuments", expected=sorted(mine),
+           observed=sorted(found), message="the KOS and Signature01 are not both registered")
 
 
 @pytest.mark.requirement("DMP-SOAP-002")
@@ -132,7 +133,7 @@ def test_submission_without_submission_set_is_rejected(client, make_submission, 
 
 
 @pytest.mark.requirement("DMP-PNR-ATOMIC")
-def test_rejected_submission_leaves_nothing(client, make_submission, patient, dmp):
+def test_rejected_submission_leaves_nothing(client, make_submission, dmp):
     """Two KOS in one submission, the second with a wrong size: neither may be registered nor stored."""
     sub = make_submission()
     good = kos_entry(sub)
@@ -147,7 +148,6 @@ def test_rejected_submission_leaves_nothing(client, make_submission, patient, dm
     expect(not result.success, rule="DMP-PNR-ATOMIC", location="ITI-41", expected="Failure",
            observed=result.status, message="a submission with a wrong size was accepted")
     left = get_documents(client, "DMP-PNR-ATOMIC", unique_ids=[d.uniqueId for d in sub.documents])
-    left += find(client, patient, "DMP-PNR-ATOMIC", statuses=ALL_STATUSES)
     expect(not left, rule="DMP-PNR-ATOMIC", location="registry after the rejected submission",
            expected="no entry of the rejected submission", observed=sorted(uids(left)),
            message="part of a rejected submission was registered")

@@ -10,13 +10,13 @@ import pytest
 from harness.checks import expect, expect_equal
 from harness.soap import ITI18_ACTION, ITI41_ACTION, ITI41_RESPONSE_ACTION
 from harness.xds import build_pnr_message
-from testplans.dmp.helpers import ALL_STATUSES, expect_fault, expect_success, find
+from testplans.dmp.helpers import expect_fault, expect_success, get_documents
 
 SOAP_CT = f'application/soap+xml; charset=UTF-8; action="{ITI41_ACTION}"'
 
 
-def _nothing_registered(client, patient, rule):
-    left = find(client, patient, rule, statuses=ALL_STATUSES)
+def _nothing_registered(client, sub, rule):
+    left = get_documents(client, rule, unique_ids=[d.uniqueId for d in sub.documents])
     expect(not left, rule=rule, location="registry after the refused message", expected="no entry",
            observed=[e["uniqueId"] for e in left], message="a refused message registered documents")
 
@@ -52,12 +52,13 @@ def test_not_a_soap_envelope(client, body):
 @pytest.mark.requirement("DMP-SOAP-006")
 @pytest.mark.parametrize("case", ["wrong", "missing"])
 def test_wrong_or_missing_action(client, make_submission, patient, case):
-    ctype, body = build_pnr_message(make_submission(), mtom=False, header_extra=client.security_headers(patient),
+    sub = make_submission()
+    ctype, body = build_pnr_message(sub, mtom=False, header_extra=client.security_headers(patient),
                                     action=ITI18_ACTION if case == "wrong" else "urn:x")
     if case == "missing":
         body = re.sub(rb"<wsa:Action[^>]*>urn:x</wsa:Action>", b"", body)
     expect_fault(client.post(client.repository_url, ctype, body), "DMP-SOAP-006", f"{case} wsa:Action")
-    _nothing_registered(client, patient, "DMP-SOAP-006")
+    _nothing_registered(client, sub, "DMP-SOAP-006")
 
 
 @pytest.mark.requirement("DMP-SOAP-007")
@@ -75,7 +76,8 @@ def _boundary(ctype: str) -> bytes:
 @pytest.mark.requirement("DMP-SOAP-008")
 @pytest.mark.parametrize("case", ["truncated", "missing-xop-part", "wrong-boundary"])
 def test_broken_mtom_package(client, make_submission, patient, case):
-    ctype, body = build_pnr_message(make_submission(), mtom=True, header_extra=client.security_headers(patient))
+    sub = make_submission()
+    ctype, body = build_pnr_message(sub, mtom=True, header_extra=client.security_headers(patient))
     boundary = _boundary(ctype)
     if case == "truncated":
         body = body[: len(body) * 2 // 3]
@@ -85,7 +87,7 @@ def test_broken_mtom_package(client, make_submission, patient, case):
     else:
         ctype = ctype.replace(boundary.decode(), "OtherBoundary_123")
     expect_fault(client.post(client.repository_url, ctype, body), "DMP-SOAP-008", f"MTOM {case}")
-    _nothing_registered(client, patient, "DMP-SOAP-008")
+    _nothing_registered(client, sub, "DMP-SOAP-008")
 
 
 XXE = b'<?xml version="1.0"?>\n<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
@@ -96,8 +98,9 @@ LAUGHS = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY l
 @pytest.mark.requirement("DMP-SEC-001")
 @pytest.mark.parametrize("prolog", [XXE, LAUGHS, b'<?xml version="1.0"?>\n<!DOCTYPE Envelope>\n'])
 def test_doctype_and_entities_are_refused(client, make_submission, patient, prolog):
-    _, body = build_pnr_message(make_submission(), mtom=False, header_extra=client.security_headers(patient))
+    sub = make_submission()
+    _, body = build_pnr_message(sub, mtom=False, header_extra=client.security_headers(patient))
     body = prolog + re.sub(rb"^<\?xml[^>]*\?>\s*", b"", body)
     body = body.replace(b"<wsa:MessageID>", b"<wsa:MessageID>&xxe;" if prolog is XXE else b"<wsa:MessageID>", 1)
     expect_fault(client.post(client.repository_url, SOAP_CT, body), "DMP-SEC-001", "DOCTYPE / entities")
-    _nothing_registered(client, patient, "DMP-SEC-001")
+    _nothing_registered(client, sub, "DMP-SEC-001")
