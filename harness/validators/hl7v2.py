@@ -218,6 +218,23 @@ def _check_document(msg: Message, validate_cda_too: bool) -> Iterator[Finding]:
         from harness.validators.cda import validate_cda
         for f in validate_cda(cda_bytes):
             yield type(f)(f.rule, f.severity, f"{obx.ref}-5>{f.location}", f.message, f.expected, f.found, f.origin)
+    if obx.get(11) == "C" or msg.type == ("MDM", "T10"):
+        yield from _check_replacement(obx, cda_bytes)
+
+
+def _check_replacement(obx: Segment, cda_bytes: bytes) -> Iterator[Finding]:
+    """A replacement must say what it replaces: CDA relatedDocument RPLC (FACTS §4)."""
+    from harness.validators.cda import NS, parse_cda
+    from harness.xmlsafe import UnsafeXmlError
+
+    try:
+        root = parse_cda(cda_bytes)
+    except UnsafeXmlError:
+        return  # CDA-XML-001 already says so
+    if root.find("cda:relatedDocument[@typeCode='RPLC']/cda:parentDocument/cda:id", NS) is None:
+        yield error("HL7-RPLC-001", f"{obx.ref}-5>/ClinicalDocument/relatedDocument",
+                    "replacement without relatedDocument RPLC in the CR-IMG", "relatedDocument typeCode=RPLC",
+                    f"OBX-11={obx.get(11)}")
 
 
 def _flag_values(msg: Message) -> dict[str, tuple[str, str]]:

@@ -51,3 +51,10 @@ def test_ci_sis_xsd_option_applies_cda_xsd(tmp_path):
     write_files({"a/cr-img.xml": bad}, tmp_path)
     sut = load_profile(str(profile(tmp_path, ["a/cr-img.xml"], cda_xsd=str(xsd))))
     assert failed_requirements(run_content(sut, tmp_path / "work")) == {"CDA-XSD-001"}
+
+
+def test_every_content_requirement_is_in_the_plan():
+    from harness.catalog import load_catalog
+
+    ids = {r.id for r in load_catalog() if r.file == "content.yaml"}
+    assert ids - {rid for rids, _kinds in families().values() for rid in rids} == set()

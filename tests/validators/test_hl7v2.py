@@ -84,3 +84,16 @@ def test_poc_oru_findings_are_explained(corpus_file):
     """The demonstrator's ORU predates the IG: no PID, no MSH-21, no OBX-11, older flag names."""
     found = rules(validate_hl7(corpus_file("drimbox/patient1_oru_r01.hl7").read_bytes()))
     assert {"HL7-PID-001", "HL7-MSH-002", "HL7-OBX-001", "HL7-FLAG-001"} <= found
+
+
+def test_replacement_with_rplc_passes(good):
+    """OBX-11 C with a CR-IMG that names its parent document (relatedDocument RPLC): no finding."""
+    msg = parse_hl7(good["exam1/oru.hl7"])
+    b64 = msg.comps(msg.all("OBX")[0].get(5))[4]
+    cda = base64.b64decode(b64).replace(
+        b"  <component>\n    <structuredBody>",
+        b'  <relatedDocument typeCode="RPLC"><parentDocument><id root="1.2.250.1.999.7"/></parentDocument>'
+        b"</relatedDocument>\n  <component>\n    <structuredBody>")
+    data = good["exam1/oru.hl7"].replace(b64.encode(), base64.b64encode(cda))
+    data = data.replace(b"||||||F\rPRT", b"||||||C\rPRT")
+    assert validate_hl7(data) == []
