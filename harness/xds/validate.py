@@ -5,26 +5,25 @@ Public: :func:`validate_message`, :func:`validate_submission`, :func:`validate_a
 
 Profiles: ``xds`` (IHE only) and ``dmp`` (IHE + CI-SIS/DMP, FACTS §3). Every finding's rule is a
 requirement id of ``testplans/catalog/xds.yaml`` (actor ``content``), where each rule cites its
-source. Value sets are data: ``schemas/codes/dmp-xds.yaml``.
+source. This module holds the transport and IHE rules; the CI-SIS/DMP rules are in dmp_rules.py,
+ITI-18 request rules in query_rules.py, response rules in response_rules.py. Value sets are data:
+``schemas/codes/dmp-xds.yaml``.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
-from pathlib import Path
 
-import yaml
 from lxml import etree
 
 from harness.findings import Finding, error, warning
 from harness.soap.actions import ITI42_ACTION
 from harness.soap.envelope import FAULT_ACTION, Envelope, SoapFault, parse_envelope
 from harness.soap.mtom import XOP_NS, SoapMessage, decode_message, parse_content_type
+from harness.xds.dmp_rules import dmp_rules
 from harness.xds.ebrim import MetadataError, parse_pnr
 from harness.xds.model import (
     ASSOCIATION_TYPES,
@@ -42,15 +41,14 @@ from harness.xds.model import (
     DocumentEntry,
     Folder,
     Submission,
-    SubmissionSet,
 )
 from harness.xds.query_rules import query_rules
 from harness.xds.response_rules import RESPONSE_TAGS, response_rules
+from harness.xds.rules_common import CX, is_oid, is_unique_id
+from harness.xds.rules_common import loc as _loc
 from harness.xds.schema import payload_of, schema_errors
-from harness.xmlsafe import UnsafeXmlError, parse_xml
 
 PROFILES = ("xds", "dmp")
-CODES_FILE = Path(__file__).resolve().parents[2] / "schemas" / "codes" / "dmp-xds.yaml"
 R = f"{{{RIM_NS}}}"
 _PNR = f"{{{XDSB_NS}}}ProvideAndRegisterDocumentSetRequest"
 _SOR = f"{{{LCM_NS}}}SubmitObjectsRequest"
@@ -58,12 +56,10 @@ _XOP_INCLUDE = f"{{{XOP_NS}}}Include"
 _ADHOC = "{urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0}AdhocQueryRequest"
 _RETRIEVE = f"{{{XDSB_NS}}}RetrieveDocumentSetRequest"
 
-_OID = re.compile(r"^(0|[1-9]\d*)(\.(0|[1-9]\d*))+$")  # ITI TF-3 §4.2.3.1.7 (OID ≤ 64 chars)
 _DTM = re.compile(r"^\d{4}((0[1-9]|1[0-2])((0[1-9]|[12]\d|3[01])(([01]\d|2[0-3])([0-5]\d([0-5]\d)?)?)?)?)?$")
 _HEX40 = re.compile(r"^[0-9A-Fa-f]{40}$")
 _UUID_URN = re.compile(r"^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _MIME = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
-_CX = re.compile(r"^([^\^&]+)\^\^\^&([^&\^]+)&ISO(\^([^\^]*))?$")  # id^^^&OID&ISO[^type]
 
 # Required DocumentEntry attributes for an ITI-41 Document Source (ITI TF-3 §4.3.1 Table 4.3.1-3, "R")
 DOC_REQUIRED = ("classCode", "typeCode", "formatCode", "healthcareFacilityTypeCode", "practiceSettingCode",
@@ -86,16 +82,6 @@ SOAP_FAULT_RULES = frozenset({"XDS-SOAP-001", "XDS-SOAP-002", "XDS-MTOM-001", "X
 def registry_error_code(rule: str) -> str:
     """The ebRS error code for a finding's rule (XDSRegistryMetadataError unless more specific)."""
     return REGISTRY_ERROR_CODES.get(rule, "XDSRegistryMetadataError")
-
-
-@lru_cache(maxsize=1)
-def codes() -> dict:
-    """The CI-SIS/DMP value sets (schemas/codes/dmp-xds.yaml)."""
-    return yaml.safe_load(CODES_FILE.read_text(encoding="utf-8"))
-
-
-def _loc(obj_kind: str, obj_id: str, tail: str = "") -> str:
-    return f"{obj_kind}[@id='{obj_id}']" + (f"/{tail}" if tail else "")
 
 
 # ============================================================================ message level
@@ -240,10 +226,10 @@ def _retrieve_rules(root: etree._Element) -> list[Finding]:
     for i, req in enumerate(root.iterchildren(f"{{{XDSB_NS}}}DocumentRequest"), start=1):
         repo = (req.findtext(f"{{{XDSB_NS}}}RepositoryUniqueId") or "").strip()
         doc = (req.findtext(f"{{{XDSB_NS}}}DocumentUniqueId") or "").strip()
-        if not _is_oid(repo):
+        if not is_oid(repo):
             out.append(error("XDS-RET-001", f"DocumentRequest[{i}]/RepositoryUniqueId", "not an OID",
                              "OID of at most 64 characters", repo))
-        if not _is_unique_id(doc):
+        if not is_unique_id(doc):
             out.append(error("XDS-RET-001", f"DocumentRequest[{i}]/DocumentUniqueId", "not OID[^extension]",
                              "OID (≤ 64) [^ext (≤ 16)]", doc))
     return out
@@ -319,7 +305,7 @@ def _submission_set_rules(sub: Submission) -> list[Finding]:
                          "not an HL7 DTM timestamp", "YYYY[MM[DD[hh[mm[ss]]]]]", ss.submissionTime))
     for attr in ("uniqueId", "sourceId"):
         value = getattr(ss, attr)
-        if value and not _is_oid(value):
+        if value and not is_oid(value):
             out.append(error("XDS-ID-001", _loc(where, ss.id, f"ExternalIdentifier[{attr}]"),
                              f"SubmissionSet.{attr} is not an OID", "OID of at most 64 characters", value))
     return out
@@ -342,7 +328,7 @@ def _document_rules(doc: DocumentEntry) -> list[Finding]:
         if value and not _DTM.match(value):
             out.append(error("XDS-TIME-001", _loc(where, doc.id, f"Slot[@name='{attr}']"),
                              "not an HL7 DTM timestamp", "YYYY[MM[DD[hh[mm[ss]]]]]", value))
-    if doc.uniqueId and not _is_unique_id(doc.uniqueId):
+    if doc.uniqueId and not is_unique_id(doc.uniqueId):
         out.append(error("XDS-ID-001", _loc(where, doc.id, "ExternalIdentifier[uniqueId]"),
                          "DocumentEntry.uniqueId is not OID[^extension]", "OID (≤ 64) [^ext (≤ 16)]", doc.uniqueId))
     out += _hash_size_format(doc)
@@ -362,7 +348,7 @@ def _folder_rules(folder: Folder) -> list[Finding]:
            for attr in ("uniqueId", "patientId", "title") if getattr(folder, attr) in (None, "")]
     if not folder.codeList:
         out.append(error("XDS-FOL-001", _loc(where, folder.id), "Folder.codeList missing"))
-    if folder.uniqueId and not _is_oid(folder.uniqueId):
+    if folder.uniqueId and not is_oid(folder.uniqueId):
         out.append(error("XDS-ID-001", _loc(where, folder.id, "ExternalIdentifier[uniqueId]"),
                          "Folder.uniqueId is not an OID", "OID of at most 64 characters", folder.uniqueId))
     out += _code_rules(where, folder.id, "codeList", folder.codeList)
@@ -428,7 +414,7 @@ def _identity_rules(sub: Submission) -> list[Finding]:
     objects += [("ExtrinsicObject", d.id, d.patientId) for d in sub.documents]
     objects += [("RegistryPackage", f.id, f.patientId) for f in sub.folders]
     for kind, obj_id, pid in objects:
-        if pid and not _CX.match(pid):
+        if pid and not CX.match(pid):
             out.append(error("XDS-PID-001", _loc(kind, obj_id, "ExternalIdentifier[patientId]"),
                              "patientId is not in CX form id^^^&OID&ISO", "id^^^&OID&ISO", pid))
         elif pid and ss_pid and pid != ss_pid:
@@ -520,273 +506,6 @@ def _document_content_rules(sub: Submission, doc_ids: set[str]) -> list[Finding]
         out.append(error("XDS-PNR-003", f"Document[@id='{doc_id}']", "xdsb:Document without a DocumentEntry "
                          "(XDSMissingDocumentMetadata)"))
     return out
-
-
-def _is_oid(value: str) -> bool:
-    return len(value) <= 64 and bool(_OID.match(value))
-
-
-def _is_unique_id(value: str) -> bool:
-    """DocumentEntry.uniqueId: OID, or OID^extension with extension ≤ 16 chars (ITI TF-3 §4.2.3.2 uniqueId)."""
-    root, _, ext = value.partition("^")
-    return _is_oid(root) and len(ext) <= 16
-
-
-# ============================================================================ CI-SIS / DMP rules
-
-def dmp_rules(sub: Submission) -> list[Finding]:
-    """CI-SIS / DMP rules of FACTS §3 on top of IHE: KOS codes, masks, events, references, signature."""
-    out = _dmp_patient_rules(sub)
-    for doc in sub.documents:
-        if _is_signature(doc):
-            out += _dmp_signature_entry_rules(doc)
-        else:
-            out += _dmp_kos_rules(doc)
-    out += _dmp_signature_rules(sub)
-    if sub.submission_set is not None:
-        out += _dmp_submission_set_rules(sub.submission_set)
-    return out
-
-
-def _is_signature(doc: DocumentEntry) -> bool:
-    sig = codes()["signature_document"]
-    return doc.classCode is not None and doc.classCode.node == sig["classCode"]["code"]
-
-
-def _expect_code(loc: str, rule: str, attr: str, code: Classification | None, allowed: list[dict]) -> list[Finding]:
-    if code is None:
-        return []  # absence is XDS-DOC-001
-    if any(code.node == c["code"] and code.coding_scheme == c["scheme"] for c in allowed):
-        return []
-    expected = " or ".join(f"{c['code']} / {c['scheme']}" for c in allowed)
-    return [error(rule, f"{loc}/Classification[{attr}]", f"{attr} is not the DMP value", expected,
-                  f"{code.node} / {code.coding_scheme}")]
-
-
-def _dmp_kos_rules(doc: DocumentEntry) -> list[Finding]:
-    cs = codes()
-    loc = _loc("ExtrinsicObject", doc.id)
-    out = _expect_code(loc, "XDS-DMP-CLASS-001", "classCode", doc.classCode, cs["kos_class_code"]["codes"])
-    out += _expect_code(loc, "XDS-DMP-TYPE-001", "typeCode", doc.typeCode, cs["kos_type_code"]["codes"])
-    out += _dmp_format_rules(loc, doc)
-    if doc.mimeType and doc.mimeType not in cs["kos_mime_type"]["codes"]:
-        out.append(error("XDS-DMP-MIME-001", loc + "/@mimeType", "KOS mimeType", "application/dicom", doc.mimeType))
-    out += _dmp_confidentiality_rules(loc, doc)
-    out += _dmp_event_rules(loc, doc)
-    out += _dmp_reference_id_rules(loc, doc)
-    out += _dmp_author_rules(loc, doc)
-    if doc.languageCode and doc.languageCode != "fr-FR":
-        out.append(warning("XDS-DMP-LANG-001", f"{loc}/Slot[@name='languageCode']", "KOS languageCode", "fr-FR",
-                           doc.languageCode))
-    out += _dmp_scheme_rule(loc, "XDS-DMP-PRACTICE-001", "practiceSettingCode", doc.practiceSettingCode,
-                            cs["practice_setting"]["scheme"])
-    out += _dmp_scheme_rule(loc, "XDS-DMP-FACILITY-001", "healthcareFacilityTypeCode",
-                            doc.healthcareFacilityTypeCode, cs["healthcare_facility_type"]["scheme"])
-    return out
-
-
-_XCN_RPPS = re.compile(r"^[^\^]+\^[^\^]*\^[^\^]*(\^[^\^]*){5}\^&1\.2\.250\.1\.71\.4\.2\.1&ISO(\^.*)?$")
-_XON_FINESS = re.compile(r"^[^\^]+\^{5}&1\.2\.250\.1\.71\.4\.2\.2&ISO\^[^\^]*\^{3}[^\^]+$")
-
-
-def _dmp_author_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
-    """authorPerson XCN with the national professional-id authority 1.2.250.1.71.4.2.1 and
-    authorInstitution XON with 1.2.250.1.71.4.2.2 (FACTS §3, ANS sample): SHOULD, so warnings."""
-    where = f"{loc}/Classification[author]"
-    if not doc.authors:
-        return [warning("XDS-DMP-AUTHOR-001", where, "no author", "authorPerson and authorInstitution", None)]
-    out = []
-    for author in doc.authors:
-        if author.person and not _XCN_RPPS.match(author.person):
-            out.append(warning("XDS-DMP-AUTHOR-001", f"{where}/Slot[@name='authorPerson']", "authorPerson is not "
-                               "an XCN with assigning authority &1.2.250.1.71.4.2.1&ISO",
-                               "id^family^given^^^^^^&1.2.250.1.71.4.2.1&ISO^...", author.person))
-        for inst in author.institutions:
-            if not _XON_FINESS.match(inst):
-                out.append(warning("XDS-DMP-AUTHOR-001", f"{where}/Slot[@name='authorInstitution']",
-                                   "authorInstitution is not an XON with &1.2.250.1.71.4.2.2&ISO and an identifier",
-                                   "name^^^^^&1.2.250.1.71.4.2.2&ISO^type^^^id", inst))
-    return out
-
-
-def _dmp_format_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
-    fmt = codes()["kos_format_code"]
-    if doc.formatCode is not None and any(doc.formatCode.node == d["code"] for d in fmt.get("deprecated", [])):
-        return [error("XDS-DMP-FORMAT-001", f"{loc}/Classification[formatCode]",
-                      "deprecated formatCode (ANS TRE_A09, 2017-10-13)",
-                      f"{fmt['codes'][0]['code']} / {fmt['codes'][0]['scheme']}", doc.formatCode.node)]
-    return _expect_code(loc, "XDS-DMP-FORMAT-001", "formatCode", doc.formatCode, fmt["codes"])
-
-
-def _dmp_scheme_rule(loc: str, rule: str, attr: str, code: Classification | None, scheme: str) -> list[Finding]:
-    if code is None or code.coding_scheme == scheme:
-        return []
-    return [error(rule, f"{loc}/Classification[{attr}]", f"{attr} codingScheme is not the CI-SIS one",
-                  scheme, code.coding_scheme)]
-
-
-def _dmp_confidentiality_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
-    cs = codes()
-    base = cs["confidentiality_base"]["codes"]
-    masks = cs["confidentiality_masks"]
-    out = []
-    n_base = 0
-    for code in doc.confidentialityCodes:
-        if any(code.node == c["code"] and code.coding_scheme == c["scheme"] for c in base):
-            n_base += 1
-        elif not (code.coding_scheme == masks["scheme"] and code.node in masks["codes"]):
-            out.append(error("XDS-DMP-CONF-001", f"{loc}/Classification[confidentialityCode]",
-                             "confidentialityCode is neither N/2.16.840.1.113883.5.25 nor a DMP mask",
-                             f"N or {', '.join(masks['codes'])} / {masks['scheme']}",
-                             f"{code.node} / {code.coding_scheme}"))
-    if doc.confidentialityCodes and n_base != 1:
-        out.append(error("XDS-DMP-CONF-001", f"{loc}/Classification[confidentialityCode]",
-                         "exactly one N / 2.16.840.1.113883.5.25 confidentialityCode is expected", 1, n_base))
-    return out
-
-
-def _dmp_event_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
-    """eventCodeList of a KOS: modality codes (JDV 1.2.250.1.213.1.1.5.618) and regions (…5.695)."""
-    cs = codes()
-    mod, reg = cs["event_modality"], cs["event_region"]
-    out = []
-    modalities = 0
-    for code in doc.eventCodes:
-        where = f"{loc}/Classification[@id='{code.id}']"
-        if code.coding_scheme == mod["scheme"]:
-            modalities += 1
-            if code.node not in mod["codes"]:
-                out.append(error("XDS-DMP-EVENT-001", where, "modality code not in JDV_ModaliteAcquisition_CISIS",
-                                 "a DICOM CID 29 modality", code.node))
-        elif code.coding_scheme == reg["scheme"]:
-            if code.node not in {c["code"] for c in reg["codes"]}:
-                out.append(warning("XDS-DMP-EVENT-002", where, "region code not in the known part of "
-                                   "JDV_RegionAnatomique_CISIS", None, code.node))
-        elif code.coding_scheme in reg.get("tolerated_schemes", []):
-            out.append(warning("XDS-DMP-EVENT-002", where, "region code with a scheme other than the value-set "
-                               "OID (seen in the ANS sample)", reg["scheme"], code.coding_scheme))
-        else:
-            out.append(error("XDS-DMP-EVENT-001", where, "eventCodeList scheme is neither the modality nor the "
-                             "region value set", f"{mod['scheme']} or {reg['scheme']}", code.coding_scheme))
-    if modalities == 0:
-        out.append(error("XDS-DMP-EVENT-001", loc, "no modality in eventCodeList", mod["scheme"], None))
-    return out
-
-
-_CXI = re.compile(r"^([^\^]+)\^\^\^([^\^]*)\^([^\^]+)$")  # CXi: id^^^assigning authority^type
-
-
-def _dmp_reference_id_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
-    """referenceIdList in CXi form with an ISO assigning authority (ITI TF-3 §4.2.3.2, FACTS §3)."""
-    ref = codes()["reference_id_types"]
-    where = f"{loc}/Slot[@name='urn:ihe:iti:xds:2013:referenceIdList']"
-    out = []
-    types = set()
-    for value in doc.referenceIdList:
-        m = _CXI.match(value)
-        authority = m.group(2) if m else ""
-        if not m or m.group(3) not in ref["codes"] or not re.match(r"^&[0-9.]+&ISO$", authority) \
-                or not _is_oid(authority.split("&")[1]):
-            out.append(error("XDS-DMP-REFID-001", where, "referenceIdList value is not id^^^&OID&ISO^type",
-                             "id^^^&OID&ISO^urn:ihe:iti:xds:...", value))
-        else:
-            types.add(m.group(3))
-    for needed in ref["required_for_kos"]:
-        if needed not in types:
-            out.append(error("XDS-DMP-REFID-002", where, "KOS referenceIdList lacks a required reference",
-                             needed, sorted(types) or None))
-    return out
-
-
-def _dmp_patient_rules(sub: Submission) -> list[Finding]:
-    """patientId is an INS: <15 digits>^^^&<INS OID>&ISO^NH (FACTS §3)."""
-    oids = {c["code"] for c in codes()["ins_oids"]["codes"]}
-    out = []
-    objects = [("RegistryPackage", sub.submission_set.id, sub.submission_set.patientId)] if sub.submission_set else []
-    objects += [("ExtrinsicObject", d.id, d.patientId) for d in sub.documents]
-    for kind, obj_id, pid in objects:
-        m = _CX.match(pid or "")
-        if pid and not (m and m.group(2) in oids and m.group(4) == "NH" and re.fullmatch(r"\d{15}", m.group(1))):
-            out.append(error("XDS-DMP-PID-001", _loc(kind, obj_id, "ExternalIdentifier[patientId]"),
-                             "patientId is not an INS (15 digits, INS OID, type NH)",
-                             "<INS>^^^&1.2.250.1.213.1.4.{8,9,10,11}&ISO^NH", pid))
-    return out
-
-
-def _dmp_signature_entry_rules(doc: DocumentEntry) -> list[Finding]:
-    sig = codes()["signature_document"]
-    loc = _loc("ExtrinsicObject", doc.id)
-    out = _expect_code(loc, "XDS-DMP-SIG-001", "typeCode", doc.typeCode,
-                       [{"code": sig["typeCode"]["code"], "scheme": sig["typeCode"]["scheme"]}])
-    out += _expect_code(loc, "XDS-DMP-SIG-001", "formatCode", doc.formatCode,
-                        [{"code": sig["formatCode"]["code"], "scheme": sig["formatCode"]["scheme"]}])
-    if doc.mimeType and doc.mimeType != sig["mimeType"]:
-        out.append(error("XDS-DMP-SIG-001", loc + "/@mimeType", "signature document mimeType", sig["mimeType"],
-                         doc.mimeType))
-    return out
-
-
-def _dmp_signature_rules(sub: Submission) -> list[Finding]:
-    """Every DMP submission carries a signature document that ``signs`` the submission set (FACTS §3)."""
-    sigs = [d for d in sub.documents if _is_signature(d)]
-    if not sub.documents:
-        return []  # an ITI-57 status or association update carries no document to sign
-    if not sigs:
-        return [error("XDS-DMP-SIG-002", "RegistryObjectList", "no signature document (classCode "
-                      "urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1) in the submission")]
-    out = [f for s in sigs for f in _signature_manifest_rules(sub, s)]
-    if sub.submission_set is None:
-        return out  # XDS-SS-001
-    ss_id = sub.submission_set.id
-    signs = {(a.source, a.target) for a in sub.associations if a.type == ASSOCIATION_TYPES["signs"]}
-    return out + [error("XDS-DMP-SIG-003", _loc("ExtrinsicObject", s.id), "no 'signs' association from the "
-                        "signature document to the SubmissionSet", f"{s.id} → {ss_id}", None)
-                  for s in sigs if (s.id, ss_id) not in signs]
-
-
-_DS = "{http://www.w3.org/2000/09/xmldsig#}"
-
-
-def _signature_manifest_rules(sub: Submission, sig: DocumentEntry) -> list[Finding]:
-    """The signature document's ds:Manifest ``IHEManifest`` lists each document of the submission as
-    ``urn:oid:<uniqueId>`` with the base64 SHA-1 of its bytes (IHE DSG, ITI TF-3 §5.5; ANS demonstrator
-    XDM SIGN_1.XML). Checked when the signature bytes are at hand; the signature value is not."""
-    data = sub.document_bytes.get(sig.id)
-    if data is None:
-        return []
-    loc = f"Document[@id='{sig.id}']"
-    try:
-        root = parse_xml(data, max_bytes=16 * 1024 * 1024)
-    except UnsafeXmlError as exc:
-        return [error("XDS-DMP-SIG-004", loc, f"signature document is not XML: {exc}")]
-    manifest = next((m for m in root.iter(_DS + "Manifest") if m.get("Id") == "IHEManifest"), None)
-    if root.tag != _DS + "Signature" or manifest is None:
-        return [error("XDS-DMP-SIG-004", loc, "no ds:Signature with a ds:Manifest Id='IHEManifest'")]
-    digests = {r.get("URI"): (r.findtext(_DS + "DigestValue") or "").strip() for r in manifest.iter(_DS + "Reference")}
-    out = []
-    for doc in sub.documents:
-        if _is_signature(doc) or not doc.uniqueId:
-            continue
-        uri = f"urn:oid:{doc.uniqueId}"
-        content = sub.document_bytes.get(doc.id)
-        if uri not in digests:
-            out.append(error("XDS-DMP-SIG-004", f"{loc}/Manifest", "the signature manifest does not list a "
-                             "document of the submission", uri, sorted(digests)))
-        elif content is not None and digests[uri] != base64.b64encode(hashlib.sha1(content).digest()).decode():
-            out.append(error("XDS-DMP-SIG-004", f"{loc}/Manifest/Reference[@URI='{uri}']", "manifest digest is "
-                             "not the SHA-1 of the document", base64.b64encode(hashlib.sha1(content).digest()).decode(),
-                             digests[uri]))
-    return out
-
-
-def _dmp_submission_set_rules(ss: SubmissionSet) -> list[Finding]:
-    scheme = codes()["content_type"]["scheme"]
-    code = ss.contentTypeCode
-    if code is not None and code.coding_scheme != scheme:
-        return [warning("XDS-DMP-CONTENT-001", _loc("RegistryPackage", ss.id, "Classification[contentTypeCode]"),
-                        "contentTypeCode scheme differs from the one seen in the ANS sample", scheme,
-                        code.coding_scheme)]
-    return []
 
 
 def status_is_known(status: str | None) -> bool:
