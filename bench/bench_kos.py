@@ -31,12 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     data = make_kos(args.references)
     errors = [f for f in validate_kos(data) if f.severity is Severity.ERROR]
     assert not errors, errors[:3]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(args.count):
         validate_kos(data)
-    elapsed = time.perf_counter() - start
-    print(f"{args.count} KOS x {args.references} references ({len(data)} bytes each): {elapsed:.2f} s, "
-          f"{args.count / elapsed:.0f} KOS/s (target >= 200 KOS/s on one core)")
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(f"{args.count} KOS x {args.references} references ({len(data)} bytes each): {elapsed:.2f} s wall, "
+          f"{cpu:.2f} s CPU: {args.count / elapsed:.0f} KOS/s wall, {args.count / cpu:.0f} KOS/s per CPU second "
+          f"(target >= 200 KOS/s on one core)")
     return 0
 
 

@@ -6,6 +6,7 @@ Kept apart so the KOS, CDA, HL7 and cross-document validators agree on what an I
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # INS OIDs: FACTS §3 (1.2.250.1.213.1.4.8 INS-NIR, .9 INS-NIA, .10 / .11 test NIR / NIA).
 INS_OIDS: dict[str, str] = {
@@ -37,6 +38,21 @@ def all_uids_valid(values: list[str]) -> bool:
         return False
     shape = "." + joined.translate(_UID_SHAPE) + "."
     return ".." not in shape and ".00" not in shape and ".01" not in shape
+
+
+_UID_SHAPE_B = bytes.maketrans(b"\n23456789", b".11111111")
+
+
+def all_uids_valid_bytes(values: Iterable[bytes]) -> bool:
+    """:func:`all_uids_valid` on raw ASCII values, without decoding them (KOS fast path)."""
+    parts = list(values)
+    if not parts:
+        return True
+    joined = b"\n".join(parts)
+    if max(map(len, parts)) > 64 or joined.translate(None, b"0123456789.\n"):
+        return False
+    shape = b"." + joined.translate(_UID_SHAPE_B) + b"."
+    return b".." not in shape and b".00" not in shape and b".01" not in shape
 
 
 def is_oid(value: object) -> bool:

@@ -15,6 +15,7 @@ import re
 import struct
 import warnings
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,7 +24,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from harness.findings import Finding, error, info, warning
-from harness.validators.common import INS_OIDS, all_uids_valid, is_oid, is_uid, nir_key_ok
+from harness.validators.common import INS_OIDS, all_uids_valid_bytes, is_oid, is_uid, nir_key_ok
 from harness.validators.kosrefs import (
     ContentItem,
     ContentSummary,
@@ -192,8 +193,16 @@ class Refs:
         self.ds, self.cut = ds, cut
         self.studies, self.summary = _references(ds, cut)
         self._content: list[ContentItem] | None = None
-        self.sop_list = [(i, j, k, cls, uid) for i, study in enumerate(self.studies)
-                         for j, series in enumerate(study.series) for k, (cls, uid) in enumerate(series.sops)]
+        self.pairs = [p for study in self.studies for series in study.series for p in series.pairs]
+        self._sop_list: list[tuple[int, int, int, str, str]] | None = None
+
+    @property
+    def sop_list(self) -> list[tuple[int, int, int, str, str]]:
+        """(study, series, SOP item index, class, instance), decoded: for locating problems."""
+        if self._sop_list is None:
+            self._sop_list = [(i, j, k, cls, uid) for i, study in enumerate(self.studies)
+                              for j, series in enumerate(study.series) for k, (cls, uid) in enumerate(series.sops)]
+        return self._sop_list
 
     def sops(self) -> Iterator[tuple[str, str, str]]:
         """(location of the SOP item, SOP class, SOP instance) over the evidence (slow: builds locations)."""
@@ -275,8 +284,8 @@ def _check_iod(refs: Refs) -> Iterator[Finding]:
 
 
 def _check_uids(refs: Refs) -> Iterator[Finding]:
-    refs_uids = [u for *_ijk, cls, uid in refs.sop_list for u in (cls, uid)]
-    if all_uids_valid(refs_uids) and all(not v or is_uid(v) for _t, v in _uids(refs, with_sops=False)):
+    if all_uids_valid_bytes(chain.from_iterable(refs.pairs)) and all(
+            not v or is_uid(v) for _t, v in _uids(refs, with_sops=False)):
         return
     for tag, value in _uids(refs):
         if value and not is_uid(value):
@@ -321,9 +330,9 @@ def _content_all_well(refs: Refs) -> bool:
     if summary.contains != summary.relationships or summary.reference_items != len(summary.refs) \
             or summary.value_types != summary.relationships:
         return False
-    content = {uid: cls for cls, uid in summary.refs}
-    evidence = {uid: cls for *_ijk, cls, uid in refs.sop_list}
-    return len(content) == len(summary.refs) and content == evidence
+    content = set(summary.refs)
+    return (len({uid for _cls, uid in summary.refs}) == len(summary.refs) and content == set(refs.pairs)
+            and len({uid for _cls, uid in refs.pairs}) == len(content))
 
 
 def _check_content(refs: Refs) -> Iterator[Finding]:
@@ -372,8 +381,11 @@ def _check_evidence(refs: Refs) -> Iterator[Finding]:
             if not series.uid:
                 yield error("KOS-EVD-001", f"{where}>(0020,000E)", "series item has no Series Instance UID",
                             "a UID", "(none)")
-            if not series.sops:
+            if not series.pairs:
                 yield error("KOS-EVD-001", f"{where}>{SOPS}", "series item lists no instance", ">= 1", 0)
+    uids = {uid for _cls, uid in refs.pairs}
+    if len(uids) == len(refs.pairs) and all(cls and uid for cls, uid in refs.pairs):
+        return  # the usual case: nothing to locate
     seen: dict[str, tuple[int, int, int]] = {}
     for i, j, k, cls, uid in refs.sop_list:
         if not uid or not cls:
@@ -504,7 +516,7 @@ def kos_facts(ds: Dataset) -> dict:
     other = str(ds.get("OtherPatientNames", "") or "")
     used = [n.split("^") for n in other.split("\\")] if other else []
     requests = ds.get("ReferencedRequestSequence") or []
-    classes = {cls for *_ijk, cls, _uid in Refs(ds).sop_list}
+    classes = {cls.decode("ascii", "replace") for cls, _uid in Refs(ds).pairs}
     return {
         "ins": str(ds.get("PatientID", "") or ""),
         "birth_name": name[0] if name else "", "given": name[1] if len(name) > 1 else "",

@@ -66,8 +66,12 @@ class SeriesRef:
     uid: str
     url: str | None
     location_uid: str | None
-    sops: list[tuple[str, str]] = field(default_factory=list)  # (SOP class, SOP instance)
+    pairs: list[tuple[bytes, bytes]] = field(default_factory=list)  # (SOP class, SOP instance), raw ASCII
     has_sop_sequence: bool = True
+
+    @property
+    def sops(self) -> list[tuple[str, str]]:
+        return _decode_pairs(self.pairs)
 
 
 @dataclass
@@ -165,19 +169,19 @@ def _text(buf: bytes, start: int, end: int) -> str:
 
 # --- evidence -----------------------------------------------------------------------------------
 
-def _sops(buf: bytes, start: int, end: int) -> list[tuple[str, str]]:
+def _sops(buf: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
     """SOP references of a ReferencedSOPSequence value: one regex scan, one pair per item or Unusual."""
     pairs = _PAIR.findall(buf, start, end)
     if buf.count(b"\xfe\xff\x00\xe0", start, end) != len(pairs):
         raise Unusual("SOP reference items of unknown layout")
-    return _decode_pairs(pairs)
+    return pairs
 
 
 def _decode_pairs(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     """One decode for all the UIDs (C speed), not two per reference."""
     if not pairs:
         return []
-    flat = b"\n".join(chain.from_iterable(pairs)).decode("ascii").split("\n")
+    flat = b"\n".join(chain.from_iterable(pairs)).decode("utf-8", "replace").split("\n")
     return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
@@ -206,8 +210,8 @@ def _series(buf: bytes, start: int, end: int, explicit: bool) -> SeriesRef:
         elif tag == 0x0040E011:
             series.location_uid = _text(buf, v0, v1)
         elif tag == 0x00081199:
-            series.sops = _sops(buf, v0, v1)
-            series.has_sop_sequence = bool(series.sops)
+            series.pairs = _sops(buf, v0, v1)
+            series.has_sop_sequence = bool(series.pairs)
     return series
 
 
@@ -238,7 +242,7 @@ def _content_item(buf: bytes, start: int, end: int, explicit: bool) -> ContentIt
         elif tag == 0x0040A040:
             item.value_type = _text(buf, v0, v1)
         elif tag == 0x00081199:
-            refs = _sops(buf, v0, v1)
+            refs = _decode_pairs(_sops(buf, v0, v1))
             item.ref = refs[0] if refs else None
     return item
 
@@ -250,7 +254,7 @@ class ContentSummary:
     contains: int  # ... of value CONTAINS
     value_types: int  # ValueType elements
     reference_items: int  # ... of value IMAGE, COMPOSITE or WAVEFORM
-    refs: list[tuple[str, str]]  # every (SOP class, SOP instance) pair found
+    refs: list[tuple[bytes, bytes]]  # every (SOP class, SOP instance) pair found, raw ASCII
 
 
 def content_summary_from_raw(buf: bytes, explicit: bool) -> ContentSummary:
@@ -261,7 +265,7 @@ def content_summary_from_raw(buf: bytes, explicit: bool) -> ContentSummary:
     contains = buf.count(rel_tag + header(8) + b"CONTAINS")
     value_types = buf.count(vt_tag)
     refs = sum(buf.count(vt_tag + header(len(v)) + v) for v in (b"IMAGE ", b"COMPOSITE ", b"WAVEFORM"))
-    return ContentSummary(relationships, contains, value_types, refs, _decode_pairs(_PAIR.findall(buf)))
+    return ContentSummary(relationships, contains, value_types, refs, _PAIR.findall(buf))
 
 
 # --- slow path (pydicom), same structures ----------------------------------------------------------
@@ -272,7 +276,7 @@ def evidence_from_dataset(ds: Dataset) -> list[StudyRef]:
         ref = StudyRef(str(study.get("StudyInstanceUID", "") or ""),
                        has_series_sequence=bool(study.get("ReferencedSeriesSequence")))
         for series in study.get("ReferencedSeriesSequence") or []:
-            sops = [(str(s.get("ReferencedSOPClassUID", "") or ""), str(s.get("ReferencedSOPInstanceUID", "") or ""))
+            sops = [(_b(s.get("ReferencedSOPClassUID")), _b(s.get("ReferencedSOPInstanceUID")))
                     for s in series.get("ReferencedSOPSequence") or []]
             ref.series.append(SeriesRef(
                 str(series.get("SeriesInstanceUID", "") or ""),
@@ -281,6 +285,10 @@ def evidence_from_dataset(ds: Dataset) -> list[StudyRef]:
                 sops, bool(sops)))
         studies.append(ref)
     return studies
+
+
+def _b(value: object) -> bytes:
+    return str(value or "").encode("utf-8", "surrogateescape")
 
 
 def content_from_dataset(ds: Dataset) -> list[ContentItem]:
