@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -149,6 +150,7 @@ def main() -> int:
         psc.stop()
         dmp.stop()
         orthanc.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"{'study':28} {'n':>5} {'MB':>7} {'Orthanc MB/s':>13} {'Source MB/s':>12} {'ratio':>6} "
           f"{'TTFB Orthanc ms':>16} {'TTFB Source ms':>15} {'TTFB x':>7}")
     for r in rows:

@@ -17,6 +17,7 @@ class SourceConfig:
     pacs_aet: str = "DRIMPACS"
     calling_aet: str = "DRIMBOX-SRC"
     pacs_dicomweb: str = ""  # base URL of the PACS's DICOMweb (…/dicom-web)
+    pacs_retrieve: str = "dicomweb"  # dicomweb (the PACS's WADO-RS) | cget (DIMSE C-GET)
     # DMP (FACTS §3 endpoints: /registry ITI-57, /repository ITI-41)
     dmp_registry: str = ""
     dmp_repository: str = ""

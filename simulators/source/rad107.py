@@ -19,6 +19,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from pydicom import dcmread
@@ -246,9 +247,10 @@ class Rad107App:
     """WSGI app of the WADO-RS endpoint; ``fault`` swaps one check or encoder for a broken one."""
 
     def __init__(self, store: SourceStore, pacs: PacsWeb, introspector: Introspector | None, base_path: str,
-                 fault: str | None = None) -> None:
+                 fault: str | None = None, dimse: Any = None) -> None:
         self.store, self.pacs, self.introspector = store, pacs, introspector
         self.base_path, self.fault = base_path.rstrip("/"), fault
+        self.dimse = dimse  # simulators.source.cget.PacsDimse: retrieve by C-GET instead of the PACS's WADO-RS
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterator[bytes]:
         req = Request(environ)
@@ -292,7 +294,7 @@ class Rad107App:
             return text(400, f"bad Accept header: {exc}")
         if path.frames is not None:
             return self._frames(path, selection[0], ranges)
-        return self._instances(path, selection, ranges)
+        return self._instances(path, selection, ranges, sop_classes(kos) if self.dimse is not None else set())
 
     # -- checks ---------------------------------------------------------------------------
     def _authorize(self, req: Request) -> Answer | None:
@@ -329,8 +331,8 @@ class Rad107App:
         return chosen
 
     # -- responses ------------------------------------------------------------------------
-    def _instances(self, path: WadoPath, chosen: list[tuple[str, str]], ranges: list) -> Answer:
-        parts = self._pacs_parts(path, chosen)
+    def _instances(self, path: WadoPath, chosen: list[tuple[str, str]], ranges: list, classes: set[str]) -> Answer:
+        parts = self._pacs_parts(path, chosen, classes)
         first = next(parts, None)
         if first is None:
             return text(404, f"the PACS holds none of the instances the KOS references under {path.to_path()}")
@@ -356,11 +358,16 @@ class Rad107App:
             body = (chunk for chunk in body if not chunk.endswith(b"--\r\n") or not chunk.startswith(b"--"))
         return Answer(200, [("Content-Type", offer.content_type(boundary))], body)
 
-    def _pacs_parts(self, path: WadoPath, chosen: list[tuple[str, str]]) -> Iterator[StreamedPart]:
+    def _pacs_parts(self, path: WadoPath, chosen: list[tuple[str, str]], classes: set[str]) -> Iterator[StreamedPart]:
         """The chosen instances, series by series, each series in one streamed PACS request."""
         groups: dict[str, set[str]] = {}
         for series, sop in chosen:
             groups.setdefault(series, set()).add(sop)
+        if self.dimse is not None:
+            for series, sops in groups.items():
+                one = next(iter(sops)) if path.instance is not None else None
+                yield from (p for p in self.dimse.series(path.study, series, classes, one) if p.sop in sops)
+            return
         for series, sops in groups.items():
             tail = f"/instances/{next(iter(sops))}" if path.instance is not None else ""
             resp = self.pacs.open(f"/studies/{path.study}/series/{series}{tail}")
@@ -396,6 +403,13 @@ class Rad107App:
         if resp.status_code != 200:
             return text(502 if resp.status_code >= 500 else resp.status_code, f"PACS answered {resp.status_code}")
         return Answer(200, [("Content-Type", "application/dicom+json")], resp.iter_content(65536))
+
+
+def sop_classes(kos: StoredKos) -> set[str]:
+    """SOP classes the manifest references (the C-GET needs one storage context per class)."""
+    ds = dcmread(io.BytesIO(kos.data), stop_before_pixels=True)
+    return {str(r.ReferencedSOPClassUID) for st in ds.get("CurrentRequestedProcedureEvidenceSequence", [])
+            for se in st.get("ReferencedSeriesSequence", []) for r in se.get("ReferencedSOPSequence", [])}
 
 
 def _frame_bytes(ds, numbers: tuple[int, ...], keep_compressed: bool) -> list[bytes]:

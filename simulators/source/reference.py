@@ -66,7 +66,15 @@ class Reference:
                              timeout=config.http_timeout)
         introspector = Introspector(config.psc_introspect, config.psc_client_id, config.psc_client_secret) \
             if config.psc_introspect else None
-        app = Rad107App(self.store, PacsWeb(config.pacs_dicomweb), introspector, config.wado_path, config.fault)
+        if config.pacs_retrieve not in ("dicomweb", "cget"):
+            raise ValueError(f"pacs_retrieve must be dicomweb or cget, not {config.pacs_retrieve!r}")
+        dimse = None
+        if config.pacs_retrieve == "cget":
+            from simulators.source.cget import PacsDimse
+
+            dimse = PacsDimse(config.pacs_host, config.pacs_port, config.pacs_aet, config.calling_aet)
+        app = Rad107App(self.store, PacsWeb(config.pacs_dicomweb), introspector, config.wado_path, config.fault,
+                        dimse)
         self.http: RunningServer | None = None
         self.mllp: MllpListener | None = None
         try:

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pacs", default="DRIMPACS@127.0.0.1:11112", help="PACS for C-FIND: AET@HOST:PORT")
     parser.add_argument("--pacs-dicomweb", default="http://127.0.0.1:8042/dicom-web",
                         help="PACS DICOMweb base URL (instances are fetched there)")
+    parser.add_argument("--pacs-retrieve", choices=("dicomweb", "cget"), default="dicomweb",
+                        help="how instances are read from the PACS (frames and metadata always use DICOMweb)")
     parser.add_argument("--dmp", default="http://127.0.0.1:8080", help="DMP base URL (/registry, /repository)")
     parser.add_argument("--psc-introspect", default="", help="PSC introspection endpoint (empty = no token check)")
     parser.add_argument("--psc-client", default="drimbox-source:source-secret", help="CLIENT_ID:SECRET at PSC")
@@ -41,7 +43,8 @@ def config_from(args: argparse.Namespace) -> SourceConfig:
     dmp = args.dmp.rstrip("/")
     return SourceConfig(
         workdir=args.source_workdir, pacs_aet=match[1], pacs_host=match[2], pacs_port=int(match[3]),
-        pacs_dicomweb=args.pacs_dicomweb, dmp_registry=dmp + "/registry", dmp_repository=dmp + "/repository",
+        pacs_dicomweb=args.pacs_dicomweb, pacs_retrieve=args.pacs_retrieve,
+        dmp_registry=dmp + "/registry", dmp_repository=dmp + "/repository",
         psc_introspect=args.psc_introspect, psc_client_id=client_id, psc_client_secret=secret,
         vihf_key=args.vihf_key.read_bytes() if args.vihf_key else None,
         vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None,

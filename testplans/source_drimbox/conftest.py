@@ -5,7 +5,8 @@ run), the Pro Santé Connect simulator (``simulators.psc``), the embedded PACS h
 studies (``simulators.pacs``), the RIS (``simulators.ris``: an MLLP client) and a WADO-RS Consumer.
 
 ``reference:source[?fault=F]``: the reference Source is started wired to those peers; with the environment
-variable ``DRIMCHECK_SOURCE_PACS=orthanc`` it runs in front of Orthanc instead of the embedded PACS.
+variable ``DRIMCHECK_SOURCE_PACS=orthanc`` it runs in front of Orthanc instead of the embedded PACS, and with
+``DRIMCHECK_SOURCE_RETRIEVE=cget`` it reads the PACS by C-GET instead of its WADO-RS.
 
 A vendor Source (a SUT profile with ``actor: source_drimbox``) must provide:
 - ``endpoints.wado_rs``: its WADO-RS base URL (what it writes in the KOS Retrieve URL);
@@ -44,6 +45,7 @@ from simulators.ris import messages as M
 from simulators.ris import send
 
 PACS_ENV = "DRIMCHECK_SOURCE_PACS"  # "orthanc": the reference Source runs in front of Orthanc (issue 6)
+RETRIEVE_ENV = "DRIMCHECK_SOURCE_RETRIEVE"  # "cget": the reference Source reads the PACS by C-GET
 CONSUMER_CLIENT = "drimbox-consumer"
 PROFESSIONAL = "10001000002"  # a test professional of simulators/psc/users.yaml
 
@@ -145,7 +147,8 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                 sut.fault, root / "source", pacs_host=pacs.host, pacs_port=pacs.port, pacs_aet=pacs.aet,
                 pacs_dicomweb=pacs.dicomweb_url, dmp_registry=dmp.endpoints["registry"],
                 dmp_repository=dmp.endpoints["repository"], psc_introspect=psc.endpoints["introspect"],
-                vihf_key=pki.key_pem, vihf_cert=pki.cert_pem)
+                vihf_key=pki.key_pem, vihf_cert=pki.cert_pem,
+                pacs_retrieve=os.environ.get(RETRIEVE_ENV, "dicomweb"))
             stack.append(source)
             wado, mllp = source.endpoints["wado_rs"], source.endpoints["mllp"]
         else:

@@ -36,7 +36,16 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root = tmp_path_factory.mktemp("source-stack")
+    yield from make_stack(tmp_path_factory.mktemp("source-stack"))
+
+
+@pytest.fixture(scope="module")
+def cget_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The same, the Source reading the PACS by C-GET."""
+    yield from make_stack(tmp_path_factory.mktemp("source-cget"), pacs_retrieve="cget")
+
+
+def make_stack(root: Path, **config: Any) -> Iterator[Stack]:
     exams = {"explicit": (M.exam("unit-stack-explicit", series=2, instances=2), "explicit"),
              "jls": (M.exam("unit-stack-jls", series=1, instances=2), "jpeg-ls"),
              "j2k": (M.exam("unit-stack-j2k", series=1, instances=1), "jpeg2000")}
@@ -45,7 +54,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     psc = start_psc()
     source = start_reference(None, root / "source", pacs_host=pacs.host, pacs_port=pacs.port, pacs_aet=pacs.aet,
                              pacs_dicomweb=pacs.dicomweb_url, dmp_registry=dmp.endpoints["registry"],
-                             dmp_repository=dmp.endpoints["repository"], psc_introspect=psc.endpoints["introspect"])
+                             dmp_repository=dmp.endpoints["repository"], psc_introspect=psc.endpoints["introspect"],
+                             **config)
     try:
         kos = {}
         for key, (ex, ts) in exams.items():
