@@ -87,9 +87,15 @@ def validate_files(paths: Iterable[Path], profile: str = "dmp",
         for p in group:
             if p.resolve() not in kinds:
                 kinds[p.resolve()] = detect_kind(p.read_bytes(), p.name)
-        reports.append(FileReport(Path("+".join(str(p) for p in group)), "cross",
-                                  cross_group([(p, kinds[p.resolve()]) for p in group])))
+        reports.append(FileReport(group_path(group), "cross", cross_group([(p, kinds[p.resolve()]) for p in group])))
     return reports
+
+
+def group_path(group: Sequence[Path]) -> Path:
+    """A readable name for a cross group: ``<common folder>/a.dcm+b.xml+c.hl7``."""
+    parents = {p.parent for p in group}
+    folder = parents.pop() if len(parents) == 1 else Path()
+    return folder / "+".join(p.name if folder != Path() else str(p) for p in group)
 
 
 _CROSS_ARG = {"dicom": "kos", "cda": "cda", "xds": "xds", "hl7": "hl7"}
