@@ -23,6 +23,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from harness.dicomweb.paths import parse_wado_path
 from harness.findings import Finding, error, info, warning
 from harness.validators.common import INS_OIDS, all_uids_valid_bytes, is_oid, is_uid, nir_key_ok
 from harness.validators.kosrefs import (
@@ -422,12 +423,17 @@ def _check_retrieve_urls(refs: Refs) -> Iterator[Finding]:
                 continue
             tail = f"/studies/{study.uid}/series/{series.uid}"
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment \
-                    or not parts.path.endswith(tail):
+            base = parts.path[: parts.path.rfind("/studies/")] if "/studies/" in parts.path else parts.path
+            try:  # the strict WADO-RS path grammar of the Source DRIMbox (PS3.18 §10.4.1)
+                wado = parse_wado_path(parts.path, base=base)
+            except ValueError:
+                wado = None
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment or wado is None \
+                    or (wado.level, wado.metadata, wado.study, wado.series) != ("series", False, study.uid, series.uid):
                 yield error("KOS-URL-002", where, "Retrieve URL is not the WADO-RS URL of this series",
                             "<base>" + tail, url)
                 continue
-            bases[where] = f"{parts.scheme}://{parts.netloc}{parts.path[: len(parts.path) - len(tail)]}"
+            bases[where] = f"{parts.scheme}://{parts.netloc}{base}"
     if len(set(bases.values())) > 1:
         yield warning("KOS-URL-003", EVIDENCE, "series are retrieved from different WADO-RS services",
                       "one base URL", sorted(set(bases.values())))

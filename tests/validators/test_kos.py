@@ -117,3 +117,29 @@ def test_profile_xds_needs_a_retrieve_location(good):
         ("KOS-EVD-003", "(0040,A375)[0]>(0008,1115)[1]>(0040,E011)")]
     ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[1].RetrieveLocationUID = "1.2.3.4"
     assert errors(validate_kos(dicom_bytes(ds), profile="xds")) == []
+
+
+@pytest.mark.parametrize("url", [
+    "ftp://host/wado/studies/{st}/series/{se}",
+    "https:///wado/studies/{st}/series/{se}",
+    "https://host/wado/studies/{st}/series/{se}/metadata",
+    "https://host/wado/studies/{st}/series/{se}/instances/1.2.3",
+    "https://host/wado/studies/{st}",
+    "https://host/wado/studies/{st}/series/{se}#frag",
+    "https://host/wado/studies/{st}/series/1.2.3",
+    "https://host/wado/studies/{st}/series/{se}%2F..",
+    "https://host/wado/series/{se}/studies/{st}",
+])
+def test_retrieve_url_must_be_the_series_resource(good, url):
+    ds = pydicom.dcmread(io.BytesIO(good["exam1/kos.dcm"]))
+    item = ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+    item.RetrieveURL = url.format(st=ds.StudyInstanceUID, se=item.SeriesInstanceUID)
+    assert [f.rule for f in errors(validate_kos(dicom_bytes(ds)))] == ["KOS-URL-002"]
+
+
+def test_retrieve_url_with_query_and_other_base_is_accepted_but_warned(good):
+    ds = pydicom.dcmread(io.BytesIO(good["exam1/kos.dcm"]))
+    item = ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+    item.RetrieveURL = f"http://other:8080/rs/studies/{ds.StudyInstanceUID}/series/{item.SeriesInstanceUID}?x=1"
+    findings = validate_kos(dicom_bytes(ds))
+    assert errors(findings) == [] and [f.rule for f in findings if f.severity is Severity.WARNING] == ["KOS-URL-003"]
