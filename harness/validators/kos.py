@@ -4,8 +4,14 @@ Public: :func:`validate_kos` (findings), :func:`read_kos` (bytes/path/dataset ->
 :func:`kos_facts` (identity, study, accession, modalities: the input of the cross-document checks).
 
 Rule ids are the catalog ids of ``testplans/catalog/content.yaml`` (KOS-*). Profile ``xds`` runs the
-DICOM and IHE rules only (KOS-PARSE/IOD/SR/EVD); ``dmp`` adds the CI-SIS / DRIMbox rules of FACTS §2.
+DICOM and IHE rules only (KOS-PARSE/IOD/SR/EVD, with KOS-EVD-003 for the RAD-69 retrieve location);
+``dmp`` adds the CI-SIS / DRIMbox rules of FACTS §2 (KOS-URL/PAT/REQ/DRIM).
 Locations are DICOM tag paths: ``(0040,A375)[0]>(0008,1115)[1]>(0008,1190)``.
+
+Speed: the evidence and content sequences (1300 references each in the ANS performance study) are cut
+out of the file before pydicom reads the rest, and read by ``kosrefs`` from raw bytes; pydicom reads
+them only to locate a problem, or when their layout is unusual. Both paths give the same findings
+(``tests/validators/test_kos.py::test_fast_reader_agrees_with_pydicom``).
 """
 
 from __future__ import annotations
