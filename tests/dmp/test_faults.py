@@ -28,7 +28,8 @@ def run_plan(spec: str, out: Path) -> tuple[set[str], list[str], str]:
         return set(), [], proc.stdout + proc.stderr
     tests = json.loads(results.read_text())["tests"]
     failed = [t for t in tests if t["outcome"] in ("failed", "error")]
-    return {r for t in failed for r in t["requirements"]}, [t["nodeid"] for t in failed], proc.stdout[-3000:]
+    details = [f"{t['nodeid']}: {t['failure'] or (t['message'] or '')[-800:]}" for t in failed]
+    return {r for t in failed for r in t["requirements"]}, details, proc.stdout[-3000:]
 
 
 @pytest.fixture(scope="module")
