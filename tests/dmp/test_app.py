@@ -82,3 +82,12 @@ def test_response_to_inline_request_is_plain_soap(sqlite_server):
     result = client_of(sqlite_server).provide_and_register(kos_sub(), mtom=False)
     assert result.success and not result.message.mtom
     assert result.content_type.startswith("application/soap+xml")
+
+
+def test_vihf_warn_mode_serves_without_assertion(tmp_path, caplog):
+    from simulators.dmp import reference
+
+    with reference.start(DmpConfig(workdir=tmp_path, vihf="warn")) as ref:
+        with caplog.at_level("WARNING", logger="simulators.dmp.vihf_check"):
+            assert client_of(ref).provide_and_register(kos_sub()).success
+        assert any("DMP-VIHF-001" in r.getMessage() for r in caplog.records)
