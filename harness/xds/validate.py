@@ -59,6 +59,8 @@ _RETRIEVE = f"{{{XDSB_NS}}}RetrieveDocumentSetRequest"
 _DTM = re.compile(r"^\d{4}((0[1-9]|1[0-2])((0[1-9]|[12]\d|3[01])(([01]\d|2[0-3])([0-5]\d([0-5]\d)?)?)?)?)?$")
 _HEX40 = re.compile(r"^[0-9A-Fa-f]{40}$")
 _UUID_URN = re.compile(r"^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_LANG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")  # RFC 5646 shape (ITI TF-3 §4.2.3.2 languageCode)
+_PID_FIELD = re.compile(r"^PID-\d{1,2}\|.*$")  # ITI TF-3 §4.2.3.2 sourcePatientInfo
 _MIME = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
 
 # Required DocumentEntry attributes for an ITI-41 Document Source (ITI TF-3 §4.3.1 Table 4.3.1-3, "R")
@@ -323,6 +325,13 @@ def _document_rules(doc: DocumentEntry) -> list[Finding]:
     if doc.mimeType and not _MIME.match(doc.mimeType):
         out.append(error("XDS-DOC-003", _loc(where, doc.id, "@mimeType"), "mimeType is not type/subtype",
                          "type/subtype", doc.mimeType))
+    if doc.languageCode and not _LANG.match(doc.languageCode):
+        out.append(error("XDS-DOC-004", _loc(where, doc.id, "Slot[@name='languageCode']"),
+                         "languageCode is not an RFC 5646 language tag", "e.g. fr-FR", doc.languageCode))
+    for value in doc.sourcePatientInfo:
+        if not _PID_FIELD.match(value):
+            out.append(error("XDS-DOC-005", _loc(where, doc.id, "Slot[@name='sourcePatientInfo']"),
+                             "sourcePatientInfo value is not PID-n|value", "PID-5|FAMILY^Given", value))
     for attr in ("creationTime", "serviceStartTime", "serviceStopTime"):
         value = getattr(doc, attr)
         if value and not _DTM.match(value):

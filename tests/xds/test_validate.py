@@ -110,6 +110,8 @@ SUBMISSION_MUTATIONS = [
     ("bad-object-type", "xds", _set(_kos, "objectType", "urn:uuid:00000000-0000-0000-0000-000000000000"),
      "XDS-DOC-002"),
     ("bad-mime", "xds", _set(_kos, "mimeType", "dicom"), "XDS-DOC-003"),
+    ("language-with-underscore", "xds", _set(_kos, "languageCode", "fr_FR"), "XDS-DOC-004"),
+    ("source-patient-info-free-text", "xds", _set(_kos, "sourcePatientInfo", ["Alain PAT-SIX"]), "XDS-DOC-005"),
     ("iso-creation-time", "xds", _set(_kos, "creationTime", "2024-01-02"), "XDS-TIME-001"),
     ("bad-unique-id", "xds", _set(_kos, "uniqueId", "1.2.03"), "XDS-ID-001"),
     ("bad-source-id", "xds", _set(lambda s: s.submission_set, "sourceId", "abc"), "XDS-ID-001"),
