@@ -5,7 +5,7 @@ from __future__ import annotations
 from harness.soap import ITI18_ACTION, SoapMessage
 from harness.xds.query import QueryError, RegistryError, build_query_response, parse_query
 from simulators.dmp.queries import run_query
-from simulators.dmp.registry import with_status
+from simulators.dmp.registry import rows_to_elements
 from simulators.dmp.soapio import Context, Reply
 
 ACTION = ITI18_ACTION
@@ -19,4 +19,4 @@ def handle(ctx: Context, msg: SoapMessage) -> Reply:
     except QueryError as exc:
         error = RegistryError(exc.code, exc.message, exc.location)
         return Reply(build_query_response([], [error]))
-    return Reply(build_query_response([with_status(r) for r in rows], return_type=req.return_type))
+    return Reply(build_query_response(rows_to_elements(rows), return_type=req.return_type))

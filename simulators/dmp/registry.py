@@ -380,6 +380,18 @@ def _xml(elem: etree._Element) -> bytes:
     return etree.tostring(clone)
 
 
+def rows_to_elements(rows: list[Row]) -> list[etree._Element]:
+    """The stored XML of ``rows`` with their current status, parsed in one go (faster than one parse per row)."""
+    if not rows:
+        return []
+    parts = [b'<list xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">']
+    for row in rows:
+        cut = row.xml.index(b" ")  # end of the tag name: the stored XML is one start tag with attributes
+        parts.append(row.xml[:cut] + (b' status="%s"' % row.status.encode() if row.status else b"") + row.xml[cut:])
+    parts.append(b"</list>")
+    return list(etree.fromstring(b"".join(parts)))
+
+
 def with_status(row: Row) -> etree._Element:
     """The stored XML of ``row`` with its current availability status (ebRIM 3.0 §2.5.1)."""
     elem = etree.fromstring(row.xml)
