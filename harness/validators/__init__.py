@@ -14,17 +14,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.findings import Finding, Severity, error, info
-from harness.validators.cda import validate_cda
+from harness.validators.cda import MAX_CDA_BYTES, validate_cda
 from harness.validators.cross import cross_validate
 from harness.validators.dciodvfy import available as dciodvfy_available
 from harness.validators.detect import detect_kind
-from harness.validators.hl7v2 import validate_hl7
-from harness.validators.kos import validate_kos
+from harness.validators.hl7v2 import MAX_HL7_BYTES, validate_hl7
+from harness.validators.kos import MAX_KOS_BYTES, validate_kos
 
 __all__ = ["FileReport", "ValidationOptions", "cross_validate", "detect_kind", "validate_cda", "validate_file",
            "validate_files", "validate_hl7", "validate_kos"]
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
+HEAD_BYTES = 65536  # what detect_kind looks at
+SIZE_LIMITS = {  # kind -> (largest accepted file, rule of the refusal)
+    "dicom": (MAX_KOS_BYTES, "KOS-PARSE-001"),
+    "cda": (MAX_CDA_BYTES, "CDA-XML-001"),
+    "hl7": (MAX_HL7_BYTES, "HL7-ENC-001"),
+    "xds": (64 * 1024 * 1024, "CONTENT-SIZE"),
+}
 
 
 @dataclass
@@ -66,14 +73,23 @@ def validate_bytes(data: bytes, kind: str, profile: str = "dmp",
 
 
 def validate_file(path: Path, profile: str = "dmp", options: ValidationOptions = ValidationOptions()) -> FileReport:
-    """Read, detect and validate one file; OSError when it cannot be read."""
+    """Detect (from the first 64 KB) and validate one file; OSError when it cannot be read.
+
+    A file larger than its kind allows is refused unread (a 200 MB "CDA" never reaches memory).
+    """
     path = Path(path)
-    if path.stat().st_size > MAX_FILE_BYTES:
-        return FileReport(path, "unknown", [error("CONTENT-KIND", "(file)", "file too large",
-                                                  f"<= {MAX_FILE_BYTES} bytes", path.stat().st_size)])
-    data = path.read_bytes()
-    kind = detect_kind(data, path.name)
-    return FileReport(path, kind, validate_bytes(data, kind, profile, options))
+    kind = detect_path(path)
+    size = path.stat().st_size
+    limit, rule = SIZE_LIMITS.get(kind, (MAX_FILE_BYTES, "CONTENT-SIZE"))
+    if size > limit:
+        return FileReport(path, kind, [error(rule, "(file)", f"file of {size} bytes is too large for a {kind} file",
+                                             f"<= {limit} bytes", size)])
+    return FileReport(path, kind, validate_bytes(path.read_bytes(), kind, profile, options))
+
+
+def detect_path(path: Path) -> str:
+    with Path(path).open("rb") as fh:
+        return detect_kind(fh.read(HEAD_BYTES), Path(path).name)
 
 
 def validate_files(paths: Iterable[Path], profile: str = "dmp",
@@ -86,7 +102,7 @@ def validate_files(paths: Iterable[Path], profile: str = "dmp",
         group = [Path(p) for p in group]
         for p in group:
             if p.resolve() not in kinds:
-                kinds[p.resolve()] = detect_kind(p.read_bytes(), p.name)
+                kinds[p.resolve()] = detect_path(p)
         reports.append(FileReport(group_path(group), "cross", cross_group([(p, kinds[p.resolve()]) for p in group])))
     return reports
 

@@ -50,6 +50,9 @@ def parse_cda(data: bytes) -> etree._Element:
 def validate_cda(data: bytes | Path | etree._Element, *, schematron_dir: Path | None = None,
                  xsd: Path | None = None) -> list[Finding]:
     """Validate a CR-IMG. ``schematron_dir``: a .sch file or a folder holding CI-SIS_IMG-CR-IMG_*.sch."""
+    if isinstance(data, Path) and data.stat().st_size > MAX_CDA_BYTES:  # refuse before reading it
+        return [error("CDA-XML-001", "/", f"file of {data.stat().st_size} bytes exceeds {MAX_CDA_BYTES}",
+                      "well-formed CDA XML", "too-large")]
     raw = data.read_bytes() if isinstance(data, Path) else data
     if isinstance(raw, etree._Element):
         root = raw

@@ -113,6 +113,8 @@ def validate_kos(data: bytes | Path | Dataset, *, profile: str = "dmp",
                  dciodvfy: bool = False) -> list[Finding]:
     """Validate a KOS manifest; ``dciodvfy=True`` also merges dicom3tools' messages (origin dciodvfy)."""
     try:
+        if isinstance(data, Path) and data.stat().st_size > MAX_KOS_BYTES:
+            raise KosReadError(f"file of {data.stat().st_size} bytes exceeds {MAX_KOS_BYTES}")
         raw = data.read_bytes() if isinstance(data, Path) else data
         ds, cut = _read_fast(raw) if isinstance(raw, bytes) else (read_kos(raw), None)
     except (KosReadError, OSError) as exc:

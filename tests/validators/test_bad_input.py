@@ -8,7 +8,7 @@ import pydicom
 import pytest
 
 from harness.findings import Severity
-from harness.validators import detect_kind, validate_bytes
+from harness.validators import detect_kind, validate_bytes, validate_file
 from harness.validators.cda import validate_cda
 from harness.validators.cross import cross_validate
 from harness.validators.hl7v2 import validate_hl7
@@ -57,12 +57,30 @@ def test_doctype_and_external_entity_are_refused():
     assert only_rules(validate_bytes(xxe, detect_kind(xxe))) == {"CDA-XML-001"}
 
 
-def test_xml_bomb_is_refused_quickly():
-    """A 200 MB document (built here, never committed) is refused on size before any parsing."""
-    bomb = b"<ClinicalDocument xmlns='urn:hl7-org:v3'>" + b"<a>" * (200 * 1024 * 1024 // 3) + b"</ClinicalDocument>"
+def test_xml_bomb_file_is_refused_before_reading(tmp_path):
+    """A 200 MB document (a sparse file made here, never committed) is refused on its size, unread."""
+    path = tmp_path / "bomb.xml"
+    with path.open("wb") as fh:
+        fh.write(b"<ClinicalDocument xmlns='urn:hl7-org:v3'>")
+        fh.truncate(200 * 1024 * 1024)
+    [f] = validate_cda(path)
+    assert f.rule == "CDA-XML-001" and f.found == "too-large"
+    report = validate_file(path)
+    assert report.kind == "cda" and [f.rule for f in report.findings] == ["CDA-XML-001"]
+
+
+def test_oversized_xml_bytes_are_refused():
+    bomb = b"<ClinicalDocument xmlns='urn:hl7-org:v3'>" + b"<a>" * (40 * 1024 * 1024 // 3)
     [f] = validate_cda(bomb)
     assert f.rule == "CDA-XML-001" and f.found == "too-large"
-    del bomb
+
+
+def test_huge_dicom_file_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.dcm"
+    with path.open("wb") as fh:
+        fh.truncate(300 * 1024 * 1024)
+    [f] = validate_kos(path)
+    assert f.rule == "KOS-PARSE-001" and "exceeds" in f.message
 
 
 def test_billion_laughs_is_refused():
