@@ -155,6 +155,8 @@ def _run(opts: argparse.Namespace, root: Path, stops: list) -> int:
     t_import = time.perf_counter() - t0
     done.set()
     statuses = [r.get("data-status") for r in result.rows("series-result")]
+    if any(st != "imported" for st in statuses):
+        print("import problems:", [r.xpath("string(./td[2])") for r in result.rows("series-result")])
     rss = _peak_rss_mb(proc.pid)
     t0 = time.perf_counter()
     move = subprocess.run(["movescu", "-aet", "BENCH", "-aec", orthanc.aet, "-aem", "MOVEDST", "-S",

@@ -72,7 +72,8 @@ def import_series(result: SeriesResult, pacs: Peer, *, local_id: str = "", local
     failed = [uid for uid, status in statuses.items() if status not in OK_STATUSES]
     if failed:
         result.status = "import-failed"
-        result.detail = f"{len(failed)} instance(s) refused by the PACS"
+        result.detail = (f"{len(failed)} instance(s) refused by the PACS, first {failed[0]} with status "
+                         f"0x{statuses[failed[0]] & 0xFFFF:04X}")
         return result
     result.status, result.imported = "imported", len(files)
     result.detail = f"{len(files)} instance(s)"
