@@ -14,6 +14,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -72,8 +73,9 @@ def import_series(result: SeriesResult, pacs: Peer, *, local_id: str = "", local
     failed = [uid for uid, status in statuses.items() if status not in OK_STATUSES]
     if failed:
         result.status = "import-failed"
-        result.detail = (f"{len(failed)} instance(s) refused by the PACS, first {failed[0]} with status "
-                         f"0x{statuses[failed[0]] & 0xFFFF:04X}")
+        code = statuses[failed[0]]
+        result.detail = (f"{len(failed)} instance(s) not stored, first {failed[0]}: "
+                         + ("no answer from the PACS" if code < 0 else f"status 0x{code:04X}"))
         return result
     result.status, result.imported = "imported", len(files)
     result.detail = f"{len(files)} instance(s)"
@@ -89,21 +91,45 @@ def _log_reconciliation(log_dir: Path | None, result: SeriesResult, local_id: st
         fh.write(json.dumps(entry) + "\n")
 
 
-def store_files(peer: Peer, files: list[Path]) -> dict[str, int]:
-    """C-STORE ``files`` on one association; SOP Instance UID -> status (PS3.7 §9.1.1).
+def store_files(peer: Peer, files: list[Path], reconnects: int = 2) -> dict[str, int]:
+    """C-STORE ``files``; SOP Instance UID -> status (PS3.7 §9.1.1), -1 when no answer came.
 
     Presentation contexts come from each file's meta information (PS3.10 §7.1), read without the
-    data set. TCP_NODELAY: a C-STORE request is two PDUs (command, data) and the peer answers only
-    after both, so Nagle's algorithm with delayed ACKs adds ~40 ms per instance on loopback.
+    data set. An instance left without an answer (association aborted, DIMSE timeout) is sent again
+    on a new association, at most ``reconnects`` times: storing an instance twice is harmless.
     """
-    from pynetdicom import AE, build_context
-
     metas = [read_file_meta_info(p) for p in files]
     pairs: dict[str, set[str]] = {}
     for m in metas:
         pairs.setdefault(str(m.MediaStorageSOPClassUID), set()).add(str(m.TransferSyntaxUID))
     if len(pairs) > 128:
         raise DimseError(f"{len(pairs)} SOP classes in one series: more than 128 presentation contexts")
+    statuses: dict[str, int] = {}
+    pending = list(zip(files, metas, strict=True))
+    while pending:
+        assoc = _associate(peer, pairs)
+        try:
+            while pending:
+                path, meta = pending[0]
+                status = _send(assoc, path, str(meta.MediaStorageSOPInstanceUID), peer)
+                if status == -1 and reconnects > 0:
+                    reconnects -= 1
+                    break
+                statuses[str(meta.MediaStorageSOPInstanceUID)] = status
+                pending.pop(0)
+                if status not in OK_STATUSES:
+                    return statuses  # the series is failed already: do not send more of it
+        finally:
+            if assoc.is_established:
+                assoc.release()
+    return statuses
+
+
+def _associate(peer: Peer, pairs: dict[str, set[str]]) -> Any:
+    """One association; TCP_NODELAY, since a C-STORE request is two PDUs (command, data) answered
+    after both, so Nagle's algorithm with delayed ACKs adds ~40 ms per instance on loopback."""
+    from pynetdicom import AE, build_context
+
     ae = AE(ae_title=peer.calling_aet)
     ae.maximum_pdu_size = 0
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 60
@@ -111,21 +137,17 @@ def store_files(peer: Peer, files: list[Path]) -> dict[str, int]:
     assoc = ae.associate(peer.host, peer.port, contexts=contexts, ae_title=peer.aet, max_pdu=0)
     if not assoc.is_established:
         raise DimseError(f"association with {peer} rejected or aborted")
-    try:
-        sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        statuses: dict[str, int] = {}
-        for path, meta in zip(files, metas, strict=True):
-            t0 = time.time()
-            rsp = assoc.send_c_store(path)
-            status = int(getattr(rsp, "Status", -1)) if rsp is not None else -1
-            uid = str(meta.MediaStorageSOPInstanceUID)
-            statuses[uid] = status
-            record("dimse", ACTOR, "outbound", f"C-STORE {uid}", peer=str(peer), status=f"0x{status & 0xFFFF:04X}",
-                   started=t0, elapsed=time.time() - t0)
-            if status not in OK_STATUSES:
-                break  # the series is failed already: do not send more of it
-    finally:
-        assoc.release()
-    return statuses
+    sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return assoc
+
+
+def _send(assoc: Any, path: Path, uid: str, peer: Peer) -> int:
+    t0 = time.time()
+    rsp = assoc.send_c_store(path)
+    status = int(rsp.Status) if rsp is not None and "Status" in rsp else -1
+    record("dimse", ACTOR, "outbound", f"C-STORE {uid}", peer=str(peer),
+           status="no answer" if status < 0 else f"0x{status:04X}", started=t0, elapsed=time.time() - t0,
+           error=None if status >= 0 else "association aborted or DIMSE timeout")
+    return status

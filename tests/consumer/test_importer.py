@@ -89,3 +89,49 @@ def test_import_into_orthanc(tmp_path):
         found = requests.post(orthanc.rest_url + "/tools/find", json={
             "Level": "Instance", "Query": {"SeriesInstanceUID": result.series_uid}}, timeout=10).json()
         assert len(found) == len(refs)
+
+
+class _FakeAssoc:
+    """send_c_store answers from a script: a status, or None for 'no answer'."""
+
+    def __init__(self, script: list):
+        self.script, self.is_established, self.sent = script, True, []
+
+    def send_c_store(self, path):
+        from pydicom.dataset import Dataset
+
+        self.sent.append(path)
+        status = self.script.pop(0) if self.script else 0
+        if status is None:
+            self.is_established = False
+            return Dataset()
+        rsp = Dataset()
+        rsp.Status = status
+        return rsp
+
+    def release(self):
+        self.is_established = False
+
+
+def test_no_answer_is_resent_on_a_new_association(tmp_path, monkeypatch):
+    from simulators.consumer import importer
+
+    refs = write_fixture_study(tmp_path, new_patient(), series=1, instances=3)
+    assocs = [_FakeAssoc([0, None]), _FakeAssoc([])]
+    monkeypatch.setattr(importer, "_associate", lambda peer, pairs: assocs.pop(0))
+    statuses = importer.store_files(parse_peer("P@127.0.0.1:1", "C"), [r.path for r in refs])
+    assert list(statuses.values()) == [0, 0, 0] and assocs == []
+
+
+def test_refusal_stops_the_series(tmp_path, monkeypatch):
+    from simulators.consumer import importer
+
+    refs = write_fixture_study(tmp_path, new_patient(), series=1, instances=3)
+    assoc = _FakeAssoc([0, 0xA700])
+    monkeypatch.setattr(importer, "_associate", lambda peer, pairs: assoc)
+    statuses = importer.store_files(parse_peer("P@127.0.0.1:1", "C"), [r.path for r in refs])
+    assert list(statuses.values()) == [0, 0xA700] and len(assoc.sent) == 2
+    result = SeriesResult("s", "complete", files={r.sop_instance_uid: r.path for r in refs})
+    monkeypatch.setattr(importer, "_associate", lambda peer, pairs: _FakeAssoc([None, None, None]))
+    assert import_series(result, parse_peer("P@127.0.0.1:1", "C")).status == "import-failed"
+    assert "no answer" in result.detail
