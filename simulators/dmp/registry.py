@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -150,6 +151,9 @@ class Registry:
         self.storage = storage
         self.config = config
         self.handlers = handlers or Handlers()
+        # one writer at a time in this process: a uniqueId or status checked is still so at commit
+        # (several processes on one PostgreSQL database would need a database lock as well)
+        self._write_lock = threading.Lock()
 
     # ------------------------------------------------------------------ ITI-41 (RAD-68)
     def provide_and_register(self, sor: etree._Element, documents: dict[str, bytes],
@@ -169,9 +173,10 @@ class Registry:
             self.handlers.on_reject(self, parsed, docs, errors)
             raise Rejected(errors)
         batch = self._batch(parsed, docs, exchange_id)
-        batch.status_changes += self._replacements(parsed)
-        self._check_unique(batch)
-        self.handlers.commit(self.storage, batch)
+        with self._write_lock:  # checks against the registry and the commit see the same state
+            batch.status_changes += self._replacements(parsed)
+            self._check_unique(batch)
+            self.handlers.commit(self.storage, batch)
 
     def _check_documents(self, parsed: Parsed, docs: dict[str, bytes]) -> list[RegistryError]:
         errors: list[RegistryError] = []
@@ -305,6 +310,10 @@ class Registry:
         §4.2.2.3; the DMP deletes with ``urn:asip:ci-sis:2010:StatusType:Deleted``) and DocumentEntry
         metadata updates (a new version with the same lid, ITI TF-3 §4.1.10, ITI TF-2b §3.57.4.1.3)."""
         parsed = split_request(sor)
+        with self._write_lock:
+            self._update(parsed, exchange_id)
+
+    def _update(self, parsed: Parsed, exchange_id: str | None) -> None:
         batch = Batch(exchange_id=exchange_id)
         for assoc in parsed.associations:
             if assoc.get("associationType") == E.UPDATE_STATUS:

@@ -162,8 +162,11 @@ class Storage:
             cur = conn.cursor()
             cur.execute(self.sql(text), tuple(params))
             rows = cur.fetchall()
-            conn.rollback() if self.placeholder != "?" else None
+            self._end_read(conn)
             return rows
+
+    def _end_read(self, conn: Any) -> None:
+        """Close the implicit read transaction (PostgreSQL); SQLite runs reads in autocommit."""
 
     def rows(self, where: str, params: Sequence[Any] = (), order: str = "seq") -> list[Row]:
         found = self.query(f"SELECT id, kind, status, xml, seq FROM objects WHERE {where} ORDER BY {order}",
@@ -279,6 +282,9 @@ class PostgresStorage(Storage):
 
     def _begin(self, conn: Any) -> None:
         pass  # psycopg opens a transaction on the first statement
+
+    def _end_read(self, conn: Any) -> None:
+        conn.rollback()
 
     def _setup(self) -> None:
         with self.connection() as conn:

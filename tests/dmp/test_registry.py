@@ -64,3 +64,16 @@ def test_a_failing_batch_writes_nothing(db_url, tmp_path):
         assert storage.rows_by_ids([ident]) == []
     finally:
         storage.close()
+
+
+def test_concurrent_submissions_of_one_unique_id_register_once(dmp_server):
+    """Eight clients send the same document uniqueId at once: one wins, the others get an error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = kos_sub()
+    kos = next(d for d in first.documents if d.mimeType == "application/dicom")
+    subs = [first] + [kos_sub(first.submission_set.patientId, document_unique_id=kos.uniqueId) for _ in range(7)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda s: client_of(dmp_server).provide_and_register(s), subs))
+    assert sum(r.success for r in results) == 1
+    assert all("XDSNonIdenticalHash" in r.error_codes for r in results if not r.success)
