@@ -251,6 +251,8 @@ class Rad107App:
         self.store, self.pacs, self.introspector = store, pacs, introspector
         self.base_path, self.fault = base_path.rstrip("/"), fault
         self.dimse = dimse  # simulators.source.cget.PacsDimse: retrieve by C-GET instead of the PACS's WADO-RS
+        self._cache: dict[str, dict[str, list[str]]] = {}
+        self._cache_lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterator[bytes]:
         req = Request(environ)
@@ -322,8 +324,20 @@ class Rad107App:
             return text(410, "the manifest of this study was deleted")
         return kos
 
+    def _references(self, kos: StoredKos) -> dict[str, list[str]]:
+        """series -> instances of a stored KOS, parsed once (a manifest never changes under its UID)."""
+        with self._cache_lock:
+            refs = self._cache.get(kos.sop_uid)
+        if refs is None:
+            refs = referenced(dcmread(io.BytesIO(kos.data), stop_before_pixels=True))
+            with self._cache_lock:
+                if len(self._cache) >= 256:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[kos.sop_uid] = refs
+        return refs
+
     def _selection(self, kos: StoredKos, path: WadoPath) -> list[tuple[str, str]] | Answer:
-        refs = referenced(dcmread(io.BytesIO(kos.data), stop_before_pixels=True))
+        refs = self._references(kos)
         chosen = [(se, sop) for se, sops in refs.items() for sop in sops
                   if (path.series is None or se == path.series) and (path.instance is None or sop == path.instance)]
         if not chosen:
