@@ -24,6 +24,8 @@ def corpus_file_fixture():
 
 @pytest.fixture(scope="session")
 def good() -> dict[str, bytes]:
-    from fixtures.mutations.goodset import good_set
+    """This package's own good set (stable values the unit tests assert on); the shared fixture set that
+    ``reference:content`` uses is checked by test_mutations.py and test_fixture_set.py."""
+    from fixtures.mutations.goodset import own_good_set
 
-    return good_set()
+    return own_good_set()
