@@ -11,7 +11,9 @@ from typing import Any
 
 from flask import Flask
 
-from harness.capture import CaptureMiddleware
+from harness.capture import CaptureMiddleware, record
+from harness.soap import SoapFault, build_fault
+from harness.soap.envelope import SOAP12_CONTENT_TYPE
 from simulators.dmp import iti18, iti41, iti43, iti57
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.inspector import inspector_blueprint
@@ -31,9 +33,31 @@ class DmpApp:
         self.wsgi = CaptureMiddleware(flask_app.wsgi_app, actor="dmp-simulator", protocol="soap")
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
-        if not environ.get("CONTENT_LENGTH") and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        length = environ.get("CONTENT_LENGTH") or ""
+        if not length and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             environ["CONTENT_LENGTH"] = "0"  # no body: never read the socket to EOF (GET, empty POST)
+        elif length.isdigit() and int(length) > self.registry.config.max_body_bytes:
+            return self._too_large(environ, start_response, int(length))
         return self.wsgi(environ, start_response)
+
+    def _too_large(self, environ: dict, start_response: Any, length: int) -> Any:
+        """Drain an oversized body without keeping it (a 500 MB PnR must not fill the evidence folder),
+        record the exchange without its body, and answer a SOAP Sender fault."""
+        stream, remaining = environ["wsgi.input"], length
+        while remaining > 0:
+            chunk = stream.read(min(1 << 20, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+        limit = self.registry.config.max_body_bytes
+        fault = SoapFault("Sender", f"message of {length} bytes exceeds the limit of {limit} bytes")
+        body = build_fault(fault)
+        headers = [("Content-Type", f"{SOAP12_CONTENT_TYPE}; charset=UTF-8"), ("Content-Length", str(len(body)))]
+        record("soap", "dmp-simulator", "inbound", f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}",
+               request_headers=[("Content-Length", str(length))], response_headers=headers, response_body=body,
+               status=400, error=f"body of {length} bytes drained, not stored")
+        start_response("400 Bad Request", headers)
+        return [body]
 
     def close(self) -> None:
         self.storage.close()

@@ -105,3 +105,14 @@ def test_unknown_path_and_method(sqlite_server):
     base = sqlite_server.endpoints["base"]
     assert requests.post(base + "/nowhere", data=b"x", timeout=10).status_code == 404
     assert requests.get(sqlite_server.endpoints["repository"], timeout=10).status_code == 405
+
+
+def test_huge_body_is_drained_not_stored(sqlite_server):
+    """A body far over the limit (here 40 MB for a 2 MB limit; 500 MB behaves the same) gets a fault
+    after being read and discarded: nothing stored, nothing spooled, the server keeps serving."""
+    client = client_of(sqlite_server)
+    resp = requests.post(client.repository_url, data=b"\0" * (40 << 20), timeout=60,
+                         headers={"Content-Type": SOAP_CT})
+    assert resp.status_code == 400 and b"exceeds the limit" in resp.content
+    assert sqlite_server.app.storage.count() == 0
+    assert client.provide_and_register(kos_sub()).success
