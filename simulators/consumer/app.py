@@ -92,8 +92,10 @@ class ConsumerApp:
 
 
 def viewer_url(config: ConsumerConfig, retrieve_url: str, study_uid: str) -> str:
+    """The Source's viewer: the whitelist's ``vi`` host for that DRIMbox, else the DRIMbox's own host."""
     parts = urlsplit(retrieve_url)
-    return f"{parts.scheme}://{parts.netloc}" + config.viewer_path.format(study=study_uid)
+    host = config.viewers.get((parts.hostname or "").lower()) or parts.netloc
+    return f"{parts.scheme}://{host}" + config.viewer_path.format(study=study_uid)
 
 
 def create_app(config: ConsumerConfig) -> Flask:

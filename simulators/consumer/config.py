@@ -30,6 +30,7 @@ class ConsumerConfig:
     client_secret: str = "consumer-secret"
     public_url: str = ""  # this Consumer's base URL, for the PSC redirect_uri (set when it listens)
     allowed_hosts: tuple[str, ...] = ()  # DRIMbox whitelist: host[:port] the Consumer may retrieve from
+    viewers: dict[str, str] = field(default_factory=dict)  # DRIMbox host -> its viewer host (whitelist vi)
     pacs: str = ""  # local PACS "AET@host:port" for the import
     calling_aet: str = "DRIMCONSUMER"
     accept: tuple[tuple[str, float], ...] = DEFAULT_ACCEPT

@@ -105,3 +105,27 @@ def test_accept_option():
     for bad in ("x=1", "1.2=2", "1.2=q"):
         with pytest.raises(SystemExit):
             consumer_serve.parse_accept_option([bad])
+
+
+def test_serve_whitelist_option(tmp_path, corpus):
+    signed = corpus / "drim-m-data/Référencement DRIMBox/Liste blanche TEST/Liste blanche signée" \
+        / "LISTEBLANCHE_DRIM-M_SIGNEE_TEST.xml"
+    if not signed.exists():
+        pytest.skip(f"corpus file missing: {signed}")
+    parser = argparse.ArgumentParser()
+    consumer_serve.add_arguments(parser)
+    hosts, _ = consumer_serve.allowlist(parser.parse_args(["--whitelist", str(signed), "--allow-host", "a:1"]))
+    assert hosts[0] == "a:1" and "db3.test.mesimagesmedicales.fr" in hosts
+    tampered = tmp_path / "wl.xml"
+    tampered.write_bytes(signed.read_bytes().replace(b"db3.test", b"db9.test", 1))
+    with pytest.raises(SystemExit, match="refused"):
+        consumer_serve.allowlist(parser.parse_args(["--whitelist", str(tampered)]))
+
+
+def test_viewer_url_uses_the_whitelist_viewer_host():
+    from simulators.consumer.app import viewer_url
+
+    config = ConsumerConfig(viewers={"db.example": "vi.example"})
+    assert viewer_url(config, "https://db.example/wado-rs/studies/1/series/2", "1") == \
+        "https://vi.example/viewer?StudyInstanceUID=1"
+    assert viewer_url(config, "https://other:8443/wado-rs/x", "1").startswith("https://other:8443/viewer")
