@@ -19,14 +19,23 @@ VIHF_PRESENT = ("Secteur_Activite", "urn:oasis:names:tc:xspa:1.0:subject:subject
 RESOURCE_ID = "urn:oasis:names:tc:xacml:2.0:resource:resource-id"
 
 
-def _find_documents(patient):
-    found = [(r, q) for r, q in queries() if q.name == "FindDocuments"
-             and q.one("$XDSDocumentEntryPatientId") == patient_cx(patient)]
+def _is_find_documents(query, patient) -> bool:
+    return query.name == "FindDocuments" and query.one("$XDSDocumentEntryPatientId") == patient_cx(patient)
+
+
+def _consumer_query(patient, rule: str):
+    """(request, query) of the Consumer's FindDocuments for ``patient`` (not the harness loader's queries)."""
+    seen = queries(until=lambda qs: any(_is_find_documents(q, patient) for q in qs))
+    found = [(r, q) for r, q in seen if _is_find_documents(q, patient)]
     if not found:
-        seen = [(q.name, q.one("$XDSDocumentEntryPatientId")) for _, q in queries()]
-        fail("CON-Q-FINDDOCS", "ITI-18 requests seen by the DMP", f"FindDocuments for {patient_cx(patient)}", seen,
+        fail(rule, "ITI-18 requests seen by the DMP", f"FindDocuments for {patient_cx(patient)}",
+             [(q.name, q.one("$XDSDocumentEntryPatientId")) for _, q in seen],
              "no FindDocuments query for the patient of the contextual call")
-    return found[-1][1]
+    return found[-1]
+
+
+def _find_documents(patient):
+    return _consumer_query(patient, "CON-Q-FINDDOCS")[1]
 
 
 @pytest.mark.requirement("CON-Q-FINDDOCS")
@@ -46,9 +55,10 @@ def test_find_documents_parameters(world, browser, publish):
 def test_study_uid_uses_find_documents_by_reference_id(world, browser, publish):
     exam = publish(series=1, instances=1)
     browser.open(exam.patient, StudyInstanceUID=exam.study_uid)
-    by_ref = [q for _, q in queries() if q.name == "FindDocumentsByReferenceId"]
+    seen = queries(until=lambda qs: any(q.name == "FindDocumentsByReferenceId" for q in qs))
+    by_ref = [q for _, q in seen if q.name == "FindDocumentsByReferenceId"]
     expect(bool(by_ref), rule="CON-Q-REFID", location="ITI-18 requests", expected="FindDocumentsByReferenceId",
-           observed=[q.name for _, q in queries()], message="the Study Instance UID of the call was not used")
+           observed=[q.name for _, q in seen], message="the Study Instance UID of the call was not used")
     refs = [str(v) for v in by_ref[-1].any_of("$XDSDocumentEntryReferenceIdList") or []]
     ok = [r for r in refs if r.split("^")[0] == exam.study_uid and r.endswith("^urn:ihe:iti:xds:2016:studyInstanceUID")]
     expect(bool(ok), rule="CON-Q-REFID", location="$XDSDocumentEntryReferenceIdList",
@@ -79,10 +89,7 @@ def test_vihf_on_query_and_retrieve(world, browser, publish):
     history = browser.open(exam.patient)
     if world.reference:
         browser.get(exam_path(history, exam))
-    found = queries()
-    expect(bool(found), rule="CON-VIHF", location="ITI-18", expected="a query", observed="none",
-           message="no ITI-18 request seen")
-    _check_vihf(found[-1][0], exam.patient, "ITI-18")
+    _check_vihf(_consumer_query(exam.patient, "CON-VIHF")[0], exam.patient, "ITI-18")
     if world.reference:
         got = retrieves()
         expect(bool(got), rule="CON-VIHF", location="ITI-43", expected="a retrieve", observed="none",
@@ -96,10 +103,8 @@ def test_vihf_is_signed(world, browser, publish):
         not_applicable("give the CA of the Consumer's VIHF certificate as credentials.vihf_ca in the SUT profile")
     exam = publish(series=1, instances=1)
     browser.open(exam.patient)
-    found = queries()
-    expect(bool(found), rule="CON-VIHF-SIGNED", location="ITI-18", expected="a query", observed="none",
-           message="no ITI-18 request seen")
-    findings = verify_vihf(found[-1][0].security, trust_store=world.vihf_trust, patient=patient_cx(exam.patient))
+    request = _consumer_query(exam.patient, "CON-VIHF-SIGNED")[0]
+    findings = verify_vihf(request.security, trust_store=world.vihf_trust, patient=patient_cx(exam.patient))
     sig = [f for f in findings if "Signature" in f.location or "signature" in f.message.lower()
            or f.rule == "DMP-VIHF-001"]
     if sig:

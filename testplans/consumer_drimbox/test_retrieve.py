@@ -128,7 +128,7 @@ def test_401_reauthenticates_and_retries(world, browser, publish):
     statuses = [r.status for r in world.source.seen(series)]
     expect(statuses[:1] == [401] and 200 in statuses[1:], rule="CON-ERR-401", location=f"requests for {series}",
            expected="401 then a successful retry", observed=statuses, message="no retry after the 401")
-    expect(bool(psc_token_requests("refresh_token") or psc_token_requests("authorization_code")),
+    expect(bool(psc_token_requests("refresh_token") or psc_token_requests("authorization_code", timeout=0)),
            rule="CON-ERR-401", location="PSC token endpoint", expected="a new token after the 401", observed="none",
            message="the Consumer retried without re-authenticating")
     expect_equal(pacs_instances(world, series), {r.sop_instance_uid for r in exam.series[series]},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,12 +30,9 @@ def _header(exchange: capture.Exchange, name: str) -> str:
     return next((v for k, v in exchange.request_headers if k.lower() == name.lower()), "")
 
 
-def dmp_requests(action: str, timeout: float = 5.0) -> list[SoapRequest]:
-    """The Consumer's SOAP requests of ``action`` seen by the DMP simulator during this test."""
-    rec = capture.recorder()
-    rec.wait_for(actor="dmp-simulator", test=capture.current_test(), timeout=timeout)
+def _decoded(action: str) -> list[SoapRequest]:
     found = []
-    for ex in rec.exchanges(actor="dmp-simulator", test=capture.current_test()):
+    for ex in capture.recorder().exchanges(actor="dmp-simulator", test=capture.current_test()):
         try:
             msg = decode_message(_header(ex, "Content-Type"), ex.request_body.read())
         except Exception:  # a request that does not decode is not one of ours to read here
@@ -44,12 +43,27 @@ def dmp_requests(action: str, timeout: float = 5.0) -> list[SoapRequest]:
     return found
 
 
-def queries() -> list[tuple[SoapRequest, QueryRequest]]:
-    out = []
-    for req in dmp_requests(ITI18_ACTION):
-        if req.body is not None:
-            out.append((req, parse_query(req.body)))
-    return out
+def dmp_requests(action: str, until: Callable[[list[SoapRequest]], bool] | None = None,
+                 timeout: float = 5.0) -> list[SoapRequest]:
+    """The SOAP requests of ``action`` the DMP simulator saw during this test.
+
+    The simulator records an exchange once its answer is sent, a moment after the Consumer has
+    read it: wait (bounded) until one is there and ``until`` holds, or the time is up.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = _decoded(action)
+        if (found and (until is None or until(found))) or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.02)
+
+
+def queries(until: Callable[[list[QueryRequest]], bool] | None = None) -> list[tuple[SoapRequest, QueryRequest]]:
+    def parsed(reqs: list[SoapRequest]) -> list[tuple[SoapRequest, QueryRequest]]:
+        return [(r, parse_query(r.body)) for r in reqs if r.body is not None]
+
+    reqs = dmp_requests(ITI18_ACTION, None if until is None else lambda found: until([q for _, q in parsed(found)]))
+    return parsed(reqs)
 
 
 def retrieves() -> list[tuple[SoapRequest, list[tuple[str, str]]]]:
@@ -76,14 +90,18 @@ def vihf_attributes(security: etree._Element | None) -> dict[str, list[Any]]:
     return attrs
 
 
-def psc_token_requests(grant_type: str) -> list[capture.Exchange]:
-    out = []
-    for ex in capture.recorder().exchanges(actor="psc-simulator", test=capture.current_test()):
-        if ex.summary.startswith("POST ") and ex.summary.split("?")[0].endswith("/token"):
-            form = parse_qs(ex.request_body.read().decode("latin-1"))
-            if form.get("grant_type") == [grant_type]:
-                out.append(ex)
-    return out
+def psc_token_requests(grant_type: str, timeout: float = 3.0) -> list[capture.Exchange]:
+    """Token requests of ``grant_type`` the PSC simulator saw during this test (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = []
+        for ex in capture.recorder().exchanges(actor="psc-simulator", test=capture.current_test()):
+            if ex.summary.startswith("POST ") and ex.summary.split("?")[0].endswith("/token"):
+                if parse_qs(ex.request_body.read().decode("latin-1")).get("grant_type") == [grant_type]:
+                    out.append(ex)
+        if out or time.monotonic() >= deadline:
+            return out
+        time.sleep(0.02)
 
 
 def form_of(exchange: capture.Exchange) -> dict[str, list[str]]:
