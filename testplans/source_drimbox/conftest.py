@@ -26,18 +26,24 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
 
 from fixtures.mutations.goodset import Exam
 from fixtures.studies import write_study
 from harness.dicom import load_study_into_pacs
+from harness.servers import RunningServer
 from harness.vihf import TestPki, throwaway_pki
+from simulators.dmp.app import create_app
 from simulators.dmp.config import DmpConfig
+from simulators.dmp.faults import handlers_for
 from simulators.dmp.reference import Reference as DmpReference
 from simulators.dmp.reference import start as start_dmp
 from simulators.psc import start_psc
@@ -76,7 +82,25 @@ class Dmp:
         self.ref.stop()
 
     def restart(self) -> None:
-        self.ref = start_dmp(_dmp_config(self.workdir, self.trust), port=self.port, vihf_pki=self.pki)
+        """Back on the same port; sockets of the previous server may still be in TIME_WAIT, which a
+        listening socket with SO_REUSEADDR (werkzeug's) may bind over: retry a few seconds if not."""
+        config = _dmp_config(self.workdir, self.trust)
+        app = create_app(config, handlers_for(None))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                server = make_server("127.0.0.1", self.port, app, threaded=True)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    app.close()
+                    raise
+                time.sleep(0.2)
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, name="wsgi-dmp-simulator", daemon=True)
+        thread.start()
+        self.ref = DmpReference(app, RunningServer("dmp-simulator", "127.0.0.1", self.port, server, thread), config,
+                                self.pki)
 
 
 def _dmp_config(workdir: Path, trust: list[bytes]) -> DmpConfig:

@@ -1,12 +1,10 @@
-"""Replacement (RPLC), deletion (ITI-57), cancellation, 410 after deletion, and publication retry (FACTS §3-§5)."""
+"""Replacement (RPLC), deletion (ITI-57), cancellation and 410 after deletion (FACTS §3-§5)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from harness.checks import expect, expect_equal, fail
+from harness.checks import expect, expect_equal
 from simulators.ris import messages as M
 from testplans.source_drimbox.conftest import published_kos
 from testplans.source_drimbox.consumer import request
@@ -78,24 +76,3 @@ def test_deleted_study_answers_410(env):
     reply = request(env.wado, f"/studies/{kos.StudyInstanceUID}", token=env.token(), kos=str(kos.SOPInstanceUID))
     expect_equal(reply.status, 410, rule="SRC-WADO-GONE", location=f"GET /studies/{kos.StudyInstanceUID}",
                  message="images of a deleted manifest are gone")
-
-
-@pytest.mark.requirement("SRC-PUB-RETRY")
-def test_publication_survives_a_dmp_outage(env):
-    ex = env.exams["retry"]
-    env.dmp.stop()
-    try:
-        _raw, ack = env.send(M.oru(ex))
-        time.sleep(1.0)  # the Source tries, fails, backs off
-    finally:
-        back = time.time()
-        env.dmp.restart()
-    expect(ack is not None and ack.code in ("AA", "AE"), rule="SRC-PUB-RETRY", location="MSA-1",
-           expected="an acknowledgement", observed=ack, message="the report is acknowledged while the DMP is down")
-    if ack.code != "AA":
-        fail("SRC-PUB-RETRY", "MSA-1", "AA (kept for later publication)", ack.code,
-             "the Source refused the report instead of keeping it until the DMP is back")
-    got = wait_dmp(ex.study_uid, predicate=is_pnr, since=back, timeout=30)
-    expect(bool(got), rule="SRC-PUB-RETRY", location="DMP repository",
-           expected="the RAD-68 request once the DMP is back",
-           observed="none within 30 s", message="a failed publication is retried, never lost")
