@@ -27,7 +27,7 @@ from simulators.consumer.config import ConsumerConfig
 from simulators.consumer.context import ContextualCall, parse_contextual_call
 from simulators.consumer.history import APPROVED, DEPRECATED, History, HistoryError, find_exams
 from simulators.consumer.importer import import_series, parse_peer
-from simulators.consumer.manifest import Manifest, ManifestError, fetch_manifest
+from simulators.consumer.manifest import IdentityMismatch, Manifest, ManifestError, fetch_manifest
 from simulators.consumer.retrieve import RetrieveOptions, SeriesResult, SeriesRetriever
 from simulators.consumer.session import Login, LoginError, PscClient, Sessions
 from simulators.consumer.vihf import build_vihf
@@ -192,7 +192,9 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
             found = _exam(login, ctx, uid)
             if found is None:
                 return _error("Examen inconnu", uid, 404, call=call)
-            manifest = fetch_manifest(state.xds(login), found, call.dmp_patient_id, config_hosts(state))
+            manifest = fetch_manifest(state.xds(login), found, call.dmp_patient_id, config_hosts(state), call.ins)
+        except IdentityMismatch as exc:
+            return _error("Identité du patient incohérente", str(exc), 409, call=call)
         except (HistoryError, ManifestError) as exc:
             return _error("Manifeste indisponible", str(exc), 502, call=call)
         viewers = {s.series_uid: viewer_url(state.config, s.retrieve_url, s.study_uid)
@@ -208,7 +210,9 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
             found = _exam(login, ctx, uid)
             if found is None:
                 return _error("Examen inconnu", uid, 404, call=call)
-            manifest = fetch_manifest(state.xds(login), found, call.dmp_patient_id, config_hosts(state))
+            manifest = fetch_manifest(state.xds(login), found, call.dmp_patient_id, config_hosts(state), call.ins)
+        except IdentityMismatch as exc:
+            return _error("Identité du patient incohérente", str(exc), 409, call=call)
         except (HistoryError, ManifestError) as exc:
             return _error("Manifeste indisponible", str(exc), 502, call=call)
         local_id = request.form.get("local_patient_id", "").strip()[:64]

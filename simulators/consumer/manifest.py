@@ -21,6 +21,10 @@ class ManifestError(RuntimeError):
     """The KOS could not be retrieved or read."""
 
 
+class IdentityMismatch(ManifestError):
+    """The KOS names another patient than the contextual call: nothing of it is shown or imported."""
+
+
 @dataclass
 class SeriesRef:
     """One series of the KOS evidence: where to retrieve it and which instances it must hold."""
@@ -39,6 +43,7 @@ class Manifest:
     series: list[SeriesRef]
     findings: list[Finding]
     raw: bytes = b""
+    patient_id: str = ""
 
     @property
     def errors(self) -> list[Finding]:
@@ -78,11 +83,14 @@ def parse_manifest(data: bytes, allowed_hosts: tuple[str, ...]) -> Manifest:
             elif not host_allowed(ref.retrieve_url, allowed_hosts):
                 ref.refused = f"host of {ref.retrieve_url} is not on the DRIMbox allowlist: no request sent"
             series.append(ref)
-    return Manifest(str(ds.get("SOPInstanceUID", "")), str(ds.get("StudyInstanceUID", "")), series, findings, data)
+    return Manifest(str(ds.get("SOPInstanceUID", "")), str(ds.get("StudyInstanceUID", "")), series, findings, data,
+                    str(ds.get("PatientID", "") or ""))
 
 
-def fetch_manifest(client: XdsClient, exam: Exam, patient_cx: str, allowed_hosts: tuple[str, ...]) -> Manifest:
-    """ITI-43 for the exam's KOS, then :func:`parse_manifest`."""
+def fetch_manifest(client: XdsClient, exam: Exam, patient_cx: str, allowed_hosts: tuple[str, ...],
+                   expected_ins: str | None = None) -> Manifest:
+    """ITI-43 for the exam's KOS, then :func:`parse_manifest`; with ``expected_ins``, the KOS must
+    name that patient (identity vigilance: the INS of the call is the only key, FACTS §2, §6)."""
     try:
         result = client.retrieve([(exam.repository_unique_id, exam.unique_id)], patient=patient_cx)
     except OSError as exc:
@@ -93,4 +101,8 @@ def fetch_manifest(client: XdsClient, exam: Exam, patient_cx: str, allowed_hosts
     if not docs or not docs[0].data:
         codes = ", ".join(result.error_codes) or f"HTTP {result.http_status}"
         raise ManifestError(f"ITI-43 returned no document {exam.unique_id} ({codes})")
-    return parse_manifest(docs[0].data, allowed_hosts)
+    manifest = parse_manifest(docs[0].data, allowed_hosts)
+    if expected_ins is not None and manifest.patient_id != expected_ins:
+        raise IdentityMismatch(f"the KOS names patient {manifest.patient_id!r}, the contextual call "
+                               f"{expected_ins!r}: refused")
+    return manifest

@@ -145,10 +145,11 @@ def _start_consumer(w: World, sut: Any) -> None:
 # ------------------------------------------------------------------ publishing fixture exams
 def publish_exam(w: World, patient: Patient, *, series: int = 2, instances: int = 3,
                  url_for: dict[str, str] | None = None, replaces: FixtureExam | None = None,
-                 serve: bool = True, outside: bool = False) -> FixtureExam:
+                 serve: bool = True, outside: bool = False, kos_patient: Patient | None = None) -> FixtureExam:
     """Write a small study, serve it from the recording Source, submit its KOS to the DMP.
 
-    ``outside``: the first series' Retrieve URL names the server that is not on the allowlist.
+    ``outside``: the first series' Retrieve URL names the server that is not on the allowlist;
+    ``kos_patient``: the KOS names that patient while the DMP entry names ``patient``.
     """
     refs = write_fixture_study(w.workdir / "studies", patient, series=series, instances=instances)
     study_uid = refs[0].study_instance_uid
@@ -160,7 +161,7 @@ def publish_exam(w: World, patient: Patient, *, series: int = 2, instances: int 
         w.source.add_files([r.path for r in refs])
         if w.outsider is not None:
             w.outsider.add_files([r.path for r in refs])
-    kos, kos_uid = build_kos(refs, patient, w.source_url, accession, url_for=url_for)
+    kos, kos_uid = build_kos(refs, kos_patient or patient, w.source_url, accession, url_for=url_for)
     by_series: dict[str, list] = {}
     for r in refs:
         by_series.setdefault(r.series_instance_uid, []).append(r)

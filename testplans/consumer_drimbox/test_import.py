@@ -7,6 +7,7 @@ import pytest
 
 from harness.checks import expect, expect_equal
 from testplans.consumer_drimbox.conftest import import_exam, needs_pages
+from testplans.consumer_drimbox.exams import new_patient
 
 
 def _stored(world, sop_uid: str):
@@ -45,3 +46,18 @@ def test_identity_reconciliation_keeps_the_ins(world, browser, publish):
         others = [str(o.get("PatientID", "")) for o in ds.get("OtherPatientIDsSequence", [])]
         expect(exam.patient.ins in others, rule="CON-IMP-RECONCILE", location="(0010,1002)",
                expected=f"contains {exam.patient.ins}", observed=others, message="the INS must be kept")
+
+
+@pytest.mark.requirement("CON-KOS-PATIENT")
+def test_kos_of_another_patient_is_refused(world, browser, publish):
+    needs_pages(world)
+    exam = publish(series=1, instances=2, kos_patient=new_patient(family="AUTRE", given="Patient"))
+    page = import_exam(browser, exam)
+    expect(page.status >= 400, rule="CON-KOS-PATIENT", location=page.url, expected="the import refused",
+           observed=page.status, message="a KOS naming another patient than the contextual call was used")
+    for ref in exam.series[exam.series_uids[0]]:
+        expect(_stored(world, ref.sop_instance_uid) is None, rule="CON-KOS-PATIENT", location="local PACS",
+               expected="nothing imported", observed=ref.sop_instance_uid,
+               message="images of a KOS naming another patient were imported")
+    expect_equal(world.source.seen(exam.series_uids[0]), [], rule="CON-KOS-PATIENT", location=world.source_url,
+                 message="images were requested for a KOS naming another patient")

@@ -121,3 +121,21 @@ def test_parse_manifest_marks_outside_hosts(tmp_path: Path):
 def test_unreadable_kos_is_a_manifest_error():
     with pytest.raises(ManifestError):
         parse_manifest(b"not dicom", ())
+
+
+def test_fetch_manifest_refuses_another_patients_kos(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from simulators.consumer.history import Exam
+    from simulators.consumer.manifest import IdentityMismatch, fetch_manifest
+
+    patient = new_patient()
+    refs = write_fixture_study(tmp_path, patient, series=1, instances=1)
+    kos, _ = build_kos(refs, patient, "http://src.example/wado-rs", "ACC1")
+    doc = SimpleNamespace(document_unique_id="9.9", data=kos)
+    client = SimpleNamespace(retrieve=lambda docs, patient: SimpleNamespace(fault=None, decode_error=None,
+                                                                           documents=[doc], error_codes=[]))
+    exam = Exam("urn:uuid:x", "9.9", "1.2.3", "Approved")
+    assert fetch_manifest(client, exam, "cx", ("src.example",), patient.ins).patient_id == patient.ins
+    with pytest.raises(IdentityMismatch):
+        fetch_manifest(client, exam, "cx", ("src.example",), "248097505610194")
