@@ -18,6 +18,7 @@ from testplans.consumer_drimbox.exams import (
     build_kos,
     contextual_form,
     new_patient,
+    nir,
     patient_cx,
     write_fixture_study,
 )
@@ -138,4 +139,4 @@ def test_fetch_manifest_refuses_another_patients_kos(tmp_path: Path):
     exam = Exam("urn:uuid:x", "9.9", "1.2.3", "Approved")
     assert fetch_manifest(client, exam, "cx", ("src.example",), patient.ins).patient_id == patient.ins
     with pytest.raises(IdentityMismatch):
-        fetch_manifest(client, exam, "cx", ("src.example",), "248097505610194")
+        fetch_manifest(client, exam, "cx", ("src.example",), nir(999) if patient.ins != nir(999) else nir(998))
