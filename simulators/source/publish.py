@@ -121,10 +121,15 @@ class Outbox:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def put(self, kind: str, url: str, content_type: str, body: bytes, study_uid: str) -> int:
         item = self.store.enqueue(kind, url, content_type, body, study_uid)

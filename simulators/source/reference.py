@@ -104,8 +104,7 @@ class Reference:
         if self.http is not None:
             self.http.stop()
             self.http = None
-        if self.outbox._thread.is_alive():
-            self.outbox.stop()
+        self.outbox.stop()
         self.store.close()
 
     def __enter__(self) -> Reference:
