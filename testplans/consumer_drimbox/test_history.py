@@ -167,3 +167,24 @@ def test_exam_page_shows_series_viewer_and_import(world, browser, publish):
            message="no link to the Source's viewer")
     expect(bool(page.doc.xpath("//form[@id='import']")), rule="CON-EXAM-PAGE", location="import action",
            expected="an import form", observed="none", message="no import action")
+
+
+@pytest.mark.requirement("CON-SOAP-WSA")
+def test_dmp_requests_carry_ws_addressing(world, browser, publish):
+    exam = publish(series=1, instances=1)
+    history = browser.open(exam.patient)
+    requests_seen = [("ITI-18", _consumer_query(exam.patient, "CON-SOAP-WSA")[0])]
+    if world.reference:
+        browser.get(exam_path(history, exam))
+        got = retrieves()
+        expect(bool(got), rule="CON-SOAP-WSA", location="ITI-43", expected="a retrieve", observed="none",
+               message="no ITI-43 request seen")
+        requests_seen.append(("ITI-43", got[-1][0]))
+        expect(got[-1][0].mtom, rule="CON-SOAP-WSA", location="ITI-43 Content-Type", expected="MTOM/XOP",
+               observed="plain SOAP", message="ITI-43 requests are sent as MTOM/XOP")
+    for what, req in requests_seen:
+        expect(bool(req.message_id), rule="CON-SOAP-WSA", location=f"{what} wsa:MessageID", expected="a URI",
+               observed=req.message_id, message="no wsa:MessageID")
+        path = "/registry" if what == "ITI-18" else "/repository"
+        expect(bool(req.to) and req.to.endswith(path), rule="CON-SOAP-WSA", location=f"{what} wsa:To",
+               expected=f"the DMP {path} endpoint", observed=req.to, message="wsa:To missing or wrong")

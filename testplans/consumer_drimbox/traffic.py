@@ -24,6 +24,9 @@ class SoapRequest:
     action: str
     body: etree._Element | None
     security: etree._Element | None
+    message_id: str | None = None
+    to: str | None = None
+    mtom: bool = False
 
 
 def _header(exchange: capture.Exchange, name: str) -> str:
@@ -39,7 +42,8 @@ def _decoded(action: str) -> list[SoapRequest]:
             continue
         env = msg.envelope
         if env.action == action:
-            found.append(SoapRequest(ex, env.action, env.body, env.security))
+            mtom = "application/xop+xml" in _header(ex, "Content-Type").lower()
+            found.append(SoapRequest(ex, env.action, env.body, env.security, env.message_id, env.to, mtom))
     return found
 
 
