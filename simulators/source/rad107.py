@@ -286,7 +286,7 @@ class Rad107App:
         if isinstance(selection, Answer):
             return selection
         if path.metadata:
-            return self._metadata(path)
+            return self._metadata(path, req.host_url.rstrip("/") + self.base_path)
         accept = [line for line in req.headers.getlist("Accept") if line.strip()]
         if not accept:
             return text(400, "Accept header is required (FACTS §5)")
@@ -412,11 +412,31 @@ class Rad107App:
         body = iter_multipart((([("Content-Type", part_type)], f) for f in frames), boundary)
         return Answer(200, [("Content-Type", offer.content_type(boundary))], body)
 
-    def _metadata(self, path: WadoPath) -> Answer:
+    def _metadata(self, path: WadoPath, own_base: str) -> Answer:
+        """The PACS's metadata, its BulkDataURIs moved under our base: the PACS is not reachable by consumers."""
         resp = self.pacs.metadata(path)
-        if resp.status_code != 200:
-            return text(502 if resp.status_code >= 500 else resp.status_code, f"PACS answered {resp.status_code}")
-        return Answer(200, [("Content-Type", "application/dicom+json")], resp.iter_content(65536))
+        try:
+            if resp.status_code != 200:
+                return text(502 if resp.status_code >= 500 else resp.status_code, f"PACS answered {resp.status_code}")
+            items = resp.json()
+        finally:
+            resp.close()
+        _rebase(items, self.pacs.base, own_base)
+        return Answer(200, [("Content-Type", "application/dicom+json")], json.dumps(items).encode())
+
+
+def _rebase(node: Any, old: str, new: str) -> None:
+    """Rewrite every ``BulkDataURI`` under ``old`` to the same path under ``new`` (PS3.18 F.2.6)."""
+    if isinstance(node, list):
+        for item in node:
+            _rebase(item, old, new)
+    elif isinstance(node, dict):
+        uri = node.get("BulkDataURI")
+        if isinstance(uri, str) and uri.startswith(old):
+            node["BulkDataURI"] = new + uri[len(old):]
+        for value in node.values():
+            if isinstance(value, dict | list):
+                _rebase(value, old, new)
 
 
 def sop_classes(kos: StoredKos) -> set[str]:

@@ -74,6 +74,10 @@ def test_metadata_level(env):
     got = {i.get("00080018", {}).get("Value", [None])[0] for i in items}
     expect_equal(got, set(originals), rule="SRC-WADO-METADATA", location="metadata",
                  message="one object per instance")
+    uris = [v["BulkDataURI"] for i in items for v in i.values() if isinstance(v, dict) and "BulkDataURI" in v]
+    outside = [u for u in uris if not u.startswith(env.wado + "/")]
+    expect(not outside, rule="SRC-WADO-METADATA", location="BulkDataURI", expected=f"under {env.wado}",
+           observed=outside[:3], message="bulk data is retrieved through the Source, not from its PACS")
 
 
 @pytest.mark.requirement("SRC-WADO-MULTIPART")
