@@ -146,10 +146,8 @@ def _doc_filters(where: Where, req: QueryRequest) -> None:
         _time(where, req, f"$XDSDocumentEntry{name}To", column, "<")
     _authors(where, req, "$XDSDocumentEntryAuthorPerson")
     types = _list(req, "$XDSDocumentEntryType")
-    if types is not None:
-        where.add("(xml IS NOT NULL)")  # stable entries only are stored here (on-demand not supported)
-        if E.DOC_OBJECT_TYPE not in types:
-            where.add("1 = 0")
+    if types is not None and E.DOC_OBJECT_TYPE not in types:
+        where.add("1 = 0")  # only stable entries are registered here (no On-Demand Documents)
 
 
 def find_by_reference_id(storage: Storage, req: QueryRequest, status_filter: bool = True) -> list[Row]:
