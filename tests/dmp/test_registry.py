@@ -77,3 +77,28 @@ def test_concurrent_submissions_of_one_unique_id_register_once(dmp_server):
         results = list(pool.map(lambda s: client_of(dmp_server).provide_and_register(s), subs))
     assert sum(r.success for r in results) == 1
     assert all("XDSNonIdenticalHash" in r.error_codes for r in results if not r.success)
+
+
+def test_other_stored_queries(dmp_server):
+    """GetSubmissionSets, GetDocumentsAndAssociations, GetRelatedDocuments (signs), FindFolders."""
+    client = client_of(dmp_server)
+    sub = kos_sub()
+    patient = sub.submission_set.patientId
+    assert client.provide_and_register(sub).success
+    entries = {e["mimeType"]: e for e in (entry_summary(o) for o in find(client, patient))}
+    kos, sig = entries["application/dicom"], entries["text/xml"]
+    sets = client.query("GetSubmissionSets", {"$uuid": [kos["id"]]})
+    assert sets.success and {entry_summary(o)["uniqueId"] for o in sets.query.of_kind("RegistryPackage")} == {
+        sub.submission_set.uniqueId}
+    both = client.query("GetDocumentsAndAssociations", {"$XDSDocumentEntryEntryUUID": [kos["id"]]})
+    assert both.success and len(both.query.of_kind("ExtrinsicObject")) == 1 and both.query.of_kind("Association")
+    related = client.query("GetRelatedDocuments", {"$XDSDocumentEntryUniqueId": sig["uniqueId"],
+                                                   "$AssociationTypes": ["urn:ihe:iti:2007:AssociationType:signs"]})
+    assert related.success and [a.get("associationType") for a in related.query.of_kind("Association")] == [
+        "urn:ihe:iti:2007:AssociationType:signs"]
+    folders = client.query("FindFolders", {"$XDSFolderPatientId": patient, "$XDSFolderStatus": [
+        "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"]})
+    assert folders.success and folders.query.objects == []
+    both_ids = client.query("GetDocuments", {"$XDSDocumentEntryEntryUUID": [kos["id"]],
+                                             "$XDSDocumentEntryUniqueId": [kos["uniqueId"]]})
+    assert both_ids.error_codes == ["XDSStoredQueryParamNumber"]
