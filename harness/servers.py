@@ -26,6 +26,9 @@ def free_port(host: str = LOOPBACK) -> int:
 
 def check_port_free(port: int, host: str = LOOPBACK) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # the server itself binds with SO_REUSEADDR: do the same, so a port whose previous
+        # server left sockets in TIME_WAIT is not mistaken for a port in use
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
