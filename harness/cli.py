@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no live progress")
     run.set_defaults(func=cmd_run)
 
-    serve = sub.add_parser("serve", help="start simulators in the foreground until Ctrl-C")
+    serve = sub.add_parser("serve", help="start simulators in the foreground until Ctrl-C", add_help=False)
+    serve.add_argument("-h", "--help", action="store_true", help="show the options of the named simulators")
     serve.add_argument("names", nargs="+", choices=(*SIMULATORS, "all"), metavar="NAME",
                        help=f"simulators: {', '.join(SIMULATORS)} or all")
     serve.add_argument("--port", type=int, default=0, help="port (only with one simulator; 0 = free port)")
@@ -164,8 +165,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 continue
             raise
     parser = argparse.ArgumentParser(prog=f"drimcheck serve {' '.join(names)}", conflict_handler="resolve")
+    parser.add_argument("--port", type=int, default=0, help="port (only with one simulator; 0 = free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
     for module in modules.values():
         module.add_arguments(parser)
+    if args.help:
+        parser.print_help()
+        return 0
     sim_args = parser.parse_args(args.extra)
     sim_args.port, sim_args.host = args.port, args.host
     services = []
