@@ -34,9 +34,7 @@ class DmpApp:
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         length = environ.get("CONTENT_LENGTH") or ""
-        if not length and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            environ["CONTENT_LENGTH"] = "0"  # no body: never read the socket to EOF (GET, empty POST)
-        elif length.isdigit() and int(length) > self.registry.config.max_body_bytes:
+        if length.isdigit() and int(length) > self.registry.config.max_body_bytes:
             return self._too_large(environ, start_response, int(length))
         return self.wsgi(environ, start_response)
 

@@ -100,20 +100,8 @@ def _text(status: int, message: str) -> Response:
     return Response(message + "\n", status, content_type="text/plain; charset=utf-8")
 
 
-def _no_body_means_empty(app: Any) -> Any:
-    """A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): say so,
-    so the capture middleware does not wait for one on a keep-alive connection."""
-
-    def wrapped(environ: dict, start_response: Any) -> Any:
-        if not environ.get("CONTENT_LENGTH") and not environ.get("HTTP_TRANSFER_ENCODING"):
-            environ["CONTENT_LENGTH"] = "0"
-        return app(environ, start_response)
-
-    return wrapped
-
-
 def serve_dicomweb(store: InstanceStore, host: str = "127.0.0.1", port: int = 0,
                    aet: str = "DRIMPACS") -> RunningServer:
     """Serve the DICOMweb app on a loopback port, wrapped in the capture middleware."""
-    app = _no_body_means_empty(CaptureMiddleware(create_app(store, aet), actor="pacs-simulator"))
+    app = CaptureMiddleware(create_app(store, aet), actor="pacs-simulator")
     return serve_wsgi(app, "pacs-dicomweb", port=port, host=host)

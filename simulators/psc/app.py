@@ -9,7 +9,6 @@ discovery document at ``{realm}/.well-known/openid-configuration`` (PSC also pub
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -53,25 +52,8 @@ def create_app(config: PscConfig | None = None, provider: PscProvider | None = N
     app.extensions["psc"] = provider
     realm = provider.config.realm_path
     _routes(app, server, provider, realm)
-    app.wsgi_app = _zero_length_when_no_body(  # type: ignore[method-assign]
-        CaptureMiddleware(app.wsgi_app, actor="psc-simulator"))
+    app.wsgi_app = CaptureMiddleware(app.wsgi_app, actor="psc-simulator")  # type: ignore[method-assign]
     return app
-
-
-def _zero_length_when_no_body(app: Callable) -> Callable:
-    """A request with neither Content-Length nor chunked coding has no body (RFC 9112 §6.3).
-
-    Saying so in the environ keeps a body reader from waiting on the socket of a keep-alive GET
-    (werkzeug's server hands the raw socket file over as ``wsgi.input``).
-    """
-
-    def wrapper(environ: dict, start_response: Callable) -> Any:
-        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if not environ.get("CONTENT_LENGTH") and not chunked and not environ.get("wsgi.input_terminated"):
-            environ["CONTENT_LENGTH"] = "0"
-        return app(environ, start_response)
-
-    return wrapper
 
 
 def _issuer(provider: PscProvider) -> str:

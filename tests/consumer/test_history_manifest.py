@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -84,10 +83,8 @@ def test_exams_from_response_hides_deprecated_and_non_kos(kos_extrinsic):
 
 def test_thousands_of_entries_are_cut_to_the_limit(kos_extrinsic):
     body = build_query_response(_copies(kos_extrinsic[0], 3000))
-    t0 = time.perf_counter()
     history = exams_from_response(body, limit=500)
     assert history.total == 3000 and len(history.exams) == 500 and history.cut == 2500
-    assert time.perf_counter() - t0 >= 0  # figure only: no timed assertion
 
 
 @pytest.mark.parametrize(("url", "allowed", "ok"), [
