@@ -183,38 +183,36 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
             history = login.results[ctx] = state.history(login, login.calls[ctx])
         return next((e for e in history.exams if e.unique_id == uid), None)
 
-    @app.get("/exams/<ctx>/<uid>")
-    def exam(ctx: str, uid: str) -> Response:
+    def _exam_manifest(ctx: str, uid: str) -> tuple[Any, Any, Any, Any, Response | None]:
+        """(login, call, exam, manifest, None), or an error page as the last item."""
         login, call, early = _context(ctx)
         if early is not None:
-            return early
+            return login, call, None, None, early
         try:
             found = _exam(login, ctx, uid)
             if found is None:
-                return _error("Examen inconnu", uid, 404, call=call)
+                return login, call, None, None, _error("Examen inconnu", uid, 404, call=call)
             manifest = fetch_manifest(state.xds(login), found, call.dmp_patient_id, config_hosts(state), call.ins)
         except IdentityMismatch as exc:
-            return _error("Identité du patient incohérente", str(exc), 409, call=call)
+            return login, call, None, None, _error("Identité du patient incohérente", str(exc), 409, call=call)
         except (HistoryError, ManifestError) as exc:
-            return _error("Manifeste indisponible", str(exc), 502, call=call)
+            return login, call, None, None, _error("Manifeste indisponible", str(exc), 502, call=call)
+        return login, call, found, manifest, None
+
+    @app.get("/exams/<ctx>/<uid>")
+    def exam(ctx: str, uid: str) -> Response:
+        _login, call, found, manifest, page = _exam_manifest(ctx, uid)
+        if page is not None:
+            return page
         viewers = {s.series_uid: viewer_url(state.config, s.retrieve_url, s.study_uid)
                    for s in manifest.series if s.retrieve_url and not s.refused}
         return _page("exam.html", call=call, exam=found, manifest=manifest, ctx=ctx, viewers=viewers)
 
     @app.post("/exams/<ctx>/<uid>/import")
     def do_import(ctx: str, uid: str) -> Response:
-        login, call, early = _context(ctx)
-        if early is not None:
-            return early
-        try:
-            found = _exam(login, ctx, uid)
-            if found is None:
-                return _error("Examen inconnu", uid, 404, call=call)
-            manifest = fetch_manifest(state.xds(login), found, call.dmp_patient_id, config_hosts(state), call.ins)
-        except IdentityMismatch as exc:
-            return _error("Identité du patient incohérente", str(exc), 409, call=call)
-        except (HistoryError, ManifestError) as exc:
-            return _error("Manifeste indisponible", str(exc), 502, call=call)
+        login, call, found, manifest, page = _exam_manifest(ctx, uid)
+        if page is not None:
+            return page
         local_id = request.form.get("local_patient_id", "").strip()[:64]
         results = state.run_import(login, manifest, local_id, request.form.get("local_issuer", "").strip()[:64])
         if any(r.status == "unauthorized" for r in results):
