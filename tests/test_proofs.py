@@ -8,6 +8,10 @@ The content plan has one fault per validator rule (dozens); each of them is prov
 plan's own verdict logic in ``tests/content_plan/test_faults.py``, and here one fault per rule
 family (KOS, XDS, CDA, HL7, cross-document) also goes through the whole pipeline, which ties
 that logic to `drimcheck run`. Every fault of the other actors goes through the pipeline.
+
+The reference run is also compared with a golden file (``tests/golden/<actor>.json``): the outcome,
+requirements and finding rules of every test, so a test that silently turns not-applicable, loses
+a requirement or starts warning shows up as a diff. ``DRIMCHECK_UPDATE_GOLDEN=1`` rewrites them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from harness.faults import REFERENCE_MODULES, faults_of
 from harness.runner import REFERENCE_SPECS, available_plans, reference_actors
 
 REPO = Path(__file__).resolve().parent.parent
+GOLDEN = REPO / "tests" / "golden"
+OPTIONAL_TOOLS = {"dciodvfy"}  # their findings depend on what the machine has installed
 PLAN_OF_ACTOR = {"content": "content", "dmp": "dmp", "source_drimbox": "source_drimbox",
                  "consumer_drimbox": "consumer_drimbox"}
 
@@ -64,6 +70,33 @@ def failed_requirements(results: dict) -> set[str]:
     return {r["id"] for r in results["requirements"] if r["verdict"] == "failed"}
 
 
+def golden_view(results: dict) -> dict:
+    """The parts of a reference run that must not drift: no durations, ports, UUIDs or times."""
+    tests = {}
+    for test in results["tests"]:
+        rules = sorted({f"{f['severity']}:{f['rule']}" for f in test.get("findings") or []
+                        if f.get("origin") not in OPTIONAL_TOOLS})
+        tests[test["nodeid"]] = {"outcome": test["outcome"], "requirements": sorted(test["requirements"]),
+                                 "findings": rules}
+    verdicts = {r["id"]: r["verdict"] for r in results["requirements"]}
+    return {"tests": dict(sorted(tests.items())), "requirements": dict(sorted(verdicts.items()))}
+
+
+def compare_with_golden(actor: str, view: dict) -> None:
+    path = GOLDEN / f"{actor}.json"
+    if os.environ.get("DRIMCHECK_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(view, indent=1, sort_keys=True) + "\n")
+        return
+    assert path.exists(), f"no golden file {path}: run with DRIMCHECK_UPDATE_GOLDEN=1 and review the diff"
+    golden = json.loads(path.read_text())
+    drift = [f"{kind} {key}: golden {golden[kind].get(key)!r}, now {view[kind].get(key)!r}"
+             for kind in ("tests", "requirements")
+             for key in sorted(set(golden[kind]) | set(view[kind]))
+             if golden[kind].get(key) != view[kind].get(key)]
+    assert not drift, "reference run differs from " + str(path) + ":\n" + "\n".join(drift)
+
+
 @pytest.mark.parametrize("actor", _built() or [pytest.param(None, marks=pytest.mark.skip("no reference built"))])
 def test_every_plan_passes_on_the_reference(actor, tmp_path):
     code, results = campaign(REFERENCE_SPECS[actor], tmp_path / "out")
@@ -72,6 +105,7 @@ def test_every_plan_passes_on_the_reference(actor, tmp_path):
     assert code == 0
     errors = [t["nodeid"] for t in results["tests"] if t["outcome"] in ("failed", "error")]
     assert errors == []
+    compare_with_golden(actor, golden_view(results))
 
 
 @pytest.mark.parametrize(("actor", "fault"), _fault_cases()
