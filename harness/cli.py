@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start simulators in the foreground until Ctrl-C", add_help=False)
     serve.add_argument("-h", "--help", action="store_true", help="show the options of the named simulators")
     serve.add_argument("names", nargs="+", choices=(*SIMULATORS, "all"), metavar="NAME",
-                       help=f"simulators: {', '.join(SIMULATORS)} or all")
+                       help=f"simulators: {', '.join(SIMULATORS)}, or all (every actor, wired to the others)")
     serve.add_argument("--port", type=int, default=0, help="port (only with one simulator; 0 = free port)")
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
     serve.set_defaults(func=cmd_serve)
@@ -151,19 +152,74 @@ def _serve_module(name: str) -> Any:
         raise
 
 
+def _network_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drimcheck serve all",
+                                     description="every actor, wired to the others, each on a free port")
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
+    parser.add_argument("--workdir", type=Path, default=Path("network-data"),
+                        help="folder of the actors' databases and PACS storage (default network-data)")
+    parser.add_argument("--demo", action="store_true",
+                        help="store a fixture exam in the Source's PACS and send its report, so the DMP lists it")
+    return parser
+
+
+def _serve_until_stopped(services: list[tuple[str, Any]], starter: Callable[[], None]) -> int:
+    """Run ``starter`` (which appends to ``services``), print endpoints, wait for Ctrl-C or SIGTERM."""
+    try:
+        starter()
+        print("serving; Ctrl-C stops", flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        for _name, service in reversed(services):
+            service.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+def _print_endpoints(name: str, endpoints: dict[str, str]) -> None:
+    for key, url in endpoints.items():
+        print(f"{name:<9} {key:<18} {url}", flush=True)
+
+
+def cmd_serve_all(args: argparse.Namespace) -> int:
+    """The national network on loopback: the actors started with each other's addresses."""
+    parser = _network_parser()
+    if args.help:
+        parser.print_help()
+        return 0
+    if args.port:
+        raise CliError("--port applies to one simulator; with all, each takes a free port")
+    net_args = parser.parse_args(args.extra)
+    from simulators.network import start_network
+
+    services: list[tuple[str, Any]] = []
+
+    def starter() -> None:
+        network = start_network(net_args.workdir, host=args.host, demo=net_args.demo)
+        services.append(("network", network))
+        for name, part in network.parts:
+            _print_endpoints(name, part.endpoints)
+        for key, value in network.demo.items():
+            print(f"{'demo':<9} {key:<18} {value}", flush=True)
+
+    return _serve_until_stopped(services, starter)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    names = list(SIMULATORS) if "all" in args.names else list(dict.fromkeys(args.names))
+    if "all" in args.names:
+        if len(args.names) > 1:
+            raise CliError("'all' starts every actor: name no other simulator with it")
+        return cmd_serve_all(args)
+    names = list(dict.fromkeys(args.names))
     if args.port and len(names) > 1:
         raise CliError("--port applies to one simulator; with several, each takes a free port")
-    modules = {}
-    for name in names:
-        try:
-            modules[name] = _serve_module(name)
-        except CliError:
-            if "all" in args.names:
-                print(f"({name}: not built yet, skipped)")
-                continue
-            raise
+    modules = {name: _serve_module(name) for name in names}
     parser = argparse.ArgumentParser(prog=f"drimcheck serve {' '.join(names)}", conflict_handler="resolve")
     parser.add_argument("--port", type=int, default=0, help="port (only with one simulator; 0 = free port)")
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
@@ -174,26 +230,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
     sim_args = parser.parse_args(args.extra)
     sim_args.port, sim_args.host = args.port, args.host
-    services = []
-    try:
+    services: list[tuple[str, Any]] = []
+
+    def starter() -> None:
         for name, module in modules.items():
-            service = module.start(sim_args)
-            services.append(service)
-            for key, url in service.endpoints.items():
-                print(f"{name:<9} {key:<18} {url}", flush=True)
-        print("serving; Ctrl-C stops", flush=True)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-    finally:
-        for service in reversed(services):
-            service.stop()
-        print("stopped", flush=True)
-    return 0
+            services.append((name, module.start(sim_args)))
+            _print_endpoints(name, services[-1][1].endpoints)
+
+    return _serve_until_stopped(services, starter)
 
 
 # -- validate / fixtures (forwarded) ----------------------------------------------------------

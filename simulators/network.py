@@ -1,0 +1,124 @@
+"""The national network on one machine, wired: what ``drimcheck serve all`` starts.
+
+Pro Santé Connect, the DMP (VIHF enforced against a throwaway CA made at start), the Source's PACS,
+the reference Source DRIMbox (C-FIND + WADO-RS on that PACS, publishing to the DMP, checking tokens
+at PSC), the Consumer's PACS and the reference Consumer DRIMbox (ITI-18/43 at the DMP, login at PSC,
+import into its PACS, allowed to retrieve from the Source). Each actor takes a free loopback port.
+With ``demo=True`` one fixture exam is stored in the Source's PACS and its report sent by the RIS
+over MLLP, so the DMP holds a manifest to find as soon as the network is up.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.servers import LOOPBACK
+from harness.vihf import throwaway_pki
+
+APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
+TEST_NIR_OID = "1.2.250.1.213.1.4.10"  # FACTS §2: INS-NIR of test patients
+
+
+@dataclass
+class Network:
+    """The running actors, in start order; ``stop()`` stops them in reverse order."""
+
+    parts: list[tuple[str, Any]] = field(default_factory=list)
+    demo: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        return {f"{name}.{key}": url for name, part in self.parts for key, url in part.endpoints.items()}
+
+    def stop(self) -> None:
+        while self.parts:
+            _name, part = self.parts.pop()
+            part.stop()
+
+    def __enter__(self) -> Network:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False) -> Network:
+    """Start every actor wired to the others; on any failure, stop what was started and re-raise."""
+    from simulators.consumer import start_reference as start_consumer
+    from simulators.dmp.config import DmpConfig
+    from simulators.dmp.reference import start as start_dmp
+    from simulators.pacs import start_pacs
+    from simulators.psc import start_psc
+    from simulators.source import start_reference as start_source
+
+    workdir = Path(workdir)
+    net = Network()
+    try:
+        pki = throwaway_pki("DRIMcheck network")
+        psc = start_psc(host=host)
+        net.parts.append(("psc", psc))
+        dmp = start_dmp(DmpConfig(workdir=workdir / "dmp", vihf="enforce", trust_store=[pki.ca_pem]),
+                        host=host, vihf_pki=pki)
+        net.parts.append(("dmp", dmp))
+        src_pacs = start_pacs(workdir / "source-pacs", aet="SRCPACS", host=host)
+        net.parts.append(("src-pacs", src_pacs))
+        source = start_source(None, workdir / "source", pacs_host=src_pacs.host, pacs_port=src_pacs.port,
+                              pacs_aet=src_pacs.aet, pacs_dicomweb=src_pacs.dicomweb_url,
+                              dmp_registry=dmp.endpoints["registry"], dmp_repository=dmp.endpoints["repository"],
+                              psc_introspect=psc.endpoints["introspect"],
+                              vihf_key=pki.key_pem, vihf_cert=pki.cert_pem)
+        net.parts.append(("source", source))
+        dst_pacs = start_pacs(workdir / "consumer-pacs", aet="DSTPACS", host=host, dicomweb=False)
+        net.parts.append(("dst-pacs", dst_pacs))
+        consumer = start_consumer(None, workdir / "consumer", host=host, peers={
+            "registry": dmp.endpoints["registry"], "repository": dmp.endpoints["repository"],
+            "psc_issuer": psc.endpoints["issuer"], "pacs": dst_pacs.endpoints["dimse"],
+            "allowed_hosts": (source.endpoints["base"].split("//", 1)[1],),
+            "vihf_key": pki.key_pem, "vihf_cert": pki.cert_pem})
+        net.parts.append(("consumer", consumer))
+        if demo:
+            net.demo = publish_demo_exam(workdir / "demo", src_pacs, source.endpoints["mllp"], dmp.endpoints,
+                                         vihf=(pki.key_pem, pki.cert_pem))
+    except BaseException:
+        net.stop()
+        raise
+    return net
+
+
+def publish_demo_exam(workdir: Path, pacs: Any, mllp: str, dmp: dict[str, str], *,
+                      vihf: tuple[bytes, bytes] | None = None, timeout: float = 30.0) -> dict[str, str]:
+    """Store one fixture exam in ``pacs``, send its final report over MLLP and wait until the DMP lists
+    it (querying with a VIHF signed by ``vihf`` = (key PEM, certificate PEM) when given)."""
+    from fixtures.studies import write_study
+    from harness.dicom import load_study_into_pacs
+    from harness.xds.clients import XdsClient
+    from simulators.ris import messages as M
+    from simulators.ris import send
+    from simulators.source.publish import vihf_security
+
+    ex = M.exam("network-demo", series=2, instances=3)
+    refs = write_study(M.study_spec(ex, rows=64, columns=64), workdir)
+    load_study_into_pacs([r.path for r in refs], pacs.host, pacs.port, pacs.aet)
+    _raw, ack = send(mllp, M.oru(ex))
+    if ack is None or ack.code != "AA":
+        raise RuntimeError(f"the Source refused the demo report: {ack.code if ack else 'no ACK'} "
+                           f"{ack.text if ack else ''}".rstrip())
+    security = vihf_security(*vihf) if vihf else (lambda patient: [])
+    client = XdsClient(dmp["registry"], dmp["repository"], actor="network-demo",
+                       vihf=lambda patient: next(iter(security(patient)), None))
+    params = {"$XDSDocumentEntryPatientId": f"{ex.ins}^^^&{TEST_NIR_OID}&ISO^NH",
+              "$XDSDocumentEntryStatus": [APPROVED]}
+    deadline = time.monotonic() + timeout
+    while True:
+        found = client.query("FindDocuments", params)
+        if found.query and found.query.objects:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("the Source acknowledged the demo report but published nothing to the DMP "
+                               f"within {timeout:.0f} s")
+        time.sleep(0.2)
+    return {"patient INS": ex.ins, "study UID": ex.study_uid, "accession": ex.accession,
+            "instances": str(len(refs))}
