@@ -2,7 +2,8 @@
 
 Order of the checks (PoC behaviour, FACTS §5): path (400 for anything but canonical UIDs: ``../``,
 encoded slashes), bearer token introspected at Pro Santé Connect (401), ``KOS-SOPInstanceUID``
-header (400 missing, 404 not the stored KOS of this study, 410 when that KOS was deleted),
+header (400 missing, 404 not the stored KOS of this study, 410 when that KOS was deleted), masking
+flags the KOS was published with (403 when ``MASQUE_PS`` hides it from this professional, see ``auth``),
 resource referenced by the KOS (404), Accept (400 missing or malformed, 406 nothing acceptable).
 Instances are fetched one at a time from the PACS's WADO-RS (``transfer-syntax=*``: the stored
 bytes), passed through untouched when the negotiated syntax is the stored one, transcoded
@@ -31,6 +32,7 @@ from werkzeug.wrappers import Request
 
 from harness.dicomweb import (
     AcceptError,
+    MediaRange,
     MultipartParser,
     Offer,
     boundary_from_content_type,
@@ -43,9 +45,9 @@ from harness.dicomweb import (
 )
 from harness.dicomweb.multipart import PartData, PartEnd, PartStart
 from harness.dicomweb.paths import WadoPath
-from simulators.source.auth import Introspector
+from simulators.source.auth import Introspector, TokenCheck, access_from_pnr, masking_refusal
 from simulators.source.kos import referenced
-from simulators.source.store import DELETED, SourceStore, StoredKos
+from simulators.source.store import DELETED, KosAccess, SourceStore, StoredKos
 
 log = logging.getLogger(__name__)
 KOS_HEADER = "KOS-SOPInstanceUID"  # FACTS §5
@@ -56,6 +58,7 @@ FRAME_MEDIA_TYPES = {  # PS3.18 Table 8.7.3-2: compressed bitstreams of frames
     "1.2.840.10008.1.2.4.50": "image/jpeg", "1.2.840.10008.1.2.4.70": "image/jpeg",
     "1.2.840.10008.1.2.5": "image/dicom-rle",
 }
+OCTET = "application/octet-stream"
 ENCODABLE = (JPEGLSLossless, JPEG2000Lossless)  # lossless targets we can produce from native pixels
 _TRICKS = re.compile(r"(%2[fF]|%5[cC]|%2[eE]|\\|/\.\.?(/|$)|//)")
 ALL_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*'
@@ -276,12 +279,15 @@ class Rad107App:
             return text(400, str(exc))
         if req.method not in ("GET", "HEAD"):
             return text(405, "WADO-RS retrieve is GET", [("Allow", "GET, HEAD")])
-        refused = self._authorize(req)
-        if refused is not None:
-            return refused
+        who = self._authorize(req)
+        if isinstance(who, Answer):
+            return who
         kos = self._kos(req, path)
         if isinstance(kos, Answer):
             return kos
+        hidden = self._masked(kos, who)
+        if hidden is not None:
+            return hidden
         selection = self._selection(kos, path)
         if isinstance(selection, Answer):
             return selection
@@ -299,13 +305,40 @@ class Rad107App:
         return self._instances(path, selection, ranges, sop_classes(kos) if self.dimse is not None else set())
 
     # -- checks ---------------------------------------------------------------------------
-    def _authorize(self, req: Request) -> Answer | None:
-        if self.fault == "no-token-check" or self.introspector is None:
+    def _authorize(self, req: Request) -> TokenCheck | Answer | None:
+        """The token's verdict (None without a PSC); 401 unless PSC says the token is active."""
+        if self.introspector is None:
             return None
         verdict = self.introspector.check(req.headers.get("Authorization"))
         if verdict.ok:
-            return None
+            return verdict
+        if self.fault == "no-token-check":  # served anyway, as nobody in particular
+            return TokenCheck(True, "not checked")
         return text(401, verdict.reason, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+
+    def _masked(self, kos: StoredKos, who: TokenCheck | None) -> Answer | None:
+        """403 when the manifest was published masked from this professional (FACTS §3 MASQUE_PS)."""
+        if who is None or self.fault == "ignores-masking":
+            return None
+        access = self._access(kos)
+        why = "how this manifest was published is unknown" if access is None else masking_refusal(access, who)
+        return None if why is None else text(403, why)
+
+    def _access(self, kos: StoredKos) -> KosAccess | None:
+        """Masking flags and authors of a KOS, as published (read once from its RAD-68 message, then kept)."""
+        access = self.store.access(kos.sop_uid)
+        if access is not None:
+            return access
+        for ctype, body in self.store.published(kos.study_uid, kos.entry_uuid):
+            try:
+                access = access_from_pnr(kos.sop_uid, kos.entry_uuid, ctype, body)
+            except Exception:  # an unreadable message: look at the next one, else refuse
+                log.exception("RAD-68 message of KOS %s unreadable", kos.sop_uid)
+                continue
+            if access is not None:
+                self.store.set_access(access)
+                return access
+        return None
 
     def _kos(self, req: Request, path: WadoPath) -> StoredKos | Answer:
         if self.fault == "ignores-kos-uid":
@@ -402,13 +435,14 @@ class Rad107App:
         offers = []
         if stored in FRAME_MEDIA_TYPES:
             offers.append(Offer("multipart/related", FRAME_MEDIA_TYPES[stored], stored))
-        offers.append(Offer("multipart/related", "application/octet-stream"))  # native pixels, PS3.18 §8.7.3.3.2
-        offer = negotiate(ranges, offers)
+        # native pixels, PS3.18 §8.7.3.3.2 (Explicit VR LE is the default syntax of octet-stream bulk data)
+        offers.append(Offer("multipart/related", OCTET, str(ExplicitVRLittleEndian)))
+        offer = negotiate(frame_ranges(ranges), offers)
         if offer is None:
             return text(406, "none of the accepted frame media types can be produced")
-        frames = _frame_bytes(ds, path.frames or (1,), offer.related_type != "application/octet-stream")
+        frames = _frame_bytes(ds, path.frames or (1,), offer.related_type != OCTET)
         boundary = new_boundary()
-        part_type = offer.related_type or "application/octet-stream"
+        part_type = f"{offer.related_type}; transfer-syntax={offer.transfer_syntax}"
         body = iter_multipart((([("Content-Type", part_type)], f) for f in frames), boundary)
         return Answer(200, [("Content-Type", offer.content_type(boundary))], body)
 
@@ -439,6 +473,28 @@ def _rebase(node: Any, old: str, new: str) -> None:
                 _rebase(value, old, new)
 
 
+def frame_ranges(ranges: list[MediaRange]) -> list[MediaRange]:
+    """Accept ranges of a frames request, with ``multipart/related; type="application/dicom"; transfer-syntax=T``
+    read as "the frames encoded in T".
+
+    PS3.18 §8.7.3 gives frames only bulk data media types (``application/octet-stream`` for native pixels,
+    ``image/jls``, ``image/jp2``... for compressed bitstreams, Table 8.7.3-2), yet the ANS client simulator asks
+    frames with the instance media type and a list of transfer syntaxes (FACTS §5,
+    ``drim-m-data/test a blanc/Simulateur client wadoRS/OK_Frames.txt``) and expects them served: each such
+    range becomes the frame media type of its syntax, with the same q; a syntax without one (MPEG) is dropped.
+    """
+    out: list[MediaRange] = []
+    for r in ranges:
+        if r.related_type != "application/dicom" and r.media_type != "application/dicom":
+            out.append(r)
+            continue
+        ts = r.transfer_syntax or str(ExplicitVRLittleEndian)
+        kinds = sorted({*FRAME_MEDIA_TYPES.values(), OCTET}) if ts == "*" else \
+            [FRAME_MEDIA_TYPES.get(ts) or (OCTET if ts in NATIVE else "")]
+        out += [MediaRange("multipart", "related", (("type", k), ("transfer-syntax", ts)), r.q) for k in kinds if k]
+    return out
+
+
 def sop_classes(kos: StoredKos) -> set[str]:
     """SOP classes the manifest references (the C-GET needs one storage context per class)."""
     ds = dcmread(io.BytesIO(kos.data), stop_before_pixels=True)
@@ -458,7 +514,7 @@ def _frame_bytes(ds, numbers: tuple[int, ...], keep_compressed: bool) -> list[by
     return [pixels[(n - 1) * size: n * size] for n in numbers]
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-            406: "Not Acceptable", 410: "Gone", 502: "Bad Gateway"}
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 406: "Not Acceptable", 410: "Gone", 502: "Bad Gateway"}
 
 __all__ = ["KOS_HEADER", "PacsWeb", "Rad107App", "syntaxes_for", "transcode"]

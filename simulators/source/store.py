@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS kos (
     document_uid TEXT NOT NULL, entry_uuid TEXT NOT NULL, status TEXT NOT NULL,
     data BLOB NOT NULL, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS kos_study ON kos(study_uid);
+CREATE TABLE IF NOT EXISTS kos_access (
+    sop_uid TEXT PRIMARY KEY, confidentiality TEXT NOT NULL, authors TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, url TEXT NOT NULL,
     content_type TEXT NOT NULL, body BLOB NOT NULL, study_uid TEXT NOT NULL,
@@ -35,6 +37,16 @@ class StoredKos:
     entry_uuid: str
     status: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class KosAccess:
+    """Who may see a published KOS, as published: its confidentialityCodes and its authors' national ids
+    (XDS DocumentEntry confidentialityCode and authorPerson XCN-1, FACTS §3)."""
+
+    sop_uid: str
+    confidentiality: tuple[str, ...]
+    authors: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,24 @@ class SourceStore:
     def set_status(self, sop_uid: str, status: str) -> None:
         with self._lock:
             self._db.execute("UPDATE kos SET status=? WHERE sop_uid=?", (status, sop_uid))
+
+    def set_access(self, access: KosAccess) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO kos_access VALUES (?,?,?)",
+                             (access.sop_uid, " ".join(access.confidentiality), " ".join(access.authors)))
+
+    def access(self, sop_uid: str) -> KosAccess | None:
+        with self._lock:
+            row = self._db.execute("SELECT confidentiality, authors FROM kos_access WHERE sop_uid=?",
+                                   (sop_uid,)).fetchone()
+        return KosAccess(sop_uid, tuple(row[0].split()), tuple(row[1].split())) if row else None
+
+    def published(self, study_uid: str, needle: str) -> list[tuple[str, bytes]]:
+        """(content type, body) of the RAD-68 messages queued for a study whose body names ``needle``."""
+        with self._lock:
+            rows = self._db.execute("SELECT content_type, body FROM outbox WHERE kind='pnr' AND study_uid=? "
+                                    "AND instr(body, ?) > 0 ORDER BY id", (study_uid, needle.encode())).fetchall()
+        return [(r[0], bytes(r[1])) for r in rows]
 
     # -- outbox ---------------------------------------------------------------------------
     def enqueue(self, kind: str, url: str, content_type: str, body: bytes, study_uid: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from pydicom import dcmread
@@ -60,6 +61,40 @@ def test_frames_level(env):
     expect(len(parts) == 1 and parts[0][1] == ds.PixelData, rule="SRC-WADO-FRAMES", location="frames/1",
            expected=f"one part of {len(ds.PixelData)} bytes (the native frame)",
            observed=[len(p[1]) for p in parts], message="the frame's pixel data")
+
+
+ANS_FRAMES = (Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "drim-m-data" / "test a blanc"
+              / "Simulateur client wadoRS" / "OK_Frames.txt")
+
+
+def _sample_accept(path: Path) -> list[str]:
+    """The Accept lines of an ANS request sample (``GET ...`` then ``Name: value`` lines)."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("accept:")]
+
+
+@pytest.mark.requirement("SRC-WADO-FRAMES")
+@pytest.mark.parametrize("key", ["main", "jls"])
+def test_frames_as_the_ans_client_asks(env, key):
+    """The ANS client asks frames with ``type="application/dicom"`` and ten transfer syntaxes (FACTS §5)."""
+    if not ANS_FRAMES.exists():
+        pytest.skip(f"ANS sample missing: {ANS_FRAMES}")
+    ds = sorted(_originals(env, key).values(), key=lambda d: str(d.SOPInstanceUID))[0]
+    reply = _get(env, key, f"/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}/frames/1",
+                 accept=_sample_accept(ANS_FRAMES))
+    where = f"frames/1 of a {ds.file_meta.TransferSyntaxUID.name} instance, Accept of OK_Frames.txt"
+    expect_equal(reply.status, 200, rule="SRC-WADO-FRAMES", location=where,
+                 message="the ANS client simulator's frames request is served")
+    parts = split_parts(reply.body, reply.content_type)
+    if ds.file_meta.TransferSyntaxUID.is_compressed:
+        from pydicom.encaps import generate_frames
+
+        wanted = next(generate_frames(ds.PixelData, number_of_frames=1))
+    else:
+        wanted = ds.PixelData
+    expect(len(parts) == 1 and parts[0][1] == wanted, rule="SRC-WADO-FRAMES", location=where,
+           expected=f"one part of {len(wanted)} bytes (the frame as stored, one of the syntaxes asked)",
+           observed=[(p[0].get("content-type"), len(p[1])) for p in parts], message="the frame's pixel data")
 
 
 @pytest.mark.requirement("SRC-WADO-METADATA")

@@ -84,3 +84,44 @@ def test_bad_accept_is_refused_cleanly(env, case):
     expect(reply.status in (400, 406, 413, 431), rule="SRC-WADO-ACCEPT-BAD", location=f"Accept ({case})",
            expected="400, 406, 413 or 431", observed=reply.status, message="a clear client-error status")
     _still_serving(env, "SRC-WADO-ACCEPT-BAD")
+
+
+def _author_token(env, entry) -> str | None:
+    """A PSC token of the KOS's author (XDS authorPerson IDNPS = "8" + RPPS), registered at PSC when new."""
+    from simulators.psc.config import User
+
+    ids = [a.person.split("^", 1)[0] for a in entry.authors if a.person and a.person.split("^", 1)[0]]
+    if not ids:
+        return None
+    rpps = ids[0][1:] if ids[0].startswith("8") and len(ids[0]) == 12 else ids[0]
+    users = env.psc.provider.users
+    if env.psc.provider.find_user(rpps) is None:
+        users[rpps] = User(rpps=rpps, given_name="Auteur", family_name="KOS")
+    return env.token_for(rpps)
+
+
+@pytest.mark.requirement("SRC-WADO-MASK")
+def test_masked_study_is_served_to_its_author_only(env):
+    pub = published_kos(env, "masked")
+    entry, kos = pub.kos_entry(), pub.kos()
+    codes = {c.node for c in entry.confidentialityCodes}
+    expect("MASQUE_PS" in codes, rule="SRC-WADO-MASK", location="DMP: KOS DocumentEntry confidentialityCode",
+           expected="MASQUE_PS (the report's OBX flag MASQUE_PS = Y)", observed=sorted(codes),
+           message="the manifest is published masked from professionals")
+    study, uid = str(kos.StudyInstanceUID), str(kos.SOPInstanceUID)
+    reply = request(env.wado, f"/studies/{study}", token=env.token(), kos=uid)
+    expect_equal(reply.status, 403, rule="SRC-WADO-MASK", location=f"GET /studies/{study} (another professional)",
+                 message="a study published MASQUE_PS is hidden from professionals other than its author")
+    token = _author_token(env, entry)
+    if token is not None:
+        reply = request(env.wado, f"/studies/{study}", token=token, kos=uid)
+        expect_equal(reply.status, 200, rule="SRC-WADO-MASK", location=f"GET /studies/{study} (its author)",
+                     message="the author of a masked manifest still retrieves the images")
+
+
+@pytest.mark.requirement("SRC-WADO-MASK")
+def test_invisible_to_patient_is_still_served_to_professionals(env):
+    kos = published_kos(env, "invisible").kos()
+    reply = request(env.wado, f"/studies/{kos.StudyInstanceUID}", token=env.token(), kos=str(kos.SOPInstanceUID))
+    expect_equal(reply.status, 200, rule="SRC-WADO-MASK", location="INVISIBLE_PATIENT + INVISIBLE_REP_LEGAUX",
+                 message="flags about the patient and legal representatives do not hide images from professionals")
