@@ -4,7 +4,8 @@ Built on the good content set of ``fixtures.mutations.goodset`` (CR-IMG and ORU^
 ANS samples) and on ``fixtures.studies`` for the images, so report, HL7 and PACS agree: same
 INS, names, accession number, placer order and Study Instance UID.
 
-Public: :func:`exam`, :func:`study_spec`, :func:`oru`, :func:`mdm`, :func:`omi_cancel`, :func:`replacement_cda`.
+Public: :func:`exam`, :func:`study_spec`, :func:`oru`, :func:`mdm`, :func:`omi_cancel`, :func:`replacement_cda`,
+:func:`revised_cda`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ def replacement_cda(ex: Exam, version: int = 2) -> bytes:
                f'<setId root="{ex.uid("cda-set")}"/><versionNumber value="{version - 1}"/>'
                f'</parentDocument></relatedDocument>\n')
     return cda.replace("  </documentationOf>\n", "  </documentationOf>\n" + related, 1).encode()
+
+
+def revised_cda(ex: Exam, version: int = 2) -> bytes:
+    """The same report validated again as a new final version: new id, same setId, no relatedDocument.
+
+    What a RIS sends with OBX-11 ``F`` when the radiologist re-validates a report already sent (an
+    addendum, images added): the Source must then replace the KOS it published (SRC-RPLC-FINAL).
+    """
+    cda = build_cda(ex).decode()
+    cda = cda.replace(f'<id root="{ex.uid("cda")}"/>', f'<id root="{ex.uid("cda", version)}"/>', 1)
+    return cda.replace('<versionNumber value="1"/>', f'<versionNumber value="{version}"/>', 1).encode()
 
 
 def _set_msh(message: bytes, *, type_: str | None = None, control_id: str | None = None) -> bytes:

@@ -16,12 +16,12 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           ("SRC-WADO-TOKEN",)),
     Fault("ignores-kos-uid", "WADO-RS ignores the KOS-SOPInstanceUID header (neither required nor matched)",
           ("SRC-WADO-KOSUID",)),
-    Fault("ignores-masking", "WADO-RS serves a manifest published MASQUE_PS to any professional, not only its author",
-          ("SRC-WADO-MASK",)),
     Fault("drops-accept-negotiation", "WADO-RS always answers in the stored transfer syntax, whatever Accept says",
           ("SRC-WADO-NEG",)),
     Fault("broken-multipart", "WADO-RS parts have no Content-Type and the close delimiter is missing",
           ("SRC-WADO-MULTIPART",)),
     Fault("no-replace-on-correction", "a corrected report (OBX-11 C) is published as a new KOS without RPLC",
           ("SRC-RPLC",)),
+    Fault("no-replace-on-final", "a second final report (OBX-11 F) of a study already published is published as "
+          "a second independent KOS, without RPLC", ("SRC-RPLC-FINAL",)),
 )}

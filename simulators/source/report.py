@@ -104,7 +104,7 @@ class ReportProcessor:
         who = identity(root)
         if status == "D":
             return self._delete(who.study_uid, "report deleted (OBX-11 D)")
-        return self._publish(msg, root, who, replace=status == "C")
+        return self._publish(msg, root, who, status)
 
     def _valid_cda(self, cda: bytes) -> etree._Element:
         errors = [f for f in validate_cda(cda) if f.severity is Severity.ERROR]
@@ -116,7 +116,14 @@ class ReportProcessor:
         except (UnsafeXmlError, etree.XMLSyntaxError) as exc:
             raise Rejected("AE", "207", f"CR-IMG unreadable: {exc}") from None
 
-    def _publish(self, msg: Message, root: etree._Element, who: Identity, replace: bool) -> Outcome:
+    def _publish(self, msg: Message, root: etree._Element, who: Identity, status: str) -> Outcome:
+        """Build, store and queue the KOS of the study; it replaces the study's current KOS, if any.
+
+        One manifest per study at the DMP: a correction (OBX-11 ``C``) and a second final report
+        (``F`` again, e.g. re-validated after an addendum or new images) both publish a new KOS with an
+        ``RPLC`` association to the current entry, which the registry then deprecates (FACTS §3; IHE ITI
+        TF-3 §4.2.2.2; PoC ``DmpAPI.updateKOS`` keeps one KOS per study and sends an RPLC update).
+        """
         try:
             images = self.find_images(who.study_uid)
         except Exception as exc:  # PACS down: the RIS will resend; nothing half-done
@@ -129,8 +136,9 @@ class ReportProcessor:
             kos_who = Identity(**{**vars(who), "ins": local_patient_id(msg) or who.ins[::-1]})
         base = None if self.fault == "missing-retrieve-url" else self.retrieve_base()
         kos_uid, kos = build_kos(kos_who, images, retrieve_base=base, institution=self.institution)
-        previous = self.store.kos_of_study(who.study_uid, CURRENT) if replace else []
-        if self.fault == "no-replace-on-correction":
+        previous = self.store.kos_of_study(who.study_uid, CURRENT)
+        if (self.fault == "no-replace-on-correction" and status == "C") or \
+                (self.fault == "no-replace-on-final" and status == "F"):
             previous = []
         meta = metadata(root, who, images, dmp_flags(msg))
         entry_uuid, doc_uid, sub = pnr_submission(
@@ -139,7 +147,8 @@ class ReportProcessor:
         self.store.add_kos(StoredKos(kos_uid, who.study_uid, meta.patient_cx, doc_uid, entry_uuid, CURRENT, kos),
                            replaces=previous[-1].sop_uid if previous else None)
         self.outbox.publish_pnr(self.dmp_repository, sub, who.study_uid, self.security)
-        action = "replaced" if previous else "published"
+        action = f"replaced {previous[-1].sop_uid} (OBX-11 {status})" if previous else "published"
+        log.info("study %s: KOS %s %s", who.study_uid, kos_uid, action)
         return Outcome("AA", kos_uid=kos_uid, actions=[f"KOS {kos_uid} {action}"])
 
     def _delete(self, study_uid: str, why: str) -> Outcome:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from harness.capture import capturing_session
 from harness.checks import expect, expect_equal
+from harness.xmlsafe import parse_xml
 from simulators.ris import messages as M
 from testplans.source_drimbox.conftest import published_kos
 from testplans.source_drimbox.consumer import request
 from testplans.source_drimbox.support import STATUS_DELETED, is_iti57, is_pnr, wait_dmp
 
 RPLC = "urn:ihe:iti:2007:AssociationType:RPLC"
+DEPRECATED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"  # ITI TF-3 §4.2.2.2 (replaced entry)
 
 
 def _ack_aa(ack, rule: str, what: str) -> None:
@@ -46,6 +51,39 @@ def test_corrected_report_replaces_the_kos(env):
            location="Association[@associationType='...:RPLC']", expected=f"{new_id} RPLC {first.kos_entry().id}",
            observed=[(a.source, a.target) for a in rplc] or "no RPLC association",
            message="the new KOS entry replaces the previous one")
+
+
+@pytest.mark.requirement("SRC-RPLC-FINAL")
+def test_second_final_report_replaces_the_kos(env):
+    ex = env.exams["refinal"]
+    first = published_kos(env, "refinal")
+    first_id = first.kos_entry().id
+    _raw, ack = env.send(M.oru(ex, cda=M.revised_cda(ex)))
+    _ack_aa(ack, "SRC-RPLC-FINAL", "a report validated again (OBX-11 F) is accepted")
+    pnrs = wait_dmp(ex.study_uid, count=2, predicate=is_pnr)
+    expect(len(pnrs) >= 2, rule="SRC-RPLC-FINAL", location="DMP repository", expected="a second RAD-68 request",
+           observed=f"{len(pnrs)} request(s)", message="the re-validated report is published again")
+    second = pnrs[-1]
+    new_id = second.kos_entry().id if second.kos_entry() is not None else "(no KOS entry)"
+    rplc = [(a.source, a.target) for a in second.submission.associations if a.type == RPLC]
+    expect((new_id, first_id) in rplc, rule="SRC-RPLC-FINAL", location="Association[@associationType='...:RPLC']",
+           expected=f"{new_id} RPLC {first_id}", observed=rplc or "no RPLC association",
+           message="one manifest per study: the new KOS entry replaces the one already published")
+    expect_equal(_dmp_status(env, first_id), DEPRECATED, rule="SRC-RPLC-FINAL",
+                 location=f"DMP registry {first_id}/@status", message="the replaced KOS entry is Deprecated")
+
+
+def _dmp_status(env, entry_id: str, until: str = DEPRECATED, timeout: float = 5.0) -> str | None:
+    """The registry status of an entry, read from the DMP simulator's inspector (the harness plays the DMP);
+    polled a little, as the registry commits the RAD-68 it just answered."""
+    session = capturing_session("harness:dmp-inspector")
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = session.get(f"{env.dmp.endpoints['inspector']}/objects/{entry_id}", timeout=10)
+        status = parse_xml(reply.content, max_bytes=1 << 20).get("status") if reply.status_code == 200 else None
+        if status == until or time.monotonic() >= deadline:
+            return status
+        time.sleep(0.1)
 
 
 @pytest.mark.requirement("SRC-DELETE")

@@ -129,6 +129,31 @@ def test_no_replace_fault_drops_the_rplc(tmp_path, ex):
     assert not [a for a in queued_pnr(store).associations if a.short_type == "RPLC"]
 
 
+@pytest.mark.parametrize("second", ["oru-f", "mdm-t02"])
+def test_second_final_report_replaces_with_rplc(tmp_path, ex, second):
+    proc, store = processor(tmp_path, images_of(ex))
+    assert proc.handle(M.oru(ex)).code == "AA"
+    first = store.kos_of_study(ex.study_uid)[0]
+    again = M.oru(ex, cda=M.revised_cda(ex)) if second == "oru-f" else M.mdm(ex, "T02", cda=M.revised_cda(ex))
+    out = proc.handle(again)
+    assert out.code == "AA" and "replaced" in out.actions[0]
+    assert [k.status for k in store.kos_of_study(ex.study_uid)] == [REPLACED, CURRENT]
+    assert [a.target for a in queued_pnr(store).associations if a.short_type == "RPLC"] == [first.entry_uuid]
+
+
+@pytest.mark.parametrize(("fault", "status", "rplc"), [
+    ("no-replace-on-final", "F", False), ("no-replace-on-final", "C", True),
+    ("no-replace-on-correction", "F", True), ("no-replace-on-correction", "C", False),
+])
+def test_replace_faults_touch_only_their_status(tmp_path, ex, fault, status, rplc):
+    proc, store = processor(tmp_path, images_of(ex), fault=fault)
+    assert proc.handle(M.oru(ex)).code == "AA"
+    assert proc.handle(M.oru(ex, status, cda=M.revised_cda(ex) if status == "F" else None)).code == "AA"
+    assert bool([a for a in queued_pnr(store).associations if a.short_type == "RPLC"]) is rplc
+    statuses = [k.status for k in store.kos_of_study(ex.study_uid)]
+    assert statuses == ([REPLACED, CURRENT] if rplc else [CURRENT, CURRENT])
+
+
 @pytest.mark.parametrize("how", ["oru-d", "mdm-t04", "omi-cancel"])
 def test_deletion_queues_iti57(tmp_path, ex, how):
     proc, store = processor(tmp_path, images_of(ex))
