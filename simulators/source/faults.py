@@ -16,6 +16,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           ("SRC-WADO-TOKEN",)),
     Fault("ignores-kos-uid", "WADO-RS ignores the KOS-SOPInstanceUID header (neither required nor matched)",
           ("SRC-WADO-KOSUID",)),
+    Fault("ignores-masking", "WADO-RS serves a manifest published MASQUE_PS to any professional, not only its author",
+          ("SRC-WADO-MASK",)),
     Fault("drops-accept-negotiation", "WADO-RS always answers in the stored transfer syntax, whatever Accept says",
           ("SRC-WADO-NEG",)),
     Fault("broken-multipart", "WADO-RS parts have no Content-Type and the close delimiter is missing",

@@ -61,6 +61,11 @@ STUDIES: dict[str, tuple[int, int, str, int]] = {
     "replace": (1, 2, "explicit", 32), "delete": (1, 2, "explicit", 32), "cancel": (1, 2, "explicit", 32),
     "mdm": (1, 2, "explicit", 32), "retry": (1, 2, "explicit", 32), "accmismatch": (1, 2, "explicit", 32),
     "patmismatch": (1, 2, "explicit", 32), "badcda": (1, 2, "explicit", 32), "refinal": (1, 2, "explicit", 32),
+    "masked": (1, 1, "explicit", 32), "invisible": (1, 1, "explicit", 32),
+}
+# key -> the report's HL7 masking flags (FACTS §4, IG-hl7v2 MetaDMP/MSS); the others keep the fixture's (all N)
+FLAGS: dict[str, dict[str, str]] = {
+    "masked": {"MASQUE_PS": "Y"}, "invisible": {"INVISIBLE_PATIENT": "Y", "INVISIBLE_REP_LEGAUX": "Y"},
 }
 
 
@@ -122,12 +127,23 @@ class Env:
     def token(self, **kwargs: Any) -> str:
         return self.psc.issue_token(PROFESSIONAL, CONSUMER_CLIENT, **kwargs)
 
+    def token_for(self, professional: str, **kwargs: Any) -> str:
+        """A token of another professional (RPPS) known to the PSC simulator."""
+        return self.psc.issue_token(professional, CONSUMER_CLIENT, **kwargs)
+
     def send(self, message: bytes):
         return send(self.mllp, message)
 
 
 def _exams() -> dict[str, Exam]:
-    return {k: M.exam(f"src-plan-{k}", series=s, instances=n) for k, (s, n, _ts, _r) in STUDIES.items()}
+    from dataclasses import replace
+
+    exams = {k: M.exam(f"src-plan-{k}", series=s, instances=n) for k, (s, n, _ts, _r) in STUDIES.items()}
+    for key, flags in FLAGS.items():
+        ex = exams[key]
+        exams[key] = replace(ex, flags=tuple((f, flags.get(f, v)) for f, v in ex.flags)
+                             + tuple((f, v) for f, v in flags.items() if f not in dict(ex.flags)))
+    return exams
 
 
 def _study_files(exams: dict[str, Exam], root: Path) -> dict[str, list[Path]]:
