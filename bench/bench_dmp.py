@@ -1,17 +1,22 @@
 """Benchmark of the DMP simulator (issue 4, printed figures, never a test).
 
 1. RAD-68 Provide and Register per second: DMP KOS submissions (KOS of 300 references + Signature01),
-   MTOM, over HTTP on loopback, several clients, SQLite. Target >= 300 PnR/s.
+   MTOM, over HTTP on loopback, several clients, SQLite, with 1 and N server worker processes
+   (``--workers 1,2``; messages built before the clock starts). Also the server's CPU time per PnR
+   (utime + stime of the workers): the per-request cost, whatever the number of cores. Target >= 300 PnR/s.
 2. FindDocuments latency p50/p95 over HTTP with 10^5 (``--entries``) DocumentEntries loaded in the
    registry (10 per patient), SQLite (default) or PostgreSQL (``--db``). Target p95 <= 20 ms at 10^6.
 
-    /work/venv/bin/python bench/bench_dmp.py [--pnr 600] [--clients 4] [--entries 100000] [--queries 500]
+    /work/venv/bin/python bench/bench_dmp.py [--pnr 600] [--clients 4] [--workers 1,2] [--entries 100000]
+        [--queries 500]
         [--profile dmp|xds] [--vihf off|enforce] [--db postgresql://...]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import os
 import statistics
 import tempfile
 import time
@@ -19,6 +24,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -29,7 +35,8 @@ from simulators.dmp import ebxml as E
 from simulators.dmp import reference
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.ebxml import APPROVED, index_extrinsic
-from simulators.dmp.storage import Batch, StoredObject
+from simulators.dmp.storage import Batch, StoredObject, open_storage
+from simulators.dmp.workers import start_workers
 from testplans.dmp.kos import make_kos
 
 APPROVED_STATUS = [APPROVED]
@@ -39,34 +46,72 @@ def patient(i: int) -> str:
     return f"{100000000000000 + i}^^^&1.2.250.1.213.1.4.10&ISO^NH"
 
 
-def bench_pnr(ref: reference.Reference, count: int, clients: int, vihf: bool) -> None:
+def pnr_messages(count: int, vihf_pki: object | None) -> list[tuple[str, bytes]]:
+    """``count`` RAD-68 messages (distinct patients and uniqueIds), built before any clock starts."""
     kos, study = make_kos(references=300)
-    messages = []
     provider = None
-    if vihf:
+    if vihf_pki is not None:
         from testplans.dmp.conftest import vihf_provider
 
-        provider = vihf_provider(ref.vihf_pki.key_pem, ref.vihf_pki.cert_pem)
+        provider = vihf_provider(vihf_pki.key_pem, vihf_pki.cert_pem)
+    messages = []
     for i in range(count):
         pid = patient(10**9 + i)  # not among the patients of the FindDocuments load
         sub = kos_submission(kos, patient_id=pid, study_uid=study, accession=f"A{i}")
         extra = provider(pid) if provider else None
         messages.append(build_pnr_message(sub, mtom=True, header_extra=[extra] if extra is not None else []))
-    client = XdsClient(ref.endpoints["registry"], ref.endpoints["repository"])
-    client.post(ref.endpoints["repository"], *messages[0])  # warm up (schemas, value sets)
-    chunks = [messages[1 + i::clients] for i in range(clients)]
+    return messages
 
-    def run(chunk: list[tuple[str, bytes]]) -> int:
-        c = XdsClient(ref.endpoints["registry"], ref.endpoints["repository"])
-        return sum(1 for m in chunk if not c.post(ref.endpoints["repository"], *m).success)
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        failures = sum(pool.map(run, chunks))
-    elapsed = time.perf_counter() - start
-    done = count - 1
-    print(f"RAD-68 PnR (KOS 300 refs + Signature01, MTOM, {len(kos)} B KOS): {done} in {elapsed:.1f} s "
-          f"= {done / elapsed:.0f} PnR/s with {clients} clients ({failures} failures)")
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of ``pids`` (Linux /proc), the server's CPU whatever the client costs."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def post_all(url: str, messages: list[tuple[str, bytes]]) -> int:
+    """POST each message on one keep-alive connection (http.client: the cheapest client, the
+    cores are shared with the server); returns the number of non-Success answers."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    failures = 0
+    for ctype, body in messages:
+        conn.request("POST", parts.path, body=body, headers={"Content-Type": ctype})
+        answer = conn.getresponse().read()
+        failures += b"ResponseStatusType:Success" not in answer
+    conn.close()
+    return failures
+
+
+def bench_pnr(config: DmpConfig, messages: list[tuple[str, bytes]], clients: int, workers: int) -> None:
+    """PnR/s and server CPU ms per PnR with ``workers`` server processes on a fresh database."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if config.db and config.db.startswith("postgres"):
+            storage = open_storage(config.db)
+            storage.reset()  # the same messages are sent again for each worker count
+            storage.close()
+        pool = start_workers(replace(config, workdir=Path(tmp)), workers)
+        try:
+            url = pool.endpoints["repository"]
+            warm = messages[:workers * 2]  # each worker loads schemas and value sets once
+            with ThreadPoolExecutor(workers * 2) as pool_warm:
+                list(pool_warm.map(lambda m: post_all(url, [m]), warm))
+            timed = messages[len(warm):]
+            chunks = [timed[i::clients] for i in range(clients)]
+            cpu0, start = cpu_seconds(pool.pids), time.perf_counter()
+            with ThreadPoolExecutor(clients) as runners:
+                failures = sum(runners.map(lambda chunk: post_all(url, chunk), chunks))
+            elapsed, cpu = time.perf_counter() - start, cpu_seconds(pool.pids) - cpu0
+        finally:
+            pool.stop()
+    done = len(timed)
+    print(f"RAD-68 PnR (KOS 300 refs + Signature01, MTOM): {done} in {elapsed:.2f} s = {done / elapsed:.0f} PnR/s "
+          f"with {workers} worker(s), {clients} clients; server CPU {cpu * 1000 / done:.2f} ms/PnR "
+          f"({failures} failures)", flush=True)
 
 
 def load_entries(ref: reference.Reference, entries: int, per_patient: int = 10) -> None:
@@ -117,25 +162,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pnr", type=int, default=600)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", default="1,2", help="server worker processes to measure, comma-separated")
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--profile", default="dmp", choices=("dmp", "xds"))
     parser.add_argument("--vihf", default="off", choices=("off", "enforce"))
     parser.add_argument("--db", default=None, help="sqlite:///PATH (default: a temporary file) or postgresql://...")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        from harness.vihf import throwaway_pki
+    import logging
 
-        pki = throwaway_pki() if args.vihf == "enforce" else None
+    from harness.vihf import throwaway_pki
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    pki = throwaway_pki() if args.vihf == "enforce" else None
+    with tempfile.TemporaryDirectory() as tmp:
         config = DmpConfig(workdir=Path(tmp), profile=args.profile, vihf=args.vihf, db=args.db,
                            trust_store=[pki.ca_pem] if pki else [])
-        import logging
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        with reference.start(config, vihf_pki=pki) as ref:
-            if args.pnr:
-                bench_pnr(ref, args.pnr, args.clients, args.vihf == "enforce")
-            if args.entries:
+        if args.pnr:
+            counts = [int(n) for n in args.workers.split(",") if n.strip()]
+            messages = pnr_messages(args.pnr + 2 * max(counts), pki)
+            print(f"{len(messages)} messages of {len(messages[0][1])} bytes built; "
+                  f"{os.cpu_count()} CPU(s) shared by server and clients", flush=True)
+            for workers in counts:
+                bench_pnr(config, messages, args.clients, workers)
+        if args.entries:
+            with reference.start(config, vihf_pki=pki) as ref:
                 load_entries(ref, args.entries)
                 bench_find(ref, args.entries, args.queries)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -151,9 +150,6 @@ class Registry:
         self.storage = storage
         self.config = config
         self.handlers = handlers or Handlers()
-        # one writer at a time in this process: a uniqueId or status checked is still so at commit
-        # (several processes on one PostgreSQL database would need a database lock as well)
-        self._write_lock = threading.Lock()
 
     # ------------------------------------------------------------------ ITI-41 (RAD-68)
     def provide_and_register(self, sor: etree._Element, documents: dict[str, bytes],
@@ -173,7 +169,9 @@ class Registry:
             self.handlers.on_reject(self, parsed, docs, errors)
             raise Rejected(errors)
         batch = self._batch(parsed, docs, exchange_id)
-        with self._write_lock:  # checks against the registry and the commit see the same state
+        # checks against the registry and the commit in one write transaction: a uniqueId or a status
+        # checked is still so at commit, whichever thread or worker process writes meanwhile
+        with self.storage.write_transaction():
             batch.status_changes += self._replacements(parsed)
             self._check_unique(batch)
             self.handlers.commit(self.storage, batch)
@@ -231,13 +229,15 @@ class Registry:
         repo = self.config.repository_unique_id
         for x in parsed.extrinsics:
             data = docs[x.get("id")]
-            if not E.slot_value(x, "hash"):
-                E.set_slot(x, "hash", [self.handlers.compute_hash(data)])
+            ind = replace(parsed.index(x), repository_uid=repo)  # the index made for the checks, updated
+            if not ind.hash:
+                ind.hash = self.handlers.compute_hash(data)
+                E.set_slot(x, "hash", [ind.hash])
             if not E.slot_value(x, "size"):
+                ind.size = len(data)
                 E.set_slot(x, "size", [str(len(data))])
             E.set_slot(x, "repositoryUniqueId", [repo])
-            x.set("lid", x.get("lid") or x.get("id", ""))
-            ind = E.index_extrinsic(x)
+            x.set("lid", ind.lid or x.get("id", ""))
             batch.objects.append(StoredObject(ind, E.APPROVED, _xml(x)))
             batch.documents.append((repo, ind.unique_id or "", x.get("mimeType"), data))
         for pkg in parsed.packages:
@@ -310,7 +310,7 @@ class Registry:
         §4.2.2.3; the DMP deletes with ``urn:asip:ci-sis:2010:StatusType:Deleted``) and DocumentEntry
         metadata updates (a new version with the same lid, ITI TF-3 §4.1.10, ITI TF-2b §3.57.4.1.3)."""
         parsed = split_request(sor)
-        with self._write_lock:
+        with self.storage.write_transaction():
             self._update(parsed, exchange_id)
 
     def _update(self, parsed: Parsed, exchange_id: str | None) -> None:
@@ -384,6 +384,9 @@ class Registry:
 
 
 def _xml(elem: etree._Element) -> bytes:
+    """The object as stored: its XML without ``status`` (the registry owns the status, kept apart)."""
+    if "status" not in elem.attrib:
+        return etree.tostring(elem)
     clone = copy.deepcopy(elem)
     clone.attrib.pop("status", None)
     return etree.tostring(clone)

@@ -2,8 +2,9 @@
 
 Options: ``--profile xds|dmp``, ``--vihf off|warn|enforce``, ``--db URL`` (sqlite:///PATH or
 postgresql://...), ``--vihf-trust PEM`` (CA certificates for VIHF signatures, repeatable),
-``--dmp-workdir DIR``, ``--dmp-fault NAME``, ``--repository-unique-id OID``; ``--port`` / ``--host``
-come from the CLI. With ``--vihf enforce`` (the default) and no trust store every request is refused.
+``--dmp-workdir DIR``, ``--dmp-fault NAME``, ``--repository-unique-id OID``, ``--workers N`` (processes
+sharing the listening socket, default 1: see workers.py); ``--port`` / ``--host`` come from the CLI.
+With ``--vihf enforce`` (the default) and no trust store every request is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from simulators.dmp import reference
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.faults import FAULTS
 from simulators.dmp.reference import Reference
+from simulators.dmp.workers import WorkerPool, start_workers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,11 +31,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PEM file of CA certificates trusted for VIHF signatures (repeatable)")
     parser.add_argument("--dmp-fault", choices=sorted(FAULTS), default=None, help="switch on one named fault")
     parser.add_argument("--repository-unique-id", default=DmpConfig.repository_unique_id)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes sharing the port (default 1: one process, threads)")
 
 
-def start(args: argparse.Namespace) -> Reference:
+def start(args: argparse.Namespace) -> Reference | WorkerPool:
     config = DmpConfig(profile=args.profile, vihf=args.vihf, db=args.db, workdir=args.dmp_workdir,
                        trust_store=[p.read_bytes() for p in args.vihf_trust], fault=args.dmp_fault,
                        repository_unique_id=args.repository_unique_id)
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, not {workers}")
+    if workers > 1:
+        return start_workers(config, workers, port=args.port or 0, host=args.host or "127.0.0.1")
     return reference.start(config, port=args.port or 0, host=args.host or "127.0.0.1")
 

@@ -4,10 +4,18 @@ Both backends implement the same small interface over the same tables; a submiss
 in ONE transaction (objects, index rows, document bytes and status changes together), so a
 failure or a killed process leaves the registry and the repository exactly as they were
 (ITI TF-2b §3.41.4.1.3: "the Submission Set shall be rejected as a whole").
+
+Writers are serialised across threads AND processes (``serve dmp --workers N``) by
+:meth:`Storage.write_transaction`: the checks a registry makes against its content (uniqueId not
+registered yet, RPLC target still Approved) run inside the same transaction as the writes, under
+the write lock (SQLite ``BEGIN IMMEDIATE`` behind a lock file, PostgreSQL a transaction-level
+advisory lock), so two workers cannot both register one uniqueId.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
@@ -47,6 +55,9 @@ CREATE INDEX IF NOT EXISTS capture_links_obj ON capture_links(obj_id);
 """
 
 
+_INSERT_OBJECT = f"INSERT INTO objects ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
 @dataclass
 class StoredObject:
     index: Indexed
@@ -82,6 +93,8 @@ class Storage:
         self._pool: queue.LifoQueue = queue.LifoQueue()
         self._lock = threading.Lock()
         self._all: list[Any] = []
+        self._write_lock = threading.Lock()  # one writer per process; the backend adds the cross-process lock
+        self._local = threading.local()  # .cursor: the write transaction open in this thread
 
     # --- backend hooks -------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -133,31 +146,52 @@ class Storage:
                 conn.commit()
 
     # --- writes ------------------------------------------------------------------------------
+    @contextmanager
+    def write_transaction(self) -> Iterator[Any]:
+        """The one write transaction at a time (threads and processes): reads made in this thread
+        meanwhile (:meth:`query`, :meth:`rows`...) and :meth:`commit` join it, so checks and writes
+        see and change the same state. Commits at the end, rolls back on any exception."""
+        if getattr(self._local, "cursor", None) is not None:
+            yield self._local.cursor  # nested: join the open transaction
+            return
+        with self._write_lock, self._cross_process_lock(), self.transaction() as cur:
+            self._local.cursor = cur
+            try:
+                yield cur
+            finally:
+                self._local.cursor = None
+
+    @contextmanager
+    def _cross_process_lock(self) -> Iterator[None]:
+        yield
+
     def commit(self, batch: Batch) -> None:
-        """Write the whole batch in one transaction, or nothing."""
-        with self.transaction() as cur:
+        """Write the whole batch in one transaction (the open write transaction if any), or nothing."""
+        with self.write_transaction() as cur:
             self._write(cur, batch)
 
     def _write(self, cur: Any, batch: Batch) -> None:
-        insert = self.sql(f"INSERT INTO objects ({', '.join(_COLUMNS)}) VALUES "
-                          f"({', '.join('?' * len(_COLUMNS))})")
-        multi = self.sql("INSERT INTO multi (obj_id, kind, value) VALUES (?, ?, ?)")
-        for obj in batch.objects:
-            cur.execute(insert, _object_values(obj))
-            rows = [(obj.index.id, k, v) for k, v in obj.index.multi]
-            if rows:
-                cur.executemany(multi, rows)
+        """Every row of the batch, one executemany per table (one prepared statement each)."""
+        cur.executemany(self.sql(_INSERT_OBJECT), [_object_values(o) for o in batch.objects])
+        multi = [(o.index.id, k, v) for o in batch.objects for k, v in o.index.multi]
+        if multi:
+            cur.executemany(self.sql("INSERT INTO multi (obj_id, kind, value) VALUES (?, ?, ?)"), multi)
         if batch.documents:
             cur.executemany(self.sql("INSERT INTO documents (repository_uid, unique_id, mime_type, data) "
                                      "VALUES (?, ?, ?, ?)"), batch.documents)
-        for ident, status in batch.status_changes:
-            cur.execute(self.sql("UPDATE objects SET status = ? WHERE id = ?"), (status, ident))
+        if batch.status_changes:
+            cur.executemany(self.sql("UPDATE objects SET status = ? WHERE id = ?"),
+                            [(status, ident) for ident, status in batch.status_changes])
         if batch.exchange_id:
             cur.executemany(self.sql("INSERT INTO capture_links (obj_id, exchange_id) VALUES (?, ?)"),
                             [(o.index.id, batch.exchange_id) for o in batch.objects])
 
     # --- reads -------------------------------------------------------------------------------
     def query(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
+        cur = getattr(self._local, "cursor", None)
+        if cur is not None:  # inside this thread's write transaction: read what it sees
+            cur.execute(self.sql(text), tuple(params))
+            return cur.fetchall()
         with self.connection() as conn:
             cur = conn.cursor()
             cur.execute(self.sql(text), tuple(params))
@@ -234,12 +268,33 @@ class SqliteStorage(Storage):
     def __init__(self, path: Path | str) -> None:
         super().__init__()
         self.path = str(path)
+        self._lock_fd: int | None = None
         self._setup()
+
+    @contextmanager
+    def _cross_process_lock(self) -> Iterator[None]:
+        """An flock on ``<db>.lock`` in front of BEGIN IMMEDIATE: writers of several processes queue
+        in the kernel and wake as soon as the lock is free, where SQLite's busy handler would poll
+        with growing sleeps (BEGIN IMMEDIATE + busy_timeout stay the guarantee)."""
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        super().close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=60)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint=8192")  # 32 MB between checkpoints: fewer fsyncs
         conn.execute("PRAGMA busy_timeout=60000")
         return conn
 
@@ -261,6 +316,9 @@ class SqliteStorage(Storage):
                 raise
             else:
                 conn.execute("COMMIT")
+
+
+_PG_WRITE_LOCK = 0x44524D50  # "DRMP": the advisory lock key of the DMP writers
 
 
 class PostgresStorage(Storage):
@@ -285,6 +343,17 @@ class PostgresStorage(Storage):
 
     def _end_read(self, conn: Any) -> None:
         conn.rollback()
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[Any]:
+        """As the base class, plus a transaction-level advisory lock: one writer at a time across
+        every process using this database (released by COMMIT or ROLLBACK)."""
+        if getattr(self._local, "cursor", None) is not None:
+            yield self._local.cursor
+            return
+        with super().write_transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_WRITE_LOCK,))
+            yield cur
 
     def _setup(self) -> None:
         with self.connection() as conn:
