@@ -1,5 +1,6 @@
 """Kill the DMP server process in the middle of a large submission; after a restart the submission
-is wholly absent (or, when the kill lands after the commit, wholly present: never in part)."""
+is wholly absent (or, when the kill lands after the commit, wholly present: never in part).
+With ``--workers 2`` the workers die with the killed server (none keeps serving)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pytest
 import requests
 
 from harness.xds import Association, build_pnr_message, fill_hash_size
@@ -27,10 +29,10 @@ HAS_MEMBER = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
 ALL = ["urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"]
 
 
-def start_server(db: Path) -> tuple[subprocess.Popen, dict[str, str]]:
+def start_server(db: Path, workers: int = 1) -> tuple[subprocess.Popen, dict[str, str]]:
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "dmp", "--port", "0", "--vihf", "off",
-                             "--db", f"sqlite:///{db}", "--profile", "xds"], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                             "--db", f"sqlite:///{db}", "--profile", "xds", "--workers", str(workers)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     endpoints: dict[str, str] = {}
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -44,9 +46,28 @@ def start_server(db: Path) -> tuple[subprocess.Popen, dict[str, str]]:
     return proc, endpoints
 
 
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
 def kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the server; its worker processes (--workers N) must die with it."""
+    workers = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
+    deadline = time.time() + 10
+    while any(Path(f"/proc/{w}").exists() and "Z" not in _state(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.05)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in _state(w)]
+    assert not alive, f"workers {alive} survived the server"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
 
 
 def large_submission(patient: str, documents: int = 40):
@@ -66,9 +87,10 @@ def _client(endpoints: dict[str, str]) -> XdsClient:
     return XdsClient(endpoints["registry"], endpoints["repository"], actor="test:dmp-restart")
 
 
-def test_kill_during_upload_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_during_upload_leaves_nothing(tmp_path, workers):
     db = tmp_path / "dmp.sqlite"
-    proc, endpoints = start_server(db)
+    proc, endpoints = start_server(db, workers)
     patient = new_patient()
     ctype, body = build_pnr_message(large_submission(patient), mtom=True)
     url = urlparse(endpoints["repository"])
@@ -82,7 +104,7 @@ def test_kill_during_upload_leaves_nothing(tmp_path):
     finally:
         if proc.poll() is None:
             kill(proc)
-    proc, endpoints = start_server(db)
+    proc, endpoints = start_server(db, workers)
     try:
         assert find(_client(endpoints), patient, ALL) == []
         assert _client(endpoints).provide_and_register(large_submission(patient, 3)).success
@@ -90,11 +112,12 @@ def test_kill_during_upload_leaves_nothing(tmp_path):
         kill(proc)
 
 
-def test_kill_while_registering_is_all_or_nothing(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_while_registering_is_all_or_nothing(tmp_path, workers):
     db = tmp_path / "dmp.sqlite"
     outcomes = []
     for delay in (0.05, 0.2, 0.6):
-        proc, endpoints = start_server(db)
+        proc, endpoints = start_server(db, workers)
         patient = new_patient()
         sub = large_submission(patient)
         ctype, body = build_pnr_message(sub, mtom=True)
@@ -113,7 +136,7 @@ def test_kill_while_registering_is_all_or_nothing(tmp_path):
         time.sleep(delay)
         kill(proc)
         thread.join()
-        proc, endpoints = start_server(db)
+        proc, endpoints = start_server(db, workers)
         try:
             count = len(find(_client(endpoints), patient, ALL))
         finally:
