@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
+from harness.findings import Finding
 from harness.xds.query import RegistryError
 from simulators.dmp import ebxml as E
 from simulators.dmp.config import INS_OIDS, DmpConfig
@@ -371,6 +372,13 @@ class Registry:
             E.set_slot(x, name, [value])
         batch.objects.append(StoredObject(E.index_extrinsic(x), E.APPROVED, _xml(x)))
         batch.status_changes.append((old_id, E.DEPRECATED))
+
+    # ------------------------------------------------------------------ evidence
+    def record_findings(self, exchange_id: str, patient: str | None, action: str | None,
+                        findings: list[Finding]) -> None:
+        """Findings about a request that was not refused for them (VIHF ``warn``), kept with the
+        MessageID that the capture links and the inspector use."""
+        self.storage.add_findings(exchange_id, patient, action, findings)
 
     # ------------------------------------------------------------------ ITI-43
     def retrieve(self, repository_uid: str, unique_id: str) -> tuple[str | None, bytes] | RegistryError:

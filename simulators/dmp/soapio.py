@@ -16,6 +16,7 @@ from types import ModuleType
 from flask import Response, request
 from lxml import etree
 
+from harness.findings import Finding
 from harness.soap import (
     SoapFault,
     SoapMessage,
@@ -28,6 +29,7 @@ from harness.soap import (
 from harness.soap.envelope import SOAP12_CONTENT_TYPE
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.registry import Registry
+from simulators.dmp.vihf_check import request_patient
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,23 @@ class Reply:
 class Context:
     registry: Registry
     config: DmpConfig
-    vihf_check: Callable[[SoapMessage, str | None], None] | None = None
+    vihf_check: Callable[[SoapMessage, str | None], list[Finding]] | None = None
+
+
+WARN_AGENT = "dmp-simulator"
+_MAX_WARNINGS = 20
+
+
+def warning_headers(findings: list[Finding]) -> list[tuple[str, str]]:
+    """``Warning: 299 dmp-simulator "..."`` per finding (RFC 7234 §5.5, 299: persistent warning, text
+    for a human or a log): the findings travel with the response, so the captured exchange (and the
+    campaign report that lists it) shows them next to the message they are about."""
+    out = []
+    for f in findings[:_MAX_WARNINGS]:
+        text = f"VIHF {f}"[:400].replace("\\", "\\\\").replace('"', '\\"')
+        text = " ".join(text.encode("latin-1", "replace").decode("latin-1").split())
+        out.append(("Warning", f'299 {WARN_AGENT} "{text}"'))
+    return out
 
 
 def endpoint(ctx: Context, modules: list[ModuleType]) -> Callable[[], Response]:
@@ -51,7 +69,7 @@ def endpoint(ctx: Context, modules: list[ModuleType]) -> Callable[[], Response]:
     by_action = {m.ACTION: m for m in modules}
 
     def view() -> Response:
-        relates_to = None
+        relates_to, findings = None, []
         if (request.content_length or 0) > ctx.config.max_body_bytes:
             return fault_response(SoapFault("Sender", f"message of {request.content_length} bytes exceeds the "
                                             f"limit of {ctx.config.max_body_bytes} bytes"), None)
@@ -74,17 +92,25 @@ def endpoint(ctx: Context, modules: list[ModuleType]) -> Callable[[], Response]:
             if msg.envelope.body is None:
                 raise SoapFault("Sender", "soap:Body is empty")
             if ctx.vihf_check is not None:
-                ctx.vihf_check(msg, action)
+                findings = ctx.vihf_check(msg, action)
+                if findings:
+                    ctx.registry.record_findings(relates_to or "", request_patient(msg), action, findings)
             reply = module.handle(ctx, msg)
         except SoapFault as fault:
-            return fault_response(fault, relates_to)
+            return _with_warnings(fault_response(fault, relates_to), findings)
         except Exception as exc:
             log.exception("DMP simulator failed on %s", request.path)
-            return fault_response(SoapFault("Receiver", f"internal error: {exc.__class__.__name__}: {exc}"),
-                                  relates_to)
-        return reply_response(reply, action, relates_to, msg.mtom)
+            return _with_warnings(fault_response(SoapFault("Receiver", f"internal error: {exc.__class__.__name__}: "
+                                                           f"{exc}"), relates_to), findings)
+        return _with_warnings(reply_response(reply, action, relates_to, msg.mtom), findings)
 
     return view
+
+
+def _with_warnings(response: Response, findings: list[Finding]) -> Response:
+    for name, value in warning_headers(findings):
+        response.headers.add(name, value)
+    return response
 
 
 def fault_response(fault: SoapFault, relates_to: str | None) -> Response:

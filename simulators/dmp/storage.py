@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.findings import Finding
 from simulators.dmp.ebxml import Indexed
 
 _COLUMNS = ("id", "kind", "unique_id", "lid", "patient_id", "status", "class_code", "type_code",
@@ -52,7 +53,14 @@ CREATE TABLE IF NOT EXISTS documents (
   PRIMARY KEY (repository_uid, unique_id));
 CREATE TABLE IF NOT EXISTS capture_links (obj_id TEXT NOT NULL, exchange_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS capture_links_obj ON capture_links(obj_id);
+CREATE TABLE IF NOT EXISTS findings (
+  exchange_id TEXT NOT NULL, patient_id TEXT, action TEXT, rule TEXT NOT NULL, severity TEXT NOT NULL,
+  location TEXT, message TEXT, expected TEXT, found TEXT, origin TEXT);
+CREATE INDEX IF NOT EXISTS findings_exchange ON findings(exchange_id);
+CREATE INDEX IF NOT EXISTS findings_patient ON findings(patient_id);
 """
+_FINDING_COLUMNS = ("exchange_id", "patient_id", "action", "rule", "severity", "location", "message", "expected",
+                    "found", "origin")
 
 
 _INSERT_OBJECT = f"INSERT INTO objects ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -185,6 +193,22 @@ class Storage:
         if batch.exchange_id:
             cur.executemany(self.sql("INSERT INTO capture_links (obj_id, exchange_id) VALUES (?, ?)"),
                             [(o.index.id, batch.exchange_id) for o in batch.objects])
+
+    def add_findings(self, exchange_id: str, patient: str | None, action: str | None,
+                     findings: Iterable[Finding]) -> None:
+        """Keep findings about a received message (e.g. VIHF in ``warn`` mode): evidence of the
+        exchange ``exchange_id`` (its wsa:MessageID), not registry content."""
+        rows = [(exchange_id, patient, action, f.rule, f.severity.value, f.location, f.message, f.expected,
+                 f.found, f.origin) for f in findings]
+        if rows:
+            with self.write_transaction() as cur:
+                cur.executemany(self.sql(f"INSERT INTO findings ({', '.join(_FINDING_COLUMNS)}) VALUES "
+                                         f"({', '.join('?' * len(_FINDING_COLUMNS))})"), rows)
+
+    def findings(self, where: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Stored findings as dicts (Finding.to_dict fields + exchange_id, patient_id, action)."""
+        found = self.query(f"SELECT {', '.join(_FINDING_COLUMNS)} FROM findings WHERE {where}", params)
+        return [dict(zip(_FINDING_COLUMNS, row, strict=True)) for row in found]
 
     # --- reads -------------------------------------------------------------------------------
     def query(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
@@ -366,7 +390,7 @@ class PostgresStorage(Storage):
     def reset(self) -> None:
         """Drop every row (tests share one database)."""
         with self.transaction() as cur:
-            cur.execute("TRUNCATE objects, multi, documents, capture_links")
+            cur.execute("TRUNCATE objects, multi, documents, capture_links, findings")
 
 
 def open_storage(url: str | None, workdir: Path | None = None) -> Storage:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import pytest
 import requests
 
+from harness.capture import recorder
 from simulators.dmp import FAULTS, serve
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.faults import handlers_for
 
-from .dmp_testing import client_of, kos_sub
+from .dmp_testing import client_of, find, kos_sub
 
 
 def test_inspector_lists_a_patients_objects_and_messages(sqlite_server):
@@ -91,3 +93,59 @@ def test_vihf_warn_mode_serves_without_assertion(tmp_path, caplog):
         with caplog.at_level("WARNING", logger="simulators.dmp.vihf_check"):
             assert client_of(ref).provide_and_register(kos_sub()).success
         assert any("DMP-VIHF-001" in r.getMessage() for r in caplog.records)
+
+
+def _simulator_exchange(summary_part: str, after: int) -> Any:
+    found = [e for e in recorder().wait_for(actor="dmp-simulator")[after:] if summary_part in e.summary]
+    assert found, f"no captured exchange of the simulator for {summary_part}"
+    return found[-1]
+
+
+def test_vihf_warn_findings_are_evidence_of_the_message(tmp_path):
+    """warn: the request is served and its VIHF findings go with the captured response (Warning: 299
+    headers, so the campaign report shows them beside the exchange) and into the inspector, for the
+    patient and for the message (objects it created + findings)."""
+    from simulators.dmp import reference
+
+    with reference.start(DmpConfig(workdir=tmp_path, vihf="warn")) as ref:
+        sub = kos_sub()
+        patient = sub.submission_set.patientId
+        before = len(recorder().exchanges(actor="dmp-simulator"))
+        assert client_of(ref).provide_and_register(sub).success
+        warnings = [v for k, v in _simulator_exchange("/repository", before).response_headers if k == "Warning"]
+        assert warnings and all(w.startswith('299 dmp-simulator "VIHF ERROR [DMP-VIHF-001]') for w in warnings)
+        before = len(recorder().exchanges(actor="dmp-simulator"))
+        assert find(client_of(ref), patient)  # a query without VIHF: evidence too
+        assert any(k == "Warning" for k, _ in _simulator_exchange("/registry", before).response_headers)
+
+        base = ref.endpoints["inspector"]
+        data = requests.get(f"{base}/patients/{patient}.json", timeout=10).json()
+        by_action = {f["action"]: f for f in data["findings"]}
+        assert set(by_action) == {"urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b",
+                                  "urn:ihe:iti:2007:RegistryStoredQuery"}
+        pnr = by_action["urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"]
+        assert pnr["rule"] == "DMP-VIHF-001" and pnr["severity"] == "error" and pnr["patient_id"] == patient
+        message = requests.get(f"{base}/messages/{pnr['exchange_id']}", timeout=10).json()
+        assert {f["rule"] for f in message["findings"]} == {"DMP-VIHF-001"}
+        assert set(message["objects"]) >= {d["id"] for d in data["doc"]}
+        assert "DMP-VIHF-001" in requests.get(f"{base}/patients/{patient}", timeout=10).text
+
+
+def test_accepted_vihf_leaves_no_warning(tmp_path):
+    """A valid assertion (warn mode) and VIHF off: no finding kept, no Warning header."""
+    from harness.vihf import throwaway_pki
+    from simulators.dmp import reference
+    from testplans.dmp.conftest import vihf_provider
+
+    pki = throwaway_pki()
+    for vihf in ("warn", "off"):
+        with reference.start(DmpConfig(workdir=tmp_path / vihf, vihf=vihf, trust_store=[pki.ca_pem])) as ref:
+            sub = kos_sub()
+            client = client_of(ref)
+            client.vihf = vihf_provider(pki.key_pem, pki.cert_pem)
+            before = len(recorder().exchanges(actor="dmp-simulator"))
+            assert client.provide_and_register(sub).success
+            assert not any(k == "Warning" for k, _ in _simulator_exchange("/repository", before).response_headers)
+            patient = sub.submission_set.patientId
+            data = requests.get(f"{ref.endpoints['inspector']}/patients/{patient}.json", timeout=10).json()
+            assert data["findings"] == []
