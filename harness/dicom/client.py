@@ -123,17 +123,16 @@ def echo(peer: Peer) -> int:
 
 
 def store(peer: Peer, items: Iterable[Path | str | Dataset]) -> StoreResult:
-    """C-STORE files or datasets on one association, contexts from the items' own SOP class + TS.
+    """C-STORE files or datasets on one association, one context per SOP class + syntax of the items.
 
     Files are read twice (headers first to build the contexts, then streamed by pynetdicom) so a
     whole study is never held in memory.
     """
     items = list(items)
     headers = [_header(it) for it in items]
-    pairs: dict[str, set[str]] = {}
-    for sop, ts, _ in headers:
-        pairs.setdefault(sop, set()).add(ts)
-    contexts = [build_context(sop, sorted(ts)) for sop, ts in sorted(pairs.items())]
+    # one context per (SOP class, syntax): an SCP accepts a single syntax per context (PS3.8 §9.3.2.2),
+    # so a context proposing two would leave the items of the other syntax with nowhere to go
+    contexts = [build_context(sop, [ts]) for sop, ts in sorted({(sop, ts) for sop, ts, _ in headers})]
     if len(contexts) > 128:
         raise DimseError(f"{len(contexts)} presentation contexts needed, at most 128 per association")
     result = StoreResult()

@@ -178,3 +178,19 @@ def test_kos_built_from_a_cfind_of_the_pacs(loaded: EmbeddedPacs, small_study: l
     referenced = {sop.ReferencedSOPInstanceUID for item in series for sop in item.ReferencedSOPSequence}
     assert referenced == {r.sop_instance_uid for r in small_study}
     assert len(series) == len({r.series_instance_uid for r in small_study})
+
+
+def test_one_study_in_two_syntaxes_of_one_sop_class_is_stored_whole(embedded: EmbeddedPacs,
+                                                                     tmp_path: Path) -> None:
+    """An SCP accepts one transfer syntax per presentation context: the store proposes one context per
+    (SOP class, syntax) pair, so a CT series in JPEG-LS beside one in explicit VR both get through."""
+    from fixtures.studies import StudySpec, write_study
+
+    jls = write_study(StudySpec(modality="CT", instances=2, series=1, rows=16, columns=16,
+                                transfer_syntax="jpeg-ls", seed=41), tmp_path / "jls")
+    explicit = write_study(StudySpec(modality="CT", instances=2, series=1, rows=16, columns=16,
+                                     transfer_syntax="explicit", seed=42), tmp_path / "explicit")
+    refs = jls + explicit
+    result = store(Peer.of(embedded), [r.path for r in refs])
+    assert result.failed == {}
+    assert sorted(result.statuses) == sorted(r.sop_instance_uid for r in refs)
