@@ -1,13 +1,17 @@
 """HL7 v2.5 general acknowledgement (ACK) build and parse, sans-IO.
 
 MSA-1 codes (HL7 v2.5 §2.15.8 / Table 0008): ``AA`` accepted, ``AE`` application error (the message
-was understood but its content is refused), ``AR`` application reject (the message cannot be
-processed at all: unparseable, unsupported type). ERR-3 carries a Table 0357 code.
+was understood but its content is refused; IG-hl7v2: "le message contient des erreurs de syntaxe"),
+``AR`` application reject (the message cannot be processed at all: unparseable, unsupported type).
+One ERR segment per error (HL7 v2.5 §2.15.5, IG-hl7v2 ACK): ERR-2 location (ERL), ERR-3 Table 0357
+code, ERR-4 severity (Table 0516: E error, W warning), ERR-5 the rule that found it, ERR-8 the text.
+An ``AA`` may carry warnings as ERR segments of severity W.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 ACK_CODES = {"AA": "accepted", "AE": "application error", "AR": "application reject"}  # HL7 Table 0008
@@ -27,12 +31,27 @@ ERROR_CODES = {  # HL7 v2.5 Table 0357 (message error condition codes)
 }
 
 
+SEVERITIES = {"E": "error", "W": "warning", "I": "information"}  # HL7 v2.5 Table 0516 (ERR-4)
+
+
+@dataclass(frozen=True)
+class AckError:
+    """One ERR segment (HL7 v2.5 §2.15.5)."""
+
+    code: str  # ERR-3, Table 0357
+    severity: str = "E"  # ERR-4, Table 0516
+    location: str = ""  # ERR-2 as ERL: segment^sequence^field (e.g. MSH^1^21)
+    rule: str = ""  # ERR-5 application error code: the validator rule (e.g. HL7-MSH-002)
+    text: str = ""  # ERR-8 user message
+
+
 @dataclass(frozen=True)
 class Ack:
     code: str  # MSA-1
     control_id: str  # MSA-2: MSH-10 of the acknowledged message
     text: str = ""  # MSA-3 / ERR-8
-    error_code: str = ""  # ERR-3 (Table 0357)
+    error_code: str = ""  # ERR-3 (Table 0357) of the first ERR
+    errors: tuple[AckError, ...] = field(default=())  # every ERR segment
 
     @property
     def accepted(self) -> bool:
@@ -53,9 +72,20 @@ def _msh_fields(message: bytes) -> list[str]:
     return ["MSH", first[3], *first[4:].split(first[3])]
 
 
+def _err_segment(err: AckError) -> str:
+    code3 = f"{err.code}^{ERROR_CODES.get(err.code, '')}^HL70357"
+    code5 = f"{_escape(err.rule)}^^L" if err.rule else ""  # L: locally defined codes (HL7 Table 0396)
+    return f"ERR||{err.location}|{code3}|{err.severity}|{code5}|||{_escape(err.text)}"
+
+
 def build_ack(message: bytes, code: str, text: str = "", error_code: str = "", *,
-              sender: tuple[str, str] = ("DRIMBOX", "SOURCE"), now: datetime | None = None) -> bytes:
-    """ACK for ``message`` (raw HL7); works on a broken message too (empty MSA-2 then)."""
+              errors: Sequence[AckError] = (), sender: tuple[str, str] = ("DRIMBOX", "SOURCE"),
+              now: datetime | None = None) -> bytes:
+    """ACK for ``message`` (raw HL7); works on a broken message too (empty MSA-2 then).
+
+    ``errors`` become one ERR segment each; without them a refusal gets one ERR from ``error_code``
+    and ``text``.
+    """
     if code not in ACK_CODES:
         raise ValueError(f"MSA-1 must be one of {sorted(ACK_CODES)}")
     msh = _msh_fields(message)
@@ -69,9 +99,9 @@ def build_ack(message: bytes, code: str, text: str = "", error_code: str = "", *
     segs = [f"MSH|^~\\&|{sender[0]}|{sender[1]}|{f(3)}|{f(4)}|{stamp}||ACK^{trigger}^ACK|ACK{stamp}{control[:8]}"
             f"|P|{f(12) or '2.5'}"]
     segs.append(f"MSA|{code}|{control}" + (f"|{_escape(text)}" if text else ""))
-    if code != "AA":
-        code3 = error_code or "207"  # ERR-3 HL7 error code, ERR-4 severity E, ERR-8 user message (v2.5 §2.15.5)
-        segs.append(f"ERR|||{code3}^{ERROR_CODES.get(code3, '')}^HL70357|E||||{_escape(text)}")
+    if not errors and code != "AA":
+        errors = [AckError(error_code or "207", text=text)]
+    segs.extend(_err_segment(e) for e in errors)
     return ("\r".join(segs) + "\r").encode("utf-8")
 
 
@@ -85,7 +115,13 @@ def parse_ack(data: bytes) -> Ack:
     msa = next((s.split(sep) for s in segments if s.startswith("MSA" + sep)), None)
     if msa is None:
         raise ValueError("no MSA segment in the acknowledgement")
-    err = next((s.split(sep) for s in segments if s.startswith("ERR" + sep)), None)
-    error_code = err[3].split("^")[0] if err is not None and len(err) > 3 else ""
+    errors = tuple(_parse_err(s.split(sep)) for s in segments if s.startswith("ERR" + sep))
     return Ack(msa[1] if len(msa) > 1 else "", msa[2] if len(msa) > 2 else "", msa[3] if len(msa) > 3 else "",
-               error_code)
+               errors[0].code if errors else "", errors)
+
+
+def _parse_err(fields: list[str]) -> AckError:
+    def f(n: int) -> str:
+        return fields[n] if n < len(fields) else ""
+
+    return AckError(f(3).split("^")[0], f(4), f(2), f(5).split("^")[0], f(8))

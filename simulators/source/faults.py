@@ -26,4 +26,6 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           ("SRC-RPLC",)),
     Fault("no-replace-on-final", "a second final report (OBX-11 F) of a study already published is published as "
           "a second independent KOS, without RPLC", ("SRC-RPLC-FINAL",)),
+    Fault("skips-hl7-validation", "the HL7 envelope is not validated against IG-hl7v2 (only the CR-IMG is): a report "
+          "without MSH-21 is published, one without OBX-11 is rejected AR", ("SRC-ACK-ENVELOPE",)),
 )}

@@ -95,7 +95,7 @@ class Reference:
         from harness.hl7 import build_ack
 
         outcome = self.processor.handle(raw)
-        return build_ack(raw, outcome.code, outcome.text, outcome.error_code)
+        return build_ack(raw, outcome.code, outcome.text, outcome.error_code, errors=outcome.errors)
 
     def stop(self) -> None:
         if self.mllp is not None:

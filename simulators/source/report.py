@@ -2,15 +2,20 @@
 
 FACTS §4 (IG-hl7v2, PoC flow): ORU^R01 with OBX-11 ``F`` (new) / ``C`` (replace) / ``D`` (delete),
 MDM^T02 / T10 / T04, OMI^O23 ``ORC|CA`` (exam cancelled). The answer is an HL7 v2.5 ACK: ``AA``
-once the KOS is built, stored and queued for the DMP; ``AE`` when the content is refused (CDA
-invalid, study not in the PACS, accession or patient differing between report and images);
-``AR`` when the message cannot be processed (unparseable, unsupported type). Nothing is published
-unless the answer is ``AA``.
+once the KOS is built, stored and queued for the DMP; ``AE`` when the content is refused (HL7
+envelope not conforming to IG-hl7v2, CDA invalid, study not in the PACS, accession or patient
+differing between report and images); ``AR`` when the message cannot be processed (unparseable,
+unsupported type). Nothing is published unless the answer is ``AA``.
+
+The whole message is validated on receipt: the envelope by :func:`harness.validators.hl7v2.validate_hl7`
+(its errors refuse the message, one ERR segment each naming the field and the rule; its warnings are
+logged and returned as ERR segments of severity W with the ``AA``), the CR-IMG by ``validate_cda``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +23,10 @@ from datetime import UTC, datetime
 from lxml import etree
 from pydicom.dataset import Dataset
 
-from harness.findings import Severity
+from harness.findings import Finding, Severity
+from harness.hl7 import AckError
 from harness.validators.cda import NS, imaging_events, parse_cda, validate_cda
-from harness.validators.hl7v2 import Hl7Error, Message, decode_document, document_obx, parse_hl7
+from harness.validators.hl7v2 import Hl7Error, Message, decode_document, document_obx, parse_hl7, validate_hl7
 from harness.xmlsafe import UnsafeXmlError
 from simulators.source.kos import INS_OIDS, Identity, ImageRef, build_kos
 from simulators.source.publish import (
@@ -40,19 +46,20 @@ MDM_STATUS = {"T02": "F", "T10": "C", "T04": "D"}  # when OBX-11 does not say (I
 
 @dataclass
 class Outcome:
-    """How the Source answered one message (MSA-1, ERR-3, text) and what it did."""
+    """How the Source answered one message (MSA-1, ERR-3, text, ERR segments) and what it did."""
 
     code: str
     error_code: str = ""
     text: str = ""
     kos_uid: str | None = None
     actions: list[str] = field(default_factory=list)
+    errors: list[AckError] = field(default_factory=list)
 
 
 class Rejected(Exception):
-    def __init__(self, code: str, error_code: str, text: str) -> None:
+    def __init__(self, code: str, error_code: str, text: str, errors: list[AckError] | None = None) -> None:
         super().__init__(text)
-        self.code, self.error_code, self.text = code, error_code, text
+        self.code, self.error_code, self.text, self.errors = code, error_code, text, errors or []
 
 
 Finder = Callable[[str], list[ImageRef]]  # study UID -> instances (C-FIND IMAGE level)
@@ -76,7 +83,7 @@ class ReportProcessor:
             return self._handle(raw)
         except Rejected as exc:
             log.warning("HL7 message refused (%s %s): %s", exc.code, exc.error_code, exc.text)
-            return Outcome(exc.code, exc.error_code, exc.text)
+            return Outcome(exc.code, exc.error_code, exc.text, errors=exc.errors)
 
     def _handle(self, raw: bytes) -> Outcome:
         try:
@@ -86,8 +93,27 @@ class ReportProcessor:
         kind = msg.type
         if kind not in SUPPORTED:
             raise Rejected("AR", "200", f"unsupported message type {'^'.join(kind)}")
-        if kind == ("OMI", "O23"):
-            return self._cancel(msg)
+        warnings = [] if self.fault == "skips-hl7-validation" else self._check_envelope(raw)
+        outcome = self._cancel(msg) if kind == ("OMI", "O23") else self._report(msg)
+        if warnings:
+            log.info("HL7 message %s accepted with warnings: %s", _control_id(msg), _summary(warnings))
+            outcome.errors += [ack_error(f) for f in warnings]
+        return outcome
+
+    def _check_envelope(self, raw: bytes) -> list[Finding]:
+        """IG-hl7v2 envelope (MSH-21 profile, PID INS, OBX-11, DMP flags, ...): errors refuse the message
+        (AE: "le message contient des erreurs de syntaxe", IG-hl7v2 ACK); the warnings are returned.
+        The CR-IMG is validated on its own afterwards (``_valid_cda``), so not twice here."""
+        findings = validate_hl7(raw, cda=False)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if errors:
+            acks = [ack_error(f) for f in errors[:MAX_ERR]]
+            raise Rejected("AE", acks[0].code, "HL7 message does not conform to IG-hl7v2: " + _summary(errors), acks)
+        return [f for f in findings if f.severity is Severity.WARNING]
+
+    def _report(self, msg: Message) -> Outcome:
+        """ORU^R01 / MDM: the CR-IMG of OBX-5, then delete (``D``) or publish (``F`` / ``C``)."""
+        kind = msg.type
         obx = document_obx(msg)
         status = obx.get(11) if obx is not None else ""
         if kind[0] == "MDM" and status not in ("F", "C", "D"):
@@ -109,8 +135,8 @@ class ReportProcessor:
     def _valid_cda(self, cda: bytes) -> etree._Element:
         errors = [f for f in validate_cda(cda) if f.severity is Severity.ERROR]
         if errors:
-            raise Rejected("AE", "207", "CR-IMG invalid: " + "; ".join(f"[{f.rule}] {f.location}: {f.message}"
-                                                                      for f in errors[:5]))
+            raise Rejected("AE", "207", "CR-IMG invalid: " + _summary(errors),
+                           [ack_error(f, code="207", location="OBX^1^5") for f in errors[:MAX_ERR]])
         try:
             return parse_cda(cda)
         except (UnsafeXmlError, etree.XMLSyntaxError) as exc:
@@ -170,6 +196,39 @@ class ReportProcessor:
         if ipc is None or not ipc.get(3):
             raise Rejected("AR", "101", "IPC-3 (Study Instance UID) is required")
         return self._delete(ipc.get(3), "exam cancelled (OMI^O23)")
+
+
+MAX_ERR = 20  # ERR segments per ACK: enough to fix a message, bounded for a pathological one
+_LOCATION = re.compile(r"([A-Z][A-Z0-9]{2})(?:\[(\d+)\])?(?:-(\d+))?")  # validator locations: OBX[2]-11, MSH-21
+# validator rule -> HL7 Table 0357 code (ERR-3) when a value was found; nothing found is 101 "required field missing"
+_TABLE_0357 = {"HL7-ENC-001": "102", "HL7-MSH-001": "200", "HL7-MSH-002": "103", "HL7-PID-001": "101",
+               "HL7-OBX-001": "103", "HL7-OBX-002": "102", "HL7-FLAG-001": "103", "HL7-RPLC-001": "101",
+               "HL7-IPC-001": "101", "HL7-PRT-001": "101"}
+_NOTHING = (None, "", "[]", "()", "None")
+
+
+def ack_error(f: Finding, code: str | None = None, location: str | None = None) -> AckError:
+    """A validator finding as an ERR segment: ERR-2 from its HL7 location, ERR-3 from HL7 Table 0357
+    (101 required field missing when nothing was found, else by rule, default 103 table value not found),
+    ERR-4 from its severity, ERR-5 its rule (HL7 v2.5 §2.15.5)."""
+    if code is None:
+        code = "101" if f.found in _NOTHING else _TABLE_0357.get(f.rule, "103")
+    if location is None:
+        m = _LOCATION.match(f.location)
+        location = f"{m[1]}^{m[2] or 1}^{m[3] or ''}".rstrip("^") if m else ""
+    expected = f" (expected {f.expected})" if f.expected not in (None, "") else ""
+    return AckError(code, "W" if f.severity is Severity.WARNING else "E", location, f.rule,
+                    f"{f.location}: {f.message}{expected}, found {f.found!r}"[:300])
+
+
+def _summary(findings: list[Finding]) -> str:
+    more = f" (+{len(findings) - 5} more)" if len(findings) > 5 else ""
+    return "; ".join(f"[{f.rule}] {f.location}: {f.message}" for f in findings[:5]) + more
+
+
+def _control_id(msg: Message) -> str:
+    msh = msg.first("MSH")
+    return msh.get(10) if msh is not None else ""
 
 
 def _attr(elem: etree._Element | None, name: str) -> str:

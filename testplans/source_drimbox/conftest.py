@@ -61,6 +61,7 @@ STUDIES: dict[str, tuple[int, int, str, int]] = {
     "replace": (1, 2, "explicit", 32), "delete": (1, 2, "explicit", 32), "cancel": (1, 2, "explicit", 32),
     "mdm": (1, 2, "explicit", 32), "retry": (1, 2, "explicit", 32), "accmismatch": (1, 2, "explicit", 32),
     "patmismatch": (1, 2, "explicit", 32), "badcda": (1, 2, "explicit", 32), "refinal": (1, 2, "explicit", 32),
+    "envelope": (1, 1, "explicit", 32),
     "masked": (1, 1, "explicit", 32), "invisible": (1, 1, "explicit", 32),
 }
 # key -> the report's HL7 masking flags (FACTS §4, IG-hl7v2 MetaDMP/MSS); the others keep the fixture's (all N)

@@ -6,6 +6,7 @@ import pytest
 
 from fixtures.mutations.goodset import build_cda
 from harness.checks import expect, expect_equal
+from harness.hl7.ack import ERROR_CODES
 from simulators.ris import messages as M
 from testplans.source_drimbox.conftest import publish
 from testplans.source_drimbox.support import is_pnr, wait_dmp
@@ -48,6 +49,37 @@ def test_undecodable_obx5_is_refused_and_nothing_published(env):
     _raw, ack = env.send(msg)
     _refused(ack, "SRC-ACK-MALFORMED", "an OBX-5 that is not base64")
     _nothing_published(env, ex.study_uid, "SRC-ACK-MALFORMED")
+
+
+def _without_msh21(message: bytes) -> bytes:
+    segments = message.split(b"\r")
+    segments[0] = b"|".join(segments[0].split(b"|")[:20])  # MSH-1..20: the profile (MSH-21) is gone
+    return b"\r".join(segments)
+
+
+def _without_obx11(message: bytes) -> bytes:
+    """The CR-IMG OBX (value type ED) loses its result status (OBX-11)."""
+    segments = message.split(b"\r")
+    for i, seg in enumerate(segments):
+        fields = seg.split(b"|")
+        if fields[0] == b"OBX" and len(fields) > 11 and fields[2] == b"ED":
+            segments[i] = b"|".join([*fields[:11], b"", *fields[12:]])
+    return b"\r".join(segments)
+
+
+@pytest.mark.requirement("SRC-ACK-ENVELOPE")
+@pytest.mark.parametrize("broken", [_without_msh21, _without_obx11], ids=["no MSH-21", "no OBX-11"])
+def test_report_with_a_broken_envelope_is_refused(env, broken):
+    ex = env.exams["envelope"]
+    message = broken(M.oru(ex))
+    _raw, ack = env.send(message)
+    expect(ack is not None and ack.code == "AE", rule="SRC-ACK-ENVELOPE", location="MSA-1", expected="AE",
+           observed=None if ack is None else ack.code,
+           message="a message with syntax errors is refused AE (IG-hl7v2 ACK, HL7 v2.5 Table 0008)")
+    expect(ack.error_code in ERROR_CODES, rule="SRC-ACK-ENVELOPE", location="ERR-3",
+           expected="an HL7 Table 0357 error code", observed=ack.error_code or "no ERR segment",
+           message="the refusal says what is wrong (ERR-3 is required by IG-hl7v2)")
+    _nothing_published(env, ex.study_uid, "SRC-ACK-ENVELOPE")
 
 
 @pytest.mark.requirement("SRC-ACK-CDA")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.hl7 import Ack, MllpDecoder, MllpError, build_ack, frame, parse_ack
+from harness.hl7 import Ack, AckError, MllpDecoder, MllpError, build_ack, frame, parse_ack
 
 ORU = b"MSH|^~\\&|RIS|CENTRE|DRIMBOX|CENTRE|20240105120000||ORU^R01^ORU_R01|MSG42|P|2.5\rPID|||1\r"
 
@@ -67,7 +67,8 @@ ACKS = [("AA", "", ""), ("AE", "patient id differs: report 1, images ['2']", "20
 def test_ack_round_trip(code, text, err):
     raw = build_ack(ORU, code, text, err)
     ack = parse_ack(raw)
-    assert ack == Ack(code, "MSG42", text.replace("|", "\\F\\").replace("^", "\\S\\"), err)
+    escaped = text.replace("|", "\\F\\").replace("^", "\\S\\")
+    assert ack == Ack(code, "MSG42", escaped, err, (AckError(err, "E", text=escaped),) if err else ())
     assert raw.startswith(b"MSH|^~\\&|DRIMBOX|SOURCE|RIS|CENTRE|")
     assert b"|ACK^R01^ACK|" in raw
     assert (b"\rERR|" in raw) == (code != "AA")
@@ -92,3 +93,20 @@ def test_parse_ack_refuses_non_acks(raw):
 def test_build_ack_refuses_unknown_code():
     with pytest.raises(ValueError):
         build_ack(ORU, "XX")
+
+
+def test_one_err_segment_per_error_with_location_code_severity_and_rule():
+    errors = [AckError("101", "E", "MSH^1^21", "HL7-MSH-002", "MSH-21: message profile identifier"),
+              AckError("103", "E", "OBX^2^11", "HL7-OBX-001", "OBX[2]-11: result status X|Y")]
+    raw = build_ack(ORU, "AE", "envelope invalid", "101", errors=errors)
+    assert raw.count(b"\rERR|") == 2
+    assert b"\rERR||MSH^1^21|101^Required field missing^HL70357|E|HL7-MSH-002^^L|||MSH-21: message" in raw
+    ack = parse_ack(raw)
+    assert ack.error_code == "101"
+    assert ack.errors[1] == AckError("103", "E", "OBX^2^11", "HL7-OBX-001", "OBX[2]-11: result status X\\F\\Y")
+
+
+def test_accepted_ack_may_carry_warnings():
+    raw = build_ack(ORU, "AA", errors=[AckError("101", "W", "PRT^1^4", "HL7-PRT-001", "no PRT SB")])
+    ack = parse_ack(raw)
+    assert ack.accepted and [(e.severity, e.rule) for e in ack.errors] == [("W", "HL7-PRT-001")]

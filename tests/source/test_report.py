@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 
 import pytest
 from pydicom import dcmread
 
 from fixtures.mutations.goodset import build_cda
-from harness.findings import Severity
+from harness.findings import Severity, error, warning
+from harness.hl7 import AckError
 from harness.soap import decode_message
 from harness.validators import validate_kos
 from harness.xds import parse_pnr
 from simulators.ris import messages as M
 from simulators.source.kos import ImageRef
 from simulators.source.publish import DELETED, DEPRECATED_KOS_FORMAT, Outbox
-from simulators.source.report import ReportProcessor
+from simulators.source.report import ReportProcessor, ack_error
 from simulators.source.store import CURRENT, REPLACED, SourceStore
 
 BASE = "http://source.test/wado-rs"
@@ -69,7 +71,7 @@ def test_valid_report_builds_a_valid_kos_and_queues_it(tmp_path, ex):
 @pytest.mark.parametrize(("message", "code", "err"), [
     (b"garbage", "AR", "100"),
     (b"MSH|^~\\&|RIS|C|D|C|20240101||ADT^A01|1|P|2.5\r", "AR", "200"),
-    (b"MSH|^~\\&|RIS|C|D|C|20240101||ORU^R01|1|P|2.5\rPID|||1\r", "AR", "101"),
+    (b"MSH|^~\\&|RIS|C|D|C|20240101||ORU^R01|1|P|2.5\rPID|||1\r", "AE", "101"),  # IG-hl7v2: syntax errors: AE
 ])
 def test_unusable_messages_are_rejected(tmp_path, ex, message, code, err):
     proc, store = processor(tmp_path, images_of(ex))
@@ -83,7 +85,75 @@ def test_invalid_cda_is_refused_with_findings(tmp_path, ex):
     cda = build_cda(ex).replace(b'code="18748-4"', b'code="11111-1"', 1)
     out = proc.handle(M.oru(ex, cda=cda))
     assert out.code == "AE" and "CR-IMG invalid" in out.text
+    assert out.errors and {(e.location, e.severity) for e in out.errors} == {("OBX^1^5", "E")}
+    assert all(e.rule.startswith("CDA-") for e in out.errors)
     assert store.items() == []
+
+
+def _field(message: bytes, segment: bytes, n: int, value: bytes, *, where=lambda fields: True) -> bytes:
+    """Set field ``n`` of the first ``segment`` matching ``where`` (MSH counted as in HL7: MSH-1 is '|')."""
+    segs = message.split(b"\r")
+    for i, seg in enumerate(segs):
+        fields = seg.split(b"|")
+        if fields[0] == segment and where(fields):
+            k = n - 1 if segment == b"MSH" else n
+            fields += [b""] * (k + 1 - len(fields))
+            fields[k] = value
+            segs[i] = b"|".join(fields)
+            break
+    return b"\r".join(segs)
+
+
+# broken envelope -> (ERR-2 location, ERR-5 rule, ERR-3 code) of the first error
+ENVELOPES = {
+    "no MSH-21": (lambda m: _field(m, b"MSH", 21, b""), ("MSH^1^21", "HL7-MSH-002", "101")),
+    "OBX-11 empty": (lambda m: _field(m, b"OBX", 11, b"", where=lambda f: f[2] == b"ED"),
+                     ("OBX^1^11", "HL7-OBX-001", "101")),
+    "OBX-11 X": (lambda m: _field(m, b"OBX", 11, b"X", where=lambda f: f[2] == b"ED"),
+                 ("OBX^1^11", "HL7-OBX-001", "103")),
+    "no INS in PID-3": (lambda m: re.sub(rb"\|[0-9]+\^\^\^ASIP-SANTE-INS-NIR[^~|]*~", b"|", m, count=1),
+                        ("PID^1^3", "HL7-PID-001", "101")),
+    "DMP flag not Y/N": (lambda m: m.replace(b"MASQUE_PS^MetaDMPMSS||N^", b"MASQUE_PS^MetaDMPMSS||maybe^", 1),
+                         ("OBX^2^5", "HL7-FLAG-001", "103")),
+}
+
+
+@pytest.mark.parametrize("case", ENVELOPES)
+def test_broken_envelope_is_refused_ae_with_one_err_per_error(tmp_path, ex, case):
+    breaker, (location, rule, code) = ENVELOPES[case]
+    message = breaker(M.oru(ex, control_id="BROKEN"))
+    assert message != M.oru(ex, control_id="BROKEN")
+    proc, store = processor(tmp_path, images_of(ex))
+    out = proc.handle(message)
+    assert (out.code, out.error_code) == ("AE", code), out.text
+    assert out.errors[0] == AckError(code, "E", location, rule, out.errors[0].text)
+    assert rule in out.text and store.items() == [] and store.kos_of_study(ex.study_uid) == []
+
+
+def test_envelope_warnings_go_with_the_aa(tmp_path, ex):
+    proc, store = processor(tmp_path, images_of(ex))
+    out = proc.handle(_field(M.oru(ex), b"MSH", 21, b"2.0^CISIS_CDA_HL7_V2"))  # older profile version
+    assert out.code == "AA" and len(store.items()) == 1
+    assert [(e.severity, e.rule, e.location) for e in out.errors] == [("W", "HL7-MSH-002", "MSH^1^21")]
+
+
+def test_skips_hl7_validation_fault_publishes_a_broken_envelope(tmp_path, ex):
+    proc, store = processor(tmp_path, images_of(ex), fault="skips-hl7-validation")
+    assert proc.handle(_field(M.oru(ex), b"MSH", 21, b"")).code == "AA"
+    assert len(store.items()) == 1
+
+
+@pytest.mark.parametrize(("finding", "expected"), [
+    (error("HL7-MSH-002", "MSH-21", "profile", "2.1^CISIS_CDA_HL7_V2", ""), ("101", "E", "MSH^1^21")),
+    (error("HL7-OBX-001", "OBX[3]-11", "status", "F | C | D", "Z"), ("103", "E", "OBX^3^11")),
+    (error("HL7-OBX-002", "OBX[1]-5", "not base64", "^TEXT^XML^Base64^<CDA>", "%%"), ("102", "E", "OBX^1^5")),
+    (error("HL7-ENC-001", "(message)", "invalid UTF-8", "UTF-8", "ff"), ("102", "E", "")),
+    (error("HL7-IPC-001", "IPC[1]", "IPC-3 required", "IPC|..", None), ("101", "E", "IPC^1")),
+    (warning("HL7-PRT-001", "PRT-4", "no SB", "SB^Send by", []), ("101", "W", "PRT^1^4")),
+])
+def test_findings_map_to_err_segments(finding, expected):
+    err = ack_error(finding)
+    assert (err.code, err.severity, err.location) == expected and err.rule == finding.rule
 
 
 @pytest.mark.parametrize(("kwargs", "why"), [({"accession": "1"}, "accession"),
