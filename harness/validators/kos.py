@@ -34,12 +34,12 @@ from harness.findings import Finding, error, info, warning
 from harness.validators.common import INS_OIDS, all_uids_valid_bytes, is_oid, is_uid, nir_key_ok
 from harness.validators.kosrefs import (
     ContentItem,
-    ContentSummary,
+    ContentScan,
     StudyRef,
     Truncated,
     Unusual,
     content_from_dataset,
-    content_summary_from_raw,
+    content_from_raw,
     elements,
     evidence_from_dataset,
     evidence_from_raw,
@@ -200,9 +200,15 @@ class Refs:
 
     def __init__(self, ds: Dataset, cut: Cut | None = None) -> None:
         self.ds, self.cut = ds, cut
-        self.studies, self.summary = _references(ds, cut)
+        self.studies, self.scan = _references(ds, cut)
         self._content: list[ContentItem] | None = None
         self.pairs = [p for study in self.studies for series in study.series for p in series.pairs]
+        blocks = [series.block for study in self.studies for series in study.series]
+        # read by kosrefs' regex: every UID non-empty, digits and dots; valid when the block says so
+        self.fast = all(b is not None for b in blocks)
+        self.uids_valid = self.fast and all(b.uids_valid for b in blocks)
+        self.uids: set[bytes] = set().union(*(b.uids for b in blocks)) if self.fast else {  # KOS-EVD-002, SR-002
+            uid for _cls, uid in self.pairs}
         self._sop_list: list[tuple[int, int, int, str, str]] | None = None
 
     @property
@@ -218,7 +224,6 @@ class Refs:
         for i, j, k, cls, uid in self.sop_list:
             yield sop_location(i, j, k), cls, uid
 
-
     @property
     def content(self) -> list[ContentItem]:
         """Content items with their positions (pydicom; only needed when something is wrong)."""
@@ -231,7 +236,7 @@ def sop_location(i: int, j: int, k: int) -> str:
     return f"{EVIDENCE}[{i}]>{SERIES}[{j}]>{SOPS}[{k}]"
 
 
-def _references(ds: Dataset, cut: Cut | None) -> tuple[list[StudyRef], ContentSummary | None]:
+def _references(ds: Dataset, cut: Cut | None) -> tuple[list[StudyRef], ContentScan | None]:
     """Fast reader on the raw sequences; pydicom when the layout is unusual (same result)."""
     if cut is not None:
         evd, cnt, explicit = cut.values.get(0x0040A375), cut.values.get(0x0040A730), cut.explicit
@@ -243,8 +248,13 @@ def _references(ds: Dataset, cut: Cut | None) -> tuple[list[StudyRef], ContentSu
         if not little or any(e is not None and not isinstance(v, bytes) for e, v in ((evd_e, evd), (cnt_e, cnt))):
             return evidence_from_dataset(ds), None
     try:
-        return (evidence_from_raw(evd, explicit) if evd is not None else [],
-                content_summary_from_raw(cnt, explicit) if cnt is not None else ContentSummary(0, 0, 0, 0, []))
+        studies = evidence_from_raw(evd, explicit) if evd is not None else []
+        if cnt is None:
+            return studies, ContentScan([], True, True)
+        series = [s for study in studies for s in study.series]
+        blocks = [s.block for s in series if s.block is not None]
+        return studies, content_from_raw(cnt, explicit, blocks if len(blocks) == len(series) else None,
+                                         [p for s in series for p in s.pairs])
     except (Unusual, struct.error, UnicodeDecodeError, StopIteration, IndexError):
         return evidence_from_dataset(cut.full() if cut else ds), None
 
@@ -293,7 +303,7 @@ def _check_iod(refs: Refs) -> Iterator[Finding]:
 
 
 def _check_uids(refs: Refs) -> Iterator[Finding]:
-    if all_uids_valid_bytes(chain.from_iterable(refs.pairs)) and all(
+    if (refs.uids_valid or all_uids_valid_bytes(chain.from_iterable(refs.pairs))) and all(
             not v or is_uid(v) for _t, v in _uids(refs, with_sops=False)):
         return
     for tag, value in _uids(refs):
@@ -332,16 +342,19 @@ def _check_sr(refs: Refs) -> Iterator[Finding]:
 
 
 def _content_all_well(refs: Refs) -> bool:
-    """The summary alone proves KOS-SR-002 holds (the usual case); otherwise locate the problems."""
-    summary = refs.summary
-    if summary is None:
+    """The raw scan alone proves KOS-SR-002 holds (the usual case); otherwise locate the problems.
+
+    True when every item hangs by CONTAINS and the IMAGE/COMPOSITE/WAVEFORM items reference each
+    evidenced instance once, with its class: the content references are the evidence ones (same order:
+    no set needed), and no instance is listed twice.
+    """
+    scan = refs.scan
+    if scan is None or not (scan.all_contains and scan.all_referenced) or len(refs.uids) != len(refs.pairs):
         return False
-    if summary.contains != summary.relationships or summary.reference_items != len(summary.refs) \
-            or summary.value_types != summary.relationships:
-        return False
-    content = set(summary.refs)
-    return (len({uid for _cls, uid in summary.refs}) == len(summary.refs) and content == set(refs.pairs)
-            and len({uid for _cls, uid in refs.pairs}) == len(content))
+    if scan.same_as_evidence:
+        return True
+    return len(scan.refs) == len(refs.pairs) and len({uid for _cls, uid in scan.refs}) == len(scan.refs) \
+        and set(scan.refs) == set(refs.pairs)
 
 
 def _check_content(refs: Refs) -> Iterator[Finding]:
@@ -392,8 +405,7 @@ def _check_evidence(refs: Refs) -> Iterator[Finding]:
                             "a UID", "(none)")
             if not series.pairs:
                 yield error("KOS-EVD-001", f"{where}>{SOPS}", "series item lists no instance", ">= 1", 0)
-    uids = {uid for _cls, uid in refs.pairs}
-    if len(uids) == len(refs.pairs) and all(cls and uid for cls, uid in refs.pairs):
+    if len(refs.uids) == len(refs.pairs) and (refs.fast or all(cls and uid for cls, uid in refs.pairs)):
         return  # the usual case: nothing to locate
     seen: dict[str, tuple[int, int, int]] = {}
     for i, j, k, cls, uid in refs.sop_list:

@@ -19,11 +19,15 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, repeat
+from operator import add, sub
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
+_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB", b"OD", b"OF",
+        b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI", b"UL", b"UN",
+        b"UR", b"US", b"UT", b"UV"}  # DICOM PS3.5 §6.2
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _UNDEFINED = 0xFFFFFFFF
 ITEM, ITEM_END, SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
@@ -31,26 +35,50 @@ _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
 _TAG = struct.Struct("<HH")
 
-# One SOP reference item: (0008,1150) + (0008,1155) [+ (0020,0013) Instance Number] (DICOM PS3.3 C.17.2.1).
-# ".{4}" after each tag covers explicit VR ("UI" + 16-bit length) and implicit VR (32-bit length).
-_SOP_ITEM = re.compile(
-    rb"\xfe\xff\x00\xe0(?P<len>.{4})"
-    rb"\x08\x00\x50\x11.{4}(?P<cls>[0-9.]*)\x00?"
-    rb"\x08\x00\x55\x11.{4}(?P<uid>[0-9.]*)\x00?"
-    rb"(?:\x20\x00\x13\x00.{4}[ 0-9+-]*)?"
-    rb"(?P<end>\xfe\xff\x0d\xe0\x00\x00\x00\x00)?", re.S)
-# SOP Class + SOP Instance of one reference (".{4}" as above), and the two coded strings of a content item.
-_PAIR = re.compile(rb"\x08\x00\x50\x11.{4}([0-9.]*)\x00?\x08\x00\x55\x11.{4}([0-9.]*)", re.S)
-# One content item referencing an instance: ReferencedSOPSequence (one item), RelationshipType, ValueType.
-_CONTENT_ITEM = re.compile(
-    rb"\xfe\xff\x00\xe0(?P<len>.{4})"
-    rb"\x08\x00\x99\x11(?:SQ\x00\x00)?(?P<slen>.{4})"
-    rb"(?P<sop>\xfe\xff\x00\xe0.{4}\x08\x00\x50\x11.{4}(?P<cls>[0-9.]*)\x00?\x08\x00\x55\x11.{4}(?P<uid>[0-9.]*)\x00?"
-    rb"(?:\xfe\xff\x0d\xe0\x00\x00\x00\x00)?)"
-    rb"(?P<send>\xfe\xff\xdd\xe0\x00\x00\x00\x00)?"
-    rb"\x40\x00\x10\xa0.{4}(?P<rel>[A-Z_ ]*)"
-    rb"\x40\x00\x40\xa0.{4}(?P<vt>[A-Z_ ]*)"
-    rb"(?P<end>\xfe\xff\x0d\xe0\x00\x00\x00\x00)?", re.S)
+def _short(tag: bytes, vr: bytes, explicit: bool) -> bytes:
+    """Header of an element with a 16-bit length (explicit VR) or 32-bit (implicit), length captured."""
+    return tag + (vr + rb"(..)" if explicit else rb"(.{4})")
+
+
+def _sop_item_re(explicit: bool, instance_number: bool) -> re.Pattern[bytes]:
+    """One SOP reference item of defined length: (0008,1150) + (0008,1155) [+ (0020,0013)] (PS3.3 C.17.2.1).
+
+    Groups: item length, the two UI elements (whole), class length, class, pad, instance length, instance,
+    pad [, number length, number]; the lengths are checked against the values afterwards (:func:`_sop_block`).
+    A UID starts and ends with a digit here: anything else is left to the slower readers.
+    """
+    uid = rb"([0-9][0-9.]*(?<=[0-9]))(\x00?)"
+    number = _short(rb"\x20\x00\x13\x00", b"IS", explicit) + rb"([ 0-9+-]*)" if instance_number else b""
+    return re.compile(rb"\xfe\xff\x00\xe0(.{4})("
+                      + _short(rb"\x08\x00\x50\x11", b"UI", explicit) + uid
+                      + _short(rb"\x08\x00\x55\x11", b"UI", explicit) + uid + b")" + number, re.S)
+
+
+_SOP_ITEM = {(e, n): _sop_item_re(e, n) for e in (True, False) for n in (True, False)}
+
+
+def _content_item_re(explicit: bool) -> re.Pattern[bytes]:
+    """One CONTAINS IMAGE/COMPOSITE/WAVEFORM item of defined length referencing one instance (TID 2010).
+
+    Groups: item length, ReferencedSOPSequence length, its one SOP item (checked by :func:`_sop_block`),
+    ValueType length + value.
+    """
+    sq = rb"\x08\x00\x99\x11" + (rb"SQ\x00\x00(.{4})" if explicit else rb"(.{4})")
+    cs = b"CS" if explicit else b""
+
+    def n(k: int) -> bytes:
+        return k.to_bytes(2 if explicit else 4, "little")
+
+    return re.compile(
+        rb"\xfe\xff\x00\xe0(.{4})" + sq
+        + rb"(\xfe\xff\x00\xe0.{4}\x08\x00\x50\x11" + (rb"UI.." if explicit else rb".{4}") + rb"[0-9.]+\x00?"
+        + rb"\x08\x00\x55\x11" + (rb"UI.." if explicit else rb".{4}") + rb"[0-9.]+\x00?)"
+        + rb"\x40\x00\x10\xa0" + cs + n(8) + b"CONTAINS"
+        + rb"\x40\x00\x40\xa0" + cs + b"(" + b"|".join(re.escape(n(len(v)) + v)
+                                                   for v in (b"IMAGE ", b"COMPOSITE ", b"WAVEFORM")) + b")", re.S)
+
+
+_CONTENT_ITEM = {e: _content_item_re(e) for e in (True, False)}
 
 
 class Unusual(ValueError):
@@ -68,6 +96,7 @@ class SeriesRef:
     location_uid: str | None
     pairs: list[tuple[bytes, bytes]] = field(default_factory=list)  # (SOP class, SOP instance), raw ASCII
     has_sop_sequence: bool = True
+    block: SopBlock | None = None  # how the fast reader matched the SOP items (None: read otherwise)
 
     @property
     def sops(self) -> list[tuple[str, str]]:
@@ -109,6 +138,8 @@ def elements(buf: bytes, pos: int, end: int, explicit: bool) -> Iterator[tuple[i
             return
         if explicit:
             vr = buf[pos + 4:pos + 6]
+            if vr not in _VRS:
+                raise Unusual(f"unknown VR {vr!r}")
             if vr in _LONG_VRS:
                 length, start = _U32.unpack_from(buf, pos + 8)[0], pos + 12
             else:
@@ -128,17 +159,24 @@ def elements(buf: bytes, pos: int, end: int, explicit: bool) -> Iterator[tuple[i
             yield tag, vr, start, pos, pos
 
 
-def items(buf: bytes, start: int, end: int, explicit: bool) -> Iterator[tuple[int, int]]:
-    """(start, end) of each item of a sequence value (defined or undefined lengths)."""
+def items(buf: bytes, start: int, end: int, explicit: bool, delimited: bool = False) -> Iterator[tuple[int, int]]:
+    """(start, end) of each item of a sequence value (defined or undefined lengths).
+
+    ``delimited``: the value has an undefined length and ends at its delimitation item (within ``end``).
+    """
     pos = start
     while pos < end:
+        if pos + 8 > end:
+            raise Unusual("item header cut")
         group, elem = _TAG.unpack_from(buf, pos)
         tag = group << 16 | elem
-        if tag == SEQ_END:
+        if tag == SEQ_END and delimited:
             return
         if tag != ITEM:
             raise Unusual("expected an item tag")
         length = _U32.unpack_from(buf, pos + 4)[0]
+        if length != _UNDEFINED and pos + 8 + length > end:
+            raise Unusual("item extends past its sequence")  # pydicom decides what it makes of it
         if length == _UNDEFINED:
             last = pos + 8
             for _tag, _vr, _s, _e, after in elements(buf, pos + 8, end, explicit):
@@ -154,7 +192,7 @@ def items(buf: bytes, start: int, end: int, explicit: bool) -> Iterator[tuple[in
 
 def _sequence_end(buf: bytes, start: int, end: int, explicit: bool) -> int:
     pos = start
-    for _s, stop in items(buf, start, end, explicit):
+    for _s, stop in items(buf, start, end, explicit, delimited=True):
         pos = stop
         if buf[pos:pos + 4] == b"\xfe\xff\x0d\xe0":
             pos += 8
@@ -163,18 +201,95 @@ def _sequence_end(buf: bytes, start: int, end: int, explicit: bool) -> int:
     return pos
 
 
-def _text(buf: bytes, start: int, end: int) -> str:
-    return buf[start:end].decode("latin-1").strip("\x00 ")
+def _text(buf: bytes, start: int, end: int, vr: bytes = b"UI") -> str:
+    """A UI or UR value as pydicom gives it: trailing padding stripped (PS3.5 §6.2); Unusual if multi-valued."""
+    raw = buf[start:end]
+    if vr == b"UR":
+        return raw.decode("latin-1").rstrip()
+    raw = raw.rstrip(b"\x00 ")
+    if b"\\" in raw:
+        raise Unusual("multi-valued UID")
+    return raw.decode("latin-1")
+
+
+def _uid(buf: bytes, start: int, end: int) -> bytes:
+    """A SOP reference UID, raw ASCII, padding stripped like pydicom; Unusual for anything else."""
+    raw = buf[start:end].rstrip(b"\x00 ")
+    if not raw.isascii() or b"\\" in raw:
+        raise Unusual("UID with non-ASCII characters or several values")
+    return raw
 
 
 # --- evidence -----------------------------------------------------------------------------------
 
-def _sops(buf: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
-    """SOP references of a ReferencedSOPSequence value: one regex scan, one pair per item or Unusual."""
-    pairs = _PAIR.findall(buf, start, end)
-    if buf.count(b"\xfe\xff\x00\xe0", start, end) != len(pairs):
+# a component with a leading zero, or an empty one, in a UID that starts and ends with a digit (PS3.5 §9.1)
+_BAD_UID = (re.compile(rb"\.0[0-9]"), re.compile(rb"\x000[0-9]"))
+
+
+@dataclass
+class SopBlock:
+    """The SOP reference items of one ReferencedSOPSequence value, as :func:`_sop_block` matched them."""
+    pairs: list[tuple[bytes, bytes]]  # (SOP class, SOP instance), raw ASCII
+    elements: tuple[bytes, ...]  # the two UI elements of each item, as a content item would repeat them
+    uids: set[bytes]  # the SOP instances
+    uids_valid: bool  # every UID is a valid DICOM UID (PS3.5 §9.1)
+
+
+def _sop_block(buf: bytes, start: int = 0, end: int | None = None, explicit: bool = True) -> SopBlock:
+    """(SOP class, SOP instance) of each item of a ReferencedSOPSequence value, without a Python step per item.
+
+    One regex scan (:data:`_SOP_ITEM`), then every declared length is compared with what was matched, in
+    bulk: item length = its elements, element length = value + pad, and the items tile the value exactly.
+    So pydicom, which follows the declared lengths, reads the same items. Anything else (undefined
+    lengths, other elements, padding by spaces, a length that lies) raises :class:`Unusual`.
+    """
+    end = len(buf) if end is None else end
+    if start == end:
+        return SopBlock([], (), set(), True)
+    number = buf.find(b"\x20\x00\x13\x00", start, end) >= 0
+    found = _SOP_ITEM[explicit, number].findall(buf, start, end)
+    if not found:
         raise Unusual("SOP reference items of unknown layout")
+    n, short = len(found), ("H" if explicit else "I")
+    cols = list(zip(*found, strict=True))
+    size = tuple(map(len, cols[1]))
+    if number:
+        num_len = tuple(map(len, cols[9]))
+        if struct.unpack(f"<{n}{short}", b"".join(cols[8])) != num_len:
+            raise Unusual("Instance Number length")
+        size = tuple(map(add, size, map(add, num_len, repeat(8))))
+    item_len = struct.unpack(f"<{n}I", b"".join(cols[0]))
+    if item_len != size or sum(item_len) + 8 * n != end - start or any(
+            struct.unpack(f"<{n}{short}", b"".join(cols[k])) != tuple(map(add, map(len, cols[k + 1]),
+                                                                           map(len, cols[k + 2])))
+            for k in (2, 5)):
+        raise Unusual("SOP reference items of unknown layout")
+    uids = set(cols[6])
+    valid = (max(map(len, cols[3])) <= 64 and max(map(len, cols[6])) <= 64 and buf.find(b"..", start, end) < 0
+             and not any(bad.search(buf, start, end) for bad in _BAD_UID))
+    return SopBlock(list(zip(cols[3], cols[6], strict=True)), cols[1], uids, valid)
+
+
+def _walk_sops(buf: bytes, start: int, end: int, explicit: bool) -> list[tuple[bytes, bytes]]:
+    """The pairs of :func:`_sop_block`, one element at a time: any lengths, defined or not (slower)."""
+    pairs = []
+    for i0, i1 in items(buf, start, end, explicit):
+        cls = uid = b""
+        for tag, _vr, v0, v1, _n in elements(buf, i0, i1, explicit):
+            if tag == 0x00081150:
+                cls = _uid(buf, v0, v1)
+            elif tag == 0x00081155:
+                uid = _uid(buf, v0, v1)
+        pairs.append((cls, uid))
     return pairs
+
+
+def _sops(buf: bytes, start: int, end: int, explicit: bool) -> tuple[list[tuple[bytes, bytes]], SopBlock | None]:
+    try:
+        block = _sop_block(buf, start, end, explicit)
+        return block.pairs, block
+    except (Unusual, struct.error):
+        return _walk_sops(buf, start, end, explicit), None
 
 
 def _decode_pairs(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
@@ -185,12 +300,23 @@ def _decode_pairs(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
+_EVIDENCE_VR = {0x0020000D: b"UI", 0x0020000E: b"UI", 0x00081190: b"UR", 0x0040E011: b"UI",
+                0x00081115: b"SQ", 0x00081199: b"SQ"}
+
+
+def _expect_vr(tag: int, vr: bytes, explicit: bool) -> None:
+    """An element of the evidence with another VR than its dictionary one: pydicom decides (PS3.5 §7.1.2)."""
+    if explicit and tag in _EVIDENCE_VR and vr != _EVIDENCE_VR[tag]:
+        raise Unusual(f"VR {vr!r} for ({tag >> 16:04X},{tag & 0xFFFF:04X})")
+
+
 def evidence_from_raw(buf: bytes, explicit: bool) -> list[StudyRef]:
     """Parse the raw value of (0040,A375) Current Requested Procedure Evidence Sequence."""
     studies = []
     for s_start, s_end in items(buf, 0, len(buf), explicit):
         study = StudyRef("", has_series_sequence=False)
-        for tag, _vr, v0, v1, _n in elements(buf, s_start, s_end, explicit):
+        for tag, vr, v0, v1, _n in elements(buf, s_start, s_end, explicit):
+            _expect_vr(tag, vr, explicit)
             if tag == 0x0020000D:
                 study.uid = _text(buf, v0, v1)
             elif tag == 0x00081115:
@@ -202,70 +328,143 @@ def evidence_from_raw(buf: bytes, explicit: bool) -> list[StudyRef]:
 
 def _series(buf: bytes, start: int, end: int, explicit: bool) -> SeriesRef:
     series = SeriesRef("", None, None, has_sop_sequence=False)
-    for tag, _vr, v0, v1, _n in elements(buf, start, end, explicit):
+    for tag, vr, v0, v1, _n in elements(buf, start, end, explicit):
+        _expect_vr(tag, vr, explicit)
         if tag == 0x0020000E:
             series.uid = _text(buf, v0, v1)
         elif tag == 0x00081190:
-            series.url = _text(buf, v0, v1)
+            series.url = _text(buf, v0, v1, b"UR")
         elif tag == 0x0040E011:
             series.location_uid = _text(buf, v0, v1)
         elif tag == 0x00081199:
-            series.pairs = _sops(buf, v0, v1)
+            series.pairs, series.block = _sops(buf, v0, v1, explicit)
             series.has_sop_sequence = bool(series.pairs)
     return series
 
 
-def content_from_raw(buf: bytes, explicit: bool) -> list[ContentItem]:
-    """Parse the raw value of (0040,A730) Content Sequence (first level only)."""
-    out, pos, end = [], 0, len(buf)
-    match, append = _CONTENT_ITEM.match, out.append
-    while pos < end:
-        m = match(buf, pos, end)
-        if m is not None:
-            rel, vt, cls, uid = m.group("rel", "vt", "cls", "uid")
-            append(ContentItem(rel.decode().strip(), vt.decode().strip(), (cls.decode(), uid.decode())))
-            pos = m.end()
-            continue
-        if buf[pos:pos + 4] == b"\xfe\xff\xdd\xe0":
-            break
-        start, stop = next(items(buf, pos, end, explicit))  # another kind of item (TEXT...): walk it
-        out.append(_content_item(buf, start, stop, explicit))
-        pos = stop + (8 if buf[stop:stop + 4] == b"\xfe\xff\x0d\xe0" else 0)
-    return out
-
-
-def _content_item(buf: bytes, start: int, end: int, explicit: bool) -> ContentItem:
-    item = ContentItem("", "", None)
-    for tag, _vr, v0, v1, _n in elements(buf, start, end, explicit):
-        if tag == 0x0040A010:
-            item.relationship = _text(buf, v0, v1)
-        elif tag == 0x0040A040:
-            item.value_type = _text(buf, v0, v1)
-        elif tag == 0x00081199:
-            refs = _decode_pairs(_sops(buf, v0, v1))
-            item.ref = refs[0] if refs else None
-    return item
-
+# --- content --------------------------------------------------------------------------------------
 
 @dataclass
-class ContentSummary:
-    """The content of a KOS without item positions: enough to tell that all is well."""
-    relationships: int  # RelationshipType elements
-    contains: int  # ... of value CONTAINS
-    value_types: int  # ValueType elements
-    reference_items: int  # ... of value IMAGE, COMPOSITE or WAVEFORM
-    refs: list[tuple[bytes, bytes]]  # every (SOP class, SOP instance) pair found, raw ASCII
+class ContentScan:
+    """What the content tree says about the references, without item positions (enough when all is well)."""
+    refs: list[tuple[bytes, bytes]]  # (SOP class, SOP instance) of each IMAGE/COMPOSITE/WAVEFORM item
+    all_contains: bool  # every item hangs by CONTAINS
+    all_referenced: bool  # every IMAGE/COMPOSITE/WAVEFORM item has a ReferencedSOPSequence item
+    same_as_evidence: bool = False  # refs are the evidence references, in the same order
 
 
-def content_summary_from_raw(buf: bytes, explicit: bool) -> ContentSummary:
-    """Counts of relationship / value types and the references of the content items (byte scans)."""
-    header = (lambda n: b"CS" + n.to_bytes(2, "little")) if explicit else (lambda n: n.to_bytes(4, "little"))
-    rel_tag, vt_tag = b"\x40\x00\x10\xa0", b"\x40\x00\x40\xa0"
-    relationships = buf.count(rel_tag)
-    contains = buf.count(rel_tag + header(8) + b"CONTAINS")
-    value_types = buf.count(vt_tag)
-    refs = sum(buf.count(vt_tag + header(len(v)) + v) for v in (b"IMAGE ", b"COMPOSITE ", b"WAVEFORM"))
-    return ContentSummary(relationships, contains, value_types, refs, _PAIR.findall(buf))
+_CONTENT_OVERHEAD = {True: 34, False: 28}  # item length - SQ length - ValueType (length + value), by VR
+# What a CONTAINS IMAGE item adds around the SOP reference it repeats from the evidence (PS3.16 TID 2010)
+_SQ_HEAD = {True: b"\x08\x00\x99\x11SQ\x00\x00", False: b"\x08\x00\x99\x11"}
+_TAIL = {True: b"\x40\x00\x10\xa0CS\x08\x00CONTAINS\x40\x00\x40\xa0CS\x06\x00IMAGE ",
+         False: b"\x40\x00\x10\xa0\x08\x00\x00\x00CONTAINS\x40\x00\x40\xa0\x06\x00\x00\x00IMAGE "}
+
+
+def _expected_content(blocks: list[SopBlock], explicit: bool) -> bytes:
+    """The content sequence value a manifest usually has: one CONTAINS IMAGE item per evidenced instance,
+    in the evidence order, each repeating the SOP reference (defined lengths, this transfer syntax)."""
+    head, tail = _SQ_HEAD[explicit], _TAIL[explicit]
+    heads: dict[int, bytes] = {}
+    for size in set().union(*(map(len, block.elements) for block in blocks)):
+        sop_item = size + 8
+        heads[size] = b"".join((b"\xfe\xff\x00\xe0", _U32.pack(len(head) + 4 + sop_item + len(tail)), head,
+                                _U32.pack(sop_item), b"\xfe\xff\x00\xe0", _U32.pack(size)))
+    return b"".join(chain.from_iterable(chain.from_iterable(
+        zip(map(heads.__getitem__, map(len, block.elements)), block.elements, repeat(tail)) for block in blocks)))
+
+
+def content_from_raw(buf: bytes, explicit: bool, blocks: list[SopBlock] | None = None,
+                     evidence_pairs: list[tuple[bytes, bytes]] | None = None) -> ContentScan:
+    """Read the raw value of (0040,A730) Content Sequence (first level).
+
+    Usually the content is one CONTAINS IMAGE item per evidenced instance, in the evidence order: the
+    bytes are then exactly :func:`_expected_content` of the evidence ``blocks`` (one comparison), maybe
+    after or before other items (a TEXT description), walked element by element. Otherwise the usual
+    items are matched by one regex split, their lengths checked in bulk, their SOP items checked like the
+    evidence ones; the other items (the gaps of the split) are walked. When unsure, every item is walked.
+    """
+    try:
+        if blocks is not None and evidence_pairs is not None:
+            scan = _content_like_evidence(buf, explicit, blocks, evidence_pairs)
+            if scan is not None:
+                return scan
+        return _split_content(buf, explicit)
+    except (Unusual, struct.error, ValueError):
+        return _walk_content(buf, 0, len(buf), explicit)
+
+
+def _content_like_evidence(buf: bytes, explicit: bool, blocks: list[SopBlock],
+                           evidence_pairs: list[tuple[bytes, bytes]]) -> ContentScan | None:
+    expected = _expected_content(blocks, explicit)
+    if buf == expected:
+        return ContentScan(evidence_pairs, True, True, same_as_evidence=True)
+    if not expected or len(buf) <= len(expected):
+        return None
+    if buf.endswith(expected):
+        other = _walk_content(buf, 0, len(buf) - len(expected), explicit)
+    elif buf.startswith(expected):
+        other = _walk_content(buf, len(expected), len(buf), explicit)
+    else:
+        return None
+    return ContentScan(evidence_pairs + other.refs, other.all_contains, other.all_referenced)
+
+
+def _split_content(buf: bytes, explicit: bool) -> ContentScan:
+    parts = _CONTENT_ITEM[explicit].split(buf)
+    n = len(parts) // 5
+    item_len, sq_len, inner, vt = parts[1::5], parts[2::5], parts[3::5], parts[4::5]
+    if n:
+        sq_lens = struct.unpack(f"<{n}I", b"".join(sq_len))
+        if sq_lens != tuple(map(len, inner)) or tuple(map(sub, struct.unpack(f"<{n}I", b"".join(item_len)),
+                                                          map(add, sq_lens, map(len, vt)))) \
+                != (_CONTENT_OVERHEAD[explicit],) * n:
+            raise Unusual("content item lengths")
+    scan = ContentScan(_sop_block(b"".join(inner), explicit=explicit).pairs, True, True)
+    for gap in parts[0::5]:
+        if gap:
+            other = _walk_content(gap, 0, len(gap), explicit)
+            scan.refs += other.refs
+            scan.all_contains &= other.all_contains
+            scan.all_referenced &= other.all_referenced
+    return scan
+
+
+def _walk_content(buf: bytes, start: int, end: int, explicit: bool) -> ContentScan:
+    scan = ContentScan([], True, True)
+    for i0, i1 in items(buf, start, end, explicit):
+        relationship, value_type, ref = _content_item(buf, i0, i1, explicit)
+        scan.all_contains &= relationship == "CONTAINS"
+        if value_type in ("IMAGE", "COMPOSITE", "WAVEFORM"):
+            if ref is None:
+                scan.all_referenced = False
+            else:
+                scan.refs.append(ref)
+    return scan
+
+
+def _code_string(buf: bytes, start: int, end: int) -> str:
+    raw = buf[start:end].rstrip(b" \x00")
+    if not raw.isascii() or b"\\" in raw:
+        raise Unusual("code string with non-ASCII characters or several values")
+    return raw.decode("ascii")
+
+
+def _content_item(buf: bytes, start: int, end: int,
+                  explicit: bool) -> tuple[str, str, tuple[bytes, bytes] | None]:
+    """Relationship, value type and first reference (raw ASCII) of one content item."""
+    relationship = value_type = ""
+    ref = None
+    for tag, vr, v0, v1, _n in elements(buf, start, end, explicit):
+        if explicit and tag in (0x0040A010, 0x0040A040, 0x00081199) and vr != (b"SQ" if tag == 0x00081199 else b"CS"):
+            raise Unusual("content item element with an unexpected VR")
+        if tag == 0x0040A010:
+            relationship = _code_string(buf, v0, v1)
+        elif tag == 0x0040A040:
+            value_type = _code_string(buf, v0, v1)
+        elif tag == 0x00081199:
+            refs = _walk_sops(buf, v0, v1, explicit)
+            ref = refs[0] if refs else None
+    return relationship, value_type, ref
 
 
 # --- slow path (pydicom), same structures ----------------------------------------------------------

@@ -1,0 +1,197 @@
+"""The raw-bytes reader of the KOS references (harness.validators.kosrefs) against pydicom.
+
+validate_kos reads the evidence and content sequences from raw bytes and only falls back to pydicom on
+an unusual layout. These tests run both paths on the same bytes, good and broken (a missing item, a
+mismatched UID, a duplicated reference, flipped bytes), and require the same findings.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import replace
+
+import pydicom
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fixtures.mutations.goodset import EXAMS, build_kos, dicom_bytes
+from harness.validators import kos as kos_module
+from harness.validators.kos import KosReadError, read_kos, validate_kos
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns on the broken values we write
+
+
+def slow_findings(data: bytes, **kw) -> list[str]:
+    """validate_kos with every reference read by pydicom (the whole file, no raw reader)."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(kos_module, "_references",
+                  lambda ds, cut: (kos_module.evidence_from_dataset(cut.full() if cut else ds), None))
+        return sorted(map(str, validate_kos(data, **kw)))
+
+
+def both(data: bytes, **kw) -> tuple[list[str], list[str]]:
+    return sorted(map(str, validate_kos(data, **kw))), slow_findings(data, **kw)
+
+
+def small_kos(**changes) -> pydicom.Dataset:
+    return build_kos(replace(EXAMS[0], key="fast", series=2, instances=5, **changes))
+
+
+def encode(ds: pydicom.Dataset, *, implicit: bool = False, undefined: bool = False) -> bytes:
+    if undefined:
+        for elem in ds.iterall():
+            if elem.VR == "SQ":
+                elem.is_undefined_length = True
+                for item in elem.value:
+                    item.is_undefined_length_sequence_item = True
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+        buf = io.BytesIO()
+        ds.save_as(buf, implicit_vr=True, little_endian=True, enforce_file_format=True)
+        return buf.getvalue()
+    return dicom_bytes(ds)
+
+
+def evidence_sops(ds):
+    return [sop for series in ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence
+            for sop in series.ReferencedSOPSequence]
+
+
+def _missing_content_item(ds):
+    ds.ContentSequence.pop(3)
+
+
+def _missing_evidence_item(ds):
+    ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[1].ReferencedSOPSequence.pop(0)
+
+
+def _mismatched_uid(ds):
+    ds.ContentSequence[2].ReferencedSOPSequence[0].ReferencedSOPInstanceUID = "1.2.3.4"
+
+
+def _mismatched_class(ds):
+    ds.ContentSequence[4].ReferencedSOPSequence[0].ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+
+
+def _duplicated_content(ds):
+    ds.ContentSequence.append(ds.ContentSequence[1])
+
+
+def _duplicated_evidence(ds):
+    sops = ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence
+    sops.append(sops[0])
+
+
+def _invalid_uid(ds):
+    evidence_sops(ds)[1].ReferencedSOPInstanceUID = "1.02.3"
+    ds.ContentSequence[1].ReferencedSOPSequence[0].ReferencedSOPInstanceUID = "1.02.3"
+
+
+def _long_uid(ds):
+    uid = "1." + "2" * 70
+    evidence_sops(ds)[1].ReferencedSOPInstanceUID = uid
+    ds.ContentSequence[1].ReferencedSOPSequence[0].ReferencedSOPInstanceUID = uid
+
+
+def _empty_uid(ds):
+    evidence_sops(ds)[2].ReferencedSOPInstanceUID = ""
+
+
+def _other_relationship(ds):
+    ds.ContentSequence[0].RelationshipType = "HAS PROPERTIES"
+
+
+def _text_item(ds):
+    text = pydicom.Dataset()
+    text.RelationshipType, text.ValueType, text.TextValue = "CONTAINS", "TEXT", "Key images"
+    code = pydicom.Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "113012", "DCM", "Key Object Description"
+    text.ConceptNameCodeSequence = pydicom.Sequence([code])
+    ds.ContentSequence.insert(2, text)
+
+
+def _reversed_content(ds):
+    ds.ContentSequence = pydicom.Sequence(list(ds.ContentSequence)[::-1])
+
+
+def _instance_numbers(ds):
+    for k, sop in enumerate(evidence_sops(ds)):
+        sop.InstanceNumber = k + 1
+
+
+def _composite_item(ds):
+    ds.ContentSequence[0].ValueType = "COMPOSITE"
+
+
+def _content_without_reference(ds):
+    del ds.ContentSequence[1].ReferencedSOPSequence
+
+
+def _two_references_in_content(ds):
+    ds.ContentSequence[1].ReferencedSOPSequence.append(ds.ContentSequence[2].ReferencedSOPSequence[0])
+
+
+def _empty_series(ds):
+    ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[1].ReferencedSOPSequence = \
+        pydicom.Sequence()
+
+
+def _padded_uid(ds):
+    """A UID padded with a space (pydicom strips it: the raw reader must agree)."""
+    evidence_sops(ds)[0].ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2 "
+
+
+EDITS = {f.__name__.lstrip("_"): f for f in (
+    _missing_content_item, _missing_evidence_item, _mismatched_uid, _mismatched_class,
+    _duplicated_content, _duplicated_evidence, _invalid_uid, _long_uid, _empty_uid, _other_relationship,
+    _text_item, _reversed_content, _instance_numbers, _composite_item, _content_without_reference,
+    _two_references_in_content, _empty_series, _padded_uid)}
+EDITS["good"] = lambda ds: None
+
+
+@pytest.mark.parametrize("layout", ["explicit", "implicit", "undefined", "implicit-undefined"])
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_both_paths_agree(edit, layout):
+    ds = small_kos()
+    EDITS[edit](ds)
+    data = encode(ds, implicit="implicit" in layout, undefined="undefined" in layout)
+    fast, slow = both(data)
+    assert fast == slow
+    if edit == "good":
+        assert [f for f in fast if f.startswith("ERROR")] == []
+
+
+def test_both_paths_agree_on_profile_xds():
+    ds = small_kos()
+    _mismatched_uid(ds)
+    fast, slow = both(encode(ds), profile="xds")
+    assert fast == slow and fast
+
+
+EXAMPLES = int(os.environ.get("DRIMCHECK_FUZZ", "150"))  # more locally: DRIMCHECK_FUZZ=5000
+GOOD = encode(small_kos())
+GOOD_TEXT = encode((lambda ds: (_text_item(ds), _instance_numbers(ds), ds)[-1])(small_kos()))
+GOOD_IMPLICIT = encode(small_kos(), implicit=True)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.sampled_from([GOOD, GOOD_TEXT, GOOD_IMPLICIT]),
+       flips=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=4))
+def test_flipped_bytes_give_the_same_findings(data, flips):
+    """Bytes flipped anywhere in the references: when pydicom can read the file, both paths agree."""
+    buf = bytearray(data)
+    start = buf.find(b"\x40\x00\x75\xa3")  # flip inside the evidence and content sequences
+    for pos, value in flips:
+        buf[start + pos % (len(buf) - start)] = value
+    data = bytes(buf)
+    try:
+        full = read_kos(data)
+        for _elem in full.iterall():
+            pass
+    except (KosReadError, Exception):  # pydicom cannot read it: no reference to compare with
+        assert isinstance(validate_kos(data), list)
+        return
+    fast, slow = both(data)
+    assert fast == slow
