@@ -26,6 +26,8 @@ def metadata_errors(pnr: etree._Element, profile: str, attachments: dict[str, by
         from harness.xds.validate import registry_error_code, validate_submission
     except ImportError:  # validator not built: registry checks only
         return []
-    findings = validate_submission(pnr, profile=profile, attachments=attachments or {})
+    # check_documents=False: document presence, hash and size are registry.py's own checks (the rules
+    # REGISTRY_OWN_RULES), made once there with the code the repository owes; no second SHA-1 here
+    findings = validate_submission(pnr, profile=profile, attachments=attachments or {}, check_documents=False)
     return [RegistryError(registry_error_code(f.rule), f"[{f.rule}] {f.message}", f.location)
             for f in findings if f.severity is Severity.ERROR and f.rule not in REGISTRY_OWN_RULES]
