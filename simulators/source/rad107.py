@@ -33,7 +33,6 @@ from werkzeug.wrappers import Request
 from harness.dicomweb import (
     AcceptError,
     MediaRange,
-    MultipartParser,
     Offer,
     boundary_from_content_type,
     dicom_offers,
@@ -43,10 +42,10 @@ from harness.dicomweb import (
     parse_accept,
     parse_wado_path,
 )
-from harness.dicomweb.multipart import PartData, PartEnd, PartStart
 from harness.dicomweb.paths import WadoPath
 from simulators.source.auth import Introspector, TokenCheck, access_from_pnr, masking_refusal
 from simulators.source.kos import referenced
+from simulators.source.relay import DATA, END, START, coalesce, read_ahead, split_parts
 from simulators.source.store import DELETED, KosAccess, SourceStore, StoredKos
 
 log = logging.getLogger(__name__)
@@ -62,6 +61,10 @@ OCTET = "application/octet-stream"
 ENCODABLE = (JPEGLSLossless, JPEG2000Lossless)  # lossless targets we can produce from native pixels
 _TRICKS = re.compile(r"(%2[fF]|%5[cC]|%2[eE]|\\|/\.\.?(/|$)|//)")
 ALL_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+# a BulkDataURI under an instance: tag path of PS3.18 F.2.6 (tag, then item index and tag inside sequences)
+_BULK = re.compile(r"^(?P<instance>.+/instances/[0-9.]+)/bulk/"
+                   r"(?P<tags>[0-9A-Fa-f]{8}(?:/[0-9]{1,6}/[0-9A-Fa-f]{8}){0,8})$")
+STREAM_CHUNK = 256 * 1024
 # an explicit empty body: some WSGI stacks read a body-less GET until the connection closes
 NO_BODY = {"Content-Length": "0"}
 
@@ -108,6 +111,12 @@ class PacsWeb:
             return datas[0]
         finally:
             resp.close()
+
+    def bulk(self, path: str, accept: list[str]) -> requests.Response:
+        """The PACS's bulk data resource ``path`` (``.../instances/{sop}/bulk/{tag path}``), streamed."""
+        headers = {"Accept": ", ".join(accept)} if accept else {}
+        return self._session().get(self.base + path, headers={**headers, **NO_BODY}, timeout=self.timeout,
+                                   stream=True)
 
     def metadata(self, path: WadoPath) -> requests.Response:
         url = self.base + path.to_path()
@@ -168,47 +177,51 @@ class StreamedPart:
 
 
 HEAD_LIMIT = 1024 * 1024  # the file meta of any instance fits well within
+PACS_CHUNK = 1024 * 1024  # read size on the PACS connection
+READ_AHEAD = 8  # chunks read ahead of the consumer (RSS: a few MB per request)
+OUT_CHUNK = 256 * 1024  # small writes (delimiters, part headers) are joined up to this size
 
 
 def stream_parts(resp: requests.Response) -> Iterator[StreamedPart]:
-    """Parts of a streamed multipart response, one at a time; memory bounded by one network chunk.
+    """Parts of a streamed multipart response, one at a time; memory bounded by a few network chunks.
 
     Each part must be consumed (or drained) before the next is asked for: they share one stream.
+    The response is read ahead by a thread (``relay.read_ahead``): the PACS keeps sending while the
+    consumer's socket drains.
     """
-    parser = MultipartParser(boundary_from_content_type(resp.headers.get("Content-Type", "")))
-
-    def events() -> Iterator:
-        for chunk in resp.iter_content(1024 * 1024):
-            yield from parser.feed(chunk)
-        yield from parser.close()
-
-    stream = events()
+    boundary = boundary_from_content_type(resp.headers.get("Content-Type", ""))
+    chunks = read_ahead(resp.iter_content(PACS_CHUNK), READ_AHEAD, on_close=resp.close)
+    stream = split_parts(chunks, boundary)
 
     def rest() -> Iterator[bytes]:
-        for ev in stream:
-            if isinstance(ev, PartData):
-                yield ev.data
-            elif isinstance(ev, PartEnd):
+        for kind, value in stream:
+            if kind == DATA:
+                yield value
+            elif kind == END:
                 return
 
-    for ev in stream:
-        if not isinstance(ev, PartStart):
-            continue
-        head, meta, ended = bytearray(), None, False
-        for inner in stream:
-            if isinstance(inner, PartEnd):
-                ended = True
-                break
-            if isinstance(inner, PartData):
-                head += inner.data
-                meta = file_meta(bytes(head[:HEAD_LIMIT]))
-                if meta is not None or len(head) > HEAD_LIMIT:
+    try:
+        for kind, _value in stream:
+            if kind != START:
+                continue
+            head, meta, ended = b"", None, False
+            for inner, value in stream:
+                if inner == END:
+                    ended = True
                     break
-        if meta is None:
-            raise ValueError("a PACS part is not a readable DICOM Part 10 instance")
-        part = StreamedPart(meta[0], meta[1], bytes(head), iter(()) if ended else rest())
-        yield part
-        part.drain()
+                if inner == DATA:
+                    head += value
+                    meta = file_meta(head[:HEAD_LIMIT])
+                    if meta is not None or len(head) > HEAD_LIMIT:
+                        break
+            if meta is None:
+                raise ValueError("a PACS part is not a readable DICOM Part 10 instance")
+            part = StreamedPart(meta[0], meta[1], head, iter(()) if ended else rest())
+            yield part
+            part.drain()
+    finally:
+        stream.close()
+        chunks.close()
 
 
 def transcode(data: bytes, target: str) -> bytes:
@@ -273,8 +286,9 @@ class Rad107App:
             return Answer(200, [("Content-Type", "application/json")], json.dumps({"status": "UP"}).encode())
         if _TRICKS.search(raw):
             return text(400, "path with dot segments, backslashes or encoded separators is refused")
+        bulk = _BULK.match(raw)
         try:
-            path = parse_wado_path(raw, self.base_path)
+            path = parse_wado_path(bulk["instance"] if bulk else raw, self.base_path)
         except ValueError as exc:
             return text(400, str(exc))
         if req.method not in ("GET", "HEAD"):
@@ -293,6 +307,8 @@ class Rad107App:
             return selection
         if path.metadata:
             return self._metadata(path, req.host_url.rstrip("/") + self.base_path)
+        if bulk:
+            return self._bulk(path, bulk["tags"], req)
         accept = [line for line in req.headers.getlist("Accept") if line.strip()]
         if not accept:
             return text(400, "Accept header is required (FACTS §5)")
@@ -403,7 +419,7 @@ class Rad107App:
         body = iter_multipart(encoded(), boundary)
         if broken:  # the close delimiter never comes
             body = (chunk for chunk in body if not chunk.endswith(b"--\r\n") or not chunk.startswith(b"--"))
-        return Answer(200, [("Content-Type", offer.content_type(boundary))], body)
+        return Answer(200, [("Content-Type", offer.content_type(boundary))], coalesce(body, OUT_CHUNK))
 
     def _pacs_parts(self, path: WadoPath, chosen: list[tuple[str, str]], classes: set[str]) -> Iterator[StreamedPart]:
         """The chosen instances, series by series, each series in one streamed PACS request."""
@@ -445,6 +461,27 @@ class Rad107App:
         part_type = f"{offer.related_type}; transfer-syntax={offer.transfer_syntax}"
         body = iter_multipart((([("Content-Type", part_type)], f) for f in frames), boundary)
         return Answer(200, [("Content-Type", offer.content_type(boundary))], body)
+
+    def _bulk(self, path: WadoPath, tags: str, req: Request) -> Answer:
+        """A BulkDataURI of our metadata (PS3.18 §10.4.1.1.4, F.2.6): the PACS's bulk data resource, streamed
+        through with its status and media type, after the same token, KOS and masking checks as any retrieve."""
+        accept = [line for line in req.headers.getlist("Accept") if line.strip()]
+        resp = self.pacs.bulk(f"{path.to_path()}/bulk/{tags}", accept)
+        if resp.status_code != 200:
+            resp.close()
+            status = 502 if resp.status_code >= 500 else resp.status_code
+            return text(status if status in _REASONS else 502, f"PACS answered {resp.status_code} for the bulk data")
+        headers = [("Content-Type", resp.headers.get("Content-Type", "application/octet-stream"))]
+        if resp.headers.get("Content-Length"):
+            headers.append(("Content-Length", resp.headers["Content-Length"]))
+
+        def body() -> Iterator[bytes]:
+            try:
+                yield from resp.raw.stream(STREAM_CHUNK, decode_content=False)
+            finally:
+                resp.close()
+
+        return Answer(200, headers, body())
 
     def _metadata(self, path: WadoPath, own_base: str) -> Answer:
         """The PACS's metadata, its BulkDataURIs moved under our base: the PACS is not reachable by consumers."""

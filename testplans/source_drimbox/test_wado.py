@@ -115,6 +115,33 @@ def test_metadata_level(env):
            observed=outside[:3], message="bulk data is retrieved through the Source, not from its PACS")
 
 
+@pytest.mark.requirement("SRC-WADO-METADATA")
+def test_every_bulk_data_uri_is_served(env):
+    """Each BulkDataURI of the metadata is retrieved through the Source and gives the pixel data (PS3.18 F.2.6)."""
+    originals = _originals(env, "main")
+    reply = _get(env, "main", "/metadata", accept=["application/dicom+json"])
+    expect_equal(reply.status, 200, rule="SRC-WADO-METADATA", location="metadata", message="metadata retrieve")
+    found = [(i["00080018"]["Value"][0], tag, v["BulkDataURI"]) for i in json.loads(reply.body)
+             for tag, v in i.items() if isinstance(v, dict) and "BulkDataURI" in v]
+    expect(bool(found), rule="SRC-WADO-METADATA", location="metadata", expected="a BulkDataURI for the pixel data",
+           observed="none", message="bulk data is referenced, not inlined")
+    kos = published_kos(env, "main").kos()
+    for sop, tag, uri in found:
+        where = f"BulkDataURI {tag} of {sop}"
+        expect(uri.startswith(env.wado + "/"), rule="SRC-WADO-METADATA", location=where, expected=f"under {env.wado}",
+               observed=uri, message="bulk data is retrieved through the Source")
+        got = request(env.wado, uri[len(env.wado):], token=env.token(), kos=str(kos.SOPInstanceUID),
+                      accept=['multipart/related; type="application/octet-stream"'])
+        expect_equal(got.status, 200, rule="SRC-WADO-METADATA", location=where, message="the BulkDataURI is served")
+        data = b"".join(p[1] for p in split_parts(got.body, got.content_type)) \
+            if got.content_type.startswith("multipart/") else got.body
+        if tag.upper() == "7FE00010":
+            wanted = originals[sop].PixelData
+            expect(data == wanted, rule="SRC-WADO-METADATA", location=where,
+                   expected=f"the {len(wanted)} bytes of Pixel Data", observed=f"{len(data)} bytes",
+                   message="the bulk data is the instance's")
+
+
 @pytest.mark.requirement("SRC-WADO-MULTIPART")
 def test_multipart_is_well_formed(env):
     reply = _get(env, "main")

@@ -1,0 +1,179 @@
+"""Relay of the PACS's multipart answer to the consumer: read ahead in a thread, split with a few large slices.
+
+A series retrieve through the Source reads the PACS's ``multipart/related`` answer and writes its own
+(RFC 2046 §5.1.1, PS3.18 §8.6.1.2): the Source keeps the KOS filter and the per-part transfer syntax
+check, so it must see where each part starts, but it need not touch every byte in Python. Here the
+PACS stream is pulled by a thread (the PACS keeps sending while the consumer's socket drains), each
+network chunk is searched for the delimiter once (``bytes.find``) and handed on as one slice, and the
+small writes of part headers are coalesced with the data that follows them.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+
+from harness.dicomweb.multipart import MultipartError
+
+START, DATA, END = 0, 1, 2  # events of split_parts: (START, headers), (DATA, bytes), (END, None)
+_DONE = object()
+MAX_HEADERS = 16 * 1024
+
+
+def split_parts(chunks: Iterable[bytes], boundary: str) -> Iterator[tuple[int, object]]:
+    """Events of a multipart body fed as ``chunks`` (RFC 2046 §5.1.1 syntax): for each part
+    ``(START, [(name, value)...])``, ``(DATA, bytes)``..., ``(END, None)``.
+
+    Memory: the current chunk plus the delimiter length. Raises MultipartError when the body is
+    truncated (no close delimiter) or malformed.
+    """
+    dash = b"--" + boundary.encode("ascii")
+    delim = b"\r\n" + dash
+    keep = len(delim) - 1
+    it = iter(chunks)
+    buf, pos, state, first = b"", 0, "preamble", True
+
+    def more() -> bool:
+        nonlocal buf, pos
+        for chunk in it:
+            if chunk:
+                buf = buf[pos:] + chunk if pos < len(buf) else bytes(chunk)
+                pos = 0
+                return True
+        return False
+
+    while True:
+        if state == "body":
+            end = buf.find(delim, pos)
+            if end < 0:
+                safe = len(buf) - keep
+                if safe > pos:
+                    yield DATA, buf[pos:safe]
+                    pos = safe
+            else:
+                if end > pos:
+                    yield DATA, buf[pos:end]
+                yield END, None
+                pos, state = end + len(delim), "delimiter"
+                continue
+        elif state == "preamble":
+            if first and len(buf) - pos >= len(dash) and buf.startswith(dash, pos):
+                pos, state = pos + len(dash), "delimiter"
+                continue
+            if not first or len(buf) - pos >= len(dash):
+                first = False
+                found = buf.find(delim, pos)
+                if found >= 0:
+                    pos, state = found + len(delim), "delimiter"
+                    continue
+                pos = max(pos, len(buf) - keep)
+        elif state == "delimiter":
+            rest = buf[pos:pos + 1026]
+            if rest.startswith(b"--"):
+                return
+            stripped = rest.lstrip(b" \t")
+            if stripped.startswith(b"\r\n"):
+                pos, state = pos + len(rest) - len(stripped) + 2, "headers"
+                continue
+            if len(stripped) >= 2 or len(rest) > 1024:
+                raise MultipartError(f"delimiter followed by {stripped[:20]!r}, not CRLF")
+        elif state == "headers":
+            if buf.startswith(b"\r\n", pos):
+                yield START, []
+                pos, state = pos + 2, "body"
+                continue
+            end = buf.find(b"\r\n\r\n", pos)
+            if end >= 0:
+                yield START, _headers(buf[pos:end])
+                pos, state = end + 4, "body"
+                continue
+            if len(buf) - pos > MAX_HEADERS:
+                raise MultipartError(f"part headers longer than {MAX_HEADERS} bytes")
+        if not more():
+            raise MultipartError(f"truncated multipart body (ended in the {state})")
+
+
+def _headers(raw: bytes) -> list[tuple[str, str]]:
+    out = []
+    for line in raw.split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if not colon:
+            raise MultipartError(f"malformed part header line {line[:80]!r}")
+        out.append((name.decode("latin-1").strip(), value.decode("latin-1").strip()))
+    return out
+
+
+def read_ahead(chunks: Iterator[bytes], depth: int, on_close=None) -> Iterator[bytes]:
+    """``chunks`` pulled by a thread, at most ``depth`` chunks ahead of the reader.
+
+    Closing the returned generator stops the thread (``on_close`` is called to unblock a read, e.g.
+    closing the upstream response); an exception of the producer is raised in the reader.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        items.put(chunk, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(_DONE)
+        except BaseException as exc:  # handed to the reader
+            if not stop.is_set():
+                items.put(exc)
+
+    thread = threading.Thread(target=pump, name="source-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        if on_close is not None:
+            on_close()
+        try:  # a producer waiting on a full queue sees the stop flag within its put timeout
+            while True:
+                items.get_nowait()
+        except queue.Empty:
+            pass
+        thread.join(timeout=1.0)  # one blocked in a read ends with that read's own timeout
+
+
+def coalesce(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """Small pieces joined until ``size`` bytes (fewer writes, fewer HTTP chunks); large ones pass as they
+    are; the first piece leaves at once (time to first byte)."""
+    pending: list[bytes] = []
+    held = 0
+    first = True
+    for piece in pieces:
+        if not piece:
+            continue
+        if first:
+            first = False
+            yield piece
+            continue
+        if len(piece) >= size:  # not copied: what is pending leaves first, in its own write
+            if pending:
+                yield b"".join(pending)
+                pending, held = [], 0
+            yield piece
+            continue
+        pending.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
