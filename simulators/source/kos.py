@@ -3,6 +3,10 @@
 Input: the report's identity and order (the CDA, FACTS §4) and the instances the PACS answered
 at IMAGE level; output: DICOM Part 10 bytes, Explicit VR Little Endian. The Retrieve URL of each
 series points at this Source's own WADO-RS base (IHE RAD-107, FACTS §5).
+
+The parts whose output is the same as the fixtures' KOS (request item, evidence, content items,
+manifest title, file meta) come from the shared builder :mod:`fixtures.documents.kos`; the header
+and patient module are the Source's own (fresh UIDs, the report's INS OID, several used names).
 """
 
 from __future__ import annotations
@@ -13,15 +17,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian
 
-KOS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"  # DICOM PS3.4 B.5
+from fixtures.documents.kos import (
+    KOS_SERIES_NUMBER,
+    KOS_SOP_CLASS,
+    SopRef,
+    add_file_meta,
+    content_items,
+    evidence_series,
+    issuer,
+    item,
+    manifest_title,
+    request_item,
+)
+
 INS_ISSUER = "ASIP-SANTE-INS-NIR"  # FACTS §2
 INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
-MANIFEST_TITLE = ("113030", "DCM", "Manifest")  # PS3.16 CID 7010, FACTS §2
-KOS_SERIES_NUMBER = 59  # FACTS §2
 
 
 @dataclass(frozen=True)
@@ -63,64 +76,29 @@ def new_uid() -> str:
     return f"2.25.{uuid.uuid4().int}"
 
 
-def _item(**values: object) -> Dataset:
-    ds = Dataset()
-    for key, value in values.items():
-        setattr(ds, key, value)
-    return ds
-
-
-def _issuer(oid: str) -> DicomSequence:
-    return DicomSequence([_item(UniversalEntityID=oid, UniversalEntityIDType="ISO")])
-
-
 def _patient(ds: Dataset, who: Identity) -> None:
     """Patient module with the INS (FACTS §2: PatientID, issuer, qualifiers, OtherPatientIDs)."""
     ds.PatientName = f"{who.birth_name}^{who.given}"
     ds.PatientID, ds.IssuerOfPatientID = who.ins, INS_ISSUER
-    ds.IssuerOfPatientIDQualifiersSequence = _issuer(who.ins_oid)
+    ds.IssuerOfPatientIDQualifiersSequence = issuer(who.ins_oid)
     ds.PatientBirthDate, ds.PatientSex = who.birth_date, who.sex
     if who.used_names:
         ds.OtherPatientNames = "\\".join(f"{f}^{g}" for f, g in who.used_names)
-    ds.OtherPatientIDsSequence = DicomSequence([_item(
+    ds.OtherPatientIDsSequence = DicomSequence([item(
         PatientID=who.ins, IssuerOfPatientID=INS_ISSUER, TypeOfPatientID="TEXT",
-        IssuerOfPatientIDQualifiersSequence=_issuer(who.ins_oid))])
+        IssuerOfPatientIDQualifiersSequence=issuer(who.ins_oid))])
     if who.birthplace:
         ds.PatientComments = who.birthplace
 
 
-def _request(who: Identity) -> DicomSequence:
-    """ReferencedRequestSequence: accession + issuer, study, placer order + issuer (FACTS §2)."""
-    return DicomSequence([_item(
-        AccessionNumber=who.accession, IssuerOfAccessionNumberSequence=_issuer(who.accession_issuer),
-        StudyInstanceUID=who.study_uid, ReferencedStudySequence=DicomSequence(), RequestedProcedureDescription="",
-        RequestedProcedureCodeSequence=DicomSequence(), PlacerOrderNumberImagingServiceRequest=who.placer,
-        OrderPlacerIdentifierSequence=_issuer(who.placer_issuer), RequestedProcedureID="",
-        FillerOrderNumberImagingServiceRequest="")])
-
-
-def _evidence(who: Identity, images: Sequence[ImageRef], retrieve_base: str | None) -> tuple[Dataset, list]:
-    """CurrentRequestedProcedureEvidenceSequence item (one study) and the IMAGE content items."""
+def _series(images: Sequence[ImageRef]) -> list[tuple[str, list[SopRef]]]:
+    """Instances grouped by series in the order the PACS answered, each series by InstanceNumber."""
     by_series: dict[str, list[ImageRef]] = {}
     for ref in images:
         by_series.setdefault(ref.series_uid, []).append(ref)
-    series_items, content = [], []
-    for series_uid, refs in by_series.items():
-        refs = sorted(refs, key=lambda r: (r.instance_number or 0, r.sop_instance_uid))
-        sops = []
-        for r in refs:
-            sop = _item(ReferencedSOPClassUID=r.sop_class_uid, ReferencedSOPInstanceUID=r.sop_instance_uid)
-            if r.instance_number is not None:
-                sop.InstanceNumber = r.instance_number
-            sops.append(sop)
-            content.append(_item(RelationshipType="CONTAINS", ValueType="IMAGE", ReferencedSOPSequence=DicomSequence(
-                [_item(ReferencedSOPClassUID=r.sop_class_uid, ReferencedSOPInstanceUID=r.sop_instance_uid)])))
-        item = _item(ReferencedSOPSequence=DicomSequence(sops), SeriesInstanceUID=series_uid)
-        if retrieve_base is not None:
-            item.RetrieveURL = f"{retrieve_base}/studies/{who.study_uid}/series/{series_uid}"
-        series_items.append(item)
-    study = _item(ReferencedSeriesSequence=DicomSequence(series_items), StudyInstanceUID=who.study_uid)
-    return study, content
+    return [(series_uid, [SopRef(r.sop_class_uid, r.sop_instance_uid, r.instance_number)
+                          for r in sorted(refs, key=lambda r: (r.instance_number or 0, r.sop_instance_uid))])
+            for series_uid, refs in by_series.items()]
 
 
 def build_kos(who: Identity, images: Sequence[ImageRef], *, retrieve_base: str | None, institution: str,
@@ -141,16 +119,16 @@ def build_kos(who: Identity, images: Sequence[ImageRef], *, retrieve_base: str |
     ds.StudyInstanceUID, ds.SeriesInstanceUID = who.study_uid, new_uid()
     ds.StudyID, ds.SeriesNumber, ds.InstanceNumber = "", KOS_SERIES_NUMBER, 1
     ds.ValueType, ds.ContinuityOfContent = "CONTAINER", "SEPARATE"
-    ds.ConceptNameCodeSequence = DicomSequence([_item(CodeValue=MANIFEST_TITLE[0], CodingSchemeDesignator=
-                                                      MANIFEST_TITLE[1], CodeMeaning=MANIFEST_TITLE[2])])
-    ds.ReferencedRequestSequence = _request(who)
-    study, content = _evidence(who, images, retrieve_base)
-    ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence([study])
-    ds.ContentSequence = DicomSequence(content)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = KOS_SOP_CLASS, ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
+    ds.ConceptNameCodeSequence = manifest_title()
+    ds.ReferencedRequestSequence = DicomSequence([request_item(
+        accession=who.accession, accession_issuer=who.accession_issuer, study_uid=who.study_uid,
+        placer=who.placer, placer_issuer=who.placer_issuer)])
+    series = _series(images)
+    ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence([item(
+        ReferencedSeriesSequence=evidence_series(who.study_uid, series, retrieve_base),
+        StudyInstanceUID=who.study_uid)])
+    ds.ContentSequence = DicomSequence(content_items([ref for _uid, refs in series for ref in refs]))
+    add_file_meta(ds)
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     return str(ds.SOPInstanceUID), buf.getvalue()
