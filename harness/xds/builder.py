@@ -6,15 +6,17 @@ Public: :func:`build_pnr_request`, :func:`build_pnr_message`, :func:`kos_submiss
 ``kos_submission`` builds a DMP-style KOS submission like the ANS sample
 ``drim-m-data/Echantillons validateurs/Validateur XDS/XDS.xml``: the KOS DocumentEntry, the
 "Signature01" signature document (IHE DSG) and its ``signs`` association. The signature
-document is an XML-DSig *placeholder*: its ``ds:Manifest`` (Id ``IHEManifest``) lists every
-document of the submission with its SHA-1 digest, as IHE DSG (ITI TF-3 §5.5) and the DMP
-expect, but ``SignatureValue`` is empty: no key is held by the test bed, and no check of
-this project verifies the signature cryptographically.
+document's ``ds:Manifest`` (Id ``IHEManifest``) lists every document of the submission with its
+SHA-1 digest, as IHE DSG (ITI TF-3 §5.5) and the DMP expect, and is signed (XAdES, RSA-SHA256,
+:mod:`harness.xds.dsig`) with the key and certificate given as ``signer`` — a Source DRIMbox's
+IGC-Santé ORG SIGN pair — or, by default, with a throwaway pair the test bed makes once per process
+(:func:`throwaway_signer`): real signatures that verify, from a certificate no DMP trusts.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -115,8 +117,22 @@ def _oid_uid() -> str:
     return f"2.25.{uuid.uuid4().int}"
 
 
-def signature_document(entries: Sequence[tuple[str, bytes]], signature_id: str = "Signature01") -> bytes:
-    """An IHE DSG-shaped XML-DSig whose ds:Manifest ``IHEManifest`` digests each document (placeholder)."""
+Signer = tuple[bytes, bytes]  # (private key PEM, certificate PEM)
+
+
+@functools.cache
+def throwaway_signer() -> Signer:
+    """The process's throwaway signing pair (made on first use, never written anywhere)."""
+    from harness.vihf import throwaway_pki
+
+    pki = throwaway_pki("DRIMcheck test bed signature")
+    return pki.key_pem, pki.cert_pem
+
+
+def signature_document(entries: Sequence[tuple[str, bytes]], signature_id: str = "Signature01",
+                       signer: Signer | None = None, unsigned: bool = False) -> bytes:
+    """An IHE DSG XML-DSig whose ds:Manifest ``IHEManifest`` digests each document, signed by ``signer``
+    (default :func:`throwaway_signer`); ``unsigned=True`` leaves the placeholder with an empty SignatureValue."""
     ds = f"{{{DS_NS}}}"
     sig = etree.Element(ds + "Signature", Id=signature_id, nsmap={"ds": DS_NS})
     si = etree.SubElement(sig, ds + "SignedInfo")
@@ -134,7 +150,13 @@ def signature_document(entries: Sequence[tuple[str, bytes]], signature_id: str =
         r = etree.SubElement(manifest, ds + "Reference", URI=f"urn:oid:{unique_id}")
         etree.SubElement(r, ds + "DigestMethod", Algorithm="http://www.w3.org/2000/09/xmldsig#sha1")
         etree.SubElement(r, ds + "DigestValue").text = base64.b64encode(hashlib.sha1(data).digest()).decode()
-    return etree.tostring(sig, xml_declaration=True, encoding="UTF-8")
+    placeholder = etree.tostring(sig, xml_declaration=True, encoding="UTF-8")
+    if unsigned:
+        return placeholder
+    from harness.xds.dsig import sign
+
+    key_pem, cert_pem = signer or throwaway_signer()
+    return sign(placeholder, key_pem, cert_pem)
 
 
 def kos_submission(kos: bytes, *, patient_id: str, study_uid: str, accession: str | None = None,
@@ -148,12 +170,13 @@ def kos_submission(kos: bytes, *, patient_id: str, study_uid: str, accession: st
                        "AMBULATOIRE", "1.2.250.1.213.1.1.4.9", "Ambulatoire"),
                    facility_type: tuple[str, str, str] = ("SA07", "1.2.250.1.71.4.2.4", "Cabinet individuel"),
                    source_patient_info: Sequence[str] = (), signature: bool = True,
-                   legal_authenticator: str | None = None) -> Submission:
+                   legal_authenticator: str | None = None, signer: Signer | None = None) -> Submission:
     """A DMP-style RAD-68 submission of one KOS (FACTS §3), with the Signature01 document.
 
     ``patient_id`` is the INS in CX form ``<INS>^^^&1.2.250.1.213.1.4.10&ISO^NH``; ``regions``
     are (SNOMED code, display) pairs; ``extra_confidentiality`` takes ``MASQUE_PS``,
-    ``INVISIBLE_PATIENT``, ``INVISIBLE_REPRESENTANTS_LEGAUX``.
+    ``INVISIBLE_PATIENT``, ``INVISIBLE_REPRESENTANTS_LEGAUX``; ``signer`` signs Signature01
+    (default: the test bed's throwaway pair).
     """
     now = creation_time or _now()
     kos_entry = DocumentEntry(
@@ -179,7 +202,7 @@ def kos_submission(kos: bytes, *, patient_id: str, study_uid: str, accession: st
     sub = Submission(submission_set=ss, documents=[kos_entry], document_bytes={"DocumentKOS": kos})
     sub.associations.append(_has_member("assoc-kos", ss.id, kos_entry.id))
     if signature:
-        _add_signature(sub, kos_entry, now)
+        _add_signature(sub, kos_entry, now, signer)
     return fill_hash_size(sub)
 
 
@@ -208,8 +231,8 @@ def _has_member(assoc_id: str, source: str, target: str) -> Association:
                        {"SubmissionSetStatus": ["Original"]})
 
 
-def _add_signature(sub: Submission, kos: DocumentEntry, now: str) -> None:
-    content = signature_document([(kos.uniqueId or "", sub.document_bytes[kos.id])])
+def _add_signature(sub: Submission, kos: DocumentEntry, now: str, signer: Signer | None) -> None:
+    content = signature_document([(kos.uniqueId or "", sub.document_bytes[kos.id])], signer=signer)
     sig = DocumentEntry(
         id="Signature01", uniqueId=_oid_uid(), patientId=kos.patientId, sourcePatientId=kos.patientId,
         mimeType="text/xml", classCode=replace(SIG_CLASS), typeCode=replace(SIG_TYPE),

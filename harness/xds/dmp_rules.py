@@ -10,7 +10,10 @@ import base64
 import hashlib
 import re
 
+from lxml import etree
+
 from harness.findings import Finding, error, warning
+from harness.xds.dsig import verify as verify_signature
 from harness.xds.model import ASSOCIATION_TYPES, Classification, DocumentEntry, Submission, SubmissionSet
 from harness.xds.rules_common import CX, codes, is_oid
 from harness.xds.rules_common import loc as _loc
@@ -246,7 +249,7 @@ def _signature_manifest_rules(sub: Submission, sig: DocumentEntry) -> list[Findi
     if root.tag != _DS + "Signature" or manifest is None:
         return [error("XDS-DMP-SIG-004", loc, "no ds:Signature with a ds:Manifest Id='IHEManifest'")]
     digests = {r.get("URI"): (r.findtext(_DS + "DigestValue") or "").strip() for r in manifest.iter(_DS + "Reference")}
-    out = []
+    out = _signature_value_rules(root, loc)
     for doc in sub.documents:
         if _is_signature(doc) or not doc.uniqueId:
             continue
@@ -260,6 +263,21 @@ def _signature_manifest_rules(sub: Submission, sig: DocumentEntry) -> list[Findi
                              "not the SHA-1 of the document", base64.b64encode(hashlib.sha1(content).digest()).decode(),
                              digests[uri]))
     return out
+
+
+def _signature_value_rules(root: etree._Element, loc: str) -> list[Finding]:
+    """XML-DSig core validation of Signature01 (XAdES over #IHEManifest, FACTS §3; xmldsig-core §3.2):
+    an empty SignatureValue or one that does not verify is an error; a signature this tool cannot check
+    (no readable certificate, an algorithm it does not know) is a warning. Trust in the signer's
+    certificate is the receiving DMP's business and is not judged here."""
+    verdict = verify_signature(root)
+    where = f"{loc}/{verdict.location}" if verdict.location else loc
+    if verdict.status in ("unsigned", "invalid"):
+        return [error("XDS-DMP-SIG-005", where, verdict.detail, "a SignatureValue that verifies over "
+                      "#IHEManifest with the KeyInfo certificate", verdict.status)]
+    if verdict.status == "unverifiable":
+        return [warning("XDS-DMP-SIG-005", where, f"signature not checked: {verdict.detail}")]
+    return []
 
 
 def _dmp_submission_set_rules(ss: SubmissionSet) -> list[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 from dataclasses import replace
@@ -79,6 +80,23 @@ def _resign_with(content, raw: bytes | None = None):
         sub.document_bytes["Signature01"] = raw if raw is not None else signature_document(entries)
         fill_hash_size(sub)
     return mutate
+
+
+def _signature_edit(edit):
+    """Signature01 made right for the KOS, then ``edit``ed (bytes -> bytes); hash and size kept consistent,
+    the manifest untouched, so only the signature value rule can break."""
+    def mutate(sub):
+        from harness.xds.builder import fill_hash_size, signature_document
+        kos = _kos(sub)
+        signed = signature_document([(kos.uniqueId, sub.document_bytes[kos.id])], unsigned=edit is None)
+        sub.document_bytes["Signature01"] = signed if edit is None else edit(signed)
+        fill_hash_size(sub)
+    return mutate
+
+
+def _forge_value(signed: bytes) -> bytes:
+    start = signed.index(b"<ds:SignatureValue>") + len(b"<ds:SignatureValue>")
+    return signed[:start] + base64.b64encode(bytes(256)) + signed[signed.index(b"</ds:SignatureValue>"):]
 
 
 def _set(getter, attr, value):
@@ -165,6 +183,10 @@ SUBMISSION_MUTATIONS = [
     ("signature-digest-wrong", "dmp", _resign_with(lambda s: b"other bytes"), "XDS-DMP-SIG-004"),
     ("signature-misses-kos", "dmp", _resign_with(None), "XDS-DMP-SIG-004"),
     ("no-signs", "dmp", lambda s: s.associations.remove(_assoc(s, "signs")), "XDS-DMP-SIG-003"),
+    ("signature-unsigned", "dmp", _signature_edit(None), "XDS-DMP-SIG-005"),
+    ("signature-time-altered", "dmp", _signature_edit(
+        lambda b: re.sub(rb"<xades:SigningTime>\d{4}", b"<xades:SigningTime>1999", b)), "XDS-DMP-SIG-005"),
+    ("signature-value-forged", "dmp", _signature_edit(_forge_value), "XDS-DMP-SIG-005"),
 ]
 
 
