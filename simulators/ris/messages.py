@@ -73,11 +73,19 @@ def _set_msh(message: bytes, *, type_: str | None = None, control_id: str | None
     return "\r".join(segs).encode("utf-8")
 
 
+ORDER_CONTROL = {"F": "NW", "C": "RO", "D": "CA"}  # IG-hl7v2 "Le segment ORC": ORC-1 agrees with OBX-11
+
+
 def _set_status(message: bytes, status: str) -> bytes:
+    """OBX-11 of the CR-IMG OBX, and ORC-1 to match (the GESTIONNAIRE rejects them disagreeing, IG-hl7v2)."""
     segs = message.decode("utf-8").split("\r")
     for i, seg in enumerate(segs):
         if seg.startswith("OBX|") and seg.split("|")[2] == "ED":
             segs[i] = re.sub(r"\|[FCD]$", f"|{status}", seg)
+        elif seg.startswith("ORC|"):
+            fields = seg.split("|")
+            fields[1] = ORDER_CONTROL[status]
+            segs[i] = "|".join(fields)
     return "\r".join(segs).encode("utf-8")
 
 
