@@ -25,6 +25,8 @@ from operator import add, sub
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
+from harness.validators.common import all_uids_valid_bytes
+
 _VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB", b"OD", b"OF",
         b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI", b"UL", b"UN",
         b"UR", b"US", b"UT", b"UV"}  # DICOM PS3.5 §6.2
@@ -40,18 +42,32 @@ def _short(tag: bytes, vr: bytes, explicit: bool) -> bytes:
     return tag + (vr + rb"(..)" if explicit else rb"(.{4})")
 
 
+# A UID value as the fast readers accept it: starts with 1-9 (or is the component 0), ends with a digit, then
+# an optional NUL pad. What else can make it invalid is ".." or ".0<digit>" (PS3.5 §9.1): see _SUSPECT.
+_UID_VALUE = rb"([1-9][0-9.]*(?<=[0-9])|0(?:\.[0-9.]*(?<=[0-9]))?)(\x00?)"
+_SUSPECT = re.compile(rb"\.[.0]")  # an empty component or one starting with 0 (maybe just "0": then look closer)
+
+
 def _sop_item_re(explicit: bool, instance_number: bool) -> re.Pattern[bytes]:
     """One SOP reference item of defined length: (0008,1150) + (0008,1155) [+ (0020,0013)] (PS3.3 C.17.2.1).
 
     Groups: item length, the two UI elements (whole), class length, class, pad, instance length, instance,
     pad [, number length, number]; the lengths are checked against the values afterwards (:func:`_sop_block`).
-    A UID starts and ends with a digit here: anything else is left to the slower readers.
     """
-    uid = rb"([0-9][0-9.]*(?<=[0-9]))(\x00?)"
     number = _short(rb"\x20\x00\x13\x00", b"IS", explicit) + rb"([ 0-9+-]*)" if instance_number else b""
     return re.compile(rb"\xfe\xff\x00\xe0(.{4})("
-                      + _short(rb"\x08\x00\x50\x11", b"UI", explicit) + uid
-                      + _short(rb"\x08\x00\x55\x11", b"UI", explicit) + uid + b")" + number, re.S)
+                      + _short(rb"\x08\x00\x50\x11", b"UI", explicit) + _UID_VALUE
+                      + _short(rb"\x08\x00\x55\x11", b"UI", explicit) + _UID_VALUE + b")" + number, re.S)
+
+
+@lru_cache(maxsize=64)
+def _same_class_re(explicit: bool, instance_number: bool, class_element: bytes) -> re.Pattern[bytes]:
+    """SOP items whose (0008,1150) element is exactly ``class_element`` (a series holds one SOP class):
+    a literal is cheaper to match than a UID. Groups: item length, the two UI elements, instance length,
+    instance, pad [, number length, number]."""
+    number = _short(rb"\x20\x00\x13\x00", b"IS", explicit) + rb"([ 0-9+-]*)" if instance_number else b""
+    return re.compile(rb"\xfe\xff\x00\xe0(.{4})(" + re.escape(class_element)
+                      + _short(rb"\x08\x00\x55\x11", b"UI", explicit) + _UID_VALUE + b")" + number, re.S)
 
 
 _SOP_ITEM = {(e, n): _sop_item_re(e, n) for e in (True, False) for n in (True, False)}
@@ -209,7 +225,7 @@ def _text(buf: bytes, start: int, end: int, vr: bytes = b"UI") -> str:
     raw = raw.rstrip(b"\x00 ")
     if b"\\" in raw:
         raise Unusual("multi-valued UID")
-    return raw.decode("latin-1")
+    return raw.decode("latin-1").strip()  # pydicom's UID class strips whitespace too
 
 
 def _uid(buf: bytes, start: int, end: int) -> bytes:
@@ -217,14 +233,10 @@ def _uid(buf: bytes, start: int, end: int) -> bytes:
     raw = buf[start:end].rstrip(b"\x00 ")
     if not raw.isascii() or b"\\" in raw:
         raise Unusual("UID with non-ASCII characters or several values")
-    return raw
+    return raw.decode("ascii").strip().encode("ascii")  # pydicom's UID class strips whitespace too
 
 
 # --- evidence -----------------------------------------------------------------------------------
-
-# a component with a leading zero, or an empty one, in a UID that starts and ends with a digit (PS3.5 §9.1)
-_BAD_UID = (re.compile(rb"\.0[0-9]"), re.compile(rb"\x000[0-9]"))
-
 
 @dataclass
 class SopBlock:
@@ -238,36 +250,74 @@ class SopBlock:
 def _sop_block(buf: bytes, start: int = 0, end: int | None = None, explicit: bool = True) -> SopBlock:
     """(SOP class, SOP instance) of each item of a ReferencedSOPSequence value, without a Python step per item.
 
-    One regex scan (:data:`_SOP_ITEM`), then every declared length is compared with what was matched, in
-    bulk: item length = its elements, element length = value + pad, and the items tile the value exactly.
-    So pydicom, which follows the declared lengths, reads the same items. Anything else (undefined
-    lengths, other elements, padding by spaces, a length that lies) raises :class:`Unusual`.
+    One regex scan, then every declared length is compared with what was matched, in bulk: item length =
+    its elements, element length = value + pad, and the items tile the value exactly. So pydicom, which
+    follows the declared lengths, reads the same items. The first item gives the layout (its SOP class,
+    an Instance Number or not); items of several classes are matched with the generic expression.
+    Anything else (undefined lengths, other elements, padding by spaces, a length that lies) raises
+    :class:`Unusual`.
     """
     end = len(buf) if end is None else end
     if start == end:
         return SopBlock([], (), set(), True)
-    number = buf.find(b"\x20\x00\x13\x00", start, end) >= 0
-    found = _SOP_ITEM[explicit, number].findall(buf, start, end)
-    if not found:
-        raise Unusual("SOP reference items of unknown layout")
-    n, short = len(found), ("H" if explicit else "I")
-    cols = list(zip(*found, strict=True))
+    first = _SOP_ITEM[explicit, False].match(buf, start, end)
+    if first is None:
+        raise Unusual("SOP reference item of unknown layout")
+    number = buf.startswith(b"\x20\x00\x13\x00", first.end())
+    cls_len = len(first.group(4)) + len(first.group(5))
+    if int.from_bytes(first.group(3), "little") != cls_len:
+        raise Unusual("SOP Class UID length")
+    try:
+        return _same_class_block(buf, start, end, explicit, number, first.group(2)[:8 + cls_len], first.group(4))
+    except Unusual:
+        return _mixed_class_block(buf, start, end, explicit, number)
+
+
+def _checked_sizes(cols: list[tuple[bytes, ...]], explicit: bool, number: int | None, start: int, end: int,
+                   values: tuple[int, ...]) -> None:
+    """Bulk length checks of :func:`_sop_block`; ``values``: the columns (length, value, pad) of UI elements,
+    ``number``: the column of the Instance Number length, if any."""
+    n, short = len(cols[0]), ("H" if explicit else "I")
     size = tuple(map(len, cols[1]))
-    if number:
-        num_len = tuple(map(len, cols[9]))
-        if struct.unpack(f"<{n}{short}", b"".join(cols[8])) != num_len:
+    if number is not None:
+        num_len = tuple(map(len, cols[number + 1]))
+        if struct.unpack(f"<{n}{short}", b"".join(cols[number])) != num_len:
             raise Unusual("Instance Number length")
         size = tuple(map(add, size, map(add, num_len, repeat(8))))
     item_len = struct.unpack(f"<{n}I", b"".join(cols[0]))
     if item_len != size or sum(item_len) + 8 * n != end - start or any(
             struct.unpack(f"<{n}{short}", b"".join(cols[k])) != tuple(map(add, map(len, cols[k + 1]),
                                                                            map(len, cols[k + 2])))
-            for k in (2, 5)):
+            for k in values):
         raise Unusual("SOP reference items of unknown layout")
-    uids = set(cols[6])
-    valid = (max(map(len, cols[3])) <= 64 and max(map(len, cols[6])) <= 64 and buf.find(b"..", start, end) < 0
-             and not any(bad.search(buf, start, end) for bad in _BAD_UID))
-    return SopBlock(list(zip(cols[3], cols[6], strict=True)), cols[1], uids, valid)
+
+
+def _valid(buf: bytes, start: int, end: int, *uid_columns: tuple[bytes, ...]) -> bool:
+    """Every UID of the columns is valid: the regex already checked the characters and both ends."""
+    if max(max(map(len, col)) for col in uid_columns) > 64:
+        return False
+    return _SUSPECT.search(buf, start, end) is None or all_uids_valid_bytes(chain.from_iterable(uid_columns))
+
+
+def _same_class_block(buf: bytes, start: int, end: int, explicit: bool, number: bool, class_element: bytes,
+                      cls: bytes) -> SopBlock:
+    found = _same_class_re(explicit, number, class_element).findall(buf, start, end)
+    if not found:
+        raise Unusual("no SOP reference item")
+    cols = list(zip(*found, strict=True))  # item length, elements, instance length, instance, pad[, number]
+    _checked_sizes(cols, explicit, 5 if number else None, start, end, (2,))
+    return SopBlock(list(zip(repeat(cls), cols[3])), cols[1], set(cols[3]),
+                    _valid(buf, start, end, (cls,), cols[3]))
+
+
+def _mixed_class_block(buf: bytes, start: int, end: int, explicit: bool, number: bool) -> SopBlock:
+    found = _SOP_ITEM[explicit, number].findall(buf, start, end)
+    cols = list(zip(*found, strict=True))  # item length, elements, class length, class, pad, instance...
+    if not cols:
+        raise Unusual("no SOP reference item")
+    _checked_sizes(cols, explicit, 8 if number else None, start, end, (2, 5))
+    return SopBlock(list(zip(cols[3], cols[6], strict=True)), cols[1], set(cols[6]),
+                    _valid(buf, start, end, cols[3], cols[6]))
 
 
 def _walk_sops(buf: bytes, start: int, end: int, explicit: bool) -> list[tuple[bytes, bytes]]:
