@@ -18,6 +18,7 @@ names the others by their wsa:MessageID.
 from __future__ import annotations
 
 import ctypes
+import http.client
 import json
 import os
 import signal
@@ -26,9 +27,12 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
+
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.storage import Storage, open_storage
@@ -179,12 +183,35 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="dmp-parent-watch", daemon=True).start()
 
 
-def worker_main(fd: int, parent: int, config_json: str) -> int:
-    """Serve the simulator on the inherited listening socket ``fd`` until SIGTERM."""
+class _HeaderBlock(http.client.HTTPMessage):
+    """The request's header block as http.server reads it. Never parsed as a MIME body: a multipart
+    Content-Type would otherwise make the email parser compile a regex for each request's boundary."""
+
+    def get_content_maintype(self) -> str:
+        return "text"
+
+
+class _Handler(WSGIRequestHandler):
+    MessageClass = _HeaderBlock
+
+
+class _PooledServer(ThreadedWSGIServer):
+    """Werkzeug's threaded server, with connections served by a pool of reused threads rather than
+    a thread started per connection (Connection: close makes that one per request)."""
+
+    def __init__(self, *args: Any, threads: int = 64, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="dmp-request")
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.executor.submit(self.process_request_thread, request, client_address)
+
+
+def worker_main(fd: int, parent: int, config_json: str, grace: float = 5.0) -> int:
+    """Serve the simulator on the inherited listening socket ``fd`` until SIGTERM; requests in
+    flight get ``grace`` seconds, then the process ends (an unfinished submission rolls back)."""
     _die_with_parent(parent)
     import logging
-
-    from werkzeug.serving import make_server
 
     from simulators.dmp.app import create_app
     from simulators.dmp.faults import handlers_for
@@ -194,15 +221,17 @@ def worker_main(fd: int, parent: int, config_json: str) -> int:
     app = create_app(config, handlers_for(config.fault))
     sock = socket.socket(fileno=fd)
     host, port = sock.getsockname()[:2]
-    server = make_server(host, port, app, threaded=True, fd=sock.fileno())  # type: ignore[arg-type]
-    server.daemon_threads = True
+    server = _PooledServer(host, port, app, handler=_Handler, fd=sock.fileno())
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"ready {os.getpid()}", flush=True)
     try:
         server.serve_forever()
     finally:
+        drained = threading.Thread(target=server.executor.shutdown, daemon=True)
+        drained.start()
+        drained.join(grace)
         app.close()
-    return 0
+    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> Any:
