@@ -26,8 +26,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pydicom
+from pydicom import config
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.sequence import Sequence
 
 from harness.dicomweb.paths import parse_wado_path
 from harness.findings import Finding, error, info, warning
@@ -195,11 +199,53 @@ def _cut_sequences(data: bytes) -> tuple[bytes, dict[int, bytes], bool] | None:
     return b"".join(pieces), values, explicit
 
 
+# Values pydicom would give without its per-element conversion (~25 us each, ~1 ms per manifest): plain
+# single-valued ASCII strings of these VRs decode the same in every character set (PS3.5 §6.1.2.3), with
+# the padding pydicom strips (values.multi_string, convert_single_string; UID strips whitespace too).
+_PLAIN_VRS = {"UI", "CS", "DA", "TM", "SH", "LO", "LT"}
+_PRINTABLE = bytes(c for c in range(0x20, 0x7F) if c != 0x5C)  # no backslash: one value only
+
+
+class _Values:
+    """``ds.get`` / ``in`` for the checks, decoding plain values straight from the raw element.
+
+    Anything else (sequences are wrapped item by item, other VRs, empty or non-ASCII values, converted
+    elements, datetime conversion or strict validation switched on) is pydicom's ``ds.get``.
+    """
+
+    __slots__ = ("ds",)
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+
+    def __contains__(self, keyword: str) -> bool:
+        return keyword in self.ds
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.ds, name)
+
+    def get(self, keyword: str, default: object = None) -> object:
+        tag = tag_for_keyword(keyword)
+        elem = self.ds.get_item(tag) if tag is not None else None
+        if not isinstance(elem, RawDataElement) or not elem.value:
+            return self.ds.get(keyword, default)
+        vr = elem.VR or dictionary_VR(tag)
+        if vr == "SQ":
+            items = self.ds.get(keyword, default)
+            return [_Values(item) for item in items] if isinstance(items, Sequence) else items
+        value = elem.value.rstrip(b"\x00 ")
+        if vr not in _PLAIN_VRS or value.translate(None, _PRINTABLE) or config.datetime_conversion \
+                or config.settings.reading_validation_mode == config.RAISE:
+            return self.ds.get(keyword, default)
+        return value.decode("ascii").strip() if vr == "UI" else value.decode("ascii")
+
+
 class Refs:
     """The KOS with its evidence and content tree as plain structures (see kosrefs)."""
 
     def __init__(self, ds: Dataset, cut: Cut | None = None) -> None:
         self.ds, self.cut = ds, cut
+        self.values = _Values(ds)  # what the checks read values from
         self.studies, self.scan = _references(ds, cut)
         self._content: list[ContentItem] | None = None
         self.pairs = [p for study in self.studies for series in study.series for p in series.pairs]
@@ -283,7 +329,7 @@ def _check_meta(ds: Dataset) -> Iterator[Finding]:
 # --- IOD and SR structure (DICOM PS3.3 A.35.4, PS3.16 TID 2010) ---
 
 def _check_iod(refs: Refs) -> Iterator[Finding]:
-    ds = refs.ds
+    ds = refs.values
     sop = str(ds.get("SOPClassUID", ""))
     if sop != KOS_SOP_CLASS:
         yield error("KOS-IOD-001", "(0008,0016)", "SOP Class UID is not Key Object Selection", KOS_SOP_CLASS, sop)
@@ -312,7 +358,7 @@ def _check_uids(refs: Refs) -> Iterator[Finding]:
 
 
 def _uids(refs: Refs, with_sops: bool = True) -> Iterator[tuple[str, str]]:
-    ds = refs.ds
+    ds = refs.values
     for kw, tag in (("SOPInstanceUID", "(0008,0018)"), ("StudyInstanceUID", "(0020,000D)"),
                     ("SeriesInstanceUID", "(0020,000E)")):
         yield tag, str(ds.get(kw, "") or "")
@@ -329,7 +375,7 @@ def _uids(refs: Refs, with_sops: bool = True) -> Iterator[tuple[str, str]]:
 
 
 def _check_sr(refs: Refs) -> Iterator[Finding]:
-    ds = refs.ds
+    ds = refs.values
     if ds.get("ValueType") != "CONTAINER":
         yield error("KOS-SR-001", "(0040,A040)", "root content item is a CONTAINER", "CONTAINER", ds.get("ValueType"))
     if ds.get("ContinuityOfContent") != "SEPARATE":
@@ -391,7 +437,7 @@ def _check_content(refs: Refs) -> Iterator[Finding]:
 def _check_evidence(refs: Refs) -> Iterator[Finding]:
     if len(refs.studies) != 1:
         yield error("KOS-EVD-001", EVIDENCE, "evidence lists exactly one study", 1, len(refs.studies))
-    own = str(refs.ds.get("StudyInstanceUID", ""))
+    own = str(refs.values.get("StudyInstanceUID", ""))
     for i, study in enumerate(refs.studies):
         if study.uid != own:
             yield error("KOS-EVD-001", f"{EVIDENCE}[{i}]>(0020,000D)", "evidence study is not the KOS study",
@@ -460,7 +506,7 @@ def _check_retrieve_urls(refs: Refs) -> Iterator[Finding]:
 
 
 def _check_patient(refs: Refs) -> Iterator[Finding]:
-    ds = refs.ds
+    ds = refs.values
     pid = str(ds.get("PatientID", "") or "")
     issuer = str(ds.get("IssuerOfPatientID", "") or "")
     if not pid or issuer not in INS_ISSUERS:
@@ -482,7 +528,7 @@ def _check_patient(refs: Refs) -> Iterator[Finding]:
     yield from _check_traits(ds)
 
 
-def _check_traits(ds: Dataset) -> Iterator[Finding]:
+def _check_traits(ds: Dataset | _Values) -> Iterator[Finding]:
     name = str(ds.get("PatientName", "") or "")
     parts = name.split("^")
     if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
@@ -500,7 +546,7 @@ def _check_traits(ds: Dataset) -> Iterator[Finding]:
 
 
 def _check_request(refs: Refs) -> Iterator[Finding]:
-    ds = refs.ds
+    ds = refs.values
     requests = ds.get("ReferencedRequestSequence") or []
     if not requests:
         yield error("KOS-REQ-001", "(0040,A370)", "Referenced Request Sequence is missing", ">= 1 item", 0)
@@ -522,7 +568,7 @@ def _check_request(refs: Refs) -> Iterator[Finding]:
 
 
 def _check_drimbox(refs: Refs) -> Iterator[Finding]:
-    ds = refs.ds
+    ds = refs.values
     inst = str(ds.get("InstitutionName", "") or "").split("^")
     if len(inst) < 10 or not inst[9].strip():
         yield warning("KOS-DRIM-001", "(0008,0080)", "InstitutionName should carry the FINESS in component 10",

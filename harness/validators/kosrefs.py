@@ -42,10 +42,9 @@ def _short(tag: bytes, vr: bytes, explicit: bool) -> bytes:
     return tag + (vr + rb"(..)" if explicit else rb"(.{4})")
 
 
-# A UID value as the fast readers accept it: starts with 1-9 (or is the component 0), ends with a digit, then
-# an optional NUL pad. What else can make it invalid is ".." or ".0<digit>" (PS3.5 §9.1): see _SUSPECT.
-_UID_VALUE = rb"([1-9][0-9.]*(?<=[0-9])|0(?:\.[0-9.]*(?<=[0-9]))?)(\x00?)"
-_SUSPECT = re.compile(rb"\.[.0]")  # an empty component or one starting with 0 (maybe just "0": then look closer)
+# A UID value as the fast readers match it: digits and dots, then an optional NUL pad (PS3.5 §9.1 is checked
+# on all the values at once by _valid_uids).
+_UID_VALUE = rb"([0-9.]+)(\x00?)"
 
 
 def _sop_item_re(explicit: bool, instance_number: bool) -> re.Pattern[bytes]:
@@ -292,11 +291,15 @@ def _checked_sizes(cols: list[tuple[bytes, ...]], explicit: bool, number: int | 
         raise Unusual("SOP reference items of unknown layout")
 
 
-def _valid(buf: bytes, start: int, end: int, *uid_columns: tuple[bytes, ...]) -> bool:
-    """Every UID of the columns is valid: the regex already checked the characters and both ends."""
-    if max(max(map(len, col)) for col in uid_columns) > 64:
+def _valid_uids(values: tuple[bytes, ...]) -> bool:
+    """Every value (digits and dots) is a valid UID (PS3.5 §9.1): a few substring searches over all of them;
+    a component starting with 0 (maybe just "0") gets the exact check."""
+    if not values:
+        return True
+    joined = b"\n" + b"\n".join(values) + b"\n"
+    if max(map(len, values)) > 64 or b".." in joined or b"\n." in joined or b".\n" in joined:
         return False
-    return _SUSPECT.search(buf, start, end) is None or all_uids_valid_bytes(chain.from_iterable(uid_columns))
+    return (b".0" not in joined and b"\n0" not in joined) or all_uids_valid_bytes(values)
 
 
 def _same_class_block(buf: bytes, start: int, end: int, explicit: bool, number: bool, class_element: bytes,
@@ -306,8 +309,8 @@ def _same_class_block(buf: bytes, start: int, end: int, explicit: bool, number: 
         raise Unusual("no SOP reference item")
     cols = list(zip(*found, strict=True))  # item length, elements, instance length, instance, pad[, number]
     _checked_sizes(cols, explicit, 5 if number else None, start, end, (2,))
-    return SopBlock(list(zip(repeat(cls), cols[3])), cols[1], set(cols[3]),
-                    _valid(buf, start, end, (cls,), cols[3]))
+    return SopBlock(list(zip(repeat(cls), cols[3])), cols[1], set(cols[3]), _valid_uids((cls,))
+                    and _valid_uids(cols[3]))
 
 
 def _mixed_class_block(buf: bytes, start: int, end: int, explicit: bool, number: bool) -> SopBlock:
@@ -317,7 +320,7 @@ def _mixed_class_block(buf: bytes, start: int, end: int, explicit: bool, number:
         raise Unusual("no SOP reference item")
     _checked_sizes(cols, explicit, 8 if number else None, start, end, (2, 5))
     return SopBlock(list(zip(cols[3], cols[6], strict=True)), cols[1], set(cols[6]),
-                    _valid(buf, start, end, cols[3], cols[6]))
+                    _valid_uids(cols[3]) and _valid_uids(cols[6]))
 
 
 def _walk_sops(buf: bytes, start: int, end: int, explicit: bool) -> list[tuple[bytes, bytes]]:

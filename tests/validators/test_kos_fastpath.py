@@ -26,6 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns 
 def slow_findings(data: bytes, **kw) -> list[str]:
     """validate_kos with every reference read by pydicom (the whole file, no raw reader)."""
     with pytest.MonkeyPatch.context() as m:
+        m.setattr(kos_module, "_Values", lambda ds: ds)  # values by pydicom's own conversion
         m.setattr(kos_module, "_references",
                   lambda ds, cut: (kos_module.evidence_from_dataset(cut.full() if cut else ds), None))
         return sorted(map(str, validate_kos(data, **kw)))
@@ -143,7 +144,19 @@ def _padded_uid(ds):
     evidence_sops(ds)[0].ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2 "
 
 
+def _odd_top_level_values(ds):
+    """Values the plain-value reader must leave to pydicom or read exactly like it."""
+    ds.Modality = ["KO", "SR"]
+    ds.PatientSex = " M"
+    ds.InstitutionName = "Hôpital^^^^^^^^^123456789"
+    ds.ValueType = "CONTAINER "
+    ds.ContinuityOfContent = ""
+    ds.PatientComments = "75056\\x"
+    ds.ReferencedRequestSequence[0].AccessionNumber = "A\tB"
+
+
 EDITS = {f.__name__.lstrip("_"): f for f in (
+    _odd_top_level_values,
     _missing_content_item, _missing_evidence_item, _mismatched_uid, _mismatched_class,
     _duplicated_content, _duplicated_evidence, _invalid_uid, _long_uid, _empty_uid, _other_relationship,
     _text_item, _reversed_content, _instance_numbers, _composite_item, _content_without_reference,
@@ -226,3 +239,24 @@ def test_both_paths_agree_on_lying_bytes(name):
         return
     fast, slow = both(data)
     assert fast == slow
+
+
+@pytest.mark.parametrize("edit", ["good", "odd_top_level_values"])
+def test_plain_values_are_pydicom_values(edit):
+    """kos._Values.get gives what Dataset.get gives, for every attribute at any depth."""
+    ds = small_kos()
+    EDITS[edit](ds)
+    full = read_kos(encode(ds))
+
+    def walk(dataset, values):
+        for elem in list(dataset):
+            got, want = values.get(elem.keyword), dataset.get(elem.keyword)
+            if elem.VR == "SQ":
+                assert len(got) == len(want)
+                for item, item_values in zip(want, got, strict=True):
+                    walk(item, item_values)
+            else:
+                assert (type(got) is str and str(want) == got) or got == want, elem.keyword
+        assert values.get("PatientAge", "absent") == "absent"
+
+    walk(full, kos_module._Values(read_kos(encode(ds))))
