@@ -24,8 +24,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns 
 
 
 def slow_findings(data: bytes, **kw) -> list[str]:
-    """validate_kos with every reference read by pydicom (the whole file, no raw reader)."""
+    """validate_kos as pydicom alone would do it: dcmread of the whole file, values and references by pydicom."""
     with pytest.MonkeyPatch.context() as m:
+        m.setattr(kos_module, "_read_fast", lambda data: (read_kos(data), None))  # dcmread of the whole file
         m.setattr(kos_module, "_Values", lambda ds: ds)  # values by pydicom's own conversion
         m.setattr(kos_module, "_references",
                   lambda ds, cut: (kos_module.evidence_from_dataset(cut.full() if cut else ds), None))
@@ -260,3 +261,22 @@ def test_plain_values_are_pydicom_values(edit):
         assert values.get("PatientAge", "absent") == "absent"
 
     walk(full, kos_module._Values(read_kos(encode(ds))))
+
+
+@pytest.mark.parametrize("layout", ["explicit", "implicit", "undefined"])
+@pytest.mark.parametrize("edit", ["good", "odd_top_level_values", "text_item"])
+def test_direct_dataset_is_what_dcmread_makes(edit, layout):
+    """The Dataset built from the element spans equals dcmread of the file minus the two big sequences."""
+    ds = small_kos()
+    EDITS[edit](ds)
+    data = encode(ds, implicit=layout == "implicit", undefined=layout == "undefined")
+    rest, _values, explicit, spans = kos_module._cut_sequences(data)
+    built = kos_module._dataset(data, spans, explicit)
+    if layout == "undefined":
+        assert built is None  # undefined lengths elsewhere in the file: dcmread reads it
+        return
+    read = read_kos(rest)
+    assert [(e.tag, e.VR, e.value) for e in built.iterall()] == [(e.tag, e.VR, e.value) for e in read.iterall()]
+    assert [(e.tag, e.VR, e.value) for e in built.file_meta] == [(e.tag, e.VR, e.value) for e in read.file_meta]
+    assert built.original_encoding == read.original_encoding
+    assert built.original_character_set == read.original_character_set
