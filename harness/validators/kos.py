@@ -49,6 +49,7 @@ from harness.validators.kosrefs import (
     elements,
     evidence_from_dataset,
     evidence_from_raw,
+    items,
 )
 
 KOS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"  # DICOM PS3.4 B.5
@@ -256,14 +257,16 @@ _PRINTABLE = bytes(c for c in range(0x20, 0x7F) if c != 0x5C)  # no backslash: o
 class _Values:
     """``ds.get`` / ``in`` for the checks, decoding plain values straight from the raw element.
 
-    Anything else (sequences are wrapped item by item, other VRs, empty or non-ASCII values, converted
-    elements, datetime conversion or strict validation switched on) is pydicom's ``ds.get``.
+    Sequences of defined length become items of raw elements (what ``values.convert_SQ`` builds, each
+    wrapped in turn). Anything else (other VRs, empty or non-ASCII values, converted elements, an odd
+    item layout, datetime conversion or strict validation switched on) is pydicom's ``ds.get``.
     """
 
-    __slots__ = ("ds",)
+    __slots__ = ("_sequences", "ds")
 
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
+        self._sequences: dict[int, list[_Values]] = {}
 
     def __contains__(self, keyword: str) -> bool:
         return keyword in self.ds
@@ -274,17 +277,50 @@ class _Values:
     def get(self, keyword: str, default: object = None) -> object:
         tag = tag_for_keyword(keyword)
         elem = self.ds.get_item(tag) if tag is not None else None
-        if not isinstance(elem, RawDataElement) or not elem.value:
+        if not isinstance(elem, RawDataElement) or not elem.value or not elem.is_little_endian \
+                or config.datetime_conversion or config.settings.reading_validation_mode == config.RAISE:
             return self.ds.get(keyword, default)
         vr = elem.VR or dictionary_VR(tag)
         if vr == "SQ":
-            items = self.ds.get(keyword, default)
-            return [_Values(item) for item in items] if isinstance(items, Sequence) else items
+            if tag not in self._sequences:
+                wrapped = _raw_items(elem, self.ds._character_set)
+                if wrapped is None:
+                    seq = self.ds.get(keyword, default)
+                    return [_Values(item) for item in seq] if isinstance(seq, Sequence) else seq
+                self._sequences[tag] = wrapped
+            return self._sequences[tag]
         value = elem.value.rstrip(b"\x00 ")
-        if vr not in _PLAIN_VRS or value.translate(None, _PRINTABLE) or config.datetime_conversion \
-                or config.settings.reading_validation_mode == config.RAISE:
+        if vr not in _PLAIN_VRS or value.translate(None, _PRINTABLE):
             return self.ds.get(keyword, default)
         return value.decode("ascii").strip() if vr == "UI" else value.decode("ascii")
+
+
+def _raw_items(elem: RawDataElement, encoding: list[str]) -> list[_Values] | None:
+    """The items of a raw SQ value as Datasets of raw elements, as filereader.read_sequence_item makes them
+    (parent encoding, original encoding); None when pydicom might read them otherwise."""
+    buf, explicit = elem.value, not elem.is_implicit_VR
+    out = []
+    try:
+        for i0, i1 in items(buf, 0, len(buf), explicit):
+            if explicit and i1 - i0 >= 6 and not (0x40 < buf[i0 + 4] < 0x5B and 0x40 < buf[i0 + 5] < 0x5B):
+                return None  # an implicit VR item: pydicom switches (filereader._is_implicit_vr)
+            raw, end = {}, i0
+            for tag, vr, v0, v1, after in elements(buf, i0, i1, explicit):
+                if after != v1 or tag in raw or tag >> 16 == 0xFFFE:
+                    return None
+                raw[tag] = RawDataElement(BaseTag(tag), vr.decode() if explicit else None, v1 - v0, buf[v0:v1], v0,
+                                          not explicit, True)
+                end = after
+            if end != i1:
+                return None
+            item = Dataset(raw, parent_encoding=encoding)
+            charset = raw.get(0x00080005)
+            item.set_original_encoding(not explicit, True, encoding if charset is None else
+                                       convert_encodings(convert_raw_data_element(charset).value))
+            out.append(_Values(item))
+    except (Unusual, struct.error, ValueError, LookupError):
+        return None
+    return out
 
 
 class Refs:

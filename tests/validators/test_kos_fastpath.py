@@ -15,6 +15,7 @@ import pydicom
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydicom.dataelem import RawDataElement
 
 from fixtures.mutations.goodset import EXAMS, build_kos, dicom_bytes
 from harness.validators import kos as kos_module
@@ -191,12 +192,13 @@ GOOD_IMPLICIT = encode(small_kos(), implicit=True)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.sampled_from([GOOD, GOOD_TEXT, GOOD_IMPLICIT]),
+@given(data=st.sampled_from([GOOD, GOOD_TEXT, GOOD_IMPLICIT]), everywhere=st.booleans(),
        flips=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=4))
-def test_flipped_bytes_give_the_same_findings(data, flips):
-    """Bytes flipped anywhere in the references: when pydicom can read the file, both paths agree."""
+def test_flipped_bytes_give_the_same_findings(data, everywhere, flips):
+    """Bytes flipped in the references (or anywhere after the file meta): when pydicom can read the
+    file, both paths agree."""
     buf = bytearray(data)
-    start = buf.find(b"\x40\x00\x75\xa3")  # flip inside the evidence and content sequences
+    start = 144 + int.from_bytes(data[140:144], "little") if everywhere else buf.find(b"\x40\x00\x75\xa3")
     for pos, value in flips:
         buf[start + pos % (len(buf) - start)] = value
     data = bytes(buf)
@@ -208,7 +210,17 @@ def test_flipped_bytes_give_the_same_findings(data, flips):
         assert isinstance(validate_kos(data), list)
         return
     fast, slow = both(data)
+    if fast != slow and len(fast) == 1 and "truncated DICOM file" in fast[0]:
+        assert cut_short(data)  # the validator refuses what pydicom reads silently short
+        return
     assert fast == slow
+
+
+def cut_short(data: bytes) -> bool:
+    """pydicom read an element whose value the file does not hold entirely (it does not warn)."""
+    ds = pydicom.dcmread(io.BytesIO(data))
+    raws = [ds.get_item(tag) for tag in ds.keys()]
+    return any(isinstance(e, RawDataElement) and e.value is not None and len(e.value) < e.length for e in raws)
 
 
 def _raw_edits() -> dict[str, bytes]:
