@@ -318,7 +318,6 @@ class SqliteStorage(Storage):
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=60)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA wal_autocheckpoint=8192")  # 32 MB between checkpoints: fewer fsyncs
         conn.execute("PRAGMA busy_timeout=60000")
         return conn
 
