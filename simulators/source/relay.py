@@ -104,6 +104,20 @@ def _headers(raw: bytes) -> list[tuple[str, str]]:
     return out
 
 
+def arrivals(resp, size: int) -> Iterator[bytes]:
+    """What the upstream response (``requests``/urllib3) has received, as soon as it arrives, ``size`` at most.
+
+    ``iter_content(size)`` on a body without length or chunking (Orthanc's ``Connection: close`` answers)
+    waits until ``size`` bytes are there; ``read1`` makes one read: the first part leaves at once.
+    """
+    raw = resp.raw
+    while True:
+        data = raw.read1(size)
+        if not data:
+            return
+        yield data
+
+
 def read_ahead(chunks: Iterator[bytes], depth: int, on_close=None) -> Iterator[bytes]:
     """``chunks`` pulled by a thread, at most ``depth`` chunks ahead of the reader.
 

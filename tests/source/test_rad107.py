@@ -88,3 +88,19 @@ def test_transcode_of_bad_bytes_raises():
 
     with pytest.raises(InvalidDicomError):
         transcode(b"not dicom", EXPLICIT)
+
+
+def test_kos_references_fast_reader_agrees_with_pydicom():
+    from pydicom.uid import generate_uid
+
+    from simulators.source.kos import Identity, ImageRef, build_kos, referenced
+    from simulators.source.rad107 import kos_references
+
+    who = Identity("1", "1.2.250.1.213.1.4.10", "A", "B", "19800101", "M", "75056", [], str(generate_uid()), "1",
+                   "1.2", "2", "1.3")
+    series = [str(generate_uid()) for _ in range(3)]
+    images = [ImageRef(series[i % 3], "1.2.840.10008.5.1.4.1.1.2", str(generate_uid()), i, "CT", "1", "1",
+                       "20240101", "1200") for i in range(30)]
+    _uid, data = build_kos(who, images, retrieve_base="http://x/wado-rs", institution="X")
+    assert kos_references(data) == referenced(dcmread(io.BytesIO(data)))
+    assert sum(len(v) for v in kos_references(data).values()) == 30
