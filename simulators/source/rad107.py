@@ -5,9 +5,12 @@ encoded slashes), bearer token introspected at Pro Santé Connect (401), ``KOS-S
 header (400 missing, 404 not the stored KOS of this study, 410 when that KOS was deleted), masking
 flags the KOS was published with (403 when ``MASQUE_PS`` hides it from this professional, see ``auth``),
 resource referenced by the KOS (404), Accept (400 missing or malformed, 406 nothing acceptable).
-Instances are fetched one at a time from the PACS's WADO-RS (``transfer-syntax=*``: the stored
-bytes), passed through untouched when the negotiated syntax is the stored one, transcoded
-otherwise (pydicom + pylibjpeg / pyjpegls); a study is never held in memory.
+Instances come series by series from the PACS's WADO-RS (``transfer-syntax=*``: the stored bytes),
+one streamed request per series (the first one opened while the token is introspected, and dropped
+unless every check passes), relayed untouched when the negotiated syntax is the stored one
+(``relay``: read-ahead thread, one delimiter search per network chunk), transcoded otherwise
+(pydicom + pylibjpeg / pyjpegls); a study is never held in memory. The metadata's BulkDataURIs
+point at this server, which proxies them to the PACS's bulk data resources after the same checks.
 """
 
 from __future__ import annotations
