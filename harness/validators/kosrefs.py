@@ -291,15 +291,19 @@ def _checked_sizes(cols: list[tuple[bytes, ...]], explicit: bool, number: int | 
         raise Unusual("SOP reference items of unknown layout")
 
 
+_UID_SHAPE = bytes.maketrans(b"\n23456789", b".11111111")
+
+
 def _valid_uids(values: tuple[bytes, ...]) -> bool:
-    """Every value (digits and dots) is a valid UID (PS3.5 §9.1): a few substring searches over all of them;
-    a component starting with 0 (maybe just "0") gets the exact check."""
+    """Every value (digits and dots) is a valid UID (PS3.5 §9.1), checked on all of them at once: joined
+    and mapped to dots and ones, an empty component is "..", a leading zero ".0" (or the component 0,
+    which gets the exact check)."""
     if not values:
         return True
-    joined = b"\n" + b"\n".join(values) + b"\n"
-    if max(map(len, values)) > 64 or b".." in joined or b"\n." in joined or b".\n" in joined:
+    shape = (b"\n" + b"\n".join(values) + b"\n").translate(_UID_SHAPE)
+    if max(map(len, values)) > 64 or b".." in shape:
         return False
-    return (b".0" not in joined and b"\n0" not in joined) or all_uids_valid_bytes(values)
+    return b".0" not in shape or all_uids_valid_bytes(values)
 
 
 def _same_class_block(buf: bytes, start: int, end: int, explicit: bool, number: bool, class_element: bytes,
