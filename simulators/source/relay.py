@@ -4,8 +4,8 @@ A series retrieve through the Source reads the PACS's ``multipart/related`` answ
 (RFC 2046 §5.1.1, PS3.18 §8.6.1.2): the Source keeps the KOS filter and the per-part transfer syntax
 check, so it must see where each part starts, but it need not touch every byte in Python. Here the
 PACS stream is pulled by a thread (the PACS keeps sending while the consumer's socket drains), each
-network chunk is searched for the delimiter once (``bytes.find``) and handed on as one slice, and the
-small writes of part headers are coalesced with the data that follows them.
+network chunk is searched for the delimiter once (``bytes.find``) and handed on as it came, and the
+small writes (delimiters, part headers) are joined up to a useful size.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ def split_parts(chunks: Iterable[bytes], boundary: str) -> Iterator[tuple[int, o
     """Events of a multipart body fed as ``chunks`` (RFC 2046 §5.1.1 syntax): for each part
     ``(START, [(name, value)...])``, ``(DATA, bytes)``..., ``(END, None)``.
 
-    Memory: the current chunk plus the delimiter length. Raises MultipartError when the body is
-    truncated (no close delimiter) or malformed.
+    Memory: two network chunks. Body data is handed on as the chunks came (a slice only where a part
+    ends): no copy in the steady state. Raises MultipartError when the body is truncated (no close
+    delimiter) or malformed.
     """
     dash = b"--" + boundary.encode("ascii")
     delim = b"\r\n" + dash
@@ -34,29 +35,39 @@ def split_parts(chunks: Iterable[bytes], boundary: str) -> Iterator[tuple[int, o
     it = iter(chunks)
     buf, pos, state, first = b"", 0, "preamble", True
 
-    def more() -> bool:
-        nonlocal buf, pos
+    def pull() -> bytes | None:
         for chunk in it:
             if chunk:
-                buf = buf[pos:] + chunk if pos < len(buf) else bytes(chunk)
-                pos = 0
-                return True
-        return False
+                return chunk if isinstance(chunk, bytes) else bytes(chunk)
+        return None
+
+    def more() -> bool:
+        nonlocal buf, pos
+        chunk = pull()
+        if chunk is None:
+            return False
+        buf, pos = (buf[pos:] + chunk if pos < len(buf) else chunk), 0
+        return True
 
     while True:
         if state == "body":
             end = buf.find(delim, pos)
-            if end < 0:
-                safe = len(buf) - keep
-                if safe > pos:
-                    yield DATA, buf[pos:safe]
-                    pos = safe
-            else:
+            if end >= 0:
                 if end > pos:
                     yield DATA, buf[pos:end]
                 yield END, None
                 pos, state = end + len(delim), "delimiter"
                 continue
+            nxt = pull()
+            if nxt is None:
+                raise MultipartError("truncated multipart body (ended in a part)")
+            if len(nxt) >= keep and (buf[-keep:] + nxt[:keep]).find(delim) < 0:  # none starts in buf: all body,
+                if pos < len(buf):  # handed on as it came (no copy of the chunk)
+                    yield DATA, buf[pos:] if pos else buf
+                buf, pos = nxt, 0
+            else:  # a delimiter (or what looks like one) spans them: join, search again
+                buf, pos = buf[pos:] + nxt, 0
+            continue
         elif state == "preamble":
             if first and len(buf) - pos >= len(dash) and buf.startswith(dash, pos):
                 pos, state = pos + len(dash), "delimiter"

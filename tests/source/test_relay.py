@@ -94,3 +94,13 @@ def test_coalesce_keeps_bytes_and_order():
     out = list(coalesce(pieces, 4))
     assert b"".join(out) == b"".join(pieces)
     assert out[0] == b"h" and b"c" * 10 in out
+
+
+def test_near_delimiters_at_every_cut():
+    """Body bytes that start like the delimiter, cut anywhere into two or three chunks."""
+    payloads = [b"a\r\n--relay-test-boundarZ\r\n--relay-test-bound", b"\r\n--relay-test-boundar", b"\r\n"]
+    parts = [([("Content-Type", "application/dicom")], p) for p in payloads]
+    body = encode_multipart(parts, BOUNDARY)
+    for i in range(1, len(body)):
+        for j in range(i, len(body), 7):
+            assert _parts([body[:i], body[i:j], body[j:]]) == parts, (i, j)
