@@ -2,14 +2,19 @@
 
 A manifest of the ANS performance study references 1300 instances twice (evidence and content
 items): converting those ~10,000 elements with pydicom costs ~0.4 s, far from the >= 200 KOS/s target.
-pydicom reads a file lazily, so the two big sequences stay raw bytes; this sans-IO reader walks them
-with ``struct`` and matches each repetitive item (a SOP reference, an IMAGE content item) with one
-compiled regular expression, checking the item's declared length. Anything unusual (odd layout,
-non-UID characters, big endian) raises :class:`Unusual` and the caller falls back to pydicom, so the
-fast path only ever agrees with the slow one.
+This sans-IO reader walks the two big sequences with ``struct`` down to the ReferencedSOPSequence
+values, matches their items with one compiled regular expression per series, and compares every
+declared length with what was matched in bulk (no Python step per item): items tile the value, item
+length = its elements, element length = value + pad. The content usually repeats the evidence items in
+order, one CONTAINS IMAGE item each: it is then compared in one go with the bytes the evidence implies.
+What the regex does not cover is walked element by element (undefined lengths, TEXT items, other
+elements); anything unusual there (a length past its container, an unknown VR, non-ASCII or
+multi-valued UIDs, big endian) raises :class:`Unusual` and the caller falls back to pydicom, so the
+fast path only ever agrees with the slow one (tests/validators/test_kos_fastpath.py).
 
-Public: :class:`StudyRef`, :class:`SeriesRef`, :class:`ContentItem`, :func:`evidence_from_raw`,
-:func:`content_from_raw`, :func:`evidence_from_dataset`, :func:`content_from_dataset`.
+Public: :class:`StudyRef`, :class:`SeriesRef`, :class:`SopBlock`, :class:`ContentItem`,
+:class:`ContentScan`, :func:`evidence_from_raw`, :func:`content_from_raw`, :func:`evidence_from_dataset`,
+:func:`content_from_dataset`, the walkers :func:`elements` and :func:`items`.
 """
 
 from __future__ import annotations
