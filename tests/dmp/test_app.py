@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 import pytest
 import requests
 
-from harness.capture import recorder
+from harness.capture import Recorder, recorder, use_recorder
 from simulators.dmp import FAULTS, serve
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.faults import handlers_for
@@ -95,13 +96,26 @@ def test_vihf_warn_mode_serves_without_assertion(tmp_path, caplog):
         assert any("DMP-VIHF-001" in r.getMessage() for r in caplog.records)
 
 
+@pytest.fixture
+def own_recorder() -> Any:
+    """A recorder of this test's exchanges only (the process-wide one keeps the last 2000)."""
+    previous = use_recorder(Recorder())
+    yield
+    use_recorder(previous)
+
+
 def _simulator_exchange(summary_part: str, after: int) -> Any:
-    found = [e for e in recorder().wait_for(actor="dmp-simulator")[after:] if summary_part in e.summary]
+    deadline = time.monotonic() + 10
+    while True:  # the simulator records an exchange once its response is sent
+        found = [e for e in recorder().exchanges(actor="dmp-simulator")[after:] if summary_part in e.summary]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert found, f"no captured exchange of the simulator for {summary_part}"
     return found[-1]
 
 
-def test_vihf_warn_findings_are_evidence_of_the_message(tmp_path):
+def test_vihf_warn_findings_are_evidence_of_the_message(tmp_path, own_recorder):
     """warn: the request is served and its VIHF findings go with the captured response (Warning: 299
     headers, so the campaign report shows them beside the exchange) and into the inspector, for the
     patient and for the message (objects it created + findings)."""
@@ -131,7 +145,7 @@ def test_vihf_warn_findings_are_evidence_of_the_message(tmp_path):
         assert "DMP-VIHF-001" in requests.get(f"{base}/patients/{patient}", timeout=10).text
 
 
-def test_accepted_vihf_leaves_no_warning(tmp_path):
+def test_accepted_vihf_leaves_no_warning(tmp_path, own_recorder):
     """A valid assertion (warn mode) and VIHF off: no finding kept, no Warning header."""
     from harness.vihf import throwaway_pki
     from simulators.dmp import reference
