@@ -47,13 +47,22 @@ def start_server(db: Path, workers: int = 1) -> tuple[subprocess.Popen, dict[str
 
 
 def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(c) for c in path.read_text().split()] if path.exists() else []
+    """Processes whose parent is ``pid`` (scanning /proc: the per-task children file is not always built)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def kill(proc: subprocess.Popen) -> None:
     """SIGKILL the server; its worker processes (--workers N) must die with it."""
     workers = children(proc.pid)
+    assert len(workers) == expected_workers(proc), f"server {proc.pid} has workers {workers}"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     deadline = time.time() + 10
@@ -61,6 +70,13 @@ def kill(proc: subprocess.Popen) -> None:
         time.sleep(0.05)
     alive = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in _state(w)]
     assert not alive, f"workers {alive} survived the server"
+
+
+def expected_workers(proc: subprocess.Popen) -> int:
+    """The worker processes a server started with ``--workers N`` has: N when N > 1, else none."""
+    args = proc.args
+    workers = int(args[args.index("--workers") + 1])
+    return workers if workers > 1 else 0
 
 
 def _state(pid: int) -> str:
