@@ -52,29 +52,40 @@ def _short(tag: bytes, vr: bytes, explicit: bool) -> bytes:
 _UID_VALUE = rb"([0-9.]+)(\x00?)"
 
 
-def _sop_item_re(explicit: bool, instance_number: bool) -> re.Pattern[bytes]:
-    """One SOP reference item of defined length: (0008,1150) + (0008,1155) [+ (0020,0013)] (PS3.3 C.17.2.1).
+_ITEM_HEAD = {False: rb"\xfe\xff\x00\xe0(.{4})", True: rb"\xfe\xff\x00\xe0(\xff\xff\xff\xff)"}  # by undefined
+_ITEM_TAIL = {False: b"", True: rb"\xfe\xff\x0d\xe0\x00\x00\x00\x00"}
+
+
+def _number(explicit: bool, instance_number: bool) -> bytes:
+    return _short(rb"\x20\x00\x13\x00", b"IS", explicit) + rb"([ 0-9+-]*)" if instance_number else b""
+
+
+def _sop_item_re(explicit: bool, instance_number: bool | None, undefined: bool = False) -> re.Pattern[bytes]:
+    """One SOP reference item: (0008,1150) + (0008,1155) [+ (0020,0013)] (PS3.3 C.17.2.1), of defined
+    length or ended by its delimitation item; ``instance_number`` None: the start of an item only.
 
     Groups: item length, the two UI elements (whole), class length, class, pad, instance length, instance,
     pad [, number length, number]; the lengths are checked against the values afterwards (:func:`_sop_block`).
     """
-    number = _short(rb"\x20\x00\x13\x00", b"IS", explicit) + rb"([ 0-9+-]*)" if instance_number else b""
-    return re.compile(rb"\xfe\xff\x00\xe0(.{4})("
+    end = b"" if instance_number is None else _number(explicit, instance_number) + _ITEM_TAIL[undefined]
+    return re.compile(_ITEM_HEAD[undefined] + b"("
                       + _short(rb"\x08\x00\x50\x11", b"UI", explicit) + _UID_VALUE
-                      + _short(rb"\x08\x00\x55\x11", b"UI", explicit) + _UID_VALUE + b")" + number, re.S)
+                      + _short(rb"\x08\x00\x55\x11", b"UI", explicit) + _UID_VALUE + b")" + end, re.S)
 
 
 @lru_cache(maxsize=64)
-def _same_class_re(explicit: bool, instance_number: bool, class_element: bytes) -> re.Pattern[bytes]:
+def _same_class_re(explicit: bool, instance_number: bool, undefined: bool,
+                   class_element: bytes) -> re.Pattern[bytes]:
     """SOP items whose (0008,1150) element is exactly ``class_element`` (a series holds one SOP class):
     a literal is cheaper to match than a UID. Groups: item length, the two UI elements, instance length,
     instance, pad [, number length, number]."""
-    number = _short(rb"\x20\x00\x13\x00", b"IS", explicit) + rb"([ 0-9+-]*)" if instance_number else b""
-    return re.compile(rb"\xfe\xff\x00\xe0(.{4})(" + re.escape(class_element)
-                      + _short(rb"\x08\x00\x55\x11", b"UI", explicit) + _UID_VALUE + b")" + number, re.S)
+    return re.compile(_ITEM_HEAD[undefined] + b"(" + re.escape(class_element)
+                      + _short(rb"\x08\x00\x55\x11", b"UI", explicit) + _UID_VALUE + b")"
+                      + _number(explicit, instance_number) + _ITEM_TAIL[undefined], re.S)
 
 
-_SOP_ITEM = {(e, n): _sop_item_re(e, n) for e in (True, False) for n in (True, False)}
+_SOP_ITEM = {(e, n, u): _sop_item_re(e, n, u) for e in (True, False) for n in (True, False, None)
+             for u in (True, False)}
 
 
 def _content_item_re(explicit: bool) -> re.Pattern[bytes]:
@@ -249,6 +260,7 @@ class SopBlock:
     elements: tuple[bytes, ...]  # the two UI elements of each item, as a content item would repeat them
     uids: set[bytes]  # the SOP instances
     uids_valid: bool  # every UID is a valid DICOM UID (PS3.5 §9.1)
+    undefined: bool = False  # the items end with a delimitation item (undefined length)
 
 
 def _sop_block(buf: bytes, start: int = 0, end: int | None = None, explicit: bool = True) -> SopBlock:
@@ -264,7 +276,8 @@ def _sop_block(buf: bytes, start: int = 0, end: int | None = None, explicit: boo
     end = len(buf) if end is None else end
     if start == end:
         return SopBlock([], (), set(), True)
-    first = _SOP_ITEM[explicit, False].match(buf, start, end)
+    undefined = buf.startswith(b"\xff\xff\xff\xff", start + 4)
+    first = _SOP_ITEM[explicit, None, undefined].match(buf, start, end)
     if first is None:
         raise Unusual("SOP reference item of unknown layout")
     number = buf.startswith(b"\x20\x00\x13\x00", first.end())
@@ -272,15 +285,16 @@ def _sop_block(buf: bytes, start: int = 0, end: int | None = None, explicit: boo
     if int.from_bytes(first.group(3), "little") != cls_len:
         raise Unusual("SOP Class UID length")
     try:
-        return _same_class_block(buf, start, end, explicit, number, first.group(2)[:8 + cls_len], first.group(4))
+        return _same_class_block(buf, start, end, explicit, number, undefined, first.group(2)[:8 + cls_len],
+                                 first.group(4))
     except Unusual:
-        return _mixed_class_block(buf, start, end, explicit, number)
+        return _mixed_class_block(buf, start, end, explicit, number, undefined)
 
 
-def _checked_sizes(cols: list[tuple[bytes, ...]], explicit: bool, number: int | None, start: int, end: int,
-                   values: tuple[int, ...]) -> None:
+def _checked_sizes(cols: list[tuple[bytes, ...]], explicit: bool, number: int | None, undefined: bool,
+                   span: int, values: tuple[int, ...]) -> None:
     """Bulk length checks of :func:`_sop_block`; ``values``: the columns (length, value, pad) of UI elements,
-    ``number``: the column of the Instance Number length, if any."""
+    ``number``: the column of the Instance Number length, if any; ``span``: the bytes the items fill."""
     n, short = len(cols[0]), ("H" if explicit else "I")
     size = tuple(map(len, cols[1]))
     if number is not None:
@@ -288,11 +302,13 @@ def _checked_sizes(cols: list[tuple[bytes, ...]], explicit: bool, number: int | 
         if struct.unpack(f"<{n}{short}", b"".join(cols[number])) != num_len:
             raise Unusual("Instance Number length")
         size = tuple(map(add, size, map(add, num_len, repeat(8))))
-    item_len = struct.unpack(f"<{n}I", b"".join(cols[0]))
-    if item_len != size or sum(item_len) + 8 * n != end - start or any(
-            struct.unpack(f"<{n}{short}", b"".join(cols[k])) != tuple(map(add, map(len, cols[k + 1]),
-                                                                           map(len, cols[k + 2])))
-            for k in values):
+    if undefined:  # header and delimitation item around each item
+        fits = sum(size) + 16 * n == span
+    else:
+        item_len = struct.unpack(f"<{n}I", b"".join(cols[0]))
+        fits = item_len == size and sum(item_len) + 8 * n == span
+    if not fits or any(struct.unpack(f"<{n}{short}", b"".join(cols[k]))
+                       != tuple(map(add, map(len, cols[k + 1]), map(len, cols[k + 2]))) for k in values):
         raise Unusual("SOP reference items of unknown layout")
 
 
@@ -311,25 +327,26 @@ def _valid_uids(values: tuple[bytes, ...]) -> bool:
     return b".0" not in shape or all_uids_valid_bytes(values)
 
 
-def _same_class_block(buf: bytes, start: int, end: int, explicit: bool, number: bool, class_element: bytes,
-                      cls: bytes) -> SopBlock:
-    found = _same_class_re(explicit, number, class_element).findall(buf, start, end)
+def _same_class_block(buf: bytes, start: int, end: int, explicit: bool, number: bool, undefined: bool,
+                      class_element: bytes, cls: bytes) -> SopBlock:
+    found = _same_class_re(explicit, number, undefined, class_element).findall(buf, start, end)
     if not found:
         raise Unusual("no SOP reference item")
     cols = list(zip(*found, strict=True))  # item length, elements, instance length, instance, pad[, number]
-    _checked_sizes(cols, explicit, 5 if number else None, start, end, (2,))
+    _checked_sizes(cols, explicit, 5 if number else None, undefined, end - start, (2,))
     return SopBlock(list(zip(repeat(cls), cols[3])), cols[1], set(cols[3]), _valid_uids((cls,))
-                    and _valid_uids(cols[3]))
+                    and _valid_uids(cols[3]), undefined)
 
 
-def _mixed_class_block(buf: bytes, start: int, end: int, explicit: bool, number: bool) -> SopBlock:
-    found = _SOP_ITEM[explicit, number].findall(buf, start, end)
+def _mixed_class_block(buf: bytes, start: int, end: int, explicit: bool, number: bool,
+                       undefined: bool) -> SopBlock:
+    found = _SOP_ITEM[explicit, number, undefined].findall(buf, start, end)
     cols = list(zip(*found, strict=True))  # item length, elements, class length, class, pad, instance...
     if not cols:
         raise Unusual("no SOP reference item")
-    _checked_sizes(cols, explicit, 8 if number else None, start, end, (2, 5))
+    _checked_sizes(cols, explicit, 8 if number else None, undefined, end - start, (2, 5))
     return SopBlock(list(zip(cols[3], cols[6], strict=True)), cols[1], set(cols[6]),
-                    _valid_uids(cols[3]) and _valid_uids(cols[6]))
+                    _valid_uids(cols[3]) and _valid_uids(cols[6]), undefined)
 
 
 def _walk_sops(buf: bytes, start: int, end: int, explicit: bool) -> list[tuple[bytes, bytes]]:
@@ -422,10 +439,19 @@ _TAIL = {True: b"\x40\x00\x10\xa0CS\x08\x00CONTAINS\x40\x00\x40\xa0CS\x06\x00IMA
          False: b"\x40\x00\x10\xa0\x08\x00\x00\x00CONTAINS\x40\x00\x40\xa0\x06\x00\x00\x00IMAGE "}
 
 
-def _expected_content(blocks: list[SopBlock], explicit: bool) -> bytes:
+_ITEM_END8, _SEQ_END8 = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00", b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+def _expected_content(blocks: list[SopBlock], explicit: bool, undefined: bool = False) -> bytes:
     """The content sequence value a manifest usually has: one CONTAINS IMAGE item per evidenced instance,
-    in the evidence order, each repeating the SOP reference (defined lengths, this transfer syntax)."""
+    in the evidence order, each repeating the SOP reference, with defined lengths or (``undefined``) every
+    item and sequence ended by its delimitation item (as dcm4che writes them), in this transfer syntax."""
     head, tail = _SQ_HEAD[explicit], _TAIL[explicit]
+    if undefined:
+        start = b"\xfe\xff\x00\xe0\xff\xff\xff\xff" + head + b"\xff\xff\xff\xff\xfe\xff\x00\xe0\xff\xff\xff\xff"
+        end = _ITEM_END8 + _SEQ_END8 + tail + _ITEM_END8
+        return b"".join(chain.from_iterable(chain.from_iterable(
+            zip(repeat(start), block.elements, repeat(end)) for block in blocks)))
     heads: dict[int, bytes] = {}
     for size in set().union(*(map(len, block.elements) for block in blocks)):
         sop_item = size + 8
@@ -457,7 +483,7 @@ def content_from_raw(buf: bytes, explicit: bool, blocks: list[SopBlock] | None =
 
 def _content_like_evidence(buf: bytes, explicit: bool, blocks: list[SopBlock],
                            evidence_pairs: list[tuple[bytes, bytes]]) -> ContentScan | None:
-    expected = _expected_content(blocks, explicit)
+    expected = _expected_content(blocks, explicit, buf.startswith(b"\xff\xff\xff\xff", 4))
     if buf == expected:
         return ContentScan(evidence_pairs, True, True, same_as_evidence=True)
     if not expected or len(buf) <= len(expected):
