@@ -52,8 +52,10 @@ from harness.validators.kosrefs import (
     elements,
     evidence_from_dataset,
     evidence_from_raw,
+    expected_content,
     items,
 )
+from harness.validators.kosrefs import content_end as kosrefs_content_end
 
 KOS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"  # DICOM PS3.4 B.5
 TRANSFER_SYNTAXES = {  # FACTS §2: both occur in ANS samples
@@ -210,7 +212,8 @@ def _cut_sequences(data: bytes) -> tuple[bytes, dict[int, bytes], bool, list[_Sp
         return None  # pydicom would read the body with the other VR form (filereader._is_implicit_vr)
     values, pieces, last = {}, [data[:end_meta]], end_meta
     pos = end_meta
-    for tag, vr, v0, v1, after in elements(data, end_meta, len(data), explicit):
+    content_end = _ContentEnd(data, values, explicit)
+    for tag, vr, v0, v1, after in elements(data, end_meta, len(data), explicit, content_end):
         if tag in _BIG_SEQUENCES:
             values[tag] = data[v0:v1]
             pieces.append(data[last:pos])
@@ -222,7 +225,34 @@ def _cut_sequences(data: bytes) -> tuple[bytes, dict[int, bytes], bool, list[_Sp
                 spans = None  # an undefined length: pydicom parses it while reading, let it read
         pos = after
     pieces.append(data[last:])
+    values[_EVIDENCE_READ] = content_end.studies
     return b"".join(pieces), values, explicit, spans
+
+
+_EVIDENCE_READ = -1  # key of Cut.values: the evidence already read while cutting (or None)
+
+
+class _ContentEnd:
+    """Finds the end of an undefined-length content sequence without walking its ~1300 items: they are
+    usually the bytes the evidence implies (kosrefs.expected_content), read just before (A375 < A730)."""
+
+    def __init__(self, data: bytes, values: dict, explicit: bool) -> None:
+        self.data, self.values, self.explicit = data, values, explicit
+        self.studies: list[StudyRef] | None = None
+
+    def __call__(self, tag: int, start: int) -> int | None:
+        if tag != 0x0040A730 or 0x0040A375 not in self.values:
+            return None
+        try:
+            studies = evidence_from_raw(self.values[0x0040A375], self.explicit)
+            blocks = [series.block for study in studies for series in study.series]
+            if any(block is None for block in blocks):
+                return None
+            self.studies = studies
+            return kosrefs_content_end(self.data, start, len(self.data), self.explicit,
+                                       expected_content(blocks, self.explicit, undefined=True))
+        except (Unusual, struct.error, StopIteration, IndexError):
+            return None
 
 
 def _dataset(data: bytes, spans: list[_Span] | None, explicit: bool) -> Dataset | None:
@@ -370,8 +400,10 @@ def sop_location(i: int, j: int, k: int) -> str:
 
 def _references(ds: Dataset, cut: Cut | None) -> tuple[list[StudyRef], ContentScan | None]:
     """Fast reader on the raw sequences; pydicom when the layout is unusual (same result)."""
+    read = None
     if cut is not None:
         evd, cnt, explicit = cut.values.get(0x0040A375), cut.values.get(0x0040A730), cut.explicit
+        read = cut.values.get(_EVIDENCE_READ)
     else:
         implicit, little = getattr(ds, "original_encoding", (None, None))
         evd_e, cnt_e = ds.get_item(0x0040A375), ds.get_item(0x0040A730)
@@ -380,7 +412,7 @@ def _references(ds: Dataset, cut: Cut | None) -> tuple[list[StudyRef], ContentSc
         if not little or any(e is not None and not isinstance(v, bytes) for e, v in ((evd_e, evd), (cnt_e, cnt))):
             return evidence_from_dataset(ds), None
     try:
-        studies = evidence_from_raw(evd, explicit) if evd is not None else []
+        studies = read if read is not None else evidence_from_raw(evd, explicit) if evd is not None else []
         if cnt is None:
             return studies, ContentScan([], True, True)
         series = [s for study in studies for s in study.series]

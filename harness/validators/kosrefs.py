@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain, repeat
@@ -38,6 +38,7 @@ _VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _UNDEFINED = 0xFFFFFFFF
 ITEM, ITEM_END, SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_ITEM_END8, _SEQ_END8 = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00", b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
 _TAG = struct.Struct("<HH")
@@ -158,8 +159,15 @@ def _implicit_vr(tag: int) -> bytes:
         return b"UN"
 
 
-def elements(buf: bytes, pos: int, end: int, explicit: bool) -> Iterator[tuple[int, bytes, int, int, int]]:
-    """(tag, VR, value start, value end, next position) of each element of one level; stops at an item end."""
+def elements(buf: bytes, pos: int, end: int, explicit: bool,
+             sequence_end: Callable[[int, int], int | None] | None = None,
+             ) -> Iterator[tuple[int, bytes, int, int, int]]:
+    """(tag, VR, value start, value end, next position) of each element of one level; stops at an item end.
+
+    The end of an undefined-length sequence is found by walking it, or by ``sequence_end(tag, start)``
+    when that returns a position (the caller vouches for it); a ReferencedSOPSequence is skipped in one
+    go when its items check out (:func:`_sop_sequence_end`).
+    """
     while pos < end:
         if pos + 8 > end:
             raise Truncated("element header cut")
@@ -180,7 +188,11 @@ def elements(buf: bytes, pos: int, end: int, explicit: bool) -> Iterator[tuple[i
         if length == _UNDEFINED:
             if vr != b"SQ":
                 raise Unusual(f"undefined length on a {vr!r} element")
-            stop = _sequence_end(buf, start, end, explicit)
+            stop = sequence_end(tag, start) if sequence_end is not None else None
+            if stop is None and tag == 0x00081199:
+                stop = _sop_sequence_end(buf, start, end, explicit)
+            if stop is None:
+                stop = _sequence_end(buf, start, end, explicit)
             pos = stop + 8  # after the sequence delimitation item
             yield tag, vr, start, stop, pos
         else:
@@ -230,6 +242,34 @@ def _sequence_end(buf: bytes, start: int, end: int, explicit: bool) -> int:
     if buf[pos:pos + 4] != b"\xfe\xff\xdd\xe0":
         raise Unusual("sequence without delimiter")
     return pos
+
+
+def _sop_sequence_end(buf: bytes, start: int, end: int, explicit: bool) -> int | None:
+    """Where an undefined-length ReferencedSOPSequence ends, without walking it: at the first sequence
+    delimitation item, if what lies before it is a run of SOP items that :func:`_sop_block` accepts."""
+    stop = buf.find(_SEQ_END8, start, end)
+    if stop < 0:
+        return None
+    try:
+        _sop_block(buf, start, stop, explicit)
+    except (Unusual, struct.error):
+        return None
+    return stop
+
+
+def content_end(buf: bytes, start: int, end: int, explicit: bool, expected: bytes) -> int | None:
+    """Where an undefined-length content sequence starting at ``start`` ends (its delimitation item),
+    jumping over ``expected`` (:func:`expected_content` of the evidence) and walking any other item."""
+    pos = start
+    while pos < end:
+        if expected and buf.startswith(expected, pos):
+            pos += len(expected)
+        elif buf.startswith(_SEQ_END8, pos):
+            return pos
+        else:
+            _i0, i1 = next(items(buf, pos, end, explicit))
+            pos = i1 + 8 if buf.startswith(b"\xfe\xff\x0d\xe0", i1) else i1
+    return None
 
 
 def _text(buf: bytes, start: int, end: int, vr: bytes = b"UI") -> str:
@@ -439,10 +479,7 @@ _TAIL = {True: b"\x40\x00\x10\xa0CS\x08\x00CONTAINS\x40\x00\x40\xa0CS\x06\x00IMA
          False: b"\x40\x00\x10\xa0\x08\x00\x00\x00CONTAINS\x40\x00\x40\xa0\x06\x00\x00\x00IMAGE "}
 
 
-_ITEM_END8, _SEQ_END8 = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00", b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
-
-
-def _expected_content(blocks: list[SopBlock], explicit: bool, undefined: bool = False) -> bytes:
+def expected_content(blocks: list[SopBlock], explicit: bool, undefined: bool = False) -> bytes:
     """The content sequence value a manifest usually has: one CONTAINS IMAGE item per evidenced instance,
     in the evidence order, each repeating the SOP reference, with defined lengths or (``undefined``) every
     item and sequence ended by its delimitation item (as dcm4che writes them), in this transfer syntax."""
@@ -466,7 +503,7 @@ def content_from_raw(buf: bytes, explicit: bool, blocks: list[SopBlock] | None =
     """Read the raw value of (0040,A730) Content Sequence (first level).
 
     Usually the content is one CONTAINS IMAGE item per evidenced instance, in the evidence order: the
-    bytes are then exactly :func:`_expected_content` of the evidence ``blocks`` (one comparison), maybe
+    bytes are then exactly :func:`expected_content` of the evidence ``blocks`` (one comparison), maybe
     after or before other items (a TEXT description), walked element by element. Otherwise the usual
     items are matched by one regex split, their lengths checked in bulk, their SOP items checked like the
     evidence ones; the other items (the gaps of the split) are walked. When unsure, every item is walked.
@@ -483,7 +520,7 @@ def content_from_raw(buf: bytes, explicit: bool, blocks: list[SopBlock] | None =
 
 def _content_like_evidence(buf: bytes, explicit: bool, blocks: list[SopBlock],
                            evidence_pairs: list[tuple[bytes, bytes]]) -> ContentScan | None:
-    expected = _expected_content(blocks, explicit, buf.startswith(b"\xff\xff\xff\xff", 4))
+    expected = expected_content(blocks, explicit, buf.startswith(b"\xff\xff\xff\xff", 4))
     if buf == expected:
         return ContentScan(evidence_pairs, True, True, same_as_evidence=True)
     if not expected or len(buf) <= len(expected):
