@@ -189,10 +189,11 @@ EXAMPLES = int(os.environ.get("DRIMCHECK_FUZZ", "150"))  # more locally: DRIMCHE
 GOOD = encode(small_kos())
 GOOD_TEXT = encode((lambda ds: (_text_item(ds), _instance_numbers(ds), ds)[-1])(small_kos()))
 GOOD_IMPLICIT = encode(small_kos(), implicit=True)
+GOOD_UNDEFINED = encode((lambda ds: (_text_item(ds), ds)[-1])(small_kos()), undefined=True)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.sampled_from([GOOD, GOOD_TEXT, GOOD_IMPLICIT]), everywhere=st.booleans(),
+@given(data=st.sampled_from([GOOD, GOOD_TEXT, GOOD_IMPLICIT, GOOD_UNDEFINED]), everywhere=st.booleans(),
        flips=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=4))
 def test_flipped_bytes_give_the_same_findings(data, everywhere, flips):
     """Bytes flipped in the references (or anywhere after the file meta): when pydicom can read the
