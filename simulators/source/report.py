@@ -126,17 +126,18 @@ class ReportProcessor:
             cda = decode_document(msg, obx)
         except ValueError as exc:
             raise Rejected("AR", "102", str(exc)) from None
-        root = self._valid_cda(cda)
+        root = self._valid_cda(cda, f"OBX^{obx.index}^5")
         who = identity(root)
         if status == "D":
             return self._delete(who.study_uid, "report deleted (OBX-11 D)")
         return self._publish(msg, root, who, status)
 
-    def _valid_cda(self, cda: bytes) -> etree._Element:
+    def _valid_cda(self, cda: bytes, location: str) -> etree._Element:
+        """The CR-IMG parsed, or AE with one ERR per validation error, located at its OBX-5 (``location``)."""
         errors = [f for f in validate_cda(cda) if f.severity is Severity.ERROR]
         if errors:
             raise Rejected("AE", "207", "CR-IMG invalid: " + _summary(errors),
-                           [ack_error(f, code="207", location="OBX^1^5") for f in errors[:MAX_ERR]])
+                           [ack_error(f, code="207", location=location) for f in errors[:MAX_ERR]])
         try:
             return parse_cda(cda)
         except (UnsafeXmlError, etree.XMLSyntaxError) as exc:
