@@ -44,6 +44,7 @@ from harness.validators.common import INS_OIDS, all_uids_valid_bytes, is_oid, is
 from harness.validators.kosrefs import (
     ContentItem,
     ContentScan,
+    SopBlock,
     StudyRef,
     Truncated,
     Unusual,
@@ -54,6 +55,7 @@ from harness.validators.kosrefs import (
     evidence_from_raw,
     expected_content,
     items,
+    sop_sequence_block,
 )
 from harness.validators.kosrefs import content_end as kosrefs_content_end
 
@@ -216,6 +218,8 @@ def _cut_sequences(data: bytes) -> tuple[bytes, dict[int, bytes], bool, list[_Sp
     for tag, vr, v0, v1, after in elements(data, end_meta, len(data), explicit, content_end):
         if tag in _BIG_SEQUENCES:
             values[tag] = data[v0:v1]
+            if tag == 0x0040A375:
+                content_end.evidence = (v0, v1)
             pieces.append(data[last:pos])
             last = after
         elif spans is not None:
@@ -233,18 +237,30 @@ _EVIDENCE_READ = -1  # key of Cut.values: the evidence already read while cuttin
 
 
 class _ContentEnd:
-    """Finds the end of an undefined-length content sequence without walking its ~1300 items: they are
-    usually the bytes the evidence implies (kosrefs.expected_content), read just before (A375 < A730)."""
+    """Finds where the undefined-length sequences of a manifest end without walking their ~1300 items:
+    a ReferencedSOPSequence at its delimiter once its items check out (kept in ``blocks`` for the
+    evidence reader), the content sequence over the bytes the evidence implies (kosrefs.expected_content),
+    the evidence being read just before it (A375 < A730)."""
 
     def __init__(self, data: bytes, values: dict, explicit: bool) -> None:
         self.data, self.values, self.explicit = data, values, explicit
         self.studies: list[StudyRef] | None = None
+        self.blocks: dict[int, SopBlock] = {}
+        self.ends: dict[int, int | None] = {}
+        self.evidence: tuple[int, int] | None = None  # value span of (0040,A375)
 
     def __call__(self, tag: int, start: int) -> int | None:
-        if tag != 0x0040A730 or 0x0040A375 not in self.values:
+        if tag == 0x00081199:
+            if start not in self.ends:
+                found = sop_sequence_block(self.data, start, len(self.data), self.explicit)
+                self.ends[start] = None if found is None else found[0]
+                if found is not None:
+                    self.blocks[start] = found[1]
+            return self.ends[start]
+        if tag != 0x0040A730 or self.evidence is None:
             return None
         try:
-            studies = evidence_from_raw(self.values[0x0040A375], self.explicit)
+            studies = evidence_from_raw(self.data, self.explicit, *self.evidence, sequence_end=self)
             blocks = [series.block for study in studies for series in study.series]
             if any(block is None for block in blocks):
                 return None

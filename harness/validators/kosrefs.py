@@ -192,7 +192,7 @@ def elements(buf: bytes, pos: int, end: int, explicit: bool,
             if stop is None and tag == 0x00081199:
                 stop = _sop_sequence_end(buf, start, end, explicit)
             if stop is None:
-                stop = _sequence_end(buf, start, end, explicit)
+                stop = _sequence_end(buf, start, end, explicit, sequence_end)
             pos = stop + 8  # after the sequence delimitation item
             yield tag, vr, start, stop, pos
         else:
@@ -202,10 +202,12 @@ def elements(buf: bytes, pos: int, end: int, explicit: bool,
             yield tag, vr, start, pos, pos
 
 
-def items(buf: bytes, start: int, end: int, explicit: bool, delimited: bool = False) -> Iterator[tuple[int, int]]:
+def items(buf: bytes, start: int, end: int, explicit: bool, delimited: bool = False,
+          sequence_end: Callable[[int, int], int | None] | None = None) -> Iterator[tuple[int, int]]:
     """(start, end) of each item of a sequence value (defined or undefined lengths).
 
-    ``delimited``: the value has an undefined length and ends at its delimitation item (within ``end``).
+    ``delimited``: the value has an undefined length and ends at its delimitation item (within ``end``);
+    ``sequence_end``: as for :func:`elements`, within undefined-length items.
     """
     pos = start
     while pos < end:
@@ -222,7 +224,7 @@ def items(buf: bytes, start: int, end: int, explicit: bool, delimited: bool = Fa
             raise Unusual("item extends past its sequence")  # pydicom decides what it makes of it
         if length == _UNDEFINED:
             last = pos + 8
-            for _tag, _vr, _s, _e, after in elements(buf, pos + 8, end, explicit):
+            for _tag, _vr, _s, _e, after in elements(buf, pos + 8, end, explicit, sequence_end):
                 last = after
             if buf[last:last + 4] != b"\xfe\xff\x0d\xe0":
                 raise Unusual("item without delimiter")
@@ -233,9 +235,10 @@ def items(buf: bytes, start: int, end: int, explicit: bool, delimited: bool = Fa
             pos += 8 + length
 
 
-def _sequence_end(buf: bytes, start: int, end: int, explicit: bool) -> int:
+def _sequence_end(buf: bytes, start: int, end: int, explicit: bool,
+                  sequence_end: Callable[[int, int], int | None] | None = None) -> int:
     pos = start
-    for _s, stop in items(buf, start, end, explicit, delimited=True):
+    for _s, stop in items(buf, start, end, explicit, delimited=True, sequence_end=sequence_end):
         pos = stop
         if buf[pos:pos + 4] == b"\xfe\xff\x0d\xe0":
             pos += 8
@@ -247,14 +250,19 @@ def _sequence_end(buf: bytes, start: int, end: int, explicit: bool) -> int:
 def _sop_sequence_end(buf: bytes, start: int, end: int, explicit: bool) -> int | None:
     """Where an undefined-length ReferencedSOPSequence ends, without walking it: at the first sequence
     delimitation item, if what lies before it is a run of SOP items that :func:`_sop_block` accepts."""
+    found = sop_sequence_block(buf, start, end, explicit)
+    return None if found is None else found[0]
+
+
+def sop_sequence_block(buf: bytes, start: int, end: int, explicit: bool) -> tuple[int, SopBlock] | None:
+    """:func:`_sop_sequence_end` with the items read on the way."""
     stop = buf.find(_SEQ_END8, start, end)
     if stop < 0:
         return None
     try:
-        _sop_block(buf, start, stop, explicit)
+        return stop, _sop_block(buf, start, stop, explicit)
     except (Unusual, struct.error):
         return None
-    return stop
 
 
 def content_end(buf: bytes, start: int, end: int, explicit: bool, expected: bytes) -> int | None:
@@ -429,25 +437,34 @@ def _expect_vr(tag: int, vr: bytes, explicit: bool) -> None:
         raise Unusual(f"VR {vr!r} for ({tag >> 16:04X},{tag & 0xFFFF:04X})")
 
 
-def evidence_from_raw(buf: bytes, explicit: bool) -> list[StudyRef]:
-    """Parse the raw value of (0040,A375) Current Requested Procedure Evidence Sequence."""
+def evidence_from_raw(buf: bytes, explicit: bool, start: int = 0, end: int | None = None,
+                      sequence_end: Callable[[int, int], int | None] | None = None) -> list[StudyRef]:
+    """Parse the raw value of (0040,A375) Current Requested Procedure Evidence Sequence (``buf[start:end]``).
+
+    ``sequence_end``: as for :func:`elements`; when it has ``blocks`` (value start -> :class:`SopBlock`),
+    the SOP items it read already are not read again.
+    """
     studies = []
-    for s_start, s_end in items(buf, 0, len(buf), explicit):
+    end = len(buf) if end is None else end
+    for s_start, s_end in items(buf, start, end, explicit, sequence_end=sequence_end):
         study = StudyRef("", has_series_sequence=False)
-        for tag, vr, v0, v1, _n in elements(buf, s_start, s_end, explicit):
+        for tag, vr, v0, v1, _n in elements(buf, s_start, s_end, explicit, sequence_end):
             _expect_vr(tag, vr, explicit)
             if tag == 0x0020000D:
                 study.uid = _text(buf, v0, v1)
             elif tag == 0x00081115:
                 study.has_series_sequence = v1 > v0
-                study.series = [_series(buf, a, b, explicit) for a, b in items(buf, v0, v1, explicit)]
+                study.series = [_series(buf, a, b, explicit, sequence_end)
+                                for a, b in items(buf, v0, v1, explicit, sequence_end=sequence_end)]
         studies.append(study)
     return studies
 
 
-def _series(buf: bytes, start: int, end: int, explicit: bool) -> SeriesRef:
+def _series(buf: bytes, start: int, end: int, explicit: bool,
+            sequence_end: Callable[[int, int], int | None] | None = None) -> SeriesRef:
     series = SeriesRef("", None, None, has_sop_sequence=False)
-    for tag, vr, v0, v1, _n in elements(buf, start, end, explicit):
+    known: dict[int, SopBlock] = getattr(sequence_end, "blocks", {})
+    for tag, vr, v0, v1, _n in elements(buf, start, end, explicit, sequence_end):
         _expect_vr(tag, vr, explicit)
         if tag == 0x0020000E:
             series.uid = _text(buf, v0, v1)
@@ -456,7 +473,8 @@ def _series(buf: bytes, start: int, end: int, explicit: bool) -> SeriesRef:
         elif tag == 0x0040E011:
             series.location_uid = _text(buf, v0, v1)
         elif tag == 0x00081199:
-            series.pairs, series.block = _sops(buf, v0, v1, explicit)
+            block = known.get(v0)
+            series.pairs, series.block = (block.pairs, block) if block is not None else _sops(buf, v0, v1, explicit)
             series.has_sop_sequence = bool(series.pairs)
     return series
 
