@@ -101,6 +101,8 @@ class WorkerPool:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
         self._sock.close()
         if self._storage is not None:
             self._storage.close()

@@ -51,6 +51,25 @@ def test_serve_options_and_start(tmp_path):
         service.stop()
 
 
+def test_serve_with_workers(tmp_path):
+    """``--workers 2``: two processes behind the printed endpoints; ``--workers 0`` is refused."""
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    args = parser.parse_args(["--vihf", "off", "--workers", "2", "--dmp-workdir", str(tmp_path)])
+    args.port, args.host = 0, "127.0.0.1"
+    service = serve.start(args)
+    try:
+        assert len(service.pids) == 2
+        sub = kos_sub()
+        assert client_of(service).provide_and_register(sub).success
+        assert len(find(client_of(service), sub.submission_set.patientId)) == len(sub.documents)
+    finally:
+        service.stop()
+    args.workers = 0
+    with pytest.raises(ValueError):
+        serve.start(args)
+
+
 def test_serve_enforces_vihf_by_default(tmp_path):
     parser = argparse.ArgumentParser()
     serve.add_arguments(parser)
