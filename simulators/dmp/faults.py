@@ -26,6 +26,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "checked, its XML signature and signer are not", ("DMP-VIHF-002",)),
     Fault("retrieve-alters-bytes", "ITI-43 returns the document with a trailing newline added",
           ("DMP-RET-BYTES",)),
+    Fault("signature-not-verified", "Signature01 must be there and list the documents, but its "
+          "SignatureValue is not verified", ("DMP-PNR-ERR-SIGNATURE",)),
 )}
 
 
@@ -66,5 +68,6 @@ def handlers_for(fault: str | None) -> Handlers:
         "no-deprecate-on-replace": {"deprecate_replaced": False},
         "vihf-signature-not-verified": {"vihf_signature": False},
         "retrieve-alters-bytes": {"retrieve_bytes": lambda data: data + b"\n"},
+        "signature-not-verified": {"skipped_rules": frozenset({"XDS-DMP-SIG-005"})},
     }[fault]
     return replace(base, **changes)

@@ -34,7 +34,7 @@ def handle(ctx: Context, msg: SoapMessage) -> Reply:
             documents[doc.get("id") or ""] = msg.document_bytes(doc)
         except KeyError as exc:
             raise SoapFault("Sender", f"xop:Include refers to a missing MIME part {exc}") from None
-    errors = metadata_errors(body, ctx.config.profile, msg.attachments)
+    errors = metadata_errors(body, ctx.config.profile, msg.attachments, skip=ctx.registry.handlers.skipped_rules)
     try:
         ctx.registry.provide_and_register(sor, documents, exchange_id=msg.envelope.message_id,
                                           metadata_errors=errors)

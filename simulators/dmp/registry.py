@@ -46,6 +46,7 @@ class Handlers:
     retrieve_bytes: Callable[[bytes], bytes] = lambda data: data
     status_filter: bool = True
     vihf_signature: bool = True
+    skipped_rules: frozenset[str] = frozenset()  # validator rules whose errors are ignored
     on_reject: Callable[[Registry, Parsed, dict[str, bytes], list[RegistryError]], None] = \
         lambda registry, parsed, docs, errors: None
 

@@ -20,8 +20,8 @@ from harness.xds.query import RegistryError
 REGISTRY_OWN_RULES = frozenset({"XDS-HASH-002", "XDS-SIZE-002", "XDS-PNR-002", "XDS-PNR-003", "XDS-PID-002"})
 
 
-def metadata_errors(pnr: etree._Element, profile: str, attachments: dict[str, bytes] | None = None
-                    ) -> list[RegistryError]:
+def metadata_errors(pnr: etree._Element, profile: str, attachments: dict[str, bytes] | None = None,
+                    skip: frozenset[str] = frozenset()) -> list[RegistryError]:
     try:
         from harness.xds.validate import registry_error_code, validate_submission
     except ImportError:  # validator not built: registry checks only
@@ -30,4 +30,4 @@ def metadata_errors(pnr: etree._Element, profile: str, attachments: dict[str, by
     # REGISTRY_OWN_RULES), made once there with the code the repository owes; no second SHA-1 here
     findings = validate_submission(pnr, profile=profile, attachments=attachments or {}, check_documents=False)
     return [RegistryError(registry_error_code(f.rule), f"[{f.rule}] {f.message}", f.location)
-            for f in findings if f.severity is Severity.ERROR and f.rule not in REGISTRY_OWN_RULES]
+            for f in findings if f.severity is Severity.ERROR and f.rule not in REGISTRY_OWN_RULES | skip]

@@ -132,6 +132,27 @@ def test_submission_without_submission_set_is_rejected(client, make_submission, 
                  "DMP-PNR-ERR-METADATA", "PnR without a SubmissionSet")
 
 
+@pytest.mark.requirement("DMP-PNR-ERR-SIGNATURE")
+def test_submission_with_a_forged_signature_is_rejected(client, make_submission, patient):
+    """Signature01 with every reference digest right but a SignatureValue that is not the signer's."""
+    import base64
+    import re
+
+    from harness.xds.builder import fill_hash_size
+
+    sub = make_submission()
+    forged = base64.b64encode(bytes(256)).decode().encode()
+    sub.document_bytes["Signature01"] = re.sub(rb"(<ds:SignatureValue>)[^<]*", rb"\g<1>" + forged,
+                                               sub.document_bytes["Signature01"])
+    fill_hash_size(sub)
+    expect_error(client.provide_and_register(sub), "XDSRegistryMetadataError", "DMP-PNR-ERR-SIGNATURE",
+                 "PnR whose Signature01 SignatureValue does not verify")
+    registered = uids(find(client, patient, "DMP-PNR-ERR-SIGNATURE"))
+    mine = {d.uniqueId for d in sub.documents}
+    expect(not (mine & registered), rule="DMP-PNR-ERR-SIGNATURE", location="FindDocuments", expected="nothing of "
+           "the rejected submission", observed=sorted(mine & registered), message="a rejected submission left entries")
+
+
 @pytest.mark.requirement("DMP-PNR-ATOMIC")
 def test_rejected_submission_leaves_nothing(client, make_submission, dmp):
     """Two KOS in one submission, the second with a wrong size: neither may be registered nor stored."""
