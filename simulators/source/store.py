@@ -19,6 +19,9 @@ CREATE TABLE IF NOT EXISTS kos (
 CREATE INDEX IF NOT EXISTS kos_study ON kos(study_uid);
 CREATE TABLE IF NOT EXISTS kos_access (
     sop_uid TEXT PRIMARY KEY, confidentiality TEXT NOT NULL, authors TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS hl7_answered (
+    sender TEXT NOT NULL, control_id TEXT NOT NULL, ack BLOB NOT NULL, received REAL NOT NULL,
+    PRIMARY KEY (sender, control_id));
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, url TEXT NOT NULL,
     content_type TEXT NOT NULL, body BLOB NOT NULL, study_uid TEXT NOT NULL,
@@ -122,6 +125,19 @@ class SourceStore:
             rows = self._db.execute("SELECT content_type, body FROM outbox WHERE kind='pnr' AND study_uid=? "
                                     "AND instr(body, ?) > 0 ORDER BY id", (study_uid, needle.encode())).fetchall()
         return [(r[0], bytes(r[1])) for r in rows]
+
+    # -- HL7 messages already accepted (a RIS resends when it missed the ACK) -------------
+    def answered(self, sender: str, control_id: str) -> bytes | None:
+        """The ACK given to the message ``control_id`` (MSH-10) of ``sender`` (MSH-3^MSH-4), if accepted."""
+        with self._lock:
+            row = self._db.execute("SELECT ack FROM hl7_answered WHERE sender=? AND control_id=?",
+                                   (sender, control_id)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def remember_answer(self, sender: str, control_id: str, ack: bytes) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO hl7_answered VALUES (?,?,?,?)",
+                             (sender, control_id, ack, time.time()))
 
     # -- outbox ---------------------------------------------------------------------------
     def enqueue(self, kind: str, url: str, content_type: str, body: bytes, study_uid: str) -> int:
