@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from dataclasses import replace
 
 from fixtures.mutations.goodset import ACC_ISSUER, EXAMS, PLACER_ISSUER, Exam, build_cda, build_hl7
 from fixtures.studies import Patient, StudySpec
 
 _counter = iter(range(1, 10**9))
+_RUN = uuid.uuid4().hex[:8]  # MSH-10 unique across runs too: a Source remembers the messages it accepted
 
 
 def _digits(key: str, salt: str, n: int) -> str:
@@ -68,7 +70,7 @@ def _set_msh(message: bytes, *, type_: str | None = None, control_id: str | None
     fields = segs[0].split("|")
     if type_:
         fields[8] = type_
-    fields[9] = control_id or f"MSG{next(_counter):06d}"
+    fields[9] = control_id or f"MSG{_RUN}{next(_counter):06d}"  # 17 characters (MSH-10 is ST 20, HL7 v2.5)
     segs[0] = "|".join(fields)
     return "\r".join(segs).encode("utf-8")
 

@@ -92,10 +92,7 @@ class Reference:
         self.endpoints = {"wado_rs": config.public_base, "mllp": self.mllp.address, "base": self.http.url}
 
     def _on_message(self, raw: bytes) -> bytes:
-        from harness.hl7 import build_ack
-
-        outcome = self.processor.handle(raw)
-        return build_ack(raw, outcome.code, outcome.text, outcome.error_code, errors=outcome.errors)
+        return self.processor.acknowledge(raw)
 
     def stop(self) -> None:
         if self.mllp is not None:

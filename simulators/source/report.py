@@ -24,7 +24,7 @@ from lxml import etree
 from pydicom.dataset import Dataset
 
 from harness.findings import Finding, Severity
-from harness.hl7 import AckError
+from harness.hl7 import AckError, build_ack
 from harness.validators.cda import NS, imaging_events, parse_cda, validate_cda
 from harness.validators.hl7v2 import Hl7Error, Message, decode_document, document_obx, parse_hl7, validate_hl7
 from harness.xmlsafe import UnsafeXmlError
@@ -77,6 +77,22 @@ class ReportProcessor:
     source_id: str
     fault: str | None = None
     security: Security = field(default=lambda patient: [])
+
+    def acknowledge(self, raw: bytes) -> bytes:
+        """The ACK for one raw message. A message already accepted (same MSH-3^MSH-4 sender and MSH-10
+        control id: the RIS resends when it missed the ACK, HL7 v2.5 §2.9.2 original mode) gets the same
+        ACK again and is not processed twice; a refused one is processed again (the PACS may be back)."""
+        key = message_key(raw)
+        if key is not None:
+            previous = self.store.answered(*key)
+            if previous is not None:
+                log.info("HL7 message %s of %s already accepted: same ACK, nothing done again", key[1], key[0])
+                return previous
+        outcome = self.handle(raw)
+        ack = build_ack(raw, outcome.code, outcome.text, outcome.error_code, errors=outcome.errors)
+        if key is not None and outcome.code == "AA":
+            self.store.remember_answer(*key, ack)
+        return ack
 
     def handle(self, raw: bytes) -> Outcome:
         try:
@@ -225,6 +241,18 @@ def ack_error(f: Finding, code: str | None = None, location: str | None = None) 
 def _summary(findings: list[Finding]) -> str:
     more = f" (+{len(findings) - 5} more)" if len(findings) > 5 else ""
     return "; ".join(f"[{f.rule}] {f.location}: {f.message}" for f in findings[:5]) + more
+
+
+def message_key(raw: bytes) -> tuple[str, str] | None:
+    """(MSH-3^MSH-4, MSH-10) of a message, None without an MSH or a control id."""
+    header = re.split(rb"\r|\n", raw.lstrip(b"\x0b"), maxsplit=1)[0]  # the MSH segment only
+    try:
+        msh = parse_hl7(header).first("MSH")
+    except Hl7Error:
+        return None
+    if msh is None or not msh.get(10):
+        return None
+    return f"{msh.get(3)}^{msh.get(4)}", msh.get(10)
 
 
 def _control_id(msg: Message) -> str:

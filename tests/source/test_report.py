@@ -11,14 +11,14 @@ from pydicom import dcmread
 
 from fixtures.mutations.goodset import build_cda
 from harness.findings import Severity, error, warning
-from harness.hl7 import AckError
+from harness.hl7 import AckError, parse_ack
 from harness.soap import decode_message
 from harness.validators import validate_kos
 from harness.xds import parse_pnr
 from simulators.ris import messages as M
 from simulators.source.kos import ImageRef
 from simulators.source.publish import DELETED, DEPRECATED_KOS_FORMAT, Outbox
-from simulators.source.report import ReportProcessor, ack_error
+from simulators.source.report import ReportProcessor, ack_error, message_key
 from simulators.source.store import CURRENT, REPLACED, SourceStore
 
 BASE = "http://source.test/wado-rs"
@@ -179,6 +179,39 @@ def test_pacs_down_is_refused_not_lost(tmp_path, ex):
     proc.find_images = broken
     out = proc.handle(M.oru(ex))
     assert out.code == "AE" and "PACS down" in out.text
+
+
+def test_a_resent_accepted_message_gets_the_same_ack_and_is_not_processed_again(tmp_path, ex):
+    proc, store = processor(tmp_path, images_of(ex))
+    message = M.oru(ex)
+    first = proc.acknowledge(message)
+    assert parse_ack(first).code == "AA"
+    assert proc.acknowledge(message) == first
+    assert len(store.items()) == 1 and len(store.kos_of_study(ex.study_uid)) == 1
+    assert parse_ack(proc.acknowledge(M.oru(ex))).code == "AA"  # another control id: a new report, a replacement
+    assert len(store.items()) == 2
+
+
+def test_a_resent_refused_message_is_processed_again(tmp_path, ex):
+    def down(study):
+        raise ConnectionError("PACS down")
+
+    proc, store = processor(tmp_path, images_of(ex))
+    proc.find_images = down
+    message = M.oru(ex)
+    assert parse_ack(proc.acknowledge(message)).code == "AE"
+    proc.find_images = lambda study: images_of(ex)
+    assert parse_ack(proc.acknowledge(message)).code == "AA"
+    assert len(store.items()) == 1
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    (b"\x0bMSH|^~\\&|RIS|CENTRE|D|C|2024||ORU^R01|ID42|P|2.5\rPID|||1\r", ("RIS^CENTRE", "ID42")),
+    (b"MSH|^~\\&|RIS|CENTRE|D|C|2024||ORU^R01||P|2.5\n", None),  # no control id: never deduplicated
+    (b"garbage", None),
+])
+def test_message_key(raw, key):
+    assert message_key(raw) == key
 
 
 def test_correction_replaces_with_rplc(tmp_path, ex):
