@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from harness.dicomweb.multipart import MultipartError
+
+if TYPE_CHECKING:
+    import requests
 
 START, DATA, END = 0, 1, 2  # events of split_parts: (START, headers), (DATA, bytes), (END, None)
 _DONE = object()
@@ -115,7 +119,7 @@ def _headers(raw: bytes) -> list[tuple[str, str]]:
     return out
 
 
-def arrivals(resp, size: int) -> Iterator[bytes]:
+def arrivals(resp: requests.Response, size: int) -> Iterator[bytes]:
     """What the upstream response (``requests``/urllib3) has received, as soon as it arrives, ``size`` at most.
 
     ``iter_content(size)`` on a body without length or chunking (Orthanc's ``Connection: close`` answers)
@@ -129,7 +133,7 @@ def arrivals(resp, size: int) -> Iterator[bytes]:
         yield data
 
 
-def read_ahead(chunks: Iterator[bytes], depth: int, on_close=None) -> Iterator[bytes]:
+def read_ahead(chunks: Iterator[bytes], depth: int, on_close: Callable[[], object] | None = None) -> Iterator[bytes]:
     """``chunks`` pulled by a thread, at most ``depth`` chunks ahead of the reader.
 
     Closing the returned generator stops the thread (``on_close`` is called to unblock a read, e.g.
