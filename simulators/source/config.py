@@ -28,6 +28,17 @@ class SourceConfig:
     # VIHF signer (FACTS §3): PEM key + certificate the DMP trusts; no VIHF is sent without them
     vihf_key: bytes | None = None
     vihf_cert: bytes | None = None
+    # Signature01 signer (FACTS §3, XAdES, IGC-Santé ORG SIGN): PEM key + certificate; without them the
+    # VIHF pair signs, and without that a throwaway pair (harness.xds.builder.throwaway_signer)
+    signing_key: bytes | None = None
+    signing_cert: bytes | None = None
+
+    def signer(self) -> tuple[bytes, bytes] | None:
+        if self.signing_key and self.signing_cert:
+            return self.signing_key, self.signing_cert
+        if self.vihf_key and self.vihf_cert:
+            return self.vihf_key, self.vihf_cert
+        return None
     # WADO-RS (RAD-107) path on our HTTP server; public_base is set once the port is known
     wado_path: str = "/wado-rs"
     public_base: str = ""

@@ -52,8 +52,10 @@ class KosMetadata:
 
 
 def pnr_submission(kos: bytes, meta: KosMetadata, *, source_id: str, replaces: str | None = None,
-                   wrong_format: bool = False) -> tuple[str, str, Submission]:
-    """(entryUUID, document uniqueId, submission) of one KOS; ``replaces`` = entryUUID it replaces."""
+                   wrong_format: bool = False, signer: tuple[bytes, bytes] | None = None
+                   ) -> tuple[str, str, Submission]:
+    """(entryUUID, document uniqueId, submission) of one KOS; ``replaces`` = entryUUID it replaces;
+    ``signer`` (key PEM, certificate PEM) signs Signature01."""
     extra = {}
     if meta.practice_setting:
         extra["practice_setting"] = meta.practice_setting
@@ -63,7 +65,8 @@ def pnr_submission(kos: bytes, meta: KosMetadata, *, source_id: str, replaces: s
                          accession_issuer=meta.accession_issuer, order_id=meta.placer or None,
                          order_issuer=meta.placer_issuer, modalities=list(meta.modalities) or ["OT"],
                          regions=list(meta.regions), extra_confidentiality=list(meta.masks), source_id=source_id,
-                         service_start=meta.service_start, service_stop=meta.service_stop, **extra)
+                         service_start=meta.service_start, service_stop=meta.service_stop, signer=signer,
+                         **extra)
     entry_uuid = f"urn:uuid:{uuid.uuid4()}"
     _rename(sub, "DocumentKOS", entry_uuid)
     doc = next(d for d in sub.documents if d.id == entry_uuid)

@@ -83,7 +83,7 @@ class Reference:
             self.processor = ReportProcessor(
                 self.store, self.outbox, pacs_finder(config), lambda: config.public_base, config.dmp_registry,
                 config.dmp_repository, config.institution, config.source_id, config.fault,
-                vihf_security(config.vihf_key, config.vihf_cert))
+                vihf_security(config.vihf_key, config.vihf_cert), config.signer())
             self.mllp = MllpListener(lambda raw: self._on_message(raw), host=host, port=mllp_port)
             self.outbox.start()
         except BaseException:

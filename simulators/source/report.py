@@ -77,6 +77,7 @@ class ReportProcessor:
     source_id: str
     fault: str | None = None
     security: Security = field(default=lambda patient: [])
+    signer: tuple[bytes, bytes] | None = None  # Signature01 key + certificate (SourceConfig.signer)
 
     def acknowledge(self, raw: bytes) -> bytes:
         """The ACK for one raw message. A message already accepted (same MSH-3^MSH-4 sender and MSH-10
@@ -186,7 +187,7 @@ class ReportProcessor:
         meta = metadata(root, who, images, dmp_flags(msg))
         entry_uuid, doc_uid, sub = pnr_submission(
             kos, meta, source_id=self.source_id, replaces=previous[-1].entry_uuid if previous else None,
-            wrong_format=self.fault == "wrong-format-code")
+            wrong_format=self.fault == "wrong-format-code", signer=self.signer)
         self.store.add_kos(StoredKos(kos_uid, who.study_uid, meta.patient_cx, doc_uid, entry_uuid, CURRENT, kos),
                            replaces=previous[-1].sop_uid if previous else None)
         self.outbox.publish_pnr(self.dmp_repository, sub, who.study_uid, self.security)

@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--psc-client", default="drimbox-source:source-secret", help="CLIENT_ID:SECRET at PSC")
     parser.add_argument("--vihf-key", type=Path, default=None, help="PEM private key of the VIHF signer")
     parser.add_argument("--vihf-cert", type=Path, default=None, help="PEM certificate of the VIHF signer")
+    parser.add_argument("--signing-key", type=Path, default=None,
+                        help="PEM private key that signs Signature01 (default: the VIHF key)")
+    parser.add_argument("--signing-cert", type=Path, default=None,
+                        help="PEM certificate of --signing-key (default: the VIHF certificate)")
     parser.add_argument("--source-workdir", type=Path, default=Path("source-data"), help="folder of the SQLite file")
     parser.add_argument("--public-base", default="", help="WADO-RS base written in the KOS (default: our URL)")
     parser.add_argument("--source-fault", choices=sorted(FAULTS), default=None, help="switch on one named fault")
@@ -48,6 +52,8 @@ def config_from(args: argparse.Namespace) -> SourceConfig:
         psc_introspect=args.psc_introspect, psc_client_id=client_id, psc_client_secret=secret,
         vihf_key=args.vihf_key.read_bytes() if args.vihf_key else None,
         vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None,
+        signing_key=args.signing_key.read_bytes() if args.signing_key else None,
+        signing_cert=args.signing_cert.read_bytes() if args.signing_cert else None,
         public_base=args.public_base, fault=args.source_fault)
 
 

@@ -91,3 +91,26 @@ def test_backoff_is_capped(tmp_path, attempts):
     delay = store.items()[0].next_at - before
     assert 0 < delay <= min(4.0, 0.5 * 2 ** attempts) + 0.5
     store.close()
+
+
+def test_signature01_is_signed_by_the_configured_pair(tmp_path):
+    """The Source signs Signature01 with its signing pair (SourceConfig.signer: the signing key, else the
+    VIHF key), and the signature verifies over the manifest of the KOS it publishes."""
+    from harness.vihf import throwaway_pki
+    from harness.xds import dsig
+    from harness.xmlsafe import parse_xml
+    from simulators.source.config import SourceConfig
+
+    vihf, signing = throwaway_pki("source vihf"), throwaway_pki("source signing")
+    config = SourceConfig(workdir=tmp_path, vihf_key=vihf.key_pem, vihf_cert=vihf.cert_pem)
+    assert config.signer() == (vihf.key_pem, vihf.cert_pem)
+    config.signing_key, config.signing_cert = signing.key_pem, signing.cert_pem
+    ex = M.exam("signed")
+    sub = _submission(ex)
+    kos = next(d for d in sub.documents if d.mimeType == "application/dicom")
+    meta = KosMetadata(kos.patientId, ex.study_uid, ex.accession, "1.2.250.1.999.1.2", ex.placer,
+                       "1.2.250.1.999.1.3", ["CT"], [], [], None, None)
+    signed = pnr_submission(sub.document_bytes[kos.id], meta, source_id="1.2.250.1.999.1.1",
+                            signer=config.signer())[2]
+    verdict = dsig.verify(parse_xml(signed.document_bytes["Signature01"]))
+    assert verdict.status == "valid" and "CN=source signing" in verdict.signer
