@@ -17,26 +17,33 @@ from .dmp_testing import client_of, find, kos_sub, new_patient
 CLIENTS, EACH = 8, 100
 
 
+def _submissions() -> tuple[list[str], list[list]]:
+    """CLIENTS patients x EACH submissions, built before the load: the server, not the KOS maker, is under test."""
+    patients = [new_patient() for _ in range(CLIENTS)]
+    return patients, [[kos_sub(p, references=2, signature=False) for _ in range(EACH)] for p in patients]
+
+
+def _load_and_check(make_client, storage, patients: list[str], subs: list[list]) -> None:
+    """CLIENTS threads send their submissions at once; each is registered once and queryable."""
+    def run(i: int) -> list[str]:
+        client = make_client()
+        return [r.status for r in (client.provide_and_register(s, mtom=True) for s in subs[i]) if not r.success]
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        failures = [f for result in pool.map(run, range(CLIENTS)) for f in result]
+    assert failures == []
+    client = make_client()
+    for patient, mine in zip(patients, subs, strict=True):
+        found = {entry_summary(o)["uniqueId"] for o in find(client, patient)}
+        assert found == {s.documents[0].uniqueId for s in mine}
+    assert storage.count("doc") == CLIENTS * EACH
+    assert storage.document_count() == CLIENTS * EACH
+
+
 def test_eight_clients_hundred_submissions_each(tmp_path):
+    patients, subs = _submissions()
     with reference.start(DmpConfig(workdir=tmp_path, vihf="off", profile="xds")) as ref:
-        patients = [new_patient() for _ in range(CLIENTS)]
-        # built before the clock starts: the server, not the KOS maker, is under test
-        subs = [[kos_sub(p, references=2, signature=False) for _ in range(EACH)] for p in patients]
-
-        def run(i: int) -> list[str]:
-            client = client_of(ref)
-            return [r.status for r in (client.provide_and_register(s, mtom=True) for s in subs[i])
-                    if not r.success]
-
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            failures = [f for result in pool.map(run, range(CLIENTS)) for f in result]
-        assert failures == []
-        client = client_of(ref)
-        for patient, mine in zip(patients, subs, strict=True):
-            found = {entry_summary(o)["uniqueId"] for o in find(client, patient)}
-            assert found == {s.documents[0].uniqueId for s in mine}
-        assert ref.app.storage.count("doc") == CLIENTS * EACH
-        assert ref.app.storage.document_count() == CLIENTS * EACH
+        _load_and_check(lambda: client_of(ref), ref.app.storage, patients, subs)
 
 
 def _pool_client(pool: WorkerPool) -> XdsClient:
@@ -45,23 +52,9 @@ def _pool_client(pool: WorkerPool) -> XdsClient:
 
 def test_two_workers_eight_clients_hundred_submissions_each(tmp_path):
     """The same load on ``--workers 2``: every submission registered once, queryable from any worker."""
-    patients = [new_patient() for _ in range(CLIENTS)]
-    subs = [[kos_sub(p, references=2, signature=False) for _ in range(EACH)] for p in patients]
+    patients, subs = _submissions()
     with start_workers(DmpConfig(workdir=tmp_path, vihf="off", profile="xds"), 2) as pool:
-        def run(i: int) -> list[str]:
-            client = _pool_client(pool)
-            return [r.status for r in (client.provide_and_register(s, mtom=True) for s in subs[i])
-                    if not r.success]
-
-        with ThreadPoolExecutor(CLIENTS) as executor:
-            failures = [f for result in executor.map(run, range(CLIENTS)) for f in result]
-        assert failures == []
-        client = _pool_client(pool)
-        for patient, mine in zip(patients, subs, strict=True):
-            found = {entry_summary(o)["uniqueId"] for o in find(client, patient)}
-            assert found == {s.documents[0].uniqueId for s in mine}
-        assert pool.storage.count("doc") == CLIENTS * EACH
-        assert pool.storage.document_count() == CLIENTS * EACH
+        _load_and_check(lambda: _pool_client(pool), pool.storage, patients, subs)
 
 
 def test_duplicate_sent_to_two_workers_at_once_registers_once(db_url, tmp_path):
