@@ -13,13 +13,11 @@ sequence and item an undefined length (as dcm4che writes them). Not run by the t
 from __future__ import annotations
 
 import argparse
-import io
 import time
 from dataclasses import replace
 
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ImplicitVRLittleEndian
 
 from fixtures.mutations.goodset import EXAMS, build_kos, dicom_bytes
 from harness.findings import Severity
@@ -42,18 +40,7 @@ def make_kos(references: int, series: int = 4, shape: str = "goodset", implicit:
         text.RelationshipType, text.ValueType, text.TextValue = "CONTAINS", "TEXT", "Examen complet"
         text.ConceptNameCodeSequence = Sequence([code])
         ds.ContentSequence.insert(0, text)
-    if undefined:
-        for elem in ds.iterall():
-            if elem.VR == "SQ":
-                elem.is_undefined_length = True
-                for item in elem.value:
-                    item.is_undefined_length_sequence_item = True
-    if not implicit:
-        return dicom_bytes(ds)
-    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
-    buf = io.BytesIO()
-    ds.save_as(buf, implicit_vr=True, little_endian=True, enforce_file_format=True)
-    return buf.getvalue()
+    return dicom_bytes(ds, implicit=implicit, undefined=undefined)
 
 
 def main(argv: list[str] | None = None) -> int:

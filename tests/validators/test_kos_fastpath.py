@@ -43,18 +43,7 @@ def small_kos(**changes) -> pydicom.Dataset:
 
 
 def encode(ds: pydicom.Dataset, *, implicit: bool = False, undefined: bool = False) -> bytes:
-    if undefined:
-        for elem in ds.iterall():
-            if elem.VR == "SQ":
-                elem.is_undefined_length = True
-                for item in elem.value:
-                    item.is_undefined_length_sequence_item = True
-    if implicit:
-        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
-        buf = io.BytesIO()
-        ds.save_as(buf, implicit_vr=True, little_endian=True, enforce_file_format=True)
-        return buf.getvalue()
-    return dicom_bytes(ds)
+    return dicom_bytes(ds, implicit=implicit, undefined=undefined)
 
 
 def evidence_sops(ds):
