@@ -120,3 +120,17 @@ def test_each_fault_fails_exactly_its_requirements(actor, fault, tmp_path):
 
 def test_every_reference_module_is_known():
     assert set(REFERENCE_MODULES) == set(PLAN_OF_ACTOR)
+
+
+def test_golden_comparison_reports_a_drifted_test(monkeypatch, tmp_path):
+    """The golden check can fail: a test that turned not-applicable is named with both outcomes."""
+    monkeypatch.setattr(sys.modules[__name__], "GOLDEN", tmp_path)
+    monkeypatch.delenv("DRIMCHECK_UPDATE_GOLDEN", raising=False)
+    view = {"tests": {"t::a": {"outcome": "passed", "requirements": ["R-1"], "findings": []}},
+            "requirements": {"R-1": "passed"}}
+    (tmp_path / "x.json").write_text(json.dumps(view))
+    compare_with_golden("x", view)
+    drifted = json.loads(json.dumps(view))
+    drifted["tests"]["t::a"]["outcome"] = "not_applicable"
+    with pytest.raises(AssertionError, match=r"t::a: golden .*'passed'.*now .*'not_applicable'"):
+        compare_with_golden("x", drifted)
