@@ -7,9 +7,23 @@ hang or a memory blow-up.
 
 from __future__ import annotations
 
+import threading
+
 from lxml import etree
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+# libxml2's XSD compiler shares process-wide state (its table of built-in types): two compilations
+# running at once in one process can fail, and leave every later one failing with "the given type
+# is not a built-in type" (seen on a DMP worker whose first two requests arrived together)
+_xsd_compiling = threading.Lock()
+
+
+def compile_xsd(doc: etree._ElementTree | etree._Element) -> etree.XMLSchema:
+    """``etree.XMLSchema(doc)``, one compilation at a time in this process (validations still run
+    in parallel, each on its own compiled schema)."""
+    with _xsd_compiling:
+        return etree.XMLSchema(doc)
 
 
 class UnsafeXmlError(ValueError):

@@ -18,31 +18,36 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 from lxml import etree
 
 from harness.findings import Finding, error, info, warning
+from harness.xmlsafe import compile_xsd
 
 SVRL = "http://purl.oclc.org/dsdl/svrl"
 TIMEOUT_S = 120
 _LITERAL_XML = re.compile(r"^'([^']+\.xml)'$")
+_validating = threading.Lock()  # one compiled schema per path, and its error_log is per instance
 
 
 @lru_cache(maxsize=4)
 def _schema(path: str) -> etree.XMLSchema:
     parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    return etree.XMLSchema(etree.parse(path, parser))
+    return compile_xsd(etree.parse(path, parser))
 
 
 def validate_xsd(root: etree._Element, xsd: Path) -> list[Finding]:
     """Validate against an XSD given by path (e.g. CI-SIS CDA_extended.xsd, FACTS §4)."""
     schema = _schema(str(Path(xsd).resolve()))
-    if schema.validate(root):
-        return []
+    with _validating:
+        if schema.validate(root):
+            return []
+        log = list(schema.error_log)[:50]
     return [error("CDA-XSD-001", e.path or f"line {e.line}", e.message, Path(xsd).name, "invalid", origin="xsd")
-            for e in list(schema.error_log)[:50]]
+            for e in log]
 
 
 def find_schematron(path: Path) -> Path:

@@ -17,6 +17,7 @@ from lxml import etree
 
 from harness.findings import Finding, error
 from harness.soap.envelope import SOAP12_NS
+from harness.xmlsafe import compile_xsd
 
 XSD_DIR = Path(__file__).resolve().parents[2] / "schemas" / "xsd"
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -34,7 +35,7 @@ def schema() -> etree.XMLSchema:
     try:
         return _idle.get_nowait()
     except queue.Empty:
-        return etree.XMLSchema(_schema_doc())
+        return compile_xsd(_schema_doc())
 
 
 @contextmanager
