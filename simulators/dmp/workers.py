@@ -18,7 +18,6 @@ names the others by their wsa:MessageID.
 from __future__ import annotations
 
 import ctypes
-import http.client
 import json
 import os
 import signal
@@ -27,13 +26,11 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
-
+from harness.httpd import HttpServer
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.storage import Storage, open_storage
 
@@ -185,30 +182,6 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="dmp-parent-watch", daemon=True).start()
 
 
-class _HeaderBlock(http.client.HTTPMessage):
-    """The request's header block as http.server reads it. Never parsed as a MIME body: a multipart
-    Content-Type would otherwise make the email parser compile a regex for each request's boundary."""
-
-    def get_content_maintype(self) -> str:
-        return "text"
-
-
-class _Handler(WSGIRequestHandler):
-    MessageClass = _HeaderBlock
-
-
-class _PooledServer(ThreadedWSGIServer):
-    """Werkzeug's threaded server, with connections served by a pool of reused threads rather than
-    a thread started per connection (Connection: close makes that one per request)."""
-
-    def __init__(self, *args: Any, threads: int = 64, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="dmp-request")
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self.executor.submit(self.process_request_thread, request, client_address)
-
-
 def worker_main(fd: int, parent: int, config_json: str, grace: float = 5.0) -> int:
     """Serve the simulator on the inherited listening socket ``fd`` until SIGTERM; requests in
     flight get ``grace`` seconds, then the process ends (an unfinished submission rolls back)."""
@@ -221,17 +194,20 @@ def worker_main(fd: int, parent: int, config_json: str, grace: float = 5.0) -> i
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     config = config_from_json(config_json)
     app = create_app(config, handlers_for(config.fault))
-    sock = socket.socket(fileno=fd)
-    host, port = sock.getsockname()[:2]
-    server = _PooledServer(host, port, app, handler=_Handler, fd=sock.fileno())
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    server = HttpServer(app, socket.socket(fileno=fd), name="dmp-worker")
+    stopper = threading.Thread(target=server.shutdown, args=(grace,), name="dmp-stop", daemon=True)
+
+    def on_term(*_: object) -> None:
+        if not stopper.is_alive() and stopper.ident is None:
+            stopper.start()
+
+    signal.signal(signal.SIGTERM, on_term)
     print(f"ready {os.getpid()}", flush=True)
     try:
         server.serve_forever()
     finally:
-        drained = threading.Thread(target=server.executor.shutdown, daemon=True)
-        drained.start()
-        drained.join(grace)
+        if stopper.ident is not None:
+            stopper.join(grace + 15)
         app.close()
     os._exit(0)
 
