@@ -9,7 +9,6 @@ ITI TF-3 §4.2.2 (associations, RPLC), §4.2.4 (errors), ITI TF-2b §3.57 (metad
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 from collections.abc import Callable
@@ -400,12 +399,15 @@ class Registry:
 
 
 def _xml(elem: etree._Element) -> bytes:
-    """The object as stored: its XML without ``status`` (the registry owns the status, kept apart)."""
-    if "status" not in elem.attrib:
+    """The object as stored: its XML without ``status`` (the registry owns the status, kept apart).
+    The request's tree is this request's own: the attribute is taken off for the serialisation and
+    put back, rather than the object deep-copied."""
+    status = elem.attrib.pop("status", None)
+    try:
         return etree.tostring(elem)
-    clone = copy.deepcopy(elem)
-    clone.attrib.pop("status", None)
-    return etree.tostring(clone)
+    finally:
+        if status is not None:
+            elem.set("status", status)
 
 
 def rows_to_elements(rows: list[Row]) -> list[etree._Element]:
