@@ -102,16 +102,19 @@ def bench_pnr(config: DmpConfig, messages: list[tuple[str, bytes]], clients: int
                 list(pool_warm.map(lambda m: post_all(url, [m]), warm))
             timed = messages[len(warm):]
             chunks = [timed[i::clients] for i in range(clients)]
+            per0 = [cpu_seconds([pid]) for pid in pool.pids]
             cpu0, start = cpu_seconds(pool.pids), time.perf_counter()
             with ThreadPoolExecutor(clients) as runners:
                 failures = sum(runners.map(lambda chunk: post_all(url, chunk), chunks))
             elapsed, cpu = time.perf_counter() - start, cpu_seconds(pool.pids) - cpu0
+            shares = [cpu_seconds([pid]) - c0 for pid, c0 in zip(pool.pids, per0, strict=True)]
         finally:
             pool.stop()
     done = len(timed)
     print(f"RAD-68 PnR (KOS 300 refs + Signature01, MTOM): {done} in {elapsed:.2f} s = {done / elapsed:.0f} PnR/s "
           f"with {workers} worker(s), {clients} clients; server CPU {cpu * 1000 / done:.2f} ms/PnR "
-          f"({failures} failures)", flush=True)
+          f"({failures} failures; CPU share of each worker: "
+          f"{', '.join(f'{100 * c / max(cpu, 1e-9):.0f}%' for c in shares)})", flush=True)
 
 
 def load_entries(ref: reference.Reference, entries: int, per_patient: int = 10) -> None:
