@@ -287,6 +287,7 @@ def _object_values(obj: StoredObject) -> tuple:
 
 
 _CHECKPOINT_EVERY = 128  # commits between two background checkpoints (a KOS PnR adds ~25 WAL pages)
+_CHECKPOINT_GROWTH = 32 << 20  # or as soon as the WAL file grew by this much
 _WAL_SIZE_LIMIT = 64 << 20  # bytes the WAL file is cut back to after a checkpoint reset it
 
 
@@ -296,8 +297,9 @@ class SqliteStorage(Storage):
     SQLite's automatic checkpoint runs in the COMMIT that crosses its threshold, inside the write
     lock: copying the WAL into the database and syncing it there stalled every other writer (two DMP
     workers served about 160 PnR/s so, about 210 with the checkpoints moved out). Here the write connections never
-    checkpoint; every ``_CHECKPOINT_EVERY`` commits a short-lived thread runs a PASSIVE checkpoint
-    on its own connection, which neither takes the write lock nor waits for readers.
+    checkpoint; every ``_CHECKPOINT_EVERY`` commits (or ``_CHECKPOINT_GROWTH`` bytes of WAL) a
+    short-lived thread runs a PASSIVE checkpoint on its own connection, which neither takes the
+    write lock nor waits for readers.
     """
 
     def __init__(self, path: Path | str) -> None:
@@ -305,6 +307,7 @@ class SqliteStorage(Storage):
         self.path = str(path)
         self._lock_fd: int | None = None
         self._commits = 0
+        self._wal_mark = 0  # WAL file size when the last checkpoint was started
         self._checkpointer: threading.Thread | None = None
         self._checkpoint_guard = threading.Lock()
         self._setup()
@@ -322,13 +325,24 @@ class SqliteStorage(Storage):
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
+    def _wal_size(self) -> int:
+        try:
+            return os.stat(self.path + "-wal").st_size
+        except OSError:
+            return 0
+
     def _committed(self) -> None:
+        """Start a background checkpoint every ``_CHECKPOINT_EVERY`` commits, or sooner when the WAL
+        file grew by ``_CHECKPOINT_GROWTH`` bytes (large transactions: a bulk load)."""
+        size = self._wal_size()
         with self._checkpoint_guard:
             self._commits += 1
+            self._wal_mark = min(self._wal_mark, size)  # the WAL file was cut back after a reset
             busy = self._checkpointer is not None and self._checkpointer.is_alive()
-            if busy or self._commits < _CHECKPOINT_EVERY:
+            grown = size - self._wal_mark >= _CHECKPOINT_GROWTH
+            if busy or (self._commits < _CHECKPOINT_EVERY and not grown):
                 return
-            self._commits = 0
+            self._commits, self._wal_mark = 0, size
             self._checkpointer = threading.Thread(target=self.checkpoint, name="sqlite-checkpoint", daemon=True)
             self._checkpointer.start()
 

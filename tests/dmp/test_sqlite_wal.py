@@ -1,7 +1,8 @@
 """SQLite checkpoints run beside the writers, not inside a COMMIT under the write lock.
 
 The write connections never checkpoint (``wal_autocheckpoint=0``); every ``_CHECKPOINT_EVERY``
-commits a background PASSIVE checkpoint copies the WAL into the database file. These tests show
+commits, or when the WAL grew by ``_CHECKPOINT_GROWTH`` bytes, a background PASSIVE checkpoint copies
+the WAL into the database file. These tests show
 that it happens (the database file grows while nothing else would write it), that the data reads
 back the same after a reopen, and that closing the storage waits for a running checkpoint.
 """
@@ -42,6 +43,22 @@ def test_commits_are_checkpointed_in_the_background(tmp_path, monkeypatch):
         assert [reopened.document("1.2.3", f"2.25.{n}")[1][:1] for n in range(4)] == [bytes([n]) for n in range(4)]
     finally:
         reopened.close()
+
+
+def test_a_large_transaction_is_checkpointed_without_waiting_for_the_commit_count(tmp_path, monkeypatch):
+    monkeypatch.setattr(storage_mod, "_CHECKPOINT_EVERY", 10**6)
+    monkeypatch.setattr(storage_mod, "_CHECKPOINT_GROWTH", 2_000_000)
+    store = SqliteStorage(tmp_path / "dmp.sqlite")
+    try:
+        db_before = os.path.getsize(tmp_path / "dmp.sqlite")
+        store.commit(_batch(0))  # 1.5 MB: below the growth threshold
+        assert store._checkpointer is None
+        store.commit(_batch(1))  # 3 MB of WAL now
+        assert store._checkpointer is not None
+        store._checkpointer.join(30)
+        assert os.path.getsize(tmp_path / "dmp.sqlite") > db_before + 2 * 1_500_000
+    finally:
+        store.close()
 
 
 def test_close_waits_for_a_running_checkpoint(tmp_path, monkeypatch):
