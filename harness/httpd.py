@@ -40,6 +40,8 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from harness.servers import RunningServer, check_port_free
+
 log = logging.getLogger(__name__)
 
 MAX_HEAD = 64 * 1024
@@ -542,37 +544,12 @@ def _shut(conn: socket.socket) -> None:
         pass
 
 
-class RunningHttpServer:
-    """``HttpServer`` serving in a background thread: ``url``, ``port``, ``stop()``; a context manager."""
-
-    def __init__(self, server: HttpServer, thread: threading.Thread, host: str) -> None:
-        self.server, self._thread, self.host = server, thread, host
-        self.port = server.server_port
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def stop(self, grace: float = 10.0) -> None:
-        self.server.shutdown(grace)
-        self.server.server_close()
-        self._thread.join(timeout=10)
-
-    def __enter__(self) -> RunningHttpServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def serve_wsgi(app: Callable, name: str, port: int = 0, host: str = "127.0.0.1", **options: Any) -> RunningHttpServer:
+def serve_wsgi(app: Callable, name: str, port: int = 0, host: str = "127.0.0.1", **options: Any) -> RunningServer:
     """Serve ``app`` on ``host:port`` (0 = a free port) in a background thread until ``stop()``."""
-    from harness.servers import check_port_free
-
     if port:
         check_port_free(port, host)
     sock = socket.create_server((host, port), backlog=512)
     server = HttpServer(app, sock, name=name, **options)
     thread = threading.Thread(target=server.serve_forever, name=f"http-{name}", daemon=True)
     thread.start()
-    return RunningHttpServer(server, thread, host)
+    return RunningServer(name, host, server.server_port, server, thread)

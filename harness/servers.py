@@ -7,8 +7,9 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import make_server
 
 LOOPBACK = "127.0.0.1"
 
@@ -39,14 +40,22 @@ def check_port_free(port: int, host: str = LOOPBACK) -> None:
             raise
 
 
+class StoppableServer(Protocol):
+    """What RunningServer needs of a server: werkzeug's threaded server or harness.httpd.HttpServer."""
+
+    def shutdown(self) -> None: ...
+
+    def server_close(self) -> None: ...
+
+
 @dataclass
 class RunningServer:
-    """A WSGI app served by a threaded werkzeug server in a background thread."""
+    """A WSGI app served in a background thread (werkzeug's threaded server, or harness.httpd)."""
 
     name: str
     host: str
     port: int
-    _server: BaseWSGIServer
+    _server: StoppableServer
     _thread: threading.Thread
 
     @property

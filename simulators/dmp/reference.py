@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.httpd import RunningHttpServer, serve_wsgi
+from harness.httpd import serve_wsgi
+from harness.servers import RunningServer
 from harness.vihf import TestPki, throwaway_pki
 from simulators.dmp.app import DmpApp, create_app
 from simulators.dmp.config import DmpConfig
@@ -14,7 +15,7 @@ from simulators.dmp.faults import handlers_for
 class Reference:
     """A running simulator: ``endpoints`` (registry, repository, inspector) and ``stop()``."""
 
-    def __init__(self, app: DmpApp, server: RunningHttpServer, config: DmpConfig, vihf_pki: TestPki | None = None
+    def __init__(self, app: DmpApp, server: RunningServer, config: DmpConfig, vihf_pki: TestPki | None = None
                  ) -> None:
         self.app, self.server, self.config = app, server, config
         self.vihf_pki = vihf_pki  # the throwaway signer the reference trusts (plans sign VIHF with it)
