@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS kos_access (
 CREATE TABLE IF NOT EXISTS hl7_answered (
     sender TEXT NOT NULL, control_id TEXT NOT NULL, ack BLOB NOT NULL, received REAL NOT NULL,
     PRIMARY KEY (sender, control_id));
+CREATE INDEX IF NOT EXISTS hl7_answered_received ON hl7_answered(received);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, url TEXT NOT NULL,
     content_type TEXT NOT NULL, body BLOB NOT NULL, study_uid TEXT NOT NULL,
@@ -29,6 +30,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_at REAL NOT NULL DEFAULT 0, last_error TEXT, created REAL NOT NULL);
 """
 CURRENT, REPLACED, DELETED = "current", "replaced", "deleted"
+# How long the ACK of an accepted HL7 message is kept to answer a resend of it alike: a RIS resends
+# when it missed the ACK, within its retry policy (minutes to hours), not weeks later.
+ANSWER_RETENTION_S = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -135,9 +139,12 @@ class SourceStore:
         return bytes(row[0]) if row else None
 
     def remember_answer(self, sender: str, control_id: str, ack: bytes) -> None:
+        """Keep the ACK of an accepted message; answers older than ANSWER_RETENTION_S go (the table
+        would otherwise grow with every message the Source ever received)."""
+        now = time.time()
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO hl7_answered VALUES (?,?,?,?)",
-                             (sender, control_id, ack, time.time()))
+            self._db.execute("INSERT OR IGNORE INTO hl7_answered VALUES (?,?,?,?)", (sender, control_id, ack, now))
+            self._db.execute("DELETE FROM hl7_answered WHERE received < ?", (now - ANSWER_RETENTION_S,))
 
     # -- outbox ---------------------------------------------------------------------------
     def enqueue(self, kind: str, url: str, content_type: str, body: bytes, study_uid: str) -> int:

@@ -19,7 +19,7 @@ from simulators.ris import messages as M
 from simulators.source.kos import ImageRef
 from simulators.source.publish import DELETED, DEPRECATED_KOS_FORMAT, Outbox
 from simulators.source.report import ReportProcessor, ack_error, message_key
-from simulators.source.store import CURRENT, REPLACED, SourceStore
+from simulators.source.store import ANSWER_RETENTION_S, CURRENT, REPLACED, SourceStore
 
 BASE = "http://source.test/wado-rs"
 
@@ -190,6 +190,21 @@ def test_a_resent_accepted_message_gets_the_same_ack_and_is_not_processed_again(
     assert len(store.items()) == 1 and len(store.kos_of_study(ex.study_uid)) == 1
     assert parse_ack(proc.acknowledge(M.oru(ex))).code == "AA"  # another control id: a new report, a replacement
     assert len(store.items()) == 2
+
+
+def test_answers_are_kept_for_the_retention_period_only(tmp_path, monkeypatch):
+    store = SourceStore(tmp_path / "source.sqlite")
+    clock = [1_000_000.0]
+    monkeypatch.setattr("simulators.source.store.time.time", lambda: clock[0])
+    store.remember_answer("RIS^CENTRE", "OLD", b"ack-old")
+    clock[0] += ANSWER_RETENTION_S - 1
+    store.remember_answer("RIS^CENTRE", "MID", b"ack-mid")
+    assert store.answered("RIS^CENTRE", "OLD") == b"ack-old"  # a resend within the period: same ACK
+    clock[0] += 2
+    store.remember_answer("RIS^CENTRE", "NEW", b"ack-new")
+    assert store.answered("RIS^CENTRE", "OLD") is None
+    assert store.answered("RIS^CENTRE", "MID") == b"ack-mid" and store.answered("RIS^CENTRE", "NEW") == b"ack-new"
+    store.close()
 
 
 def test_a_resent_refused_message_is_processed_again(tmp_path, ex):
