@@ -9,7 +9,8 @@ RAD-68 submission. This server keeps what the project needs and nothing more:
 - HTTP/1.1 message syntax (RFC 9112): request line, header fields (limits: 64 KiB of head, 100
   fields; obsolete line folding refused), ``Content-Length`` or ``chunked`` request bodies (both at
   once refused, §6.3), ``Expect: 100-continue`` answered when the application first reads the body;
-- persistent connections by default in HTTP/1.1 (§9.3), ``Connection: close`` honoured, HTTP/1.0
+- persistent connections by default in HTTP/1.1 (§9.3), closed after ``max_requests`` requests (the
+  client opens another, and worker processes rebalance), ``Connection: close`` honoured, HTTP/1.0
   closed after the response; an idle connection is closed after ``keepalive_timeout`` seconds;
 - responses with the application's ``Content-Length``, else one computed for a list of bytes, else
   chunked transfer coding (HTTP/1.1) or close-delimited (HTTP/1.0); no body for HEAD, 1xx, 204, 304;
@@ -213,9 +214,15 @@ class HttpServer:
     """Serve ``app`` on the listening socket ``sock`` (bound and listening already) until :meth:`shutdown`."""
 
     def __init__(self, app: Callable, sock: socket.socket, name: str = "httpd", max_threads: int = 1000,
-                 keepalive_timeout: float = 15.0, request_timeout: float = 120.0) -> None:
+                 keepalive_timeout: float = 15.0, request_timeout: float = 120.0, max_requests: int = 200,
+                 accept_delay: float = 0.0) -> None:
+        """``max_requests``: requests served on one connection before it is closed (the client opens
+        another). ``accept_delay``: seconds this server waits per connection it already serves before
+        it accepts a new one, so that processes sharing the listening socket each take a fair share of
+        persistent connections (the least busy one accepts first); 0 for a server alone on its socket."""
         self.app, self.socket, self.name = app, sock, name
         self.keepalive_timeout, self.request_timeout = keepalive_timeout, request_timeout
+        self.max_requests, self.accept_delay = max_requests, accept_delay
         host, port = sock.getsockname()[:2]
         self.server_name, self.server_port = host, port
         self._pool = _Pool(name, max_threads)
@@ -237,6 +244,11 @@ class HttpServer:
                 for key, _ in selector.select():
                     if key.fileobj is self._wake_r or self._stopping.is_set():
                         break
+                    if self.accept_delay:
+                        with self._conns_lock:
+                            served = len(self._conns)
+                        if served:
+                            time.sleep(min(served * self.accept_delay, 0.05))
                     try:
                         conn, addr = self.socket.accept()
                     except (BlockingIOError, InterruptedError):
@@ -281,7 +293,7 @@ class HttpServer:
     def _serve_connection(self, conn: socket.socket, addr: Any) -> None:
         rfile = conn.makefile("rb", buffering=1 << 16)
         try:
-            keep = True
+            keep, served = True, 0
             while keep and not self._stopping.is_set():
                 conn.settimeout(self.keepalive_timeout)
                 try:
@@ -295,8 +307,9 @@ class HttpServer:
                 with self._conns_lock:
                     self._conns[conn] = False
                 conn.settimeout(self.request_timeout)
+                served += 1
                 try:
-                    keep = self._serve_request(conn, rfile, line, addr)
+                    keep = self._serve_request(conn, rfile, line, addr, last=served >= self.max_requests)
                 except _BadRequest as bad:
                     self._send_error(conn, bad.status, str(bad))
                     return
@@ -311,7 +324,8 @@ class HttpServer:
             _shut(conn)
             conn.close()
 
-    def _serve_request(self, conn: socket.socket, rfile: io.BufferedReader, line: bytes, addr: Any) -> bool:
+    def _serve_request(self, conn: socket.socket, rfile: io.BufferedReader, line: bytes, addr: Any,
+                       last: bool = False) -> bool:
         """Answer one request; True when the connection can carry another one."""
         if len(line) > MAX_HEAD or not line.endswith(b"\n"):
             raise _BadRequest(414, "request line too long")
@@ -342,7 +356,7 @@ class HttpServer:
         environ["wsgi.input"] = body
         environ["wsgi.input_terminated"] = chunked
         connection = environ.get("HTTP_CONNECTION", "").lower()
-        keep = version == "HTTP/1.1" and "close" not in connection
+        keep = version == "HTTP/1.1" and "close" not in connection and not last
         keep = self._respond(conn, environ, method, version, keep)
         return keep and body.drain(_DRAIN_LIMIT) and not self._stopping.is_set()
 
