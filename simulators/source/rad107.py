@@ -50,7 +50,7 @@ from harness.dicomweb.paths import WadoPath
 from harness.validators.kosrefs import Unusual, evidence_from_raw
 from simulators.source.auth import Introspector, TokenCheck, access_from_pnr, masking_refusal
 from simulators.source.kos import referenced
-from simulators.source.relay import DATA, END, START, arrivals, coalesce, read_ahead, split_parts
+from simulators.source.relay import DATA, END, START, arrivals, body_reader, coalesce, split_parts
 from simulators.source.store import DELETED, KosAccess, SourceStore, StoredKos
 
 log = logging.getLogger(__name__)
@@ -139,27 +139,32 @@ def file_meta(head: bytes) -> tuple[str, str] | None:
         return None
     if head[128:132] != b"DICM":
         raise ValueError("not a DICOM Part 10 file (no DICM prefix)")
-    pos, values = 132, {}
-    while True:
-        if len(head) < pos + 8:
-            return None
-        group, elem = int.from_bytes(head[pos:pos + 2], "little"), int.from_bytes(head[pos + 2:pos + 4], "little")
+    pos, values, size = 132, {}, len(head)
+    while size >= pos + 8:
+        group, elem, vr, length = _ELEMENT.unpack_from(head, pos)
         if group != 0x0002:
             break
-        vr = head[pos + 4:pos + 6]
+        start = pos + 8
         if vr in _LONG_VRS:
-            if len(head) < pos + 12:
+            if size < pos + 12:
                 return None
-            length, start = int.from_bytes(head[pos + 8:pos + 12], "little"), pos + 12
-        else:
-            length, start = int.from_bytes(head[pos + 6:pos + 8], "little"), pos + 8
-        if len(head) < start + length:
+            length, start = _UL.unpack_from(head, start)[0], pos + 12
+        if size < start + length:
             return None
-        values[elem] = head[start:start + length]
+        if elem == 0x0003 or elem == 0x0010:
+            values[elem] = head[start:start + length]
+            if elem == 0x0010:  # the elements are in order: nothing needed follows
+                break
         pos = start + length
+    else:
+        return None
     uid = values.get(0x0003, b"").rstrip(b"\0 ").decode("ascii", "replace")
     ts = values.get(0x0010, b"").rstrip(b"\0 ").decode("ascii", "replace")
     return uid, ts
+
+
+_ELEMENT = struct.Struct("<HH2sH")  # explicit VR little endian element header (PS3.5 §7.1.2)
+_UL = struct.Struct("<I")
 
 
 class StreamedPart:
@@ -182,21 +187,18 @@ class StreamedPart:
 
 
 HEAD_LIMIT = 1024 * 1024  # the file meta of any instance fits well within
-PACS_CHUNK = 1024 * 1024  # read size on the PACS connection
-READ_AHEAD = 8  # chunks read ahead of the consumer (RSS: a few MB per request)
-OUT_CHUNK = 256 * 1024  # small writes (delimiters, part headers) are joined up to this size
+PACS_CHUNK = 1024 * 1024  # largest read on the PACS connection
+OUT_CHUNK = 64 * 1024  # small writes (delimiters, part headers) are joined up to this size
 
 
 def stream_parts(resp: requests.Response) -> Iterator[StreamedPart]:
     """Parts of a streamed multipart response, one at a time; memory bounded by a few network chunks.
 
     Each part must be consumed (or drained) before the next is asked for: they share one stream.
-    The response is read ahead by a thread (``relay.read_ahead``): the PACS keeps sending while the
-    consumer's socket drains.
+    The PACS's socket is read directly when it can be (``relay.body_reader``).
     """
     boundary = boundary_from_content_type(resp.headers.get("Content-Type", ""))
-    chunks = read_ahead(arrivals(resp, PACS_CHUNK), READ_AHEAD, on_close=resp.close)
-    stream = split_parts(chunks, boundary)
+    stream = split_parts(body_reader(resp), boundary, PACS_CHUNK)
 
     def rest() -> Iterator[bytes]:
         for kind, value in stream:
@@ -226,7 +228,6 @@ def stream_parts(resp: requests.Response) -> Iterator[StreamedPart]:
             part.drain()
     finally:
         stream.close()
-        chunks.close()
 
 
 def transcode(data: bytes, target: str) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 import socket
 import threading
 from pathlib import Path
@@ -24,12 +26,78 @@ IMAGE_KEYS = dict(StudyInstanceUID="", SeriesInstanceUID="", SOPInstanceUID="", 
                   Modality="", PatientID="", AccessionNumber="", StudyDate="", StudyTime="")
 
 
+class GatherWriter(io.RawIOBase):
+    """The response side of a connection: small writes wait and leave with the next one, in one ``sendmsg``.
+
+    werkzeug writes each chunk of a chunked response (RFC 9112 §7.1) as four writes (size line, CRLF,
+    data, CRLF) and flushes after each; with TCP_NODELAY each write would be a segment and a system
+    call of its own. Here a write smaller than ``small`` is held and leaves with the next write in a
+    single gathered send (no copy). A write ending in CRLF CRLF (the header block, the last chunk)
+    leaves at once with what is held. ``flush`` sends what is held, except inside a chunked response,
+    where the last-chunk is sure to come and carry it: so a multipart part (its delimiter, headers and
+    first bytes, then its body) costs one system call.
+    """
+
+    def __init__(self, sock: socket.socket, small: int = 64 * 1024) -> None:
+        super().__init__()
+        self._sock, self._small = sock, small
+        self._held: list[bytes] = []
+        self._size = 0
+        self._chunked = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        n = len(data)
+        if n < self._small and self._size + n < self._small and not data.endswith(b"\r\n\r\n"):
+            self._held.append(bytes(data))
+            self._size += n
+            return n
+        if data.endswith(b"\r\n\r\n") and data[:5] == b"HTTP/":  # a header block: how will the body end?
+            self._chunked = _CHUNKED.search(data) is not None
+        self._send([*self._held, data])
+        return n
+
+    def flush(self) -> None:
+        if self._held and not self._chunked:
+            self._send(self._held)
+
+    def drain(self) -> None:
+        """Send whatever is held (end of the exchange)."""
+        if self._held:
+            self._send(self._held)
+
+    def _send(self, buffers: list) -> None:
+        self._held, self._size = [], 0
+        views = [memoryview(b).cast("B") for b in buffers if len(b)]
+        while views:
+            sent = self._sock.sendmsg(views)
+            while views and sent >= len(views[0]):
+                sent -= len(views[0])
+                views.pop(0)
+            if sent:
+                views[0] = views[0][sent:]
+
+
+_CHUNKED = re.compile(rb"\r\nTransfer-Encoding:[ \t]*chunked[ \t]*\r\n", re.IGNORECASE)
+
+
 class _NoDelayHandler(WSGIRequestHandler):
-    """Small writes (headers, chunk-size lines) leave at once: Nagle + delayed ACK would hold each ~40 ms."""
+    """Small writes (headers, chunk-size lines) leave at once: Nagle + delayed ACK would hold each ~40 ms;
+    they are gathered with the data they frame instead (:class:`GatherWriter`)."""
 
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.wfile = GatherWriter(self.connection)
+
+    def finish(self) -> None:
+        try:
+            self.wfile.drain()
+        except OSError:  # the consumer went away
+            pass
+        super().finish()
 
 
 def serve_nodelay(app, name: str, port: int = 0, host: str = "127.0.0.1") -> RunningServer:
