@@ -2,8 +2,9 @@
 
 One run prints, side by side, for each study (best and median of ``--repeat`` alternating runs): throughput
 (MB/s) and time to first byte of Orthanc direct and through the Source, the throughput ratio (target >= 0.8)
-and the TTFB ratio (target <= 2x Orthanc); then the peak RSS of the Source process while it serves a ~1 GB
-study (target < 200 MB).
+and the TTFB ratio (target <= 2x Orthanc), and the Source process's CPU seconds per GB relayed (its per-byte
+cost: steadier than the ratio, which moves with Orthanc's own figure on a shared 2-core machine); then the
+peak RSS of the Source process while it serves a ~1 GB study (target < 200 MB).
 
 Studies: a 300-instance CT series (512x512, explicit VR LE, ~157 MB) and the ANS-shaped 1300-image CT
 (JPEG-LS lossless, FACTS §7); the RSS study is ``--rss-gb`` GB of explicit CT (0 skips it).
@@ -83,6 +84,12 @@ def start_source(workdir: Path, orthanc, dmp, psc) -> tuple[subprocess.Popen, st
     raise RuntimeError("the Source did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat utime, stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def vm_hwm_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -107,14 +114,17 @@ def measure(name: str, key: str, n: int, ts: str, size: int, ctx: dict, repeat: 
     kos = publish(ctx["mllp"], ctx["workdir"], ex)
     series = refs[0].series_instance_uid
     path = f"/studies/{ex.study_uid}/series/{series}"
-    direct, through = [], []
+    direct, through, cpu = [], [], 0.0
     for _ in range(repeat):
         direct.append(fetch(ctx["orthanc"].dicomweb_url + path, {"Accept": ANY}))
         token = ctx["psc"].issue_token("10001000002", "drimbox-consumer")
+        before = cpu_seconds(ctx["pid"])
         through.append(fetch(ctx["source"] + path, {"Accept": ANY, "Authorization": f"Bearer {token}",
                                                      "KOS-SOPInstanceUID": kos}))
+        cpu += cpu_seconds(ctx["pid"]) - before
     mb = direct[0][2] / 1e6
-    row = {"study": name, "instances": n, "MB": mb, "setup_s": setup}
+    row = {"study": name, "instances": n, "MB": mb, "setup_s": setup,
+           "cpu_s_per_gb": cpu / (sum(m[2] for m in through) / 1e9)}
     for label, pick in (("best", min), ("median", statistics.median_low)):
         d_time, s_time = pick(m[1] for m in direct), pick(m[1] for m in through)
         row[label] = {"orthanc_MBps": mb / d_time, "source_MBps": through[0][2] / 1e6 / s_time,
@@ -138,7 +148,8 @@ def main() -> int:
     dmp = start_dmp(DmpConfig(workdir=tmp / "dmp", vihf="off"))
     psc = start_psc()
     proc, base, mllp = start_source(tmp / "source", orthanc, dmp, psc)
-    ctx = {"tmp": tmp, "orthanc": orthanc, "psc": psc, "source": base, "mllp": mllp, "workdir": tmp / "source"}
+    ctx = {"tmp": tmp, "orthanc": orthanc, "psc": psc, "source": base, "mllp": mllp, "workdir": tmp / "source",
+           "pid": proc.pid}
     rows = []
     try:
         rows.append(measure(f"CT {args.instances} explicit", "ct", args.instances, "explicit", 512, ctx, args.repeat))
@@ -157,14 +168,14 @@ def main() -> int:
         orthanc.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{'study':28} {'':6} {'n':>5} {'MB':>7} {'Orthanc MB/s':>13} {'Source MB/s':>12} {'ratio':>6} "
-          f"{'TTFB Orthanc ms':>16} {'TTFB Source ms':>15} {'TTFB x':>7}")
+          f"{'TTFB Orthanc ms':>16} {'TTFB Source ms':>15} {'TTFB x':>7} {'Source CPU s/GB':>16}")
     for r in rows:
         for label in ("best", "median"):
             m = r[label]
             print(f"{r['study']:28} {label:6} {r['instances']:>5} {r['MB']:>7.0f} {m['orthanc_MBps']:>13.0f} "
                   f"{m['source_MBps']:>12.0f} {m['source_MBps'] / m['orthanc_MBps']:>6.2f} "
                   f"{m['orthanc_ttfb_ms']:>16.1f} {m['source_ttfb_ms']:>15.1f} "
-                  f"{m['source_ttfb_ms'] / max(m['orthanc_ttfb_ms'], 1e-6):>7.1f}")
+                  f"{m['source_ttfb_ms'] / max(m['orthanc_ttfb_ms'], 1e-6):>7.1f} {r['cpu_s_per_gb']:>16.2f}")
     if rss is not None:
         print(f"peak RSS of the Source process (VmHWM): {rss:.0f} MB (target < 200 MB)")
     print("targets: ratio >= 0.8, TTFB <= 2x Orthanc (issue 6)")
