@@ -8,9 +8,10 @@ resource referenced by the KOS (404), Accept (400 missing or malformed, 406 noth
 Instances come series by series from the PACS's WADO-RS (``transfer-syntax=*``: the stored bytes),
 one streamed request per series (the first one opened while the token is introspected, and dropped
 unless every check passes), relayed untouched when the negotiated syntax is the stored one
-(``relay``: read-ahead thread, one delimiter search per network chunk), transcoded otherwise
-(pydicom + pylibjpeg / pyjpegls); a study is never held in memory. The metadata's BulkDataURIs
-point at this server, which proxies them to the PACS's bulk data resources after the same checks.
+(``relay``: parts counted by their Content-Length, read from the PACS's socket a part or a megabyte
+per system call), transcoded otherwise (pydicom + pylibjpeg / pyjpegls); a study is never held in
+memory. The metadata's BulkDataURIs point at this server, which proxies them to the PACS's bulk data
+resources after the same checks.
 """
 
 from __future__ import annotations
