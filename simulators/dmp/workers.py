@@ -194,7 +194,7 @@ def worker_main(fd: int, parent: int, config_json: str, grace: float = 5.0) -> i
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     config = config_from_json(config_json)
     app = create_app(config, handlers_for(config.fault))
-    server = HttpServer(app, socket.socket(fileno=fd), name="dmp-worker", accept_delay=0.002)
+    server = HttpServer(app, socket.socket(fileno=fd), name="dmp-worker", max_requests=50, accept_delay=0.005)
     stopper = threading.Thread(target=server.shutdown, args=(grace,), name="dmp-stop", daemon=True)
 
     def on_term(*_: object) -> None:
