@@ -6,6 +6,7 @@ import http.client
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -30,6 +31,25 @@ def streamed(environ, start_response):
 def ignores_body(environ, start_response):
     start_response("204 No Content", [])
     return []
+
+
+@contextmanager
+def sharing(apps, **options):
+    """One HttpServer per app, all accepting on one listening socket (the DMP workers' layout); yields the port."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    servers = [HttpServer(app, sock, name=f"shared-{i}", **options) for i, app in enumerate(apps)]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        for s in servers:
+            s.shutdown(grace=2)
+        for t in threads:
+            t.join(5)
+        for s in servers:
+            s.server_close()
 
 
 @pytest.fixture
@@ -181,22 +201,14 @@ def test_shutdown_closes_idle_connections_and_lets_a_request_finish():
 
 
 def test_a_connection_is_closed_after_max_requests_and_the_client_reconnects():
-    sock = socket.create_server(("127.0.0.1", 0))
-    server = HttpServer(echo, sock, name="recycling", max_requests=3)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", sock.getsockname()[1], timeout=5)
+    with sharing([echo], max_requests=3) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         seen = []
         for _ in range(6):
             conn.request("GET", "/")
             resp = conn.getresponse()
             seen.append((resp.read().split(b"port=")[1].split()[0], resp.getheader("Connection")))
         conn.close()
-    finally:
-        server.shutdown(grace=2)
-        thread.join(5)
-        server.server_close()
     assert [c for _, c in seen] == [None, None, "close"] * 2
     assert len({port for port, _ in seen[:3]}) == 1 and seen[3][0] != seen[0][0]
 
@@ -209,47 +221,23 @@ def test_servers_sharing_a_socket_take_turns_for_persistent_connections():
             return [str(i).encode()]
         return app
 
-    sock = socket.create_server(("127.0.0.1", 0))
-    servers = [HttpServer(named(i), sock, name=f"fair-{i}", accept_delay=0.05) for i in range(2)]
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
-    for t in threads:
-        t.start()
-    conns = [http.client.HTTPConnection("127.0.0.1", sock.getsockname()[1], timeout=5) for _ in range(2)]
-    try:
+    with sharing([named(0), named(1)], accept_delay=0.05) as port:
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=5) for _ in range(2)]
         answers = []
         for conn in conns:  # each stays open: the first server keeps serving the first connection
             conn.request("GET", "/")
             answers.append(conn.getresponse().read())
-        assert sorted(answers) == [b"0", b"1"]
-    finally:
         for conn in conns:
             conn.close()
-        for s in servers:
-            s.shutdown(grace=2)
-        for t in threads:
-            t.join(5)
-        for s in servers:
-            s.server_close()
+    assert sorted(answers) == [b"0", b"1"]
 
 
 def test_servers_of_several_processes_can_share_one_listening_socket():
     """Two servers accept on one socket (the DMP workers' layout): whichever loses the race for a
     connection waits for the next one instead of blocking in accept()."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    servers = [HttpServer(echo, sock, name=f"shared-{i}") for i in range(2)]
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
-    for t in threads:
-        t.start()
-    try:
+    with sharing([echo, echo]) as port:
         for _ in range(20):
-            conn = http.client.HTTPConnection("127.0.0.1", sock.getsockname()[1], timeout=5)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/")
             assert conn.getresponse().status == 200
             conn.close()
-    finally:
-        for s in servers:
-            s.shutdown(grace=2)
-        for t in threads:
-            t.join(5)
-        for s in servers:
-            s.server_close()
