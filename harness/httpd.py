@@ -522,13 +522,19 @@ class _Writer:
         if sum(len(v) for v in views) <= 64 * 1024:
             self.conn.sendall(b"".join(views))
             return
-        while views:
-            sent = self.conn.sendmsg(views)
-            while views and sent >= len(views[0]):
-                sent -= len(views[0])
-                views.pop(0)
-            if views and sent:
-                views[0] = views[0][sent:]
+        send_buffers(self.conn, views)
+
+
+def send_buffers(sock: socket.socket, buffers: Iterable[Any]) -> None:
+    """Send ``buffers`` in order, gathered (``sendmsg``, no copy), resuming after partial sends."""
+    views = [memoryview(b).cast("B") for b in buffers if len(b)]
+    while views:
+        sent = sock.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views[0])
+            views.pop(0)
+        if views and sent:
+            views[0] = views[0][sent:]
 
 
 def _read_fields(rfile: io.BufferedReader) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from harness.dicom import Peer, find, query
+from harness.httpd import send_buffers
 from harness.servers import RunningServer, check_port_free
 from simulators.source.auth import Introspector
 from simulators.source.config import SourceConfig
@@ -70,14 +71,7 @@ class GatherWriter(io.RawIOBase):
 
     def _send(self, buffers: list) -> None:
         self._held, self._size = [], 0
-        views = [memoryview(b).cast("B") for b in buffers if len(b)]
-        while views:
-            sent = self._sock.sendmsg(views)
-            while views and sent >= len(views[0]):
-                sent -= len(views[0])
-                views.pop(0)
-            if sent:
-                views[0] = views[0][sent:]
+        send_buffers(self._sock, buffers)
 
 
 _CHUNKED = re.compile(rb"\r\nTransfer-Encoding:[ \t]*chunked[ \t]*\r\n", re.IGNORECASE)
