@@ -18,7 +18,7 @@ from simulators.dmp import iti18, iti41, iti43, iti57
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.inspector import inspector_blueprint
 from simulators.dmp.registry import Handlers, Registry
-from simulators.dmp.soapio import Context, endpoint
+from simulators.dmp.soapio import Context, SoapEndpoint
 from simulators.dmp.storage import Storage, open_storage
 from simulators.dmp.vihf_check import vihf_checker
 
@@ -26,17 +26,29 @@ from simulators.dmp.vihf_check import vihf_checker
 class DmpApp:
     """The WSGI callable plus what tests need to reach (registry, storage, Flask app)."""
 
-    def __init__(self, flask_app: Flask, registry: Registry) -> None:
+    def __init__(self, flask_app: Flask, registry: Registry, soap: dict[str, SoapEndpoint]) -> None:
         self.flask = flask_app
         self.registry = registry
         self.storage: Storage = registry.storage
-        self.wsgi = CaptureMiddleware(flask_app.wsgi_app, actor="dmp-simulator", protocol="soap")
+        self.soap = soap  # path -> endpoint; POSTs there skip Flask, the rest (inspector) goes through it
+        self.wsgi = CaptureMiddleware(self._dispatch, actor="dmp-simulator", protocol="soap")
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         length = environ.get("CONTENT_LENGTH") or ""
         if length.isdigit() and int(length) > self.registry.config.max_body_bytes:
             return self._too_large(environ, start_response, int(length))
         return self.wsgi(environ, start_response)
+
+    def _dispatch(self, environ: dict, start_response: Any) -> Any:
+        endpoint = self.soap.get(environ.get("PATH_INFO", ""))
+        if endpoint is None:
+            return self.flask.wsgi_app(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "POST":
+            body = b"SOAP endpoint: POST a SOAP 1.2 message\n"
+            start_response("405 Method Not Allowed", [("Allow", "POST"), ("Content-Type", "text/plain"),
+                                                      ("Content-Length", str(len(body)))])
+            return [body]
+        return endpoint(environ, start_response)
 
     def _too_large(self, environ: dict, start_response: Any, length: int) -> Any:
         """Drain an oversized body without keeping it (a 500 MB PnR must not fill the evidence folder),
@@ -67,8 +79,8 @@ def create_app(config: DmpConfig | None = None, handlers: Handlers | None = None
     storage = storage or open_storage(config.db, config.workdir)
     registry = Registry(storage, config, handlers)
     ctx = Context(registry, config, vihf_checker(config, registry.handlers.vihf_signature))
+    soap = {config.registry_path: SoapEndpoint(ctx, [iti18, iti57]),
+            config.repository_path: SoapEndpoint(ctx, [iti41, iti43])}
     app = Flask("simulators.dmp")
-    app.add_url_rule(config.registry_path, "registry", endpoint(ctx, [iti18, iti57]), methods=["POST"])
-    app.add_url_rule(config.repository_path, "repository", endpoint(ctx, [iti41, iti43]), methods=["POST"])
     app.register_blueprint(inspector_blueprint(registry))
-    return DmpApp(app, registry)
+    return DmpApp(app, registry, soap)
