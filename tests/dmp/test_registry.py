@@ -102,3 +102,22 @@ def test_other_stored_queries(dmp_server):
     both_ids = client.query("GetDocuments", {"$XDSDocumentEntryEntryUUID": [kos["id"]],
                                              "$XDSDocumentEntryUniqueId": [kos["uniqueId"]]})
     assert both_ids.error_codes == ["XDSStoredQueryParamNumber"]
+
+
+def test_assigned_entry_uuids_are_time_ordered(dmp_server):
+    """Symbolic ids get version-7 UUIDs (RFC 9562 §5.7): valid urn:uuid values whose order follows
+    the submissions', the property that keeps the id indexes' writes on one page per commit."""
+    import time
+    import uuid
+
+    client = client_of(dmp_server)
+    ids = []
+    for _ in range(2):
+        sub = kos_sub()
+        assert client.provide_and_register(sub).success
+        ids.append(sorted(entry_summary(o)["id"] for o in find(client, sub.submission_set.patientId)))
+        time.sleep(0.002)  # the next submission starts in a later millisecond
+    for ident in ids[0] + ids[1]:
+        parsed = uuid.UUID(ident.removeprefix("urn:uuid:"))
+        assert ident.startswith("urn:uuid:") and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    assert max(ids[0]) < min(ids[1])
