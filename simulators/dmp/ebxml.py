@@ -103,17 +103,30 @@ def slot_value(elem: etree._Element, name: str) -> str | None:
     return values[0] if values else None
 
 
+def slots(elem: etree._Element) -> dict[str, list[str]]:
+    """Every Slot of ``elem`` as name -> values in one pass (the first Slot of a name wins, as in
+    :func:`slot_values`): an ExtrinsicObject has a dozen slots and its index reads seven of them."""
+    out: dict[str, list[str]] = {}
+    for slot in elem.iterchildren(_SLOT):
+        name = slot.get("name")
+        if name not in out:
+            out[name] = [v.text or "" for vl in slot.iterchildren(_VALUE_LIST) for v in vl.iterchildren(_VALUE)]
+    return out
+
+
 def set_slot(elem: etree._Element, name: str, values: list[str]) -> None:
     """Replace (or add, after the existing slots) the slot ``name``; ebRIM keeps Slots first."""
-    for old in elem.findall(f"{RIM}Slot[@name='{name}']"):
+    for old in [c for c in elem.iterchildren(_SLOT) if c.get("name") == name]:
         elem.remove(old)
-    slot = etree.Element(f"{RIM}Slot", name=name)
-    vlist = etree.SubElement(slot, f"{RIM}ValueList")
+    position = 0
+    for index, child in enumerate(elem):
+        if child.tag == _SLOT:
+            position = index + 1
+    slot = etree.Element(_SLOT, name=name)
+    vlist = etree.SubElement(slot, _VALUE_LIST)
     for v in values:
-        etree.SubElement(vlist, f"{RIM}Value").text = v
-    slots = elem.findall(f"{RIM}Slot")
-    index = list(elem).index(slots[-1]) + 1 if slots else 0
-    elem.insert(index, slot)
+        etree.SubElement(vlist, _VALUE).text = v
+    elem.insert(position, slot)
 
 
 def code_key(code: str, scheme: str | None) -> str:
@@ -162,16 +175,17 @@ def index_extrinsic(elem: etree._Element) -> Indexed:
     ind = Indexed(id=ident, kind="doc", lid=elem.get("lid") or ident, mime_type=elem.get("mimeType"))
     _classifications(elem, ident, ind)
     _external_ids(elem, ind)
+    values = slots(elem)
     for slot, key in (("creationTime", "creation"), ("serviceStartTime", "service_start"),
                       ("serviceStopTime", "service_stop")):
-        value = slot_value(elem, slot)
+        value = (values.get(slot) or [None])[0]
         if value:
             ind.times[key] = pad_time(value)
-    for ref in slot_values(elem, "urn:ihe:iti:xds:2013:referenceIdList"):
+    for ref in values.get("urn:ihe:iti:xds:2013:referenceIdList", ()):
         ind.multi.append(("refid", ref))
-    ind.repository_uid = slot_value(elem, "repositoryUniqueId")
-    ind.hash = slot_value(elem, "hash")
-    size = slot_value(elem, "size")
+    ind.repository_uid = (values.get("repositoryUniqueId") or [None])[0]
+    ind.hash = (values.get("hash") or [None])[0]
+    size = (values.get("size") or [None])[0]
     ind.size = int(size) if size and size.strip().isdigit() else None
     return ind
 

@@ -77,6 +77,13 @@ class Parsed:
             self._index[key] = E.index_extrinsic(extrinsic)
         return self._index[key]
 
+    def package_index(self, package: etree._Element, kind: str = "ss") -> E.Indexed:
+        """index_package, once per element (the checks and the batch read the same one)."""
+        key = id(package)
+        if key not in self._index:
+            self._index[key] = E.index_package(package, kind)
+        return self._index[key]
+
 
 def _new_uuid() -> str:
     """A time-ordered UUID URN (version 7, RFC 9562 §5.7: 48-bit Unix milliseconds, then 74 random
@@ -126,29 +133,33 @@ def _has_node(pkg: etree._Element, node: str) -> bool:
     return any(c.get("classificationNode") == node for c in pkg.findall(f"{_RIM}Classification"))
 
 
-_REF_ATTRS = ("classifiedObject", "registryObject", "sourceObject", "targetObject")
-# the ebRIM elements that carry those references (ebRIM 3.0 §4.3 Classification, §2.11
-# ExternalIdentifier, §2.10 Association); iterating them is much cheaper than an XPath over every element
-_REF_TAGS = (f"{_RIM}Classification", f"{_RIM}ExternalIdentifier", f"{_RIM}Association")
+# the ebRIM elements that carry references, and their reference attributes (ebRIM 3.0 §4.3
+# Classification, §2.11 ExternalIdentifier, §2.10 Association)
+_REFS = {f"{_RIM}Classification": ("classifiedObject",), f"{_RIM}ExternalIdentifier": ("registryObject",),
+         f"{_RIM}Association": ("sourceObject", "targetObject")}
+_ASSOCIATION = f"{_RIM}Association"
 
 
 def _rewrite_ids(root: etree._Element, id_map: dict[str, str]) -> None:
     """Symbolic ids become UUIDs everywhere they are referenced (ITI TF-3 §4.2.1: the registry
-    assigns entryUUIDs); nested Classification/ExternalIdentifier ids get their own UUIDs."""
-    for elem in root.iterchildren():
-        ident = elem.get("id")
+    assigns entryUUIDs); nested Classification/ExternalIdentifier ids get their own UUIDs.
+
+    One pass per top-level object over its reference-carrying elements only (lxml filters the tags),
+    reading just the attributes each element type defines: every PnR goes through here."""
+    for obj in root.iterchildren():
+        if not isinstance(obj.tag, str):
+            continue
+        ident = obj.get("id")
         if ident in id_map:
-            elem.set("id", id_map[ident])
-    for elem in root.iter(*_REF_TAGS):
-        attrib = elem.attrib
-        for attr in _REF_ATTRS:
-            value = attrib.get(attr)
-            if value is not None and value in id_map:
-                attrib[attr] = id_map[value]
-        parent = elem.getparent()
-        if (parent is not root and parent.getparent() is root and elem.tag != _REF_TAGS[2]
-                and not (attrib.get("id") or "").startswith("urn:uuid:")):
-            attrib["id"] = _new_uuid()  # nested in a top-level object
+            obj.set("id", id_map[ident])
+        for elem in obj.iter(*_REFS):
+            for attr in _REFS[elem.tag]:
+                value = elem.get(attr)
+                if value is not None and value in id_map:
+                    elem.set(attr, id_map[value])
+            if (elem is not obj and elem.tag != _ASSOCIATION and not (elem.get("id") or "").startswith("urn:uuid:")
+                    and elem.getparent() is obj):
+                elem.set("id", _new_uuid())  # nested in a top-level object
 
 
 class Registry:
@@ -197,8 +208,8 @@ class Registry:
             data = docs.get(x.get("id"))
             if data is None:
                 continue
-            given_hash, given_size = E.slot_value(x, "hash"), E.slot_value(x, "size")
-            uid = parsed.index(x).unique_id or x.get("id", "")
+            ind = parsed.index(x)
+            given_hash, given_size, uid = ind.hash, E.slot_value(x, "size"), ind.unique_id or x.get("id", "")
             if self.handlers.verify_hash and given_hash and given_hash.strip().lower() != sha1_hex(data):
                 errors.append(RegistryError("XDSRepositoryMetadataError",
                                             f"hash {given_hash} differs from the SHA-1 of the document", uid))
@@ -210,7 +221,7 @@ class Registry:
 
     def _check_patients(self, parsed: Parsed) -> list[RegistryError]:
         assert parsed.submission_set is not None
-        ss_patient = E.index_package(parsed.submission_set, "ss").patient_id
+        ss_patient = parsed.package_index(parsed.submission_set).patient_id
         if not ss_patient:
             return [RegistryError("XDSRegistryMetadataError", "SubmissionSet has no patientId")]
         errors = []
@@ -242,7 +253,7 @@ class Registry:
             if not ind.hash:
                 ind.hash = self.handlers.compute_hash(data)
                 E.set_slot(x, "hash", [ind.hash])
-            if not E.slot_value(x, "size"):
+            if ind.size is None:  # no size slot (a wrong one was rejected by _check_documents)
                 ind.size = len(data)
                 E.set_slot(x, "size", [str(len(data))])
             E.set_slot(x, "repositoryUniqueId", [repo])
@@ -251,7 +262,7 @@ class Registry:
             batch.documents.append((repo, ind.unique_id or "", x.get("mimeType"), data))
         for pkg in parsed.packages:
             kind = "ss" if pkg is parsed.submission_set else "folder"
-            batch.objects.append(StoredObject(E.index_package(pkg, kind), E.APPROVED, _xml(pkg)))
+            batch.objects.append(StoredObject(parsed.package_index(pkg, kind), E.APPROVED, _xml(pkg)))
         for assoc in parsed.associations:
             batch.objects.append(StoredObject(E.index_association(assoc), E.APPROVED, _xml(assoc)))
         return batch
