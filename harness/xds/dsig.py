@@ -15,6 +15,7 @@ chains to a trusted authority is a question for the caller's trust store, not an
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,11 +72,14 @@ def _c14n(elem: etree._Element, algorithm: str) -> bytes:
     return etree.tostring(elem, method="c14n", exclusive=exclusive, with_comments=comments)
 
 
+# the first element (document order, ``root`` included) whose Id, ID or id is $ident: one compiled
+# XPath, evaluated by libxml2, where a Python loop made a proxy of every element of the document
+_BY_ID = etree.XPath("descendant-or-self::*[@Id = $ident or @ID = $ident or @id = $ident][1]")
+
+
 def _by_id(root: etree._Element, ident: str) -> etree._Element | None:
-    for elem in root.iter():
-        if isinstance(elem.tag, str) and ident in (elem.get("Id"), elem.get("ID"), elem.get("id")):
-            return elem
-    return None
+    found = _BY_ID(root, ident=ident)
+    return found[0] if found else None
 
 
 def _reference_octets(root: etree._Element, ref: etree._Element) -> bytes:
@@ -163,8 +167,14 @@ def _certificate(root: etree._Element) -> x509.Certificate | None:
     text = root.findtext(f"{DS}KeyInfo/{DS}X509Data/{DS}X509Certificate")
     if not text or not text.strip():
         return None
+    return _load_certificate("".join(text.split()))
+
+
+@functools.lru_cache(maxsize=64)
+def _load_certificate(b64: str) -> x509.Certificate | None:
+    """Parsed once per distinct certificate: a DRIMbox signs every submission with the same one."""
     try:
-        return x509.load_der_x509_certificate(base64.b64decode("".join(text.split()), validate=True))
+        return x509.load_der_x509_certificate(base64.b64decode(b64, validate=True))
     except ValueError:
         return None
 
