@@ -51,6 +51,7 @@ from harness.xds.model import (
 R = f"{{{RIM_NS}}}"
 XOP_INCLUDE = "{http://www.w3.org/2004/08/xop/include}Include"
 _SLOT, _VALUE_LIST, _VALUE, _LOCALIZED = R + "Slot", R + "ValueList", R + "Value", R + "LocalizedString"
+_NAME = R + "Name"
 _AUTHOR_SLOTS = {"authorPerson": "person", "authorInstitution": "institutions", "authorRole": "roles",
                  "authorSpecialty": "specialties", "authorTelecommunication": "telecommunications"}
 
@@ -93,10 +94,22 @@ def _localized(elem: etree._Element, tag: str) -> str | None:
 
 
 def _classification(elem: etree._Element) -> Classification:
-    coding = slots_of(elem).get("codingScheme")
+    """One pass over the children for the codingScheme slot and the Name (as slots_of and _localized
+    would read them): a KOS submission carries some fifteen Classifications."""
+    coding: list[str] = []
+    display, named = None, False
+    for child in elem:
+        tag = child.tag
+        if tag == _SLOT:
+            if child.get("name") == "codingScheme":
+                for value_list in child:
+                    if value_list.tag == _VALUE_LIST:
+                        coding += [(v.text or "").strip() for v in value_list if v.tag == _VALUE]
+        elif tag == _NAME and not named:
+            named = True
+            display = next((string.get("value") for string in child if string.tag == _LOCALIZED), None)
     return Classification(scheme=_ref(elem, "classificationScheme") or "", node=elem.get("nodeRepresentation") or "",
-                          coding_scheme=coding[0] if coding else None, display=_localized(elem, "Name"),
-                          id=elem.get("id"))
+                          coding_scheme=coding[0] if coding else None, display=display, id=elem.get("id"))
 
 
 def _author(elem: etree._Element) -> Author:

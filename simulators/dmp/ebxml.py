@@ -136,7 +136,8 @@ def code_key(code: str, scheme: str | None) -> str:
 
 def pad_time(value: str) -> str:
     """DTM values of any precision compare as 14 digits (ITI TF-3 §4.2.3.1.7 DTM)."""
-    digits = "".join(ch for ch in value.strip() if ch.isdigit())[:14]
+    value = value.strip()
+    digits = (value if value.isdigit() else "".join(ch for ch in value if ch.isdigit()))[:14]
     return digits + "0" * (14 - len(digits))
 
 
