@@ -1,8 +1,9 @@
-"""Flask app factory of the DMP simulator (XDS.b registry + repository, FACTS §3).
+"""App factory of the DMP simulator (XDS.b registry + repository, FACTS §3).
 
 ``create_app(config, handlers=None)`` -> a WSGI app wrapped in CaptureMiddleware: every
 request and response is evidence (actor ``dmp-simulator``). Endpoints (configurable paths):
-``/registry`` (ITI-18, ITI-57), ``/repository`` (ITI-41 / RAD-68, ITI-43), ``/inspect/...``.
+``/registry`` (ITI-18, ITI-57) and ``/repository`` (ITI-41 / RAD-68, ITI-43) are plain WSGI
+(soapio.SoapEndpoint); the read-only ``/inspect/...`` pages are a Flask blueprint.
 """
 
 from __future__ import annotations

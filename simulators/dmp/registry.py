@@ -1,6 +1,6 @@
 """The registry + repository behaviour, without transport: ITI-41 register, ITI-57 update, ITI-43 read.
 
-Sans-IO like the codecs: elements and bytes in, RegistryErrors and stored rows out. The Flask
+Sans-IO like the codecs: elements and bytes in, RegistryErrors and stored rows out. The transaction
 modules (iti41.py ...) only decode SOAP and call these functions. Each step a named fault may
 change is a field of :class:`Handlers` (STYLE.md §4): the default one is correct.
 Sources: IHE ITI TF-2b §3.41.4.1.3 (repository), §3.42.4.1.3 (registry: atomic, error codes),
