@@ -121,13 +121,14 @@ def sign_assertion(assertion: etree._Element, key_pem: bytes, cert_pem: bytes) -
     from signxml.algorithms import CanonicalizationMethod
 
     signer = XMLSigner(c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0)
-    return signer.sign(assertion, key=_private_key(key_pem), cert=cert_pem.decode(), id_attribute="ID",
+    return signer.sign(assertion, key=private_key(key_pem), cert=cert_pem.decode(), id_attribute="ID",
                        reference_uri=assertion.get("ID"))
 
 
 @functools.lru_cache(maxsize=16)
-def _private_key(key_pem: bytes) -> Any:
-    """Loading an RSA key checks it (~40 ms); a client signs many assertions with the same key."""
+def private_key(key_pem: bytes) -> Any:
+    """The key of ``key_pem``, loaded once: loading an RSA key checks it (~40 ms), and a signer (VIHF
+    assertions, Signature01 of each publication) signs many times with the same key."""
     return serialization.load_pem_private_key(key_pem, password=None)
 
 

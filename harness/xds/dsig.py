@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from lxml import etree
 
+from harness.vihf import private_key
+
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
 DS = f"{{{DS_NS}}}"
@@ -135,7 +137,7 @@ def sign(document: bytes, key_pem: bytes, cert_pem: bytes, signing_time: datetim
     root = parse_xml(document, max_bytes=16 * 1024 * 1024)
     if root.tag != f"{DS}Signature" or _by_id(root, "IHEManifest") is None:
         raise SignatureError("not a ds:Signature with a ds:Manifest Id='IHEManifest'")
-    key = serialization.load_pem_private_key(key_pem, password=None)
+    key = private_key(key_pem)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise SignatureError("the signature document is signed with an RSA key (IGC-Santé ORG SIGN)")
     cert = x509.load_pem_x509_certificate(cert_pem)
