@@ -74,14 +74,11 @@ def _c14n(elem: etree._Element, algorithm: str) -> bytes:
     return etree.tostring(elem, method="c14n", exclusive=exclusive, with_comments=comments)
 
 
-# the first element (document order, ``root`` included) whose Id, ID or id is $ident: one compiled
-# XPath, evaluated by libxml2, where a Python loop made a proxy of every element of the document
-_BY_ID = etree.XPath("descendant-or-self::*[@Id = $ident or @ID = $ident or @id = $ident][1]")
-
-
 def _by_id(root: etree._Element, ident: str) -> etree._Element | None:
-    found = _BY_ID(root, ident=ident)
-    return found[0] if found else None
+    for elem in root.iter():
+        if isinstance(elem.tag, str) and ident in (elem.get("Id"), elem.get("ID"), elem.get("id")):
+            return elem
+    return None
 
 
 def _reference_octets(root: etree._Element, ref: etree._Element) -> bytes:
