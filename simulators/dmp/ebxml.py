@@ -99,17 +99,24 @@ def slot_values(elem: etree._Element, name: str) -> list[str]:
 
 
 def slot_value(elem: etree._Element, name: str) -> str | None:
-    values = slot_values(elem, name)
-    return values[0] if values else None
+    """The first value of the first Slot ``name`` (None if that slot has no value), without building
+    the list: the index reads the codingScheme of every Classification through here."""
+    for slot in elem.iterchildren(_SLOT):
+        if slot.get("name") == name:
+            for vl in slot.iterchildren(_VALUE_LIST):
+                for v in vl.iterchildren(_VALUE):
+                    return v.text or ""
+            return None
+    return None
 
 
-def slots(elem: etree._Element) -> dict[str, list[str]]:
-    """Every Slot of ``elem`` as name -> values in one pass (the first Slot of a name wins, as in
-    :func:`slot_values`): an ExtrinsicObject has a dozen slots and its index reads seven of them."""
+def slots(elem: etree._Element, names: frozenset[str]) -> dict[str, list[str]]:
+    """The Slots ``names`` of ``elem`` as name -> values in one pass (the first Slot of a name wins,
+    as in :func:`slot_values`): an ExtrinsicObject has a dozen slots and its index reads seven."""
     out: dict[str, list[str]] = {}
     for slot in elem.iterchildren(_SLOT):
         name = slot.get("name")
-        if name not in out:
+        if name in names and name not in out:
             out[name] = [v.text or "" for vl in slot.iterchildren(_VALUE_LIST) for v in vl.iterchildren(_VALUE)]
     return out
 
@@ -171,12 +178,16 @@ def _external_ids(elem: etree._Element, ind: Indexed) -> None:
             ind.source_id = value
 
 
+_INDEXED_SLOTS = frozenset({"creationTime", "serviceStartTime", "serviceStopTime", "repositoryUniqueId", "hash",
+                            "size", "urn:ihe:iti:xds:2013:referenceIdList"})
+
+
 def index_extrinsic(elem: etree._Element) -> Indexed:
     ident = elem.get("id", "")
     ind = Indexed(id=ident, kind="doc", lid=elem.get("lid") or ident, mime_type=elem.get("mimeType"))
     _classifications(elem, ident, ind)
     _external_ids(elem, ind)
-    values = slots(elem)
+    values = slots(elem, _INDEXED_SLOTS)
     for slot, key in (("creationTime", "creation"), ("serviceStartTime", "service_start"),
                       ("serviceStopTime", "service_stop")):
         value = (values.get(slot) or [None])[0]
