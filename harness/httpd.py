@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -48,9 +49,6 @@ log = logging.getLogger(__name__)
 MAX_HEAD = 64 * 1024
 MAX_FIELDS = 100
 _DRAIN_LIMIT = 1 << 20  # unread request body drained to keep the connection; more and it is closed
-_REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long",
-            431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
-            505: "HTTP Version Not Supported"}
 _NO_BODY = {204, 304}
 
 
@@ -448,8 +446,8 @@ class HttpServer:
         return self._date[1]
 
     def _send_error(self, conn: socket.socket, status: int, message: str) -> None:
-        body = f"{status} {_REASONS.get(status, '')}: {message}\n".encode("latin-1", "replace")
-        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: text/plain; charset=latin-1\r\n"
+        body = f"{status} {HTTPStatus(status).phrase}: {message}\n".encode("latin-1", "replace")
+        head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: text/plain; charset=latin-1\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\nDate: {self._now()}\r\n\r\n")
         try:
             conn.sendall(head.encode("latin-1") + body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import ModuleType
 
 from lxml import etree
@@ -63,9 +64,6 @@ def warning_headers(findings: list[Finding]) -> list[tuple[str, str]]:
     return out
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 500: "Internal Server Error"}
-
-
 class SoapResponse:
     """Status, headers and body of one answer: what a WSGI ``start_response`` takes, without a framework."""
 
@@ -74,7 +72,7 @@ class SoapResponse:
         self.headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
 
     def wsgi(self, start_response: Callable) -> list[bytes]:
-        start_response(f"{self.status} {_REASONS[self.status]}", self.headers)
+        start_response(f"{self.status} {HTTPStatus(self.status).phrase}", self.headers)
         return [self.body]
 
 
