@@ -72,16 +72,16 @@ class Parsed:
 
     def index(self, extrinsic: etree._Element) -> E.Indexed:
         """index_extrinsic, once per element (for the ids and patientId, which _batch does not change)."""
-        key = id(extrinsic)
-        if key not in self._index:
-            self._index[key] = E.index_extrinsic(extrinsic)
-        return self._index[key]
+        return self._once(extrinsic, lambda: E.index_extrinsic(extrinsic))
 
     def package_index(self, package: etree._Element, kind: str = "ss") -> E.Indexed:
         """index_package, once per element (the checks and the batch read the same one)."""
-        key = id(package)
+        return self._once(package, lambda: E.index_package(package, kind))
+
+    def _once(self, elem: etree._Element, make: Callable[[], E.Indexed]) -> E.Indexed:
+        key = id(elem)  # the element stays referenced by this Parsed, so its id is not reused
         if key not in self._index:
-            self._index[key] = E.index_package(package, kind)
+            self._index[key] = make()
         return self._index[key]
 
 
