@@ -6,13 +6,12 @@ schemas/codes/dmp-xds.yaml (each with its source and version).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 
 from lxml import etree
 
 from harness.findings import Finding, error, warning
+from harness.xds.digest import sha1_b64
 from harness.xds.dsig import verify as verify_signature
 from harness.xds.model import ASSOCIATION_TYPES, Classification, DocumentEntry, Submission, SubmissionSet
 from harness.xds.rules_common import CX, codes, is_oid
@@ -258,10 +257,9 @@ def _signature_manifest_rules(sub: Submission, sig: DocumentEntry) -> list[Findi
         if uri not in digests:
             out.append(error("XDS-DMP-SIG-004", f"{loc}/Manifest", "the signature manifest does not list a "
                              "document of the submission", uri, sorted(digests)))
-        elif content is not None and digests[uri] != base64.b64encode(hashlib.sha1(content).digest()).decode():
+        elif content is not None and digests[uri] != sha1_b64(content):
             out.append(error("XDS-DMP-SIG-004", f"{loc}/Manifest/Reference[@URI='{uri}']", "manifest digest is "
-                             "not the SHA-1 of the document", base64.b64encode(hashlib.sha1(content).digest()).decode(),
-                             digests[uri]))
+                             "not the SHA-1 of the document", sha1_b64(content), digests[uri]))
     return out
 
 

@@ -12,7 +12,6 @@ ITI-18 request rules in query_rules.py, response rules in response_rules.py. Val
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ from harness.findings import Finding, error, warning
 from harness.soap.actions import ITI42_ACTION
 from harness.soap.envelope import FAULT_ACTION, Envelope, SoapFault, parse_envelope
 from harness.soap.mtom import XOP_NS, SoapMessage, decode_message, parse_content_type
+from harness.xds.digest import sha1_hex
 from harness.xds.dmp_rules import dmp_rules
 from harness.xds.ebrim import MetadataError, parse_pnr
 from harness.xds.model import (
@@ -504,10 +504,10 @@ def _document_content_rules(sub: Submission, doc_ids: set[str]) -> list[Finding]
         data = sub.document_bytes.get(doc.id)
         if data is None:
             continue
-        if doc.hash and _HEX40.match(doc.hash) and doc.hash.lower() != hashlib.sha1(data).hexdigest():
+        if doc.hash and _HEX40.match(doc.hash) and doc.hash.lower() != sha1_hex(data):
             out.append(error("XDS-HASH-002", _loc("ExtrinsicObject", doc.id, "Slot[@name='hash']"),
                              "hash differs from the SHA-1 of the document (XDSNonIdenticalHash)",
-                             hashlib.sha1(data).hexdigest(), doc.hash))
+                             sha1_hex(data), doc.hash))
         if doc.size and doc.size.isdigit() and int(doc.size) != len(data):
             out.append(error("XDS-SIZE-002", _loc("ExtrinsicObject", doc.id, "Slot[@name='size']"),
                              "size differs from the document's length (XDSNonIdenticalSize)", len(data), doc.size))

@@ -9,7 +9,6 @@ ITI TF-3 §4.2.2 (associations, RPLC), §4.2.4 (errors), ITI TF-2b §3.57 (metad
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -18,17 +17,13 @@ from dataclasses import dataclass, field, replace
 from lxml import etree
 
 from harness.findings import Finding
+from harness.xds.digest import sha1_hex
 from harness.xds.query import RegistryError
 from simulators.dmp import ebxml as E
 from simulators.dmp.config import INS_OIDS, DmpConfig
 from simulators.dmp.storage import Batch, Row, Storage, StoredObject
 
 _RIM = E.RIM
-
-
-def sha1_hex(data: bytes) -> str:
-    """XDSDocumentEntry.hash: SHA-1 of the document, lowercase hex (ITI TF-3 §4.2.3.2.11)."""
-    return hashlib.sha1(data).hexdigest()
 
 
 def _commit_all(storage: Storage, batch: Batch) -> None:
