@@ -67,6 +67,17 @@ def test_spool_feeds_chunks_across_the_limit(tmp_path):
         spool.write(chunk)
     body = spool.close()
     assert body.spilled and body.size == 13 and body.read() == b"1234567890abc"
+    digest = hashlib.sha256(b"1234567890abc").hexdigest()  # the chunks written before the spill count
+    assert body.sha256 == digest and body.path.name == digest + ".bin"
+
+
+def test_spool_kept_in_memory_hashes_the_whole_body(tmp_path):
+    spool = capture.BodySpool(tmp_path, limit=100)
+    for chunk in (b"12345", b"67890"):
+        spool.write(chunk)
+    body = spool.close()
+    assert not body.spilled and body.read() == b"1234567890"
+    assert body.sha256 == hashlib.sha256(b"1234567890").hexdigest()
 
 
 def test_middleware_records_request_and_streamed_response(rec):
