@@ -74,20 +74,30 @@ def _c14n(elem: etree._Element, algorithm: str) -> bytes:
     return etree.tostring(elem, method="c14n", exclusive=exclusive, with_comments=comments)
 
 
-def _by_id(root: etree._Element, ident: str) -> etree._Element | None:
-    for elem in root.iter():
-        if isinstance(elem.tag, str) and ident in (elem.get("Id"), elem.get("ID"), elem.get("id")):
-            return elem
-    return None
+def _ids(root: etree._Element) -> dict[str, etree._Element]:
+    """The elements by their ``Id``, ``ID`` or ``id``, the first in document order winning: one walk
+    of the tree for all the references of a signature."""
+    found: dict[str, etree._Element] = {}
+    for elem in root.iter(etree.Element):
+        for name in ("Id", "ID", "id"):
+            value = elem.get(name)
+            if value is not None and value not in found:
+                found[value] = elem
+    return found
 
 
-def _reference_octets(root: etree._Element, ref: etree._Element) -> bytes:
+def _child(elem: etree._Element, tag: str) -> etree._Element | None:
+    """The first child ``tag`` (lxml's ``find`` parses a path; this is the hot path of every PnR)."""
+    return next(elem.iterchildren(tag), None)
+
+
+def _reference_octets(ids: dict[str, etree._Element], ref: etree._Element) -> bytes:
     """Same-document reference ``#id``: the element, through its c14n transforms or, without one,
     inclusive C14N 1.0 without comments (xmldsig-core §4.4.3.3)."""
     uri = ref.get("URI") or ""
     if not uri.startswith("#"):
         raise SignatureError(f"reference URI {uri!r} is not a same-document reference")
-    target = _by_id(root, uri[1:])
+    target = ids.get(uri[1:])
     if target is None:
         raise SignatureError(f"no element with Id {uri[1:]!r}")
     algorithms = [t.get("Algorithm") for t in ref.iterfind(f"{DS}Transforms/{DS}Transform")]
@@ -132,7 +142,7 @@ def sign(document: bytes, key_pem: bytes, cert_pem: bytes, signing_time: datetim
     from harness.xmlsafe import parse_xml
 
     root = parse_xml(document, max_bytes=16 * 1024 * 1024)
-    if root.tag != f"{DS}Signature" or _by_id(root, "IHEManifest") is None:
+    if root.tag != f"{DS}Signature" or "IHEManifest" not in _ids(root):
         raise SignatureError("not a ds:Signature with a ds:Manifest Id='IHEManifest'")
     key = private_key(key_pem)
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -148,8 +158,9 @@ def sign(document: bytes, key_pem: bytes, cert_pem: bytes, signing_time: datetim
     manifest_ref = _add_reference(signed_info, "#IHEManifest", f"{DS_NS}Manifest")
     props = _signed_properties(root, cert, signing_time or datetime.now(UTC))
     props_ref = _add_reference(signed_info, f"#{props.get('Id')}", SIGNED_PROPERTIES_TYPE)
+    ids = _ids(root)
     for ref in (manifest_ref, props_ref):
-        ref.find(f"{DS}DigestValue").text = _digest(SHA256, _reference_octets(root, ref))
+        ref.find(f"{DS}DigestValue").text = _digest(SHA256, _reference_octets(ids, ref))
     value = key.sign(_c14n(signed_info, EXC_C14N), padding.PKCS1v15(), hashes.SHA256())
     sig_value = root.find(f"{DS}SignatureValue")
     sig_value.text = base64.b64encode(value).decode()
@@ -178,6 +189,12 @@ def _load_certificate(b64: str) -> x509.Certificate | None:
         return None
 
 
+@functools.lru_cache(maxsize=64)
+def _subject(cert: x509.Certificate) -> str:
+    """The signer's name (RFC 4514), formatted once per certificate as it is parsed once."""
+    return cert.subject.rfc4514_string()
+
+
 def _check_value(cert: x509.Certificate, algorithm: str, value: bytes, data: bytes) -> None:
     public = cert.public_key()
     if algorithm not in SIGNATURES:
@@ -203,24 +220,26 @@ def verify(root: etree._Element) -> Verdict:
     cert = _certificate(root)
     if cert is None:
         return Verdict("unverifiable", "KeyInfo carries no readable X509Certificate", location="Signature/KeyInfo")
-    signer = cert.subject.rfc4514_string()
-    signed_info = root.find(f"{DS}SignedInfo")
+    signer = _subject(cert)
+    signed_info = _child(root, f"{DS}SignedInfo")
     if signed_info is None:
         return Verdict("invalid", "no SignedInfo", signer, "Signature")
-    refs = signed_info.findall(f"{DS}Reference")
+    refs = list(signed_info.iterchildren(f"{DS}Reference"))
     if not any(r.get("URI") == "#IHEManifest" for r in refs):
         return Verdict("invalid", "SignedInfo does not reference #IHEManifest", signer, "Signature/SignedInfo")
     try:
+        ids = _ids(root)
         for i, ref in enumerate(refs, 1):
-            expected = _digest(ref.find(f"{DS}DigestMethod").get("Algorithm"), _reference_octets(root, ref))
-            found = (ref.findtext(f"{DS}DigestValue") or "").strip()
+            expected = _digest(_child(ref, f"{DS}DigestMethod").get("Algorithm"), _reference_octets(ids, ref))
+            value = _child(ref, f"{DS}DigestValue")
+            found = ((value.text if value is not None else None) or "").strip()
             if expected != found:
                 return Verdict("invalid", f"digest of {ref.get('URI')} is {expected}, the signature says {found}",
                                signer, f"Signature/SignedInfo/Reference[{i}]")
-        c14n = signed_info.find(f"{DS}CanonicalizationMethod").get("Algorithm")
+        c14n = _child(signed_info, f"{DS}CanonicalizationMethod").get("Algorithm")
         if c14n not in C14N_METHODS:
             raise SignatureError(f"unsupported canonicalization {c14n}")
-        _check_value(cert, signed_info.find(f"{DS}SignatureMethod").get("Algorithm"),
+        _check_value(cert, _child(signed_info, f"{DS}SignatureMethod").get("Algorithm"),
                      base64.b64decode(value_text), _c14n(signed_info, c14n))
     except InvalidSignature:
         return Verdict("invalid", "SignatureValue does not verify with the KeyInfo certificate's key", signer,
