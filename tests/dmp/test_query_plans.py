@@ -4,6 +4,7 @@ shares a code (with 10^6 entries of one event code, that was a full index range 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,5 +64,24 @@ def test_stored_queries_search_by_index_and_read_codes_by_entry(case, tmp_path):
             assert not scans, f"full scan {scans} in {sql}"
             for step in (s for s in steps if s.startswith("SEARCH m ")):
                 assert "obj_id=?" in step, f"multi searched without the entry's id ({step}) in {sql}"
+    finally:
+        storage.close()
+
+
+def test_a_database_made_with_the_older_multi_indexes_gets_the_new_one(tmp_path):
+    path = tmp_path / "dmp.sqlite"
+    with sqlite3.connect(path) as old:
+        old.executescript("CREATE TABLE multi (obj_id TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL);"
+                          "CREATE INDEX multi_obj ON multi(obj_id, kind);"
+                          "CREATE INDEX multi_value ON multi(kind, value);"
+                          "INSERT INTO multi VALUES ('urn:uuid:x', 'event', 'CT^^1.2.840.10008.2.16.4');")
+    old.close()
+    storage = SqliteStorage(path)
+    try:
+        names = {row[0] for row in storage.query("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                 "AND tbl_name = 'multi'")}
+        assert names == {"multi_key"}
+        assert storage.query("SELECT value FROM multi WHERE obj_id = 'urn:uuid:x'") == \
+            [("CT^^1.2.840.10008.2.16.4",)]
     finally:
         storage.close()
