@@ -31,6 +31,8 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench_dmp import cpu_seconds  # noqa: E402 - this folder: the script's own, first on sys.path
+
 from fixtures.studies import write_study  # noqa: E402
 from harness.orthanc import skip_reason, start_orthanc  # noqa: E402
 from harness.servers import free_port  # noqa: E402
@@ -84,12 +86,6 @@ def start_source(workdir: Path, orthanc, dmp, psc) -> tuple[subprocess.Popen, st
     raise RuntimeError("the Source did not start")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/PID/stat utime, stime)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def vm_hwm_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -118,10 +114,10 @@ def measure(name: str, key: str, n: int, ts: str, size: int, ctx: dict, repeat: 
     for _ in range(repeat):
         direct.append(fetch(ctx["orthanc"].dicomweb_url + path, {"Accept": ANY}))
         token = ctx["psc"].issue_token("10001000002", "drimbox-consumer")
-        before = cpu_seconds(ctx["pid"])
+        before = cpu_seconds([ctx["pid"]])
         through.append(fetch(ctx["source"] + path, {"Accept": ANY, "Authorization": f"Bearer {token}",
                                                      "KOS-SOPInstanceUID": kos}))
-        cpu += cpu_seconds(ctx["pid"]) - before
+        cpu += cpu_seconds([ctx["pid"]]) - before
     mb = direct[0][2] / 1e6
     row = {"study": name, "instances": n, "MB": mb, "setup_s": setup,
            "cpu_s_per_gb": cpu / (sum(m[2] for m in through) / 1e9)}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
 from harness.xds.query import entry_summary
 from simulators.dmp import reference
 from simulators.dmp.config import DmpConfig
@@ -107,9 +110,6 @@ def test_other_stored_queries(dmp_server):
 def test_assigned_entry_uuids_are_time_ordered(dmp_server):
     """Symbolic ids get version-7 UUIDs (RFC 9562 §5.7): valid urn:uuid values whose order follows
     the submissions', the property that keeps the id indexes' writes on one page per commit."""
-    import time
-    import uuid
-
     client = client_of(dmp_server)
     ids = []
     for _ in range(2):
