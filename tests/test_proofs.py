@@ -30,6 +30,7 @@ from harness.runner import REFERENCE_SPECS, available_plans, reference_actors
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"
 OPTIONAL_TOOLS = {"dciodvfy"}  # their findings depend on what the machine has installed
+CORPUS = REPO.parent / "shared" / "corpus"  # third-party samples: the golden runs had them
 PLAN_OF_ACTOR = {"content": "content", "dmp": "dmp", "source_drimbox": "source_drimbox",
                  "consumer_drimbox": "consumer_drimbox"}
 
@@ -82,7 +83,8 @@ def golden_view(results: dict) -> dict:
     return {"tests": dict(sorted(tests.items())), "requirements": dict(sorted(verdicts.items()))}
 
 
-def compare_with_golden(actor: str, view: dict) -> None:
+def compare_with_golden(actor: str, view: dict, excused: set[str] | frozenset[str] = frozenset()) -> None:
+    """``excused``: tests left out of the comparison, with the requirements they alone verify."""
     path = GOLDEN / f"{actor}.json"
     if os.environ.get("DRIMCHECK_UPDATE_GOLDEN") == "1":
         path.parent.mkdir(exist_ok=True)
@@ -90,10 +92,14 @@ def compare_with_golden(actor: str, view: dict) -> None:
         return
     assert path.exists(), f"no golden file {path}: run with DRIMCHECK_UPDATE_GOLDEN=1 and review the diff"
     golden = json.loads(path.read_text())
+    checked = [t for node, t in view["tests"].items() if node not in excused]
+    covered = {r for t in checked for r in t["requirements"]}
+    skip = {"tests": set(excused),
+            "requirements": {r for node in excused for r in view["tests"][node]["requirements"]} - covered}
     drift = [f"{kind} {key}: golden {golden[kind].get(key)!r}, now {view[kind].get(key)!r}"
              for kind in ("tests", "requirements")
              for key in sorted(set(golden[kind]) | set(view[kind]))
-             if golden[kind].get(key) != view[kind].get(key)]
+             if key not in skip[kind] and golden[kind].get(key) != view[kind].get(key)]
     assert not drift, "reference run differs from " + str(path) + ":\n" + "\n".join(drift)
 
 
@@ -105,7 +111,16 @@ def test_every_plan_passes_on_the_reference(actor, tmp_path):
     assert code == 0
     errors = [t["nodeid"] for t in results["tests"] if t["outcome"] in ("failed", "error")]
     assert errors == []
-    compare_with_golden(actor, golden_view(results))
+    compare_with_golden(actor, golden_view(results), skipped_without_corpus(results))
+
+
+def skipped_without_corpus(results: dict, corpus: Path | None = None) -> set[str]:
+    """Tests that skip because ../shared/corpus is absent (a clone without the third-party samples:
+    tests that read them skip, by design). The golden files were recorded with the corpus, so
+    those tests are not compared; with the corpus present, nothing is excused."""
+    if (corpus or CORPUS).is_dir():
+        return set()
+    return {t["nodeid"] for t in results["tests"] if t["outcome"] == "skipped"}
 
 
 @pytest.mark.parametrize(("actor", "fault"), _fault_cases()
@@ -134,3 +149,27 @@ def test_golden_comparison_reports_a_drifted_test(monkeypatch, tmp_path):
     drifted["tests"]["t::a"]["outcome"] = "not_applicable"
     with pytest.raises(AssertionError, match=r"t::a: golden .*'passed'.*now .*'not_applicable'"):
         compare_with_golden("x", drifted)
+
+
+def test_only_a_missing_corpus_excuses_skipped_tests(monkeypatch, tmp_path):
+    """Without ../shared/corpus a test that reads it skips and is left out of the golden comparison;
+    with the corpus present the same skip is drift."""
+    monkeypatch.setattr(sys.modules[__name__], "GOLDEN", tmp_path)
+    monkeypatch.delenv("DRIMCHECK_UPDATE_GOLDEN", raising=False)
+    golden = {"tests": {"t::a": {"outcome": "passed", "requirements": ["R-1"], "findings": []},
+                        "t::b": {"outcome": "passed", "requirements": ["R-1"], "findings": []}},
+              "requirements": {"R-1": "passed"}}
+    (tmp_path / "x.json").write_text(json.dumps(golden))
+    now = json.loads(json.dumps(golden))
+    now["tests"]["t::b"]["outcome"] = "skipped"
+    results = {"tests": [{"nodeid": node, **t} for node, t in now["tests"].items()]}
+    (tmp_path / "corpus").mkdir()
+    assert skipped_without_corpus(results, tmp_path / "corpus") == set()
+    with pytest.raises(AssertionError, match=r"t::b: golden .*'passed'.*now .*'skipped'"):
+        compare_with_golden("x", now, skipped_without_corpus(results, tmp_path / "corpus"))
+    excused = skipped_without_corpus(results, tmp_path / "absent")
+    assert excused == {"t::b"}
+    compare_with_golden("x", now, excused)
+    now["requirements"]["R-1"] = "failed"  # still verified by t::a: compared
+    with pytest.raises(AssertionError, match=r"requirements R-1"):
+        compare_with_golden("x", now, excused)
