@@ -15,6 +15,7 @@ import pytest
 from harness.findings import Finding, Severity
 
 NOT_APPLICABLE_PREFIX = "not applicable: "
+INCONCLUSIVE_PREFIX = "inconclusive: "
 
 _attached = threading.local()
 
@@ -82,6 +83,13 @@ def expect_no_errors(findings: Iterable[Finding], *, rules: Iterable[str] | None
 def not_applicable(reason: str) -> NoReturn:
     """The test does not apply to this SUT (e.g. an option it does not implement)."""
     pytest.skip(NOT_APPLICABLE_PREFIX + reason)
+
+
+def inconclusive(precondition: str) -> NoReturn:
+    """A precondition of the test failed (the exam could not be published, a peer did not start, the SUT
+    never made the call): the requirement is neither passed nor failed, and the report names why
+    (STYLE §17: a refused publication is the finding, what depends on it is inconclusive)."""
+    pytest.skip(INCONCLUSIVE_PREFIX + precondition)
 
 
 def _s(value: object) -> str | None:

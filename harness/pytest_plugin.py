@@ -19,7 +19,7 @@ import pytest
 
 from harness import capture
 from harness.catalog import Catalog, CatalogError, load_catalog
-from harness.checks import NOT_APPLICABLE_PREFIX, ConformanceFailure, take_attached
+from harness.checks import INCONCLUSIVE_PREFIX, NOT_APPLICABLE_PREFIX, ConformanceFailure, take_attached
 from harness.sut import ProfileError, SutProfile, load_profile
 
 # plan folder under testplans/ -> actor it checks
@@ -212,6 +212,8 @@ def _outcome(report: pytest.TestReport) -> str | None:
         return "passed" if report.when == "call" else None
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if INCONCLUSIVE_PREFIX in reason:
+            return "inconclusive"
         return "not_applicable" if NOT_APPLICABLE_PREFIX in reason else "skipped"
     return "failed" if report.when == "call" else "error"
 
