@@ -33,6 +33,7 @@ class Requirement:
     source: str
     official_id: str | None = None
     not_tested_reason: str | None = None
+    not_applicable_when: str | None = None  # the only condition under which a SHALL may be not applicable
     description: str | None = None
     tags: tuple[str, ...] = ()
     file: str = ""
@@ -41,7 +42,8 @@ class Requirement:
         return {k: v for k, v in {
             "id": self.id, "title": self.title, "level": self.level, "actor": self.actor,
             "source": self.source, "official_id": self.official_id,
-            "not_tested_reason": self.not_tested_reason, "description": self.description,
+            "not_tested_reason": self.not_tested_reason, "not_applicable_when": self.not_applicable_when,
+            "description": self.description,
             "tags": list(self.tags), "file": self.file}.items() if v not in (None, [])}
 
 

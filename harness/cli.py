@@ -131,13 +131,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         catalog=catalog, evidence=out / "evidence", command=campaign.command, harness_error=problem)
     html = write_reports(results, out)
     s = results["summary"]
-    print(f"requirements: {s['requirements']['passed']} passed, {s['requirements']['failed']} failed, "
-          f"{s['requirements']['not_run']} not run, {s['requirements']['not_applicable']} not applicable, "
-          f"{s['requirements']['not_tested']} not tested")
+    counts = s["requirements"]
+    print("requirements: " + ", ".join(f"{counts.get(v, 0)} {v.replace('_', ' ')}" for v in
+                                        ("passed", "failed", "inconclusive", "not_run", "not_applicable",
+                                         "not_tested")))
     if problem:
         print(f"drimcheck: error: {problem}", file=sys.stderr)
-    if s["shall_failed"]:
-        print(f"SHALL requirements failed: {', '.join(s['shall_failed'])}")
+    for rid, why in (s.get("shall_not_passed") or {}).items():
+        print(f"SHALL {rid}: {why}")
     print(f"report: {html}")
     return int(s["exit_code"])
 

@@ -127,9 +127,25 @@ class _State:
             raise pytest.UsageError("requirement links:\n  " + "\n  ".join(problems))
         self.total = len(items)
         self.plans = {p for p in (plan_of(Path(str(i.path))) for i in items) if p in DEFAULT_SUT}
+        self._check_actor(config)
         links = config.getoption("--drimcheck-links")
         if links:
             Path(links).write_text(json.dumps({i.nodeid: requirement_ids(i) for i in items}, indent=1))
+
+    def _check_actor(self, config: pytest.Config) -> None:
+        """A plan checks one actor: run against another, its verdicts would mean nothing (harness error)."""
+        spec = config.getoption("--sut")
+        if spec is None or not self.plans:
+            return
+        try:
+            actor = load_profile(spec).actor
+        except ProfileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        other = sorted(p for p in self.plans if PLAN_ACTORS[p] != actor)
+        if other:
+            fit = sorted(p for p, a in PLAN_ACTORS.items() if a == actor)
+            raise pytest.UsageError(f"plan {', '.join(other)} checks another actor than {spec} ({actor}): "
+                                    f"plans that fit: {', '.join(fit) or 'none'}")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -260,21 +276,6 @@ def sut(request: pytest.FixtureRequest) -> SutProfile:
         return load_profile(spec)
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
-
-
-@pytest.fixture(autouse=True)
-def _plan_applicability(request: pytest.FixtureRequest) -> None:
-    """A plan checks one actor; run against another actor, its tests are not applicable."""
-    plan = plan_of(Path(str(request.node.path)))
-    if plan is None or plan not in PLAN_ACTORS:
-        return
-    spec = request.config.getoption("--sut")
-    if spec is None:
-        return
-    profile = request.getfixturevalue("sut")
-    if profile.actor != PLAN_ACTORS[plan]:
-        pytest.skip(f"{NOT_APPLICABLE_PREFIX}plan {plan} checks actor {PLAN_ACTORS[plan]}, "
-                    f"the SUT is a {profile.actor}")
 
 
 @pytest.fixture

@@ -94,25 +94,38 @@ def resolve_profiles(spec: str) -> list[SutProfile]:
 
 
 def resolve_plans(names: list[str], profiles: list[SutProfile]) -> list[PlanRun]:
+    """The plan runs of a campaign. A plan checks one actor: naming a plan of another actor than the
+    SUT's is a harness error that lists the plans that fit (running it would only give not-applicable
+    verdicts, which are not a result)."""
     plans = available_plans()
     runs: list[PlanRun] = []
-    for profile in profiles:
-        for name in names:
-            if name == "all":
-                chosen = [(p, path) for p, path in plans.items() if PLAN_ACTORS[p] == profile.actor]
-            elif name in plans:
-                chosen = [(name, plans[name])]
-            elif Path(name).is_dir():
-                chosen = [(Path(name).name, Path(name).resolve())]
-            else:
-                known = ", ".join(sorted(plans)) or "none"
-                raise HarnessError(f"unknown plan {name!r}: known plans are {known}, or 'all', or a folder path")
-            runs.extend(PlanRun(profile, p, path) for p, path in chosen
-                        if p not in PLAN_ACTORS or PLAN_ACTORS[p] == profile.actor or len(profiles) == 1)
+    for name in names:
+        if name == "all":
+            chosen = [(profile, p, path) for profile in profiles for p, path in plans.items()
+                      if PLAN_ACTORS[p] == profile.actor]
+        elif name in plans or Path(name).is_dir():
+            plan, path = (name, plans[name]) if name in plans else (Path(name).name, Path(name).resolve())
+            actor = PLAN_ACTORS.get(plan)
+            chosen = [(profile, plan, path) for profile in profiles if actor in (None, profile.actor)]
+            if not chosen:
+                raise HarnessError(f"plan {plan} checks a {actor}, and {_names(profiles)} is not one: "
+                                   f"{_fitting(profiles, plans)}")
+        else:
+            known = ", ".join(sorted(plans)) or "none"
+            raise HarnessError(f"unknown plan {name!r}: known plans are {known}, or 'all', or a folder path")
+        runs.extend(PlanRun(profile, p, path) for profile, p, path in chosen)
     if not runs:
-        raise HarnessError(f"no plan applies to {', '.join(p.name for p in profiles)}: "
-                           f"available plans are {', '.join(sorted(plans)) or 'none'}")
+        raise HarnessError(f"no plan applies to {_names(profiles)}: {_fitting(profiles, plans)}")
     return runs
+
+
+def _names(profiles: list[SutProfile]) -> str:
+    return ", ".join(f"{p.name} ({p.actor})" for p in profiles)
+
+
+def _fitting(profiles: list[SutProfile], plans: dict[str, Path]) -> str:
+    fit = sorted(p for p in plans if PLAN_ACTORS[p] in {profile.actor for profile in profiles})
+    return f"plans that fit: {', '.join(fit)}" if fit else f"available plans are {', '.join(sorted(plans))}"
 
 
 def check_reachable(profile: SutProfile, timeout: float = 3.0) -> None:

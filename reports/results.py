@@ -18,8 +18,8 @@ from harness import __version__
 from harness.catalog import Catalog
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "results.schema.json"
-RESULTS_SCHEMA_VERSION = "1.0"
-VERDICTS = ("passed", "failed", "not_run", "not_applicable", "not_tested")
+RESULTS_SCHEMA_VERSION = "1.1"
+VERDICTS = ("passed", "failed", "inconclusive", "not_run", "not_applicable", "not_tested")
 
 
 def git_revision() -> str | None:
@@ -40,19 +40,48 @@ def git_revision() -> str | None:
 def requirement_verdict(outcomes: list[str], reason: str | None) -> str:
     """Verdict of one requirement from the outcomes of the tests that verify it.
 
-    A failure or error anywhere fails it; it passes when at least one test passed and none
-    failed; all not-applicable -> not_applicable; no test at all -> not_tested when the catalog
-    gives a reason, else not_run; skipped tests -> not_run.
+    Never pass what was not checked: a failure or error anywhere fails it; otherwise an inconclusive
+    test (a precondition failed) makes it inconclusive; a test that was skipped or deselected makes it
+    not_run, even when others passed; it passes when at least one test passed and every other test
+    passed or was not applicable; all not-applicable -> not_applicable; no test at all ->
+    not_tested when the catalog gives a reason, else not_run.
     """
     if any(o in ("failed", "error") for o in outcomes):
         return "failed"
+    if "inconclusive" in outcomes:
+        return "inconclusive"
+    if any(o not in ("passed", "not_applicable") for o in outcomes):
+        return "not_run"
     if "passed" in outcomes:
         return "passed"
-    if outcomes and all(o == "not_applicable" for o in outcomes):
+    if outcomes:
         return "not_applicable"
-    if not outcomes and reason:
-        return "not_tested"
-    return "not_run"
+    return "not_tested" if reason else "not_run"
+
+
+def shall_not_passed(requirement: dict[str, Any]) -> str | None:
+    """Why a SHALL requirement keeps the campaign from passing, or None when it does not.
+
+    A SHALL passes the campaign when it passed, when the catalog says why it is not tested, or when it
+    is not applicable for the reason the catalog states (``not_applicable_when``); anything else
+    (failed, inconclusive, not run, not applicable without a stated reason) is named.
+    """
+    if requirement["level"] != "SHALL":
+        return None
+    verdict = requirement["verdict"]
+    if verdict in ("passed", "not_tested"):
+        return None
+    if verdict == "not_applicable" and requirement.get("not_applicable_when"):
+        return None
+    if verdict == "not_applicable":
+        return "not applicable, but the catalog states no condition under which it may be"
+    return verdict.replace("_", " ")
+
+
+def _why(tests: list[dict[str, Any]], outcome: str) -> list[str]:
+    """The messages of the tests with ``outcome`` (skip reasons, inconclusive preconditions)."""
+    return list(dict.fromkeys((t.get("message") or "").strip() or t["nodeid"] for t in tests
+                              if t["outcome"] == outcome))
 
 
 def load_exchanges(evidence: Path) -> list[dict[str, Any]]:
@@ -94,11 +123,18 @@ def build_results(*, campaign_id: str, raws: list[dict[str, Any]], suts: list[di
         verdict = requirement_verdict([t["outcome"] for t in ts], req.not_tested_reason)
         failures = [t["failure"] or {"message": t.get("message")} for t in ts
                     if t["outcome"] in ("failed", "error")]
-        requirements.append({**req.to_dict(), "verdict": verdict, "tests": [t["nodeid"] for t in ts],
-                             "failures": failures})
+        record = {**req.to_dict(), "verdict": verdict, "tests": [t["nodeid"] for t in ts], "failures": failures}
+        reasons = {"inconclusive": _why(ts, "inconclusive"), "not_run": _why(ts, "skipped"),
+                   "not_applicable": _why(ts, "not_applicable")}.get(verdict)
+        if reasons:
+            record["reasons"] = reasons
+        requirements.append(record)
     counts = Counter(r["verdict"] for r in requirements)
-    shall_failed = [r["id"] for r in requirements if r["verdict"] == "failed" and r["level"] == "SHALL"]
-    exit_code = 2 if harness_error else (1 if shall_failed else 0)
+    blocking = {r["id"]: why for r in requirements if (why := shall_not_passed(r))}
+    shall_failed = [rid for rid, why in blocking.items() if why == "failed"]
+    exit_code = 2 if harness_error else (1 if blocking else 0)
+    verdict = ("error" if harness_error else "fail" if shall_failed
+               else "inconclusive" if blocking else "pass")
     started = min((raw["started"] for raw in raws), default=None)
     finished = max((raw["finished"] for raw in raws), default=None)
     return {
@@ -109,9 +145,8 @@ def build_results(*, campaign_id: str, raws: list[dict[str, Any]], suts: list[di
             "suts": suts, "plans": plans, "command": command,
         },
         "summary": {
-            "exit_code": exit_code, "harness_error": harness_error,
-            "verdict": "error" if harness_error else ("fail" if shall_failed else "pass"),
-            "shall_failed": shall_failed,
+            "exit_code": exit_code, "harness_error": harness_error, "verdict": verdict,
+            "shall_failed": shall_failed, "shall_not_passed": blocking,
             "tests": dict(Counter(t["outcome"] for t in tests)), "test_total": len(tests),
             "requirements": {v: counts.get(v, 0) for v in VERDICTS}, "requirement_total": len(requirements),
         },
