@@ -32,7 +32,7 @@ def test_plan_passes_on_a_vendor_style_profile(tmp_path):
         profile = {"name": "vendor-like source", "actor": "source_drimbox",
                    "endpoints": {"wado_rs": source.endpoints["wado_rs"], "mllp": source.endpoints["mllp"],
                                  "dicom": {"ae_title": pacs.aet, "host": pacs.host, "port": pacs.port}},
-                   "options": {"dmp_port": dmp_port, "psc_port": psc_port},
+                   "options": {"ports": {"dmp": dmp_port, "psc": psc_port}},
                    "credentials": {"vihf_ca": str(tmp_path / "ca.pem")}}
         path = tmp_path / "sut.yaml"
         path.write_text(yaml.safe_dump(profile))
