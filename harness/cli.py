@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", type=Path)
     report.add_argument("--out", type=Path, help="folder (default: beside results.json)")
     report.set_defaults(func=cmd_report)
+
+    from harness.profile_cmd import add_parser as add_profile_parser
+
+    add_profile_parser(sub)
     return parser
 
 
