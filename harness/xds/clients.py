@@ -242,6 +242,8 @@ def _update_skeleton(patient_id: str, source_id: str,
     ctype = etree.SubElement(ss, f"{_R}Classification", id="cl-ctype", classificationScheme=SS_CONTENT_TYPE,
                              classifiedObject="SubmissionSet01", nodeRepresentation="04")
     _slot(ctype, "codingScheme", "1.2.250.1.213.2.2")
+    name = etree.SubElement(ctype, f"{_R}Name")  # a code's display name is required (ITI TF-3 §4.2.3.1.7)
+    etree.SubElement(name, f"{_R}LocalizedString", value="Hospitalisation de jour")
     for ident, scheme, value in (("ei-pid", SS_PATIENT, patient_id),
                                  ("ei-uid", SS_UNIQUE, f"2.25.{uuid.uuid4().int}"), ("ei-src", SS_SOURCE, source_id)):
         etree.SubElement(ss, f"{_R}ExternalIdentifier", id=ident, identificationScheme=scheme,

@@ -12,13 +12,15 @@ A vendor Source (a SUT profile with ``actor: source_drimbox``) must provide:
 - ``endpoints.wado_rs``: its WADO-RS base URL (what it writes in the KOS Retrieve URL);
 - ``endpoints.mllp``: ``host:port`` of its HL7 v2 listener;
 - ``endpoints.dicom``: ``{ae_title, host, port}`` of the PACS it reads (the plan C-STOREs the fixture studies there);
-- ``options.dmp_port`` / ``options.psc_port``: the fixed loopback ports on which the harness starts the DMP and
+- ``options.ports.dmp`` / ``options.ports.psc``: the fixed loopback ports on which the harness starts the DMP and
   PSC simulators, so the Source can be configured beforehand with
-  DMP registry ``http://127.0.0.1:<dmp_port>/registry``, repository ``http://127.0.0.1:<dmp_port>/repository``,
-  and PSC issuer ``http://127.0.0.1:<psc_port>/auth/realms/esante-wallet`` (introspection at
-  ``<issuer>/protocol/openid-connect/token/introspect``, client ``drimbox-source`` / ``source-secret``);
-- ``credentials.vihf_ca``: the PEM CA certificate of its VIHF signer (the DMP simulator trusts it);
-  without it the DMP only warns about VIHF.
+  DMP registry ``http://127.0.0.1:<dmp>/registry``, repository ``http://127.0.0.1:<dmp>/repository``,
+  and PSC issuer ``http://127.0.0.1:<psc>/auth/realms/esante-wallet`` (introspection at
+  ``<issuer>/protocol/openid-connect/token/introspect``, client ``credentials.psc_client_id`` /
+  ``psc_client_secret``, default ``drimbox-source`` / ``source-secret``);
+- ``credentials.vihf_ca``: the PEM CA certificate of its VIHF and Signature01 signer: the DMP simulator enforces
+  VIHF against it and the plan verifies both signatures with it. Without it the DMP only warns and the
+  VIHF requirement is inconclusive.
 The harness prints these endpoints at start.
 """
 
@@ -124,6 +126,9 @@ class Env:
     exams: dict[str, Exam]
     files: dict[str, list[Path]]
     published: dict[str, Any] = field(default_factory=dict)
+    trust: list[bytes] = field(default_factory=list)  # CA(s) of the Source's VIHF / Signature01 signer
+    refused: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # rule -> [(study, sent at)]
+    current_requirements: tuple[str, ...] = ()  # of the running test (set by an autouse fixture)
 
     def token(self, **kwargs: Any) -> str:
         return self.psc.issue_token(PROFESSIONAL, CONSUMER_CLIENT, **kwargs)
@@ -133,7 +138,16 @@ class Env:
         return self.psc.issue_token(professional, CONSUMER_CLIENT, **kwargs)
 
     def send(self, message: bytes):
-        return send(self.mllp, message)
+        """Send one HL7 message over MLLP; a report the Source refuses (AE/AR) is remembered, with the
+        requirements of the test that sent it, so the plan can check at its end that it was never published."""
+        sent = time.time()
+        raw, ack = send(self.mllp, message)
+        study = _study_of(message) or next((ex.study_uid for ex in self.exams.values()
+                                            if ex.accession.encode() in message), None)
+        if study and ack is not None and ack.code in ("AE", "AR"):
+            for rid in self.current_requirements:
+                self.refused.setdefault(rid, []).append((study, sent))
+        return raw, ack
 
 
 def _exams() -> dict[str, Exam]:
@@ -167,15 +181,14 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     root = tmp_path_factory.mktemp("source-plan")
     exams = _exams()
     files = _study_files(exams, root / "studies")
-    opts = sut.options or {}
     vendor_ca = (sut.credentials or {}).get("vihf_ca")
-    pki = None if vendor_ca else throwaway_pki("DRIMcheck Source plan")
-    trust = [Path(vendor_ca).read_bytes()] if vendor_ca else [pki.ca_pem]
+    pki = throwaway_pki("DRIMcheck Source plan") if sut.reference and not vendor_ca else None
+    trust = [Path(vendor_ca).read_bytes()] if vendor_ca else [pki.ca_pem] if pki else []
     dmp_dir = root / "dmp"
     dmp_dir.mkdir()
-    dmp_ref = start_dmp(_dmp_config(dmp_dir, trust), port=int(opts.get("dmp_port", 0)), vihf_pki=pki)
+    dmp_ref = start_dmp(_dmp_config(dmp_dir, trust), port=sut.port("dmp"), vihf_pki=pki)
     dmp = Dmp(dmp_ref, dmp_dir, pki, trust, dmp_ref.server.port)
-    psc = start_psc(port=int(opts.get("psc_port", 0)))
+    psc = start_psc(_psc_config(sut), port=sut.port("psc"))
     stack: list[Any] = [psc]
     try:
         if sut.reference:
@@ -202,11 +215,25 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         print(f"\nsource_drimbox plan peers: DMP registry {dmp.endpoints['registry']}, repository "
               f"{dmp.endpoints['repository']}; PSC issuer {psc.endpoints['issuer']}; Source WADO-RS {wado}, "
               f"MLLP {mllp}", file=sys.stderr)
-        yield Env(dmp, psc, wado, mllp, exams, files)
+        yield Env(dmp, psc, wado, mllp, exams, files, trust=trust)
     finally:
         for item in reversed(stack):
             item.stop()
         dmp.stop()
+
+
+def _psc_config(sut: Any) -> Any:
+    """The PSC simulator's configuration, with the Source's own client when the profile gives it."""
+    from dataclasses import replace
+
+    from simulators.psc.config import Client, PscConfig
+
+    config = PscConfig().load()
+    creds = sut.credentials or {}
+    if creds.get("psc_client_id"):
+        client = Client(creds["psc_client_id"], creds.get("psc_client_secret", ""), require_pkce=False)
+        config = replace(config, clients=[c for c in config.clients if c.client_id != client.client_id] + [client])
+    return config
 
 
 def _start_pacs(root: Path) -> Any:
@@ -253,12 +280,76 @@ def publish(env: Env, key: str, message: bytes | None = None) -> Publication:
     return env.published[key]
 
 
-def published_kos(env: Env, key: str) -> Any:
-    """The Captured PnR of exam ``key``; fails the test (with the Source's ACK) when there is none."""
-    from harness.checks import fail
+def published_request(env: Env, key: str) -> Any:
+    """The captured RAD-68 request of exam ``key``. When the Source did not acknowledge the report AA, or
+    nothing reached the DMP, the calling test is inconclusive: that outcome is the finding of SRC-ACK-AA /
+    SRC-XDS-ACCEPTED, and what depends on it cannot be judged (STYLE §17)."""
+    from harness.checks import inconclusive
+    from testplans.source_drimbox.support import PUBLISH_TIMEOUT
 
     pub = publish(env, key)
-    if pub.pnr is None or pub.pnr.kos() is None:
-        fail("SRC-ACK-AA", "DMP repository", "a RAD-68 request carrying the KOS of the study",
-             f"ACK {pub.ack}", f"exam {key}: no KOS publication reached the DMP")
+    if pub.ack is None or pub.ack.code != "AA":
+        inconclusive(f"exam {key}: the Source answered its report "
+                     f"{'with no acknowledgement' if pub.ack is None else 'MSA-1 ' + pub.ack.code}, so nothing "
+                     f"was published (see SRC-ACK-AA)")
+    if pub.pnr is None:
+        inconclusive(f"exam {key}: no RAD-68 request reached the DMP within {PUBLISH_TIMEOUT:.0f} s of the "
+                     f"ACK AA (see SRC-XDS-ACCEPTED)")
     return pub.pnr
+
+
+def published_kos(env: Env, key: str) -> Any:
+    """The captured RAD-68 request of exam ``key``, which must carry a KOS (else inconclusive: see SRC-XDS-KOS)."""
+    from harness.checks import inconclusive
+
+    pnr = published_request(env, key)
+    if pnr.kos_entry() is None or pnr.kos_bytes() is None:
+        inconclusive(f"exam {key}: the RAD-68 request carries no application/dicom document (see SRC-XDS-KOS)")
+    return pnr
+
+
+def accepted_kos(env: Env, key: str) -> Any:
+    """Like :func:`published_kos`, for a test that needs the DMP to hold the publication: a refused one
+    makes it inconclusive (the refusal itself fails SRC-XDS-ACCEPTED)."""
+    from harness.checks import inconclusive
+
+    pnr = published_kos(env, key)
+    answer = pnr.answer()
+    if not answer.accepted:
+        inconclusive(f"exam {key}: the DMP refused its publication ({answer.describe()}; see SRC-XDS-ACCEPTED)")
+    return pnr
+
+
+def _study_of(message: bytes) -> str | None:
+    """The Study Instance UID a report is about: ZDS-1 or IPC-3 when present, else the CR-IMG's serviceEvent id
+    (OBX-5, base64), read leniently (a malformed message has no study)."""
+    import base64
+    import re
+
+    for seg in message.split(b"\r"):
+        fields = seg.split(b"|")
+        if fields[0] in (b"ZDS", b"IPC") and len(fields) > (3 if fields[0] == b"IPC" else 1):
+            value = fields[3 if fields[0] == b"IPC" else 1].split(b"^")[0].decode("latin-1").strip()
+            if value:
+                return value
+    for seg in message.split(b"\r"):
+        fields = seg.split(b"|")
+        if fields[0] == b"OBX" and len(fields) > 5 and fields[2] == b"ED":
+            data = fields[5].split(b"^")[-1]
+            try:
+                cda = base64.b64decode(data, validate=False)
+            except ValueError:
+                return None
+            found = re.search(rb"<serviceEvent\b.*?<id\s[^>]*root=\"([0-9.]+)\"", cda, re.S)
+            return found[1].decode() if found else None
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _requirements_of_the_running_test(request: pytest.FixtureRequest, env: Env) -> Iterator[None]:
+    """Tell ``env.send`` which requirements the running test verifies (see ``Env.send``)."""
+    from harness.pytest_plugin import requirement_ids
+
+    env.current_requirements = tuple(requirement_ids(request.node))
+    yield
+    env.current_requirements = ()

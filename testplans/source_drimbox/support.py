@@ -16,11 +16,16 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from harness import capture
-from harness.soap import decode_message
+from harness.soap import decode_message, parse_fault
 from harness.xds import parse_pnr
 from harness.xds.model import DocumentEntry, Submission
+from harness.xds.query import parse_registry_response
 
 DMP_ACTOR = "dmp-simulator"
+PUBLISH_TIMEOUT = 20.0  # seconds a publication is waited for, and the DMP watched for one that must not come
+SUCCESS = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
+UPDATE_STATUS = "urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus"  # ITI TF-3 §4.2.2.2.9
+_RIM = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
 KOS_MIME = "application/dicom"
 STATUS_DELETED = "urn:asip:ci-sis:2010:StatusType:Deleted"
 
@@ -40,6 +45,10 @@ class Captured:
     def status(self) -> str | None:
         return self.exchange.status
 
+    def answer(self) -> DmpAnswer:
+        """What the DMP answered to this request (STYLE §17: the outcome before the expectation)."""
+        return dmp_answer(self.exchange)
+
     def kos_entry(self) -> DocumentEntry | None:
         if self.submission is None:
             return None
@@ -52,6 +61,45 @@ class Captured:
     def kos(self) -> Dataset | None:
         data = self.kos_bytes()
         return None if data is None else dcmread(io.BytesIO(data))
+
+
+@dataclass(frozen=True)
+class DmpAnswer:
+    """The DMP's response to one request: HTTP status, SOAP fault, RegistryResponse status and errors."""
+
+    http_status: str | None
+    status: str = ""
+    errors: tuple[str, ...] = ()  # "code: context" of each RegistryError
+    fault: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.fault is None and self.status == SUCCESS
+
+    def describe(self) -> str:
+        """The answer as a person writes it: status and every error, or the SOAP fault."""
+        if self.fault:
+            return f"SOAP fault (HTTP {self.http_status}): {self.fault}"
+        if not self.status:
+            return f"HTTP {self.http_status} with no RegistryResponse"
+        text = self.status.rsplit(":", 1)[-1]
+        return text + (": " + "; ".join(self.errors) if self.errors else "")
+
+
+def dmp_answer(exchange: capture.Exchange) -> DmpAnswer:
+    """Decode the DMP simulator's captured response (SOAP 1.2, plain or MTOM) into a :class:`DmpAnswer`."""
+    ctype = next((v for k, v in exchange.response_headers if k.lower() == "content-type"), "")
+    try:
+        env = decode_message(ctype, exchange.response_body.read()).envelope
+    except Exception as exc:  # an undecodable answer is itself the outcome
+        return DmpAnswer(exchange.status, fault=f"undecodable response ({exc})")
+    fault = parse_fault(env)
+    if fault is not None:
+        return DmpAnswer(exchange.status, fault=f"{fault.code} {fault.subcode or ''} {fault.reason}".strip())
+    if env.body is None:
+        return DmpAnswer(exchange.status)
+    status, errors = parse_registry_response(env.body)
+    return DmpAnswer(exchange.status, status, tuple(f"{e.code}: {e.context}".strip(": ") for e in errors))
 
 
 def _header(exchange: capture.Exchange, name: str) -> str:
@@ -83,7 +131,7 @@ def dmp_requests(contains: str, since: float = 0.0) -> list[Captured]:
             if e.started >= since and needle in e.request_body.read()]
 
 
-def wait_dmp(contains: str, *, count: int = 1, timeout: float = 20.0, since: float = 0.0,
+def wait_dmp(contains: str, *, count: int = 1, timeout: float = PUBLISH_TIMEOUT, since: float = 0.0,
              predicate=lambda c: True) -> list[Captured]:
     """Wait (bounded) until the DMP received ``count`` matching requests; returns what it got."""
     deadline = time.monotonic() + timeout
@@ -99,7 +147,31 @@ def is_pnr(c: Captured) -> bool:
 
 
 def is_iti57(c: Captured) -> bool:
-    return c.xml is not None and etree.QName(c.xml).localname == "SubmitObjectsRequest" and b"NewStatus" in c.body
+    """An ITI-57 availability-status update (ITI TF-3 §4.2.2.2.9): a SubmitObjectsRequest whose
+    Association of type UpdateAvailabilityStatus carries a NewStatus slot, read from the parsed XML."""
+    if c.xml is None or etree.QName(c.xml).localname != "SubmitObjectsRequest":
+        return False
+    return bool(update_statuses(c))
+
+
+def update_statuses(c: Captured) -> list[tuple[str, str]]:
+    """(target entry, NewStatus) of each UpdateAvailabilityStatus association of an ITI-57 request."""
+    if c.xml is None:
+        return []
+    out = []
+    for assoc in c.xml.iter(f"{_RIM}Association"):
+        if assoc.get("associationType") != UPDATE_STATUS:
+            continue
+        for slot in assoc.iter(f"{_RIM}Slot"):
+            if slot.get("name") == "NewStatus":
+                values = ["".join(v.itertext()).strip() for v in slot.iter(f"{_RIM}Value")]
+                out.extend((assoc.get("targetObject", ""), v) for v in values)
+    return out
+
+
+def is_source_request(c: Captured) -> bool:
+    """A RAD-68 or ITI-57 request: what a Source sends to the DMP."""
+    return is_pnr(c) or is_iti57(c)
 
 
 def split_parts(body: bytes, content_type: str) -> list[tuple[dict[str, str], bytes]]:

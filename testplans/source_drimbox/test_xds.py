@@ -1,19 +1,44 @@
-"""XDS metadata of the RAD-68 publication the DMP received (FACTS §3)."""
+"""The RAD-68 publication the DMP received: what the DMP answered first (STYLE §17), then the request
+itself: the full XDS validator under the DMP rules, its VIHF, its Signature01, and the KOS entry's metadata."""
 
 from __future__ import annotations
 
 import pytest
 
 from fixtures.mutations.goodset import ACC_ISSUER
-from harness.checks import expect, expect_equal
+from harness.checks import expect, expect_equal, fail
 from harness.soap import ITI41_ACTION
-from testplans.source_drimbox.conftest import published_kos
+from testplans.source_drimbox.conftest import publish, published_kos, published_request
+from testplans.source_drimbox.outcomes import expect_signature01, expect_valid_request, expect_vihf
+from testplans.source_drimbox.support import PUBLISH_TIMEOUT
 
 INS_OID = "1.2.250.1.213.1.4.10"
 
 
 def _code(c) -> tuple | None:
     return None if c is None else (c.node, c.coding_scheme)
+
+
+@pytest.mark.requirement("SRC-XDS-ACCEPTED")
+def test_report_publication_is_accepted_by_the_dmp(env):
+    pub = publish(env, "main")
+    if pub.ack is not None and pub.ack.code == "AA" and pub.pnr is None:
+        fail("SRC-XDS-ACCEPTED", "DMP repository", "a RAD-68 request for the study after the ACK AA",
+             f"nothing within {PUBLISH_TIMEOUT:.0f} s", "a report acknowledged AA must be published")
+    pnr = published_request(env, "main")
+    answer = pnr.answer()
+    expect(answer.accepted, rule="SRC-XDS-ACCEPTED", location="RegistryResponse/@status",
+           expected="Success", observed=answer.describe(), message="the DMP refused the publication")
+
+
+@pytest.mark.requirement("SRC-XDS-VALID")
+def test_publication_passes_the_dmp_metadata_rules(env):
+    expect_valid_request(published_request(env, "main"))
+
+
+@pytest.mark.requirement("SRC-XDS-VIHF")
+def test_publication_carries_a_valid_vihf(env):
+    expect_vihf(env, published_request(env, "main"))
 
 
 @pytest.mark.requirement("SRC-XDS-TRANSPORT")
@@ -87,7 +112,8 @@ def test_event_code_has_the_modality(env):
 
 @pytest.mark.requirement("SRC-XDS-SIGNATURE")
 def test_signature_document_signs_the_submission(env):
-    sub = published_kos(env, "main").submission
+    pnr = published_request(env, "main")
+    sub = pnr.submission
     sigs = [d for d in sub.documents if d.mimeType == "text/xml"
             and _code(d.formatCode) and d.formatCode.node == "http://www.w3.org/2000/09/xmldsig#"]
     expect(len(sigs) == 1, rule="SRC-XDS-SIGNATURE", location="ExtrinsicObject[@mimeType='text/xml']",
@@ -97,11 +123,18 @@ def test_signature_document_signs_the_submission(env):
     expect(any(a.source == sigs[0].id and a.target == ss_id for a in signs), rule="SRC-XDS-SIGNATURE",
            location="Association[@associationType='...:signs']", expected=f"{sigs[0].id} signs {ss_id}",
            observed=[(a.source, a.target) for a in signs], message="the signature signs the submission set")
+    expect_signature01(env, pnr)
 
 
 @pytest.mark.requirement("SRC-XDS-KOS")
 def test_published_document_is_the_studys_kos(env):
-    kos = published_kos(env, "main").kos()
+    pnr = published_request(env, "main")
+    entry = pnr.kos_entry()
+    expect(entry is not None and pnr.kos_bytes() is not None, rule="SRC-XDS-KOS",
+           location="ExtrinsicObject[@mimeType='application/dicom']", expected="the KOS document and its bytes",
+           observed="no application/dicom entry" if entry is None else "no attachment for the entry",
+           message="the publication carries the study's KOS")
+    kos = pnr.kos()
     expect_equal(str(kos.SOPClassUID), "1.2.840.10008.5.1.4.1.1.88.59", rule="SRC-XDS-KOS",
                  location="(0008,0016)", message="the document is a KOS")
     expect_equal(str(kos.StudyInstanceUID), env.exams["main"].study_uid, rule="SRC-XDS-KOS",
