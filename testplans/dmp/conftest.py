@@ -3,6 +3,9 @@
 With ``sut.reference`` the reference DMP simulator is started (with ``sut.fault``); otherwise the
 profile gives ``endpoints.registry``, ``endpoints.repository`` and optionally
 ``endpoints.repository_unique_id`` and ``options.patients`` (CX patient ids known to the SUT).
+
+Each test has its own patient and a *decoy* patient: ``submitted(...)`` registers the same metadata
+for both, so any answer about the test patient that holds a decoy entry shows a leak between patients.
 """
 
 from __future__ import annotations
@@ -17,16 +20,28 @@ from typing import Any
 
 import pytest
 
+from harness.checks import inconclusive
 from harness.vihf import VihfIdentity, build_vihf
 from harness.xds import Submission, kos_submission
-from harness.xds.clients import SoapResult, XdsClient
+from harness.xds.clients import XdsClient
+from harness.xds.model import Association
+from harness.xds.query import entry_summary
+from testplans.dmp.entries import (
+    ALL_STATUSES,
+    APPROVED,
+    DECOY_OWNER,
+    DELETED,
+    DEPRECATED,
+    RPLC,
+    TEST_OWNER,
+    Ledger,
+    kos_of,
+)
+from testplans.dmp.helpers import answer
 from testplans.dmp.kos import make_kos
 
-TEST_NIR_OID = "1.2.250.1.213.1.4.10"  # FACTS §3: test INS-NIR assigning authority
-APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
-DEPRECATED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"
-DELETED = "urn:asip:ci-sis:2010:StatusType:Deleted"
-ALL_STATUSES = [APPROVED, DEPRECATED, DELETED]
+TEST_NIR_OID = "1.2.250.1.213.1.4.10"  # test INS-NIR assigning authority (ANS, INS test identities)
+__all__ = ["ALL_STATUSES", "APPROVED", "DELETED", "DEPRECATED", "Dmp", "kos_entry"]
 
 
 @dataclass
@@ -90,11 +105,27 @@ def _ins_patient() -> str:
     return f"{digits}^^^&{TEST_NIR_OID}&ISO^NH"
 
 
+@pytest.fixture(scope="session")
+def ledger(dmp: Dmp) -> Ledger:
+    return Ledger(fresh_patients=not dmp.patients)
+
+
 @pytest.fixture
 def patient(dmp: Dmp) -> str:
     if dmp.patients:
         return random.choice(dmp.patients)
     return _ins_patient()
+
+
+@pytest.fixture
+def decoy_patient(dmp: Dmp, patient: str) -> str:
+    """A second patient: no answer about ``patient`` may hold one of its entries."""
+    if not dmp.patients:
+        return _ins_patient()
+    others = [p for p in dmp.patients if p != patient]
+    if not others:
+        inconclusive("options.patients names a single patient; the decoy entries need a second one")
+    return random.choice(others)
 
 
 @pytest.fixture
@@ -109,22 +140,67 @@ def make_submission(patient: str) -> Callable[..., Submission]:
     return build
 
 
+def register(client: XdsClient, ledger: Ledger, sub: Submission, owner: str, tag: str = "") -> Submission:
+    """Provide and register a setup submission; a refusal makes the test inconclusive (STYLE §17)."""
+    result = client.provide_and_register(sub)
+    if not result.success:
+        inconclusive(f"setup: the DMP refused a valid KOS submission for the {owner}: {answer(result)}")
+    ledger.record(sub, owner, tag)
+    return sub
+
+
 @pytest.fixture
-def submitted(client: XdsClient, make_submission: Callable[..., Submission]) -> Callable[..., Submission]:
-    """Submit a KOS submission that must be accepted (setup of query/retrieve tests)."""
-    def submit(**kwargs: Any) -> Submission:
-        sub = make_submission(**kwargs)
-        result = client.provide_and_register(sub)
-        if not result.success:
-            pytest.fail(f"setup: the DMP refused a valid KOS submission: {result.status} {result.errors} "
-                        f"{result.fault or result.decode_error or ''}")
+def submitted(client: XdsClient, make_submission: Callable[..., Submission], ledger: Ledger,
+              decoy_patient: str) -> Callable[..., Submission]:
+    """``submitted(tag="", **kos_submission kwargs)`` registers the submission for the decoy patient,
+    then for the test patient, and returns the test patient's (its twin: ``ledger.decoys``)."""
+    def submit(*, tag: str = "", **kwargs: Any) -> Submission:
+        kwargs.setdefault("accession", f"ACC{secrets.randbelow(10**9)}")
+        twin = register(client, ledger, make_submission(**{**kwargs, "patient_id": decoy_patient}), DECOY_OWNER,
+                        tag)
+        sub = register(client, ledger, make_submission(**kwargs), TEST_OWNER, tag)
+        ledger.decoys[sub.submission_set.uniqueId or ""] = twin
         return sub
     return submit
 
 
+def lookup(client: XdsClient, ledger: Ledger, unique_id: str) -> dict[str, Any]:
+    """The registered entry of ``unique_id`` (GetDocuments), for a setup step: inconclusive when absent."""
+    result = client.query("GetDocuments", {"$XDSDocumentEntryUniqueId": [unique_id]})
+    found = [entry_summary(o) for o in result.query.objects] if result.success and result.query else []
+    if len(found) != 1:
+        inconclusive(f"setup: GetDocuments of {ledger.name(unique_id)} answered {answer(result)} and "
+                     f"{len(found)} entries, not the one entry registered")
+    ledger.learn(found)
+    return found[0]
+
+
+def lookup_set(client: XdsClient, ledger: Ledger, unique_id: str) -> str:
+    """The entryUUID of the registered submission set ``unique_id`` (GetSubmissionSetAndContents), for a
+    setup step: inconclusive when absent."""
+    result = client.query("GetSubmissionSetAndContents", {"$XDSSubmissionSetUniqueId": unique_id})
+    sets = [entry_summary(o) for o in result.query.of_kind("RegistryPackage")] if result.query else []
+    mine = [s for s in sets if s["uniqueId"] == unique_id and s["id"]]
+    if not result.success or not mine:
+        inconclusive(f"setup: GetSubmissionSetAndContents of {ledger.name(unique_id)} answered {answer(result)} "
+                     "without that submission set")
+    ledger.learn(mine)
+    return mine[0]["id"]
+
+
+@pytest.fixture
+def replaced(client: XdsClient, ledger: Ledger, make_submission: Callable[..., Submission]
+             ) -> Callable[[Submission], Submission]:
+    """``replaced(sub)`` registers a new KOS replacing the KOS of ``sub`` (RPLC, ITI TF-3 §4.2.2.2.1) for
+    the same patient, and returns it; a refusal makes the test inconclusive."""
+    def replace(old: Submission) -> Submission:
+        entry = lookup(client, ledger, kos_of(old).uniqueId)
+        new = make_submission(patient_id=old.submission_set.patientId)
+        new.associations.append(Association("assoc-rplc", RPLC, kos_of(new).id, entry["id"]))
+        owner = DECOY_OWNER if any(old is twin for twin in ledger.decoys.values()) else TEST_OWNER
+        return register(client, ledger, new, owner, "replacing")
+    return replace
+
+
 def kos_entry(sub: Submission) -> Any:
-    return next(d for d in sub.documents if d.mimeType == "application/dicom")
-
-
-def codes(result: SoapResult) -> list[str]:
-    return result.error_codes
+    return kos_of(sub)

@@ -1,223 +1,308 @@
-"""ITI-18 Registry Stored Query: every stored query the DMP uses, filters, return types, error codes."""
+"""ITI-18 Registry Stored Query: every stored query the DMP uses, filters, return types, error codes.
+
+Every answer is compared with the exact set the query defines (IHE ITI TF-2a §3.18.4.1.2.3.7): the
+``submitted`` fixture registers the same metadata for a decoy patient first, so an answer that leaks
+another patient's entries, misses one, or reports a wrong availabilityStatus fails the requirement.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.checks import expect, expect_equal
-from harness.xds.query import entry_summary
-from testplans.dmp.conftest import APPROVED, DEPRECATED, kos_entry
-from testplans.dmp.helpers import expect_error, expect_success, find, get_documents, uids
+from harness.checks import expect, inconclusive
+from testplans.dmp.conftest import lookup, lookup_set
+from testplans.dmp.entries import (
+    APPROVED,
+    DEPRECATED,
+    HAS_MEMBER,
+    SIGNS,
+    kos_of,
+    listing,
+    signature_of,
+    status_name,
+)
+from testplans.dmp.helpers import (
+    expect_associations,
+    expect_entries,
+    expect_error,
+    expect_ids,
+    find,
+    get_documents,
+    query,
+    summaries,
+)
 
 KOS_CLASS = "31^^1.2.250.1.213.1.1.4.1"
 KOS_TYPE = "IMG-KOS^^1.2.250.1.213.1.1.4.12"
 KOS_FORMAT = "1.2.840.10008.5.1.4.1.1.88.59^^1.2.840.10008.2.6.1"
 MODALITY = "1.2.250.1.213.1.1.5.618"
-RPLC = "urn:ihe:iti:2007:AssociationType:RPLC"
+NORMAL = "N^^2.16.840.1.113883.5.25"
+MASQUE_PS = "MASQUE_PS^^1.2.250.1.213.1.1.4.13"
+
+
+def _ids(sub) -> list[str]:
+    return [d.uniqueId for d in sub.documents]
 
 
 @pytest.mark.requirement("DMP-SQ-FD")
-def test_find_documents_returns_leaf_class_entries(client, submitted, patient):
+def test_find_documents_returns_the_patients_entries(client, submitted, patient, ledger):
+    """FindDocuments by patient (ITI TF-2a §3.18.4.1.2.3.7.1): the KOS and Signature01 of the patient,
+    LeafClass with an entryUUID, status Approved; none of the decoy patient's twin entries."""
     sub = submitted()
-    mine = {d.uniqueId for d in sub.documents}
-    found = find(client, patient, "DMP-SQ-FD")
-    expect(mine <= uids(found), rule="DMP-SQ-FD", location="FindDocuments", expected=sorted(mine),
-           observed=sorted(uids(found)), message="FindDocuments did not return the patient's new entries")
-    for entry in (e for e in found if e["uniqueId"] in mine):
-        expect(entry["status"] == APPROVED and entry["id"] and entry["patientId"] == patient, rule="DMP-SQ-FD",
-               location=f"ExtrinsicObject {entry['id']}", expected=f"status Approved, patientId {patient}",
-               observed=f"status {entry['status']}, patientId {entry['patientId']}",
-               message="LeafClass entry lacks status or patientId")
+    for statuses in ([APPROVED], [APPROVED, DEPRECATED]):
+        found = find(client, patient, "DMP-SQ-FD", statuses=statuses)
+        expect_entries(found, _ids(sub), ledger=ledger, rule="DMP-SQ-FD", patient=patient, what="FindDocuments",
+                       location=f"FindDocuments patient {patient}, status {listing(map(status_name, statuses))}")
+        no_uuid = [ledger.name(e["uniqueId"], e) for e in found if not (e["id"] or "").startswith("urn:uuid:")]
+        expect(not no_uuid, rule="DMP-SQ-FD", location="ExtrinsicObject/@id", expected="an entryUUID (urn:uuid:...)",
+               observed=f"no entryUUID on {listing(no_uuid)}", message="LeafClass entries without their entryUUID")
 
 
 @pytest.mark.requirement("DMP-SQ-FD-STATUS")
-def test_find_documents_honours_the_status_filter(client, submitted, make_submission, patient):
-    from harness.xds.model import Association
-
+def test_find_documents_honours_the_status_filter(client, submitted, replaced, patient, ledger):
+    """$XDSDocumentEntryStatus (ITI TF-2a §3.18.4.1.2.3.7.1): after an RPLC the replaced KOS is
+    Deprecated; each status list returns exactly the entries in those statuses."""
     first = submitted()
-    [old] = get_documents(client, "DMP-SQ-FD-STATUS", unique_ids=[kos_entry(first).uniqueId])
-    new = make_submission()
-    new.associations.append(Association("assoc-rplc", RPLC, kos_entry(new).id, old["id"]))
-    expect_success(client.provide_and_register(new), "DMP-SQ-FD-STATUS", "setup: RPLC submission")
-    deprecated = get_documents(client, "DMP-SQ-FD-STATUS", unique_ids=[old["uniqueId"]])[0]["status"]
-    if deprecated != DEPRECATED:
-        from harness.checks import not_applicable
-
-        not_applicable("the SUT did not deprecate the replaced entry (see DMP-PNR-RPLC)")
-    approved = uids(find(client, patient, "DMP-SQ-FD-STATUS", statuses=[APPROVED]))
-    expect(old["uniqueId"] not in approved, rule="DMP-SQ-FD-STATUS", location="FindDocuments status=Approved",
-           expected="no Deprecated entry", observed=f"{old['uniqueId']} (Deprecated) returned",
-           message="the status filter is ignored")
-    only_deprecated = uids(find(client, patient, "DMP-SQ-FD-STATUS", statuses=[DEPRECATED]))
-    new_uid = kos_entry(new).uniqueId
-    expect(old["uniqueId"] in only_deprecated and new_uid not in only_deprecated, rule="DMP-SQ-FD-STATUS",
-           location="FindDocuments status=Deprecated", expected=f"{old['uniqueId']} and not {new_uid}",
-           observed=sorted(only_deprecated), message="wrong entries for status Deprecated")
+    new = replaced(first)
+    replaced(ledger.decoys[first.submission_set.uniqueId])
+    old = kos_of(first).uniqueId
+    if lookup(client, ledger, old)["status"] != DEPRECATED:
+        inconclusive(f"the DMP did not deprecate {ledger.name(old)} that an RPLC replaced (see DMP-PNR-RPLC)")
+    approved = [signature_of(first).uniqueId, *_ids(new)]
+    status = {uid: APPROVED for uid in approved} | {old: DEPRECATED}
+    cases = (([APPROVED], approved), ([DEPRECATED], [old]), ([APPROVED, DEPRECATED], [*approved, old]))
+    for statuses, expected in cases:
+        names = listing(map(status_name, statuses))
+        expect_entries(find(client, patient, "DMP-SQ-FD-STATUS", statuses=statuses), expected, ledger=ledger,
+                       rule="DMP-SQ-FD-STATUS", patient=patient, status=status,
+                       location=f"FindDocuments $XDSDocumentEntryStatus {names}", what=f"FindDocuments for {names}")
 
 
 @pytest.mark.requirement("DMP-SQ-FD-CODES")
-@pytest.mark.parametrize("param,match,miss", [
-    ("$XDSDocumentEntryClassCode", [KOS_CLASS, "11488-4^^2.16.840.1.113883.6.1"], ["11488-4^^2.16.840.1.113883.6.1"]),
-    ("$XDSDocumentEntryTypeCode", [KOS_TYPE], ["18748-4^^2.16.840.1.113883.6.1"]),
-    ("$XDSDocumentEntryFormatCode", [KOS_FORMAT], ["urn:ihe:rad:PDF^^1.3.6.1.4.1.19376.1.2.3"]),
-    ("$XDSDocumentEntryPracticeSettingCode", ["AMBULATOIRE^^1.2.250.1.213.1.1.4.9"],
-     ["URGENCES^^1.2.250.1.213.1.1.4.9"]),
-    ("$XDSDocumentEntryHealthcareFacilityTypeCode", ["SA07^^1.2.250.1.71.4.2.4"], ["SA01^^1.2.250.1.71.4.2.4"]),
+@pytest.mark.parametrize("param,values,expected", [
+    ("$XDSDocumentEntryClassCode", [KOS_CLASS, "11488-4^^2.16.840.1.113883.6.1"], "KOS"),
+    ("$XDSDocumentEntryClassCode", ["11488-4^^2.16.840.1.113883.6.1"], ""),
+    ("$XDSDocumentEntryTypeCode", [KOS_TYPE], "KOS"),
+    ("$XDSDocumentEntryTypeCode", ["18748-4^^2.16.840.1.113883.6.1"], ""),
+    ("$XDSDocumentEntryFormatCode", [KOS_FORMAT], "KOS"),
+    ("$XDSDocumentEntryFormatCode", ["urn:ihe:rad:PDF^^1.3.6.1.4.1.19376.1.2.3"], ""),
+    ("$XDSDocumentEntryPracticeSettingCode", ["AMBULATOIRE^^1.2.250.1.213.1.1.4.9"], "KOS Signature01"),
+    ("$XDSDocumentEntryPracticeSettingCode", ["URGENCES^^1.2.250.1.213.1.1.4.9"], ""),
+    ("$XDSDocumentEntryHealthcareFacilityTypeCode", ["SA07^^1.2.250.1.71.4.2.4"], "KOS Signature01"),
+    ("$XDSDocumentEntryHealthcareFacilityTypeCode", ["SA01^^1.2.250.1.71.4.2.4"], ""),
 ])
-def test_find_documents_code_filters(client, submitted, patient, param, match, miss):
-    kos = kos_entry(submitted())
-    hit = uids(find(client, patient, "DMP-SQ-FD-CODES", **{param: match}))
-    expect(kos.uniqueId in hit, rule="DMP-SQ-FD-CODES", location=f"FindDocuments {param}={match}",
-           expected=f"KOS {kos.uniqueId} returned", observed=sorted(hit), message="matching code not found")
-    none = uids(find(client, patient, "DMP-SQ-FD-CODES", **{param: miss}))
-    expect(kos.uniqueId not in none, rule="DMP-SQ-FD-CODES", location=f"FindDocuments {param}={miss}",
-           expected="KOS not returned", observed=sorted(none), message="a non-matching code was returned")
+def test_find_documents_code_filters(client, submitted, patient, ledger, param, values, expected):
+    """Coded parameters (ITI TF-2a §3.18.4.1.2.3.7.1, §3.18.4.1.2.3.5): the values of one parameter are
+    ORed; Signature01 shares the KOS's practice setting and facility type, not its class, type or format."""
+    sub = submitted()
+    want = {"KOS": kos_of(sub).uniqueId, "Signature01": signature_of(sub).uniqueId}
+    expect_entries(find(client, patient, "DMP-SQ-FD-CODES", **{param: values}), [want[k] for k in expected.split()],
+                   ledger=ledger, rule="DMP-SQ-FD-CODES", patient=patient, location=f"FindDocuments {param} "
+                   f"{listing(values)}", what=f"FindDocuments filtered on {param}")
 
 
 @pytest.mark.requirement("DMP-SQ-FD-EVENT")
-def test_find_documents_event_codes_and_or(client, submitted, patient):
-    kos = kos_entry(submitted(modalities=("CT", "MR")))
-    cases = [  # (slots, expected to match)
+def test_find_documents_event_codes_and_or(client, submitted, patient, ledger):
+    """$XDSDocumentEntryEventCodeList (ITI TF-2a §3.18.4.1.2.3.5): values of one Slot ORed, Slots ANDed."""
+    kos = kos_of(submitted(modalities=("CT", "MR"))).uniqueId
+    cases = [  # (slots, KOS expected)
         ([[f"CT^^{MODALITY}"]], True),
         ([[f"US^^{MODALITY}", f"MR^^{MODALITY}"]], True),  # OR inside a slot
         ([[f"CT^^{MODALITY}"], [f"MR^^{MODALITY}"]], True),  # AND of slots, both present
         ([[f"CT^^{MODALITY}"], [f"US^^{MODALITY}"]], False),  # AND of slots, US absent
+        ([[f"US^^{MODALITY}"]], False),
     ]
     for slots, matches in cases:
-        hit = kos.uniqueId in uids(find(client, patient, "DMP-SQ-FD-EVENT",
-                                        **{"$XDSDocumentEntryEventCodeList": slots}))
-        expect(hit == matches, rule="DMP-SQ-FD-EVENT", location=f"$XDSDocumentEntryEventCodeList {slots}",
-               expected="returned" if matches else "not returned", observed="returned" if hit else "not returned",
-               message="AND/OR semantics of eventCodeList")
+        shown = " AND ".join(f"({' OR '.join(s.split('^')[0] for s in slot)})" for slot in slots)
+        expect_entries(find(client, patient, "DMP-SQ-FD-EVENT", **{"$XDSDocumentEntryEventCodeList": slots}),
+                       [kos] if matches else [], ledger=ledger, rule="DMP-SQ-FD-EVENT", patient=patient,
+                       location=f"FindDocuments $XDSDocumentEntryEventCodeList {shown}",
+                       what="AND/OR semantics of the event code list")
 
 
 @pytest.mark.requirement("DMP-SQ-FD-CONF")
-def test_find_documents_confidentiality(client, submitted, patient):
-    masked = kos_entry(submitted(extra_confidentiality=["MASQUE_PS"]))
-    plain = kos_entry(submitted())
-    hit = uids(find(client, patient, "DMP-SQ-FD-CONF",
-                    **{"$XDSDocumentEntryConfidentialityCode": [["MASQUE_PS^^1.2.250.1.213.1.1.4.13"]]}))
-    expect(masked.uniqueId in hit and plain.uniqueId not in hit, rule="DMP-SQ-FD-CONF",
-           location="$XDSDocumentEntryConfidentialityCode=MASQUE_PS", expected=f"only {masked.uniqueId}",
-           observed=sorted(hit), message="confidentiality filter")
+def test_find_documents_confidentiality(client, submitted, patient, ledger):
+    """$XDSDocumentEntryConfidentialityCode (ITI TF-2a §3.18.4.1.2.3.7.1): a masked KOS (MASQUE_PS) is
+    told apart from an unmasked one; every entry is also N (normal)."""
+    masked = submitted(extra_confidentiality=["MASQUE_PS"], tag="masked")
+    plain = submitted(tag="unmasked")
+    cases = [([[MASQUE_PS]], [kos_of(masked).uniqueId]), ([[NORMAL], [MASQUE_PS]], [kos_of(masked).uniqueId]),
+             ([[NORMAL]], _ids(masked) + _ids(plain))]
+    for slots, expected in cases:
+        shown = " AND ".join(slot[0].split("^")[0] for slot in slots)
+        expect_entries(find(client, patient, "DMP-SQ-FD-CONF", **{"$XDSDocumentEntryConfidentialityCode": slots}),
+                       expected, ledger=ledger, rule="DMP-SQ-FD-CONF", patient=patient,
+                       location=f"FindDocuments $XDSDocumentEntryConfidentialityCode {shown}",
+                       what="confidentiality filter")
 
 
 @pytest.mark.requirement("DMP-SQ-FD-TIME")
-def test_find_documents_time_ranges(client, submitted, patient):
-    kos = kos_entry(submitted(creation_time="20240115103000", service_start="20240110080000",
-                              service_stop="20240110090000"))
+def test_find_documents_time_ranges(client, submitted, patient, ledger):
+    """Time ranges (ITI TF-2a §3.18.4.1.2.3.6): From inclusive, To exclusive, any precision. The KOS was
+    created 2024-01-15 10:30:00 for a study of 2024-01-10 08:00-09:00; Signature01 has the creation time
+    as its creation, start and stop time."""
+    sub = submitted(creation_time="20240115103000", service_start="20240110080000", service_stop="20240110090000")
+    kos, both = [kos_of(sub).uniqueId], _ids(sub)
     cases = [
-        ({"$XDSDocumentEntryCreationTimeFrom": 20240115, "$XDSDocumentEntryCreationTimeTo": 20240116}, True),
-        ({"$XDSDocumentEntryCreationTimeFrom": 20240116}, False),
-        ({"$XDSDocumentEntryCreationTimeTo": 20240115103000}, False),  # To is exclusive
-        ({"$XDSDocumentEntryServiceStartTimeFrom": 202401100800}, True),
-        ({"$XDSDocumentEntryServiceStopTimeTo": 2024011009}, False),
+        ({"$XDSDocumentEntryCreationTimeFrom": 20240115, "$XDSDocumentEntryCreationTimeTo": 20240116}, both),
+        ({"$XDSDocumentEntryCreationTimeFrom": 20240116}, []),
+        ({"$XDSDocumentEntryCreationTimeTo": 20240115103000}, []),  # To is exclusive
+        ({"$XDSDocumentEntryCreationTimeFrom": 20240115103000}, both),  # From is inclusive
+        ({"$XDSDocumentEntryServiceStartTimeFrom": 202401100800}, both),
+        ({"$XDSDocumentEntryServiceStartTimeTo": 20240111}, kos),
+        ({"$XDSDocumentEntryServiceStopTimeTo": 2024011009}, []),
+        ({"$XDSDocumentEntryServiceStopTimeTo": 2024011010}, kos),
     ]
-    for params, matches in cases:
-        hit = kos.uniqueId in uids(find(client, patient, "DMP-SQ-FD-TIME", **params))
-        expect(hit == matches, rule="DMP-SQ-FD-TIME", location=f"FindDocuments {params}",
-               expected="returned" if matches else "not returned", observed="returned" if hit else "not returned",
-               message="time range filter")
+    for params, expected in cases:
+        shown = ", ".join(f"{k.removeprefix('$XDSDocumentEntry')} {v}" for k, v in params.items())
+        expect_entries(find(client, patient, "DMP-SQ-FD-TIME", **params), expected, ledger=ledger,
+                       rule="DMP-SQ-FD-TIME", patient=patient, location=f"FindDocuments {shown}",
+                       what="time range filter")
 
 
 @pytest.mark.requirement("DMP-SQ-FD-AUTHOR")
-def test_find_documents_author_person(client, submitted, patient):
-    kos = kos_entry(submitted())
-    for pattern, matches in (("899700367909^DOC0036790%", True), ("%^KIT^%", True), ("1234%", False)):
-        hit = kos.uniqueId in uids(find(client, patient, "DMP-SQ-FD-AUTHOR",
-                                        **{"$XDSDocumentEntryAuthorPerson": [pattern]}))
-        expect(hit == matches, rule="DMP-SQ-FD-AUTHOR", location=f"$XDSDocumentEntryAuthorPerson {pattern}",
-               expected="returned" if matches else "not returned", observed="returned" if hit else "not returned",
-               message="author filter with wildcards")
+def test_find_documents_author_person(client, submitted, patient, ledger):
+    """$XDSDocumentEntryAuthorPerson (ITI TF-2a §3.18.4.1.2.3.7.1): LIKE matching with % and _; the KOS
+    and Signature01 share the author 899700367909^DOC0036790^KIT."""
+    both = _ids(submitted())
+    for pattern, expected in (("899700367909^DOC0036790%", both), ("%^KIT^%", both), ("8997003679_9^%", both),
+                              ("1234%", []), ("899700367909^DOC0036790", [])):
+        expect_entries(find(client, patient, "DMP-SQ-FD-AUTHOR", **{"$XDSDocumentEntryAuthorPerson": [pattern]}),
+                       expected, ledger=ledger, rule="DMP-SQ-FD-AUTHOR", patient=patient,
+                       location=f"FindDocuments $XDSDocumentEntryAuthorPerson {pattern}",
+                       what="author filter with wildcards")
 
 
 @pytest.mark.requirement("DMP-SQ-OBJECTREF")
-def test_object_ref_return_type(client, submitted, patient):
+def test_object_ref_return_type(client, submitted, patient, ledger):
+    """returnType ObjectRef (ITI TF-2a §3.18.4.1.2.1): exactly the entryUUIDs of the patient's entries."""
     sub = submitted()
-    ids = {e["id"] for e in get_documents(client, "DMP-SQ-OBJECTREF", unique_ids=[d.uniqueId for d in sub.documents])}
-    result = client.query("FindDocuments", {"$XDSDocumentEntryPatientId": patient,
-                                            "$XDSDocumentEntryStatus": [APPROVED]}, return_type="ObjectRef")
-    expect_success(result, "DMP-SQ-OBJECTREF", "FindDocuments ObjectRef")
-    expect(ids <= set(result.query.refs) and not result.query.objects, rule="DMP-SQ-OBJECTREF",
-           location="AdhocQueryResponse/RegistryObjectList", expected=f"ObjectRef {sorted(ids)}, no full object",
-           observed=f"{len(result.query.refs)} ObjectRef, {len(result.query.objects)} objects",
-           message="returnType ObjectRef not honoured")
+    mine = [lookup(client, ledger, uid)["id"] for uid in _ids(sub)]
+    for uid in _ids(ledger.decoys[sub.submission_set.uniqueId]):
+        lookup(client, ledger, uid)  # names the decoy's entryUUIDs, should they come back
+    result = query(client, "FindDocuments", {"$XDSDocumentEntryPatientId": patient,
+                                             "$XDSDocumentEntryStatus": [APPROVED]}, "DMP-SQ-OBJECTREF",
+                   return_type="ObjectRef")
+    full = [ledger.name(o.get("id")) for o in result.query.objects]
+    expect(not full, rule="DMP-SQ-OBJECTREF", location="AdhocQueryResponse/RegistryObjectList",
+           expected="ObjectRef elements only", observed=f"full objects: {listing(full)}",
+           message="returnType ObjectRef answered with full objects")
+    expect_ids(result.query.refs, mine, ledger=ledger, rule="DMP-SQ-OBJECTREF", what="FindDocuments ObjectRef",
+               location="AdhocQueryResponse/RegistryObjectList/ObjectRef")
 
 
 @pytest.mark.requirement("DMP-SQ-REFID")
-def test_find_documents_by_reference_id(client, submitted, patient):
-    sub = submitted()
-    kos = kos_entry(sub)
+def test_find_documents_by_reference_id(client, submitted, patient, ledger):
+    """FindDocumentsByReferenceId (ITI TF-2a §3.18.4.1.2.3.7.14): the KOS by its study instance UID or
+    accession number; the decoy's KOS has the same accession number but belongs to another patient."""
+    kos = kos_of(submitted())
     for ref in kos.referenceIdList:
-        result = client.query("FindDocumentsByReferenceId", {
+        result = query(client, "FindDocumentsByReferenceId", {
             "$XDSDocumentEntryPatientId": patient, "$XDSDocumentEntryStatus": [APPROVED],
-            "$XDSDocumentEntryReferenceIdList": [ref]})
-        expect_success(result, "DMP-SQ-REFID", "FindDocumentsByReferenceId")
-        found = {entry_summary(o)["uniqueId"] for o in result.query.objects}
-        expect_equal(found, {kos.uniqueId}, rule="DMP-SQ-REFID", location=f"referenceIdList {ref}",
-                     message="the KOS is not found by its reference id")
+            "$XDSDocumentEntryReferenceIdList": [ref]}, "DMP-SQ-REFID")
+        expect_entries(summaries(result), [kos.uniqueId], ledger=ledger, rule="DMP-SQ-REFID", patient=patient,
+                       location=f"$XDSDocumentEntryReferenceIdList {ref}", what="FindDocumentsByReferenceId")
 
 
 @pytest.mark.requirement("DMP-SQ-GETDOCS")
-def test_get_documents_by_uuid_and_unique_id(client, submitted):
-    kos = kos_entry(submitted())
-    [by_uid] = get_documents(client, "DMP-SQ-GETDOCS", unique_ids=[kos.uniqueId])
-    [by_uuid] = get_documents(client, "DMP-SQ-GETDOCS", uuids=[by_uid["id"]])
-    expect_equal(by_uuid["uniqueId"], kos.uniqueId, rule="DMP-SQ-GETDOCS", location=f"GetDocuments {by_uid['id']}",
-                 message="GetDocuments by entryUUID")
+def test_get_documents_by_uuid_and_unique_id(client, submitted, ledger):
+    """GetDocuments (ITI TF-2a §3.18.4.1.2.3.7.5): exactly the entries named, by uniqueId or entryUUID."""
+    sub = submitted()
+    kos = kos_of(sub).uniqueId
+    by_uid = get_documents(client, "DMP-SQ-GETDOCS", unique_ids=[kos])
+    expect_entries(by_uid, [kos], ledger=ledger, rule="DMP-SQ-GETDOCS", location=f"GetDocuments uniqueId {kos}",
+                   what="GetDocuments by uniqueId")
+    ledger.learn(by_uid)
+    uuids = [by_uid[0]["id"], lookup(client, ledger, signature_of(sub).uniqueId)["id"]]
+    expect_entries(get_documents(client, "DMP-SQ-GETDOCS", uuids=uuids), _ids(sub), ledger=ledger,
+                   rule="DMP-SQ-GETDOCS", location=f"GetDocuments entryUUID {listing(uuids)}",
+                   what="GetDocuments by entryUUID")
 
 
 @pytest.mark.requirement("DMP-SQ-FSS")
-def test_find_submission_sets(client, submitted, patient):
-    sub = submitted()
-    result = client.query("FindSubmissionSets", {"$XDSSubmissionSetPatientId": patient,
-                                                 "$XDSSubmissionSetStatus": [APPROVED]})
-    expect_success(result, "DMP-SQ-FSS", "FindSubmissionSets")
-    found = {entry_summary(o)["uniqueId"] for o in result.query.objects}
-    expect(sub.submission_set.uniqueId in found, rule="DMP-SQ-FSS", location="FindSubmissionSets",
-           expected=sub.submission_set.uniqueId, observed=sorted(found), message="the patient's submission set")
+def test_find_submission_sets(client, submitted, patient, ledger):
+    """FindSubmissionSets (ITI TF-2a §3.18.4.1.2.3.7.2): exactly the patient's two submission sets."""
+    sets = [submitted().submission_set.uniqueId, submitted().submission_set.uniqueId]
+    result = query(client, "FindSubmissionSets", {"$XDSSubmissionSetPatientId": patient,
+                                                  "$XDSSubmissionSetStatus": [APPROVED]}, "DMP-SQ-FSS")
+    expect_entries(summaries(result), sets, ledger=ledger, rule="DMP-SQ-FSS", patient=patient,
+                   location=f"FindSubmissionSets patient {patient}", what="FindSubmissionSets")
+
+
+def _documents(client, ledger, sub) -> dict[str, str]:
+    """{document uniqueId: entryUUID} of a registered submission (GetDocuments, a setup step)."""
+    return {uid: lookup(client, ledger, uid)["id"] for uid in _ids(sub)}
+
+
+def _the_set(client, ledger, result, sub, rule: str, location: str, **kwargs) -> str:
+    """Check the answer holds exactly the submission set of ``sub``; return its entryUUID."""
+    packages = summaries(result, "RegistryPackage")
+    expect_entries(packages, [sub.submission_set.uniqueId], ledger=ledger, rule=rule, location=location,
+                   what="the submission set", **kwargs)
+    ledger.learn(packages)
+    return packages[0]["id"]
 
 
 @pytest.mark.requirement("DMP-SQ-SSCONTENTS")
-def test_get_submission_set_and_contents(client, submitted):
+def test_get_submission_set_and_contents(client, submitted, ledger):
+    """GetSubmissionSetAndContents (ITI TF-2a §3.18.4.1.2.3.7.8): the set, its two documents and the
+    HasMember associations from the set to them, nothing else."""
     sub = submitted()
-    result = client.query("GetSubmissionSetAndContents", {"$XDSSubmissionSetUniqueId": sub.submission_set.uniqueId})
-    expect_success(result, "DMP-SQ-SSCONTENTS", "GetSubmissionSetAndContents")
-    docs = {entry_summary(o)["uniqueId"] for o in result.query.of_kind("ExtrinsicObject")}
-    members = [o for o in result.query.of_kind("Association")
-               if o.get("associationType", "").endswith(":HasMember")]
-    expect(docs == {d.uniqueId for d in sub.documents} and len(members) >= 2 and
-           len(result.query.of_kind("RegistryPackage")) == 1, rule="DMP-SQ-SSCONTENTS",
-           location="GetSubmissionSetAndContents", expected="1 set, its 2 documents, >= 2 HasMember",
-           observed=f"{len(result.query.of_kind('RegistryPackage'))} set(s), {sorted(docs)}, {len(members)} HasMember",
-           message="submission set contents")
+    docs = _documents(client, ledger, sub)
+    result = query(client, "GetSubmissionSetAndContents", {"$XDSSubmissionSetUniqueId": sub.submission_set.uniqueId},
+                   "DMP-SQ-SSCONTENTS")
+    where = f"GetSubmissionSetAndContents {sub.submission_set.uniqueId}"
+    ss_id = _the_set(client, ledger, result, sub, "DMP-SQ-SSCONTENTS", where)
+    expect_entries(summaries(result, "ExtrinsicObject"), _ids(sub), ledger=ledger, rule="DMP-SQ-SSCONTENTS",
+                   location=where, what="the documents of the set")
+    expect_associations(summaries(result, "Association"), [(HAS_MEMBER, ss_id, i) for i in docs.values()],
+                        ledger=ledger, rule="DMP-SQ-SSCONTENTS", location=where, what="the set's associations")
+
+
+@pytest.mark.requirement("DMP-SQ-GETSS")
+def test_get_submission_sets(client, submitted, ledger):
+    """GetSubmissionSets (ITI TF-2a §3.18.4.1.2.3.7.9): the set holding the KOS and the HasMember
+    association between them, nothing of the decoy patient's twin set."""
+    sub = submitted()
+    kos_id = _documents(client, ledger, sub)[kos_of(sub).uniqueId]
+    result = query(client, "GetSubmissionSets", {"$uuid": [kos_id]}, "DMP-SQ-GETSS")
+    where = f"GetSubmissionSets {kos_id}"
+    ss_id = _the_set(client, ledger, result, sub, "DMP-SQ-GETSS", where)
+    expect_associations(summaries(result, "Association"), [(HAS_MEMBER, ss_id, kos_id)], ledger=ledger,
+                        rule="DMP-SQ-GETSS", location=where, what="the HasMember association of the KOS")
 
 
 @pytest.mark.requirement("DMP-SQ-ASSOC")
-def test_get_associations(client, submitted):
-    kos = kos_entry(submitted())
-    [entry] = get_documents(client, "DMP-SQ-ASSOC", unique_ids=[kos.uniqueId])
-    result = client.query("GetAssociations", {"$uuid": [entry["id"]]})
-    expect_success(result, "DMP-SQ-ASSOC", "GetAssociations")
-    assocs = result.query.of_kind("Association")
-    expect(assocs and all(entry["id"] in (a.get("sourceObject"), a.get("targetObject")) for a in assocs),
-           rule="DMP-SQ-ASSOC", location=f"GetAssociations {entry['id']}",
-           expected="the HasMember association of the KOS", observed=len(assocs), message="associations")
+def test_get_associations(client, submitted, ledger):
+    """GetAssociations (ITI TF-2a §3.18.4.1.2.3.7.6): every association whose source or target is the
+    object: for the KOS, the HasMember from its set; for Signature01, its HasMember and its signs."""
+    sub = submitted()
+    ss_id, docs = lookup_set(client, ledger, sub.submission_set.uniqueId), _documents(client, ledger, sub)
+    kos_id, sig_id = docs[kos_of(sub).uniqueId], docs[signature_of(sub).uniqueId]
+    for uuid, expected in ((kos_id, [(HAS_MEMBER, ss_id, kos_id)]),
+                           (sig_id, [(HAS_MEMBER, ss_id, sig_id), (SIGNS, sig_id, ss_id)])):
+        result = query(client, "GetAssociations", {"$uuid": [uuid]}, "DMP-SQ-ASSOC")
+        expect_associations(summaries(result), expected, ledger=ledger, rule="DMP-SQ-ASSOC",
+                            location=f"GetAssociations {uuid}", what=f"associations of {ledger.name(uuid)}")
 
 
 @pytest.mark.requirement("DMP-SQ-GETALL")
-def test_get_all(client, submitted, patient):
+def test_get_all(client, submitted, patient, ledger):
+    """GetAll (ITI TF-2a §3.18.4.1.2.3.7.11): exactly the patient's set, documents and the associations
+    between them (two HasMember, one signs)."""
     sub = submitted()
-    result = client.query("GetAll", {"$patientId": patient, "$XDSDocumentEntryStatus": [APPROVED],
-                                     "$XDSSubmissionSetStatus": [APPROVED], "$XDSFolderStatus": [APPROVED]})
-    expect_success(result, "DMP-SQ-GETALL", "GetAll")
-    docs = {entry_summary(o)["uniqueId"] for o in result.query.of_kind("ExtrinsicObject")}
-    sets = result.query.of_kind("RegistryPackage")
-    expect({d.uniqueId for d in sub.documents} <= docs and len(sets) >= 1
-           and len(result.query.of_kind("Association")) >= 3, rule="DMP-SQ-GETALL", location="GetAll",
-           expected="its 2 documents, >= 1 set, >= 3 associations",
-           observed=f"{sorted(docs)}, {len(sets)} set(s), {len(result.query.of_kind('Association'))} associations",
-           message="GetAll contents")
+    docs = _documents(client, ledger, sub)
+    result = query(client, "GetAll", {"$patientId": patient, "$XDSDocumentEntryStatus": [APPROVED],
+                                      "$XDSSubmissionSetStatus": [APPROVED], "$XDSFolderStatus": [APPROVED]},
+                   "DMP-SQ-GETALL")
+    where = f"GetAll patient {patient}"
+    ss_id = _the_set(client, ledger, result, sub, "DMP-SQ-GETALL", where, patient=patient)
+    expect_entries(summaries(result, "ExtrinsicObject"), _ids(sub), ledger=ledger, rule="DMP-SQ-GETALL",
+                   location=where, patient=patient, what="the patient's documents")
+    sig_id = docs[signature_of(sub).uniqueId]
+    expect_associations(summaries(result, "Association"),
+                        [(HAS_MEMBER, ss_id, i) for i in docs.values()] + [(SIGNS, sig_id, ss_id)], ledger=ledger,
+                        rule="DMP-SQ-GETALL", location=where, what="the patient's associations")
 
 
 @pytest.mark.requirement("DMP-SQ-ERR-PARAM")

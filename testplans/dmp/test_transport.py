@@ -10,6 +10,7 @@ import pytest
 from harness.checks import expect, expect_equal
 from harness.soap import ITI18_ACTION, ITI41_ACTION, ITI41_RESPONSE_ACTION
 from harness.xds import build_pnr_message
+from testplans.dmp.entries import listing, status_name
 from testplans.dmp.helpers import expect_fault, expect_success, get_documents
 
 SOAP_CT = f'application/soap+xml; charset=UTF-8; action="{ITI41_ACTION}"'
@@ -18,7 +19,8 @@ SOAP_CT = f'application/soap+xml; charset=UTF-8; action="{ITI41_ACTION}"'
 def _nothing_registered(client, sub, rule):
     left = get_documents(client, rule, unique_ids=[d.uniqueId for d in sub.documents])
     expect(not left, rule=rule, location="registry after the refused message", expected="no entry",
-           observed=[e["uniqueId"] for e in left], message="a refused message registered documents")
+           observed=listing(f"{e['mimeType']} entry {e['uniqueId']} ({status_name(e['status'])})" for e in left),
+           message="a refused message registered documents")
 
 
 @pytest.mark.requirement("DMP-SOAP-003")
@@ -64,9 +66,13 @@ def test_wrong_or_missing_action(client, make_submission, patient, case):
 @pytest.mark.requirement("DMP-SOAP-007")
 @pytest.mark.parametrize("ctype", ["text/plain", "application/json",
                                    'multipart/related; boundary="b"; type="text/xml"'])
-def test_wrong_content_type(client, make_submission, ctype):
-    _, body = build_pnr_message(make_submission(), mtom=False)
+def test_wrong_content_type(client, make_submission, patient, ctype):
+    """A valid PnR (VIHF included) under a media type that is not SOAP 1.2 (SOAP 1.2 Part 2 §7.1.4):
+    the media type alone must make the fault, and nothing is registered."""
+    sub = make_submission()
+    _, body = build_pnr_message(sub, mtom=False, header_extra=client.security_headers(patient))
     expect_fault(client.post(client.repository_url, ctype, body), "DMP-SOAP-007", f"Content-Type {ctype}")
+    _nothing_registered(client, sub, "DMP-SOAP-007")
 
 
 def _boundary(ctype: str) -> bytes:
