@@ -52,8 +52,8 @@ PLAN_NEEDS: dict[str, list[tuple[str, str]]] = {
                               "http://127.0.0.1:PORT/repository"),
         ("options.ports.psc", "it starts its Pro Santé Connect simulator on that port, so the Source can be "
                               "configured beforehand with issuer http://127.0.0.1:PORT/auth/realms/esante-wallet"),
-        ("credentials.vihf_ca", "its DMP simulator checks the Source's VIHF signatures against that CA; "
-                                "without it VIHF problems are only warnings"),
+        ("credentials.vihf_ca", "its DMP simulator enforces VIHF against that CA and it verifies the VIHF and "
+                                "Signature01 signatures with it; without it the VIHF requirement is inconclusive"),
     ],
     "consumer_drimbox": [
         ("endpoints.contextual_call", "its browser posts the contextual call there"),
@@ -88,7 +88,12 @@ _TLS = [("tls.ca", "the harness's HTTP clients trust the SUT's https endpoints t
         ("tls.verify", "false turns the check of the SUT's certificate off")]
 # plan -> (field, what it changes): used when given, never a problem when absent
 PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
-    "source_drimbox": _TLS,
+    "source_drimbox": [
+        ("credentials.psc_client_id", "its PSC simulator registers that client, which the Source uses to "
+                                      "introspect tokens; default drimbox-source"),
+        ("credentials.psc_client_secret", "secret of that client; default source-secret"),
+        *_TLS,
+    ],
     "consumer_drimbox": _TLS,
     "dmp": [
         ("endpoints.repository_unique_id", "ITI-43 names that repository; without it the plan reads it from "
