@@ -266,13 +266,14 @@ def endpoint_addresses(profile: SutProfile) -> list[tuple[str, str, int]]:
 
 
 def _try_endpoints(profile: SutProfile, timeout: float) -> list[str]:
-    addresses = [a for a in endpoint_addresses(profile) if PLACEHOLDER not in a[1].lower()]
+    # placeholders and impossible ports are reported already
+    addresses = [a for a in endpoint_addresses(profile) if PLACEHOLDER not in a[1].lower() and 0 < a[2] < 65536]
     lines = []
     for where, host, port in addresses:
         try:
             with socket.create_connection((host, port), timeout=timeout):
                 lines.append(f"ok {where} {host}:{port} accepts connections")
-        except OSError as exc:
+        except (OSError, OverflowError) as exc:
             lines.append(f"{where} {host}:{port} does not accept a connection ({exc.strerror or exc}): "
                          "start the SUT or fix the address")
     print("endpoints:" if addresses else "endpoints: none to try")
