@@ -116,6 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         catalog = load_catalog(args.catalog)
         profiles = runner.resolve_profiles(args.sut)
         runs = runner.resolve_plans(args.plan, profiles)
+        runner.check_needs(runs)
         for profile in profiles:
             if not profile.reference:
                 runner.check_reachable(profile)

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from harness.faults import REFERENCE_MODULES, reference_module
 from harness.pytest_plugin import PLAN_ACTORS, TESTPLANS_DIR
-from harness.sut import ProfileError, SutProfile, load_profile
+from harness.sut import PLAN_NEEDS, ProfileError, SutProfile, load_profile, missing_for_plan
 
 EXIT_PASS, EXIT_FAIL, EXIT_HARNESS = 0, 1, 2
 REFERENCE_SPECS = {
@@ -126,6 +126,15 @@ def _names(profiles: list[SutProfile]) -> str:
 def _fitting(profiles: list[SutProfile], plans: dict[str, Path]) -> str:
     fit = sorted(p for p in plans if PLAN_ACTORS[p] in {profile.actor for profile in profiles})
     return f"plans that fit: {', '.join(fit)}" if fit else f"available plans are {', '.join(sorted(plans))}"
+
+
+def check_needs(runs: list[PlanRun]) -> None:
+    """Refuse, before starting anything, a profile that lacks what its plans read, naming every gap."""
+    gaps = [f"{run.plan}: {gap}" for run in runs if run.plan in PLAN_NEEDS
+            for gap in missing_for_plan(run.profile, run.plan)]
+    if gaps:
+        raise HarnessError("the SUT profile lacks what the plan needs (drimcheck profile check FILE lists it):\n  "
+                           + "\n  ".join(gaps))
 
 
 def check_reachable(profile: SutProfile, timeout: float = 3.0) -> None:

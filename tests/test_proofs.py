@@ -44,8 +44,15 @@ def _family(fault) -> str:
     return fault.breaks[0].split("-")[0] if fault.breaks else ""
 
 
+
+
 def _pipeline_faults(actor: str) -> list[str]:
+    """Faults proved here in process. For the Source every fault is proved black-box instead (a run takes
+    ~40 s; the clean in-process and black-box runs agree through the golden file); the DMP's run in both
+    forms, since a run takes seconds."""
     faults = faults_of(actor)
+    if actor == "source_drimbox":
+        return []
     if actor != "content":
         return sorted(faults)
     first_of_family: dict[str, str] = {}
@@ -108,6 +115,7 @@ def test_every_plan_passes_on_the_reference(actor, tmp_path):
     code, results = campaign(REFERENCE_SPECS[actor], tmp_path / "out")
     assert failed_requirements(results) == set()
     assert results["summary"]["requirements"]["passed"] > 0
+    assert results["summary"]["shall_not_passed"] == {}
     assert code == 0
     errors = [t["nodeid"] for t in results["tests"] if t["outcome"] in ("failed", "error")]
     assert errors == []

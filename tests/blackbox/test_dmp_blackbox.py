@@ -1,0 +1,60 @@
+"""Black-box proof of the dmp plan: the reference DMP started as its own process.
+
+Each case starts ``drimcheck serve dmp`` configured by its command line only (its storage folder, the CA it
+trusts for VIHF signatures), as an operator configures a registry/repository, and runs
+``drimcheck run --sut sut.yaml --plan dmp`` from the profile's folder with the VIHF key that CA issued:
+- the clean DMP exits 0 with every SHALL passed, and the same verdicts as the in-process run's golden file;
+- each named fault (``--dmp-fault NAME``) exits 1 and fails exactly the requirements it names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.faults import faults_of
+from harness.vihf import throwaway_pki
+from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dmp.json"
+
+
+@pytest.fixture(scope="session")
+def vihf_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("dmp-pki")
+    pki = throwaway_pki("black-box DMP plan VIHF")
+    for name, data in (("ca.pem", pki.ca_pem), ("vihf.key", pki.key_pem), ("vihf.pem", pki.cert_pem)):
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def run_dmp(fault: str | None, pki: Path, folder: Path) -> tuple[int, dict, str]:
+    """Start the reference DMP (with ``fault``), run the plan through a profile, stop the DMP."""
+    args = ["dmp", "--port", "0", "--dmp-workdir", str(folder / "dmp-data"), "--vihf-trust", str(pki / "ca.pem")]
+    if fault:
+        args += ["--dmp-fault", fault]
+    with serve(args, folder) as dmp:
+        ep = dmp.endpoints["dmp"]
+        profile = {"name": f"reference DMP as a product{f' ({fault})' if fault else ''}", "actor": "dmp",
+                   "endpoints": {"registry": ep["registry"], "repository": ep["repository"],
+                                 "repository_unique_id": ep["repository_unique_id"]},
+                   "credentials": {"vihf_key": str(pki / "vihf.key"), "vihf_cert": str(pki / "vihf.pem")}}
+        return campaign(profile, "dmp", folder / "campaign")
+
+
+def test_clean_dmp_passes_every_shall(vihf_files, tmp_path):
+    code, results, output = run_dmp(None, vihf_files, tmp_path)
+    assert shall_not_passed(results) == {}, output
+    assert code == 0, output
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))["requirements"]
+    assert verdicts(results) == golden, "the black-box run and the in-process run disagree"
+
+
+@pytest.mark.parametrize("fault", sorted(faults_of("dmp")))
+def test_each_fault_fails_exactly_its_requirements(fault, vihf_files, tmp_path):
+    expected = set(faults_of("dmp")[fault].breaks)
+    code, results, output = run_dmp(fault, vihf_files, tmp_path)
+    assert failed(results) == expected, output
+    assert code == 1, output

@@ -1,0 +1,76 @@
+"""Black-box proof of the source_drimbox plan: the reference Source started as its own process.
+
+Each case starts ``drimcheck serve source`` configured by its command line only (its PACS, the DMP and
+PSC addresses on the ports the profile pins, its VIHF key), exactly as a vendor configures a product, and
+runs ``drimcheck run --sut sut.yaml --plan source_drimbox`` from the profile's folder:
+- the clean Source exits 0 with every SHALL passed, and the same verdicts as the in-process run's golden file;
+- each named fault (``--source-fault NAME``) exits 1 and fails exactly the requirements it names.
+The PACS is a ``drimcheck serve pacs`` process shared by the cases of one worker.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.faults import faults_of
+from harness.servers import free_port
+from harness.vihf import throwaway_pki
+from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "source_drimbox.json"
+REALM = "/auth/realms/esante-wallet/protocol/openid-connect"
+
+
+@pytest.fixture(scope="session")
+def pki_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("source-pki")
+    pki = throwaway_pki("black-box Source VIHF")
+    for name, data in (("ca.pem", pki.ca_pem), ("vihf.key", pki.key_pem), ("vihf.pem", pki.cert_pem)):
+        (folder / name).write_bytes(data)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pacs(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("blackbox-pacs")
+    with serve(["pacs", "--port", "0", "--dicomweb-port", "0", "--storage", str(folder / "storage")], folder) as p:
+        yield p.endpoints["pacs"]
+
+
+def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path) -> tuple[int, dict, str]:
+    """Start the reference Source (with ``fault``), run the plan through a profile, stop the Source."""
+    dmp, psc = free_port(), free_port()
+    args = ["source", "--port", "0", "--mllp-port", "0", "--source-workdir", str(folder / "source-data"),
+            "--pacs", pacs["dimse"], "--pacs-dicomweb", pacs["dicomweb"], "--dmp", f"http://127.0.0.1:{dmp}",
+            "--psc-introspect", f"http://127.0.0.1:{psc}{REALM}/token/introspect",
+            "--vihf-key", str(pki / "vihf.key"), "--vihf-cert", str(pki / "vihf.pem")]
+    if fault:
+        args += ["--source-fault", fault]
+    with serve(args, folder) as source:
+        ep = source.endpoints["source"]
+        profile = {"name": f"reference Source as a product{f' ({fault})' if fault else ''}",
+                   "actor": "source_drimbox",
+                   "endpoints": {"wado_rs": ep["wado_rs"], "mllp": ep["mllp"],
+                                 "dicom": {"ae_title": pacs["aet"], "host": pacs["host"], "port": int(pacs["port"])}},
+                   "options": {"ports": {"dmp": dmp, "psc": psc}},
+                   "credentials": {"vihf_ca": str(pki / "ca.pem")}}
+        return campaign(profile, "source_drimbox", folder / "campaign")
+
+
+def test_clean_source_passes_every_shall(pacs, pki_files, tmp_path):
+    code, results, output = run_source(None, pacs, pki_files, tmp_path)
+    assert shall_not_passed(results) == {}, output
+    assert code == 0, output
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))["requirements"]
+    assert verdicts(results) == golden, "the black-box run and the in-process run disagree"
+
+
+@pytest.mark.parametrize("fault", sorted(faults_of("source_drimbox")))
+def test_each_fault_fails_exactly_its_requirements(fault, pacs, pki_files, tmp_path):
+    expected = set(faults_of("source_drimbox")[fault].breaks)
+    code, results, output = run_source(fault, pacs, pki_files, tmp_path)
+    assert failed(results) == expected, output
+    assert code == 1, output
