@@ -44,8 +44,6 @@ def _family(fault) -> str:
     return fault.breaks[0].split("-")[0] if fault.breaks else ""
 
 
-
-
 def _pipeline_faults(actor: str) -> list[str]:
     """Faults proved here in process. For the Source every fault is proved black-box instead (a run takes
     ~40 s; the clean in-process and black-box runs agree through the golden file); the DMP's run in both
