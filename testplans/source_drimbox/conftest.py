@@ -206,6 +206,9 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             stack.append(source)
             wado, mllp = source.endpoints["wado_rs"], source.endpoints["mllp"]
         else:
+            from testplans.source_drimbox.consumer import use_tls
+
+            use_tls(**sut.http_kwargs())
             ep = sut.endpoints
             missing = [k for k in ("wado_rs", "mllp", "dicom") if k not in ep]
             if missing:

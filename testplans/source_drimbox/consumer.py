@@ -1,9 +1,14 @@
 """The Consumer side of the plan: raw WADO-RS requests (http.client, so paths and repeated Accept lines
-go out exactly as written), every exchange captured as evidence (actor ``harness:consumer``)."""
+go out exactly as written), every exchange captured as evidence (actor ``harness:consumer``).
+
+An ``https://`` WADO-RS base is reached with the TLS settings of the SUT profile (``tls.ca`` or
+``tls.verify``, and ``tls.cert`` / ``tls.key`` as the Consumer's client certificate), see :func:`use_tls`.
+"""
 
 from __future__ import annotations
 
 import http.client
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,6 +23,29 @@ JPEG_LS = "1.2.840.10008.1.2.4.80"
 
 def dicom_accept(ts: str, q: str | None = None) -> str:
     return f'multipart/related; type="application/dicom"; transfer-syntax={ts}' + (f"; q={q}" if q else "")
+
+
+_tls: ssl.SSLContext | None = None
+
+
+def use_tls(verify: bool | str = True, cert: tuple[str, str] | None = None) -> None:
+    """TLS of the requests to an ``https://`` SUT, from ``SutProfile.http_kwargs()``: the CA file to trust
+    (or False: no verification, for a debugging session only) and the client certificate and key."""
+    global _tls
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if cert:
+        context.load_cert_chain(*cert)
+    _tls = context
+
+
+def _connection(url) -> http.client.HTTPConnection:
+    if url.scheme == "https":
+        return http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=60,
+                                           context=_tls or ssl.create_default_context())
+    return http.client.HTTPConnection(url.hostname, url.port or 80, timeout=60)
 
 
 @dataclass
@@ -46,7 +74,7 @@ def request(base: str, path: str, *, accept: list[str] | None = None, token: str
     if kos is not None:
         headers.append(("KOS-SOPInstanceUID", kos))
     headers.extend(extra)
-    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=60)
+    conn = _connection(url)
     started, t0 = time.time(), time.perf_counter()
     try:
         conn.putrequest(method, url.path.rstrip("/") + path, skip_accept_encoding=True)
