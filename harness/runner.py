@@ -172,6 +172,8 @@ def pytest_command(run: PlanRun, campaign: Campaign, index: int) -> list[str]:
            "--alluredir", str(campaign.out / "allure-results")]
     if campaign.catalog_dir:
         cmd += ["--drimcheck-catalog", str(campaign.catalog_dir)]
+    if run.profile.driver == "operator":
+        cmd += ["--capture=sys"]  # the operator answers on this process's standard input (fd 0 stays open)
     return cmd
 
 
@@ -188,7 +190,7 @@ def execute(campaign: Campaign, echo: bool = True) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            if echo and line.startswith("  ["):
+            if echo and line.startswith(("  [", "  > ")):  # progress, and the operator's prompts
                 print(line, end="", flush=True)
         run.returncode = proc.wait()
         run.stderr_tail = "".join(lines[-40:])

@@ -225,6 +225,10 @@ def profile_from_data(data: Any, path: Path) -> tuple[SutProfile, list[str]]:
         key, sub = dotted.split(".")
         if isinstance(section[key].get(sub), str):
             section[key][sub] = _resolve(section[key][sub], base, dotted, problems)
+    operator = section["options"].get("operator")
+    if isinstance(operator, dict) and isinstance(operator.get("steps"), str):
+        section["options"]["operator"] = {**operator, "steps": _resolve(operator["steps"], base,
+                                                                         "options.operator.steps", problems)}
     files = [Path(_resolve(f, base, f"files[{i}]", problems))
              for i, f in enumerate(data.get("files") or []) if isinstance(f, str)]
     groups = section["options"].get("groups")

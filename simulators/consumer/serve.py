@@ -3,7 +3,8 @@
 Options: ``--dmp-registry URL --dmp-repository URL --psc-issuer URL --pacs AET@host:port
 --allow-host HOST[:PORT]`` (repeatable) and ``--whitelist XML [--whitelist-ca PEM]`` (the signed ANS
 list of DRIMboxes) make the allowlist; ``--consumer-workdir DIR``, ``--accept TS=Q``,
-``--consumer-fault NAME``. Without ``--dmp-registry`` the Consumer starts its own DMP simulator,
+``--consumer-fault NAME``, ``--vihf-key PEM --vihf-cert PEM`` (the structure's certificate that
+signs the VIHF), ``--psc-client ID:SECRET``. Without ``--dmp-registry`` the Consumer starts its own DMP simulator,
 PSC simulator and embedded PACS (a demo on one machine). ``--port`` / ``--host`` come from the CLI.
 """
 
@@ -34,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "unsigned or altered")
     parser.add_argument("--whitelist-ca", type=Path, action="append", default=[], metavar="PEM",
                         help="CA that must have issued the whitelist's signing certificate (repeatable)")
+    parser.add_argument("--vihf-key", type=Path, default=None, metavar="PEM",
+                        help="private key of the structure's certificate that signs the VIHF (unsigned without it)")
+    parser.add_argument("--vihf-cert", type=Path, default=None, metavar="PEM", help="certificate of --vihf-key")
+    parser.add_argument("--psc-client", default="drimbox-consumer:consumer-secret", metavar="CLIENT_ID:SECRET",
+                        help="the Consumer's client at Pro Santé Connect (default drimbox-consumer:consumer-secret)")
     parser.add_argument("--accept", action="append", default=[], metavar="TS=Q",
                         help="transfer syntax the Consumer asks for, with its q-value (repeatable; default: "
                              "every syntax it decodes, lossless first)")
@@ -79,8 +85,13 @@ def start(args: argparse.Namespace) -> Reference:
     missing = [f"--{n.replace('_', '-')}" for n in ("dmp_repository", "psc_issuer") if not getattr(args, n)]
     if missing:
         raise SystemExit(f"drimcheck serve consumer: {', '.join(missing)} required with --dmp-registry")
+    if bool(args.vihf_key) != bool(args.vihf_cert):
+        raise SystemExit("drimcheck serve consumer: --vihf-key and --vihf-cert go together")
+    client_id, _, secret = args.psc_client.partition(":")
     config = ConsumerConfig(workdir=args.consumer_workdir, registry_url=args.dmp_registry,
                             repository_url=args.dmp_repository, psc_issuer=args.psc_issuer, pacs=args.pacs,
                             allowed_hosts=hosts, viewers=viewers, fault=args.consumer_fault,
-                            accept=parse_accept_option(args.accept))
+                            accept=parse_accept_option(args.accept), client_id=client_id, client_secret=secret,
+                            vihf_key=args.vihf_key.read_bytes() if args.vihf_key else None,
+                            vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None)
     return reference.start(config, port=args.port or 0, host=args.host or "127.0.0.1")

@@ -6,11 +6,15 @@
   misbehaves on demand;
 - Pro Santé Connect: the PSC simulator (captured as ``psc-simulator``);
 - the local PACS: the embedded PACS, where imports land;
-- the professional's software and browser: :class:`Browser` (contextual call, PSC login).
+- the professional's software and browser: :class:`Browser` (contextual call, PSC login), for the
+  protocol-level checks that need no page;
+- the screens: the driver the profile names (``driver: reference | operator | path.py:Class``,
+  :mod:`harness.drivers`): opening an exam, importing it, and what only a screen shows are asked of it.
 
-With ``sut.reference`` the reference Consumer is started with ``sut.fault``; otherwise the profile
-gives ``endpoints.contextual_call`` and the peers' addresses are printed for the vendor to
-configure (``options.ports`` may pin them: dmp, psc, source, pacs).
+With ``sut.reference`` the reference Consumer is started in process with ``sut.fault`` (the fast path);
+otherwise the profile gives ``endpoints.contextual_call`` and ``endpoints.base``, and ``options.ports``
+pins the peers' ports (dmp, psc, source, pacs) the Consumer under test was configured with. Verdicts come
+from what the peers captured, never from a branch on which Consumer it is.
 """
 
 from __future__ import annotations
@@ -20,18 +24,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 import pytest
-from lxml import html as lxml_html
 
 from fixtures.studies import Patient
-from harness.capture import capturing_session
+from harness.drivers import ConsumerDriver, DriverContext, ExamRef, PatientTraits, StepUnavailable, load_driver
 from harness.servers import RunningServer, serve_wsgi
 from harness.xds import kos_submission
 from harness.xds.clients import XdsClient
 from harness.xds.model import ASSOCIATION_TYPES, Association
 from simulators.consumer.wsgi import captured
+from testplans.consumer_drimbox.browser import Browser
 from testplans.consumer_drimbox.exams import (
     FixtureExam,
     build_kos,
@@ -51,7 +54,6 @@ REGIONS = [("51185008", "Thorax")]
 class World:
     contextual_call: str
     consumer_base: str
-    reference: bool
     dmp: Any
     psc: Any
     psc_issuer: str
@@ -64,6 +66,7 @@ class World:
     outsider_url: str = ""
     vihf_trust: list[bytes] = field(default_factory=list)  # CA certificates the VIHF signature must chain to
     consumer: Any = None
+    driver: ConsumerDriver | None = None
     stops: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -82,13 +85,14 @@ def _start_psc(port: int) -> tuple[Any, RunningServer]:
 
 
 @pytest.fixture(scope="session")
-def world(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(sut: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[World]:
     from simulators.dmp.config import DmpConfig
     from simulators.dmp.reference import start as start_dmp
     from simulators.pacs import start_pacs
 
+    config = pytestconfig
     workdir = tmp_path_factory.mktemp("consumer-plan")
-    ports = dict(sut.options.get("ports", {})) if not sut.reference else {}
+    ports = {name: sut.port(name) for name in ("dmp", "psc", "pacs", "source")}
     stops: list[Callable[[], None]] = []
     try:
         dmp = start_dmp(DmpConfig(workdir=workdir / "dmp"), port=int(ports.get("dmp", 0)))
@@ -104,10 +108,14 @@ def world(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]
         outsider_server = serve_wsgi(outsider.wsgi, "outsider-source")
         stops.append(outsider_server.stop)
         loader = XdsClient(dmp.endpoints["registry"], dmp.endpoints["repository"], actor="harness:dmp-loader")
-        w = World("", "", sut.reference, dmp, provider, provider.issuer, pacs, source,
+        w = World("", "", dmp, provider, provider.issuer, pacs, source,
                   source_server.url + "/wado-rs", loader, workdir, outsider, outsider_server.url + "/wado-rs",
                   stops=stops)
         _start_consumer(w, sut)
+        w.driver = load_driver(sut.driver or "reference", DriverContext(
+            w.contextual_call, w.consumer_base, w.psc_auth, PROFESSIONAL, say=_say(config),
+            options=dict(sut.options or {})))
+        stops.append(w.driver.close)
         yield w
     finally:
         for stop in reversed(stops):
@@ -129,9 +137,7 @@ def _start_consumer(w: World, sut: Any) -> None:
         w.stops.append(ref.stop)
         w.consumer, w.contextual_call, w.consumer_base = ref, ref.endpoints["contextual_call"], ref.endpoints["base"]
         return
-    call = sut.endpoints.get("contextual_call")
-    if not call:
-        pytest.fail(f"SUT profile {sut.name}: endpoints.contextual_call is required by the consumer_drimbox plan")
+    call = sut.endpoints["contextual_call"]
     w.contextual_call = call
     vihf_ca = (sut.credentials or {}).get("vihf_ca")
     w.vihf_trust = [Path(vihf_ca).read_bytes()] if vihf_ca else []
@@ -187,103 +193,87 @@ def publish(world: World) -> Callable[..., FixtureExam]:
     return _publish
 
 
-# ------------------------------------------------------------------ the professional's browser
-@dataclass
-class Page:
-    url: str
-    status: int
-    text: str
-    response: Any
-
-    @property
-    def doc(self) -> Any:
-        return lxml_html.fromstring(self.text or "<html/>")
-
-    def rows(self, css_class: str) -> list[Any]:
-        return self.doc.xpath(f"//tr[@class='{css_class}']")
-
-    def row(self, css_class: str, attr: str, value: str) -> Any | None:
-        found = [r for r in self.rows(css_class) if r.get(attr) == value]
-        return found[0] if found else None
-
-
-class Browser:
-    """The professional: sends the contextual call, logs in at PSC when asked, follows redirects."""
-
-    def __init__(self, world: World, user: str = PROFESSIONAL) -> None:
-        self.world, self.user = world, user
-        self.http = capturing_session("harness:browser")
-        self.auth_redirects: list[str] = []
-        self.first_response: Any = None
-
-    def call(self, form: dict[str, str]) -> Page:
-        resp = self.http.post(self.world.contextual_call, data=form, allow_redirects=False, timeout=15)
-        self.first_response = resp
-        if resp.status_code not in (301, 302, 303, 307):
-            return Page(resp.url, resp.status_code, resp.text, resp)
-        return self.follow(urljoin(resp.url, resp.headers["Location"]))
-
-    def open(self, patient: Patient, **optional: str) -> Page:
-        return self.call(contextual_form(patient, **optional))
-
-    def follow(self, url: str, resp: Any = None) -> Page:
-        for _ in range(12):
-            if resp is None:
-                resp = self.http.get(url, allow_redirects=False, timeout=15)
-            if resp.status_code in (301, 302, 303, 307):
-                url = urljoin(url, resp.headers["Location"])
-                if url.startswith(self.world.psc_auth):
-                    self.auth_redirects.append(url)
-                resp = None
-                continue
-            if url.startswith(self.world.psc_auth) and resp.status_code == 200:
-                resp = self.http.post(url, data={"user": self.user}, allow_redirects=False, timeout=15)
-                continue
-            return Page(url, resp.status_code, resp.text, resp)
-        raise AssertionError(f"too many redirects from {url}")
-
-    def get(self, path: str) -> Page:
-        return self.follow(urljoin(self.world.consumer_base + "/", path.lstrip("/")))
-
-    def post(self, path: str, data: dict[str, str] | None = None) -> Page:
-        url = urljoin(self.world.consumer_base + "/", path.lstrip("/"))
-        resp = self.http.post(url, data=data or {}, allow_redirects=False, timeout=120)
-        return self.follow(url, resp)
+# ------------------------------------------------------------------ the professional's browser and the driver
+def _say(config: pytest.Config) -> Callable[[str], None]:
+    """Print to the person running the campaign, past pytest's output capture (operator prompts; the
+    campaign runner shows lines starting with ``  > ``)."""
+    def say(text: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is None:
+            print(f"  > {text}", flush=True)
+            return
+        with capture.global_and_fixture_disabled():
+            print(f"  > {text}", flush=True)
+    return say
 
 
 @pytest.fixture(scope="session")
 def browser(world: World) -> Browser:
-    return Browser(world)
+    return Browser(world.contextual_call, world.consumer_base, world.psc_auth, PROFESSIONAL)
 
 
 @pytest.fixture
 def new_browser(world: World) -> Callable[[], Browser]:
-    return lambda: Browser(world)
+    return lambda: Browser(world.contextual_call, world.consumer_base, world.psc_auth, PROFESSIONAL)
 
 
-def exam_path(history: Page, exam: FixtureExam) -> str:
-    """Path of the exam page from the history page (the reference Consumer's link)."""
-    row = history.row("exam", "data-unique-id", exam.unique_id)
-    assert row is not None, f"exam {exam.unique_id} not in the history page"
-    return row.xpath(".//a/@href")[0]
+def traits(patient: Patient) -> PatientTraits:
+    return PatientTraits(patient.ins, patient.birth_name, patient.given, patient.birth_date, patient.sex,
+                         patient.birthplace)
 
 
-def import_exam(browser: Browser, exam: FixtureExam, **form: str) -> Page:
-    """Contextual call for the exam's patient, then its import action; the import result page.
-
-    Only the reference Consumer's pages are known to the harness: with a vendor's Consumer the
-    tests that need an import are not applicable (the traffic checks need someone to click).
-    """
-    needs_pages(browser.world)
-    history = browser.open(exam.patient)
-    path = exam_path(history, exam)
-    return browser.post(path + "/import", form)
+def exam_ref(exam: FixtureExam) -> ExamRef:
+    d = "20250314"  # the fixture submissions' serviceStartTime
+    return ExamRef(exam.unique_id, exam.study_uid, exam.accession, f"Scanner thoracique {exam.accession}",
+                   f"{d[6:8]}/{d[4:6]}/{d[0:4]}", tuple(exam.series_uids))
 
 
-def needs_pages(world: World) -> None:
-    """Tests that read the Consumer's pages run on the reference (whose page markup they know)."""
+def answered(world: World, what: str, answer: object) -> None:
+    """Record in the report who answered a question about the screen, and what."""
+    from harness.checks import attach_findings
+    from harness.findings import info
+
+    attach_findings([info("DRIVER", "screen", f"{what}: answered by {world.driver.answered_by}", found=answer)],
+                    label="driver")
+
+
+def driver_step(step: Callable[[], Any], what: str) -> Any:
+    """Run a driver step; a step the driver cannot perform leaves the test not applicable with its reason."""
     from harness.checks import not_applicable
 
-    if not world.reference:
-        not_applicable("reads the reference Consumer's page markup (data-* attributes); check this on the "
-                       "vendor's UI by hand, the traffic checks of this plan still apply")
+    try:
+        return step()
+    except StepUnavailable as exc:
+        not_applicable(f"{what}: {exc}")
+
+
+def open_patient(world: World, patient: Patient, **optional: str) -> None:
+    """The contextual call for ``patient`` through the driver, waiting for the Consumer's ITI-18."""
+    from testplans.consumer_drimbox.traffic import saw_find_documents
+
+    form = contextual_form(patient, **optional)
+    driver_step(lambda: world.driver.open_patient(form, until=lambda: saw_find_documents(patient_cx(patient))),
+                "open the patient's exam list")
+
+
+def open_exam(world: World, exam: FixtureExam) -> None:
+    """Contextual call for the exam's patient, then open the exam (the Consumer retrieves its KOS)."""
+    from testplans.consumer_drimbox.traffic import saw_retrieve
+
+    open_patient(world, exam.patient)
+    driver_step(lambda: world.driver.open_exam(exam_ref(exam), until=lambda: saw_retrieve(exam.unique_id)),
+                "open the exam")
+
+
+def import_exam(world: World, exam: FixtureExam, **local: str) -> dict[str, str]:
+    """Contextual call, open the exam, import it; returns the per-series statuses the driver reports."""
+    open_exam(world, exam)
+    instances = {r.sop_instance_uid for refs in exam.series.values() for r in refs}
+
+    def imported() -> bool:
+        return instances <= {r["SOPInstanceUID"] for r in world.pacs.store.records({"study_uid": [exam.study_uid]})}
+
+    statuses = driver_step(lambda: world.driver.import_exam(exam_ref(exam), until=imported, **local),
+                           "import the exam")
+    answered(world, f"import result of exam {exam.accession}", statuses)
+    return statuses

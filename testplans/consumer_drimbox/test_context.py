@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from harness.checks import expect, expect_equal, not_applicable
-from testplans.consumer_drimbox.conftest import needs_pages
+from harness.checks import expect, expect_equal
+from testplans.consumer_drimbox.conftest import answered, driver_step, open_patient
 from testplans.consumer_drimbox.exams import contextual_form, new_patient
 from testplans.consumer_drimbox.traffic import form_of, psc_token_requests
 
@@ -117,11 +117,11 @@ def test_login_is_authorization_code_with_pkce(world, new_browser):
 
 
 @pytest.mark.requirement("CON-INS-DISPLAY")
-def test_ins_traits_are_displayed(world, browser):
-    needs_pages(world)
+def test_ins_traits_are_displayed(world):
     patient = new_patient(family="MARTIN", given="Élodie")
-    doc = browser.open(patient).doc
-    shown = {dd.get("data-trait"): (dd.text or "").strip() for dd in doc.xpath("//dl[@id='ins-traits']/dd")}
+    open_patient(world, patient)
+    shown = driver_step(world.driver.shown_patient, "read the INS traits shown")
+    answered(world, "INS traits shown by default", shown)
     d = patient.birth_date
     wanted = {"birth-name": patient.birth_name, "first-given-name": patient.given,
               "birth-date": f"{d[6:8]}/{d[4:6]}/{d[0:4]}", "sex": patient.sex, "birthplace": patient.birthplace}
@@ -132,12 +132,10 @@ def test_ins_traits_are_displayed(world, browser):
 
 @pytest.mark.requirement("CON-KPI")
 def test_modelstat_counts_each_call(world, browser):
-    if not world.reference:
-        not_applicable("the ModelStat file of a vendor Consumer is collected by hand")
-    kpi_url = world.consumer_base + "/kpi"
-    before = requests.get(kpi_url, timeout=30).json()
+    before = driver_step(world.driver.kpi_records, "read the ModelStat KPI records")
     browser.open(new_patient())
     _post(world, {"Patient.name.family": "X"})
-    after = requests.get(kpi_url, timeout=30).json()[len(before):]
+    after = world.driver.kpi_records()[len(before):]
+    answered(world, "ModelStat records of the two calls", after)
     expect_equal([(e.get("Nombre_Appel"), e.get("Statut_Appel")) for e in after], [(1, "succes"), (1, "erreur")],
                  rule="CON-KPI", location="ModelStat records of two calls", message="one record per call expected")

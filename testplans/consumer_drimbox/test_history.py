@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checks import expect, expect_equal, fail, not_applicable
+from harness.checks import expect, expect_equal, fail, inconclusive
 from harness.vihf import verify_vihf
-from testplans.consumer_drimbox.conftest import PROFESSIONAL, exam_path, needs_pages
+from testplans.consumer_drimbox.conftest import PROFESSIONAL, answered, driver_step, open_exam, open_patient
 from testplans.consumer_drimbox.exams import patient_cx
 from testplans.consumer_drimbox.traffic import queries, retrieves, vihf_attributes
 
@@ -39,9 +39,9 @@ def _find_documents(patient):
 
 
 @pytest.mark.requirement("CON-Q-FINDDOCS")
-def test_find_documents_parameters(world, browser, publish):
+def test_find_documents_parameters(world, publish):
     exam = publish(series=1, instances=1)
-    browser.open(exam.patient)
+    open_patient(world, exam.patient)
     query = _find_documents(exam.patient)
     statuses = query.any_of("$XDSDocumentEntryStatus") or []
     expect(APPROVED in statuses, rule="CON-Q-FINDDOCS", location="$XDSDocumentEntryStatus", expected=APPROVED,
@@ -54,7 +54,7 @@ def test_find_documents_parameters(world, browser, publish):
 @pytest.mark.requirement("CON-Q-REFID")
 def test_study_uid_uses_find_documents_by_reference_id(world, browser, publish):
     exam = publish(series=1, instances=1)
-    browser.open(exam.patient, StudyInstanceUID=exam.study_uid)
+    browser.open(exam.patient, StudyInstanceUID=exam.study_uid)  # the contextual call alone, no screen
     seen = queries(until=lambda qs: any(q.name == "FindDocumentsByReferenceId" for q in qs))
     by_ref = [q for _, q in seen if q.name == "FindDocumentsByReferenceId"]
     expect(bool(by_ref), rule="CON-Q-REFID", location="ITI-18 requests", expected="FindDocumentsByReferenceId",
@@ -84,25 +84,19 @@ def _check_vihf(req, patient, what: str) -> None:
 
 
 @pytest.mark.requirement("CON-VIHF")
-def test_vihf_on_query_and_retrieve(world, browser, publish):
+def test_vihf_on_query_and_retrieve(world, publish):
     exam = publish(series=1, instances=1)
-    history = browser.open(exam.patient)
-    if world.reference:
-        browser.get(exam_path(history, exam))
+    open_exam(world, exam)
     _check_vihf(_consumer_query(exam.patient, "CON-VIHF")[0], exam.patient, "ITI-18")
-    if world.reference:
-        got = retrieves()
-        expect(bool(got), rule="CON-VIHF", location="ITI-43", expected="a retrieve", observed="none",
-               message="no ITI-43 request seen")
-        _check_vihf(got[-1][0], exam.patient, "ITI-43")
+    _check_vihf(_retrieve(exam, "CON-VIHF"), exam.patient, "ITI-43")
 
 
 @pytest.mark.requirement("CON-VIHF-SIGNED")
-def test_vihf_is_signed(world, browser, publish):
+def test_vihf_is_signed(world, publish):
     if not world.vihf_trust:
-        not_applicable("give the CA of the Consumer's VIHF certificate as credentials.vihf_ca in the SUT profile")
+        inconclusive("the SUT profile gives no credentials.vihf_ca (the CA of the Consumer's VIHF signer)")
     exam = publish(series=1, instances=1)
-    browser.open(exam.patient)
+    open_patient(world, exam.patient)
     request = _consumer_query(exam.patient, "CON-VIHF-SIGNED")[0]
     findings = verify_vihf(request.security, trust_store=world.vihf_trust, patient=patient_cx(exam.patient))
     sig = [f for f in findings if "Signature" in f.location or "signature" in f.message.lower()
@@ -112,76 +106,90 @@ def test_vihf_is_signed(world, browser, publish):
              sig[0].found or "-", sig[0].message)
 
 
+def _retrieve(exam, rule: str):
+    """The Consumer's ITI-43 request for the exam's KOS (after the driver opened the exam)."""
+    got = [req for req, pairs in retrieves() if any(uid == exam.unique_id for _repo, uid in pairs)]
+    if not got:
+        fail(rule, "ITI-43 requests seen by the DMP", f"a RetrieveDocumentSet for {exam.unique_id}",
+             "none", "opening the exam did not retrieve its KOS")
+    return got[-1]
+
+
+def _listed(world, patient) -> list[dict]:
+    open_patient(world, patient)
+    rows = driver_step(world.driver.listed_exams, "read the exam list")
+    answered(world, "exam list rows", rows)
+    return rows
+
+
+def _row_of(rows: list[dict], exam) -> dict | None:
+    """The row showing ``exam``: its uniqueId when the screen carries it, else its accession number."""
+    return next((r for r in rows if r.get("unique_id") == exam.unique_id
+                 or exam.accession in (r.get("description") or "")), None)
+
+
 @pytest.mark.requirement("CON-HIST-LIST")
-def test_history_lists_exam_details(world, browser, publish):
-    needs_pages(world)
+def test_history_lists_exam_details(world, publish):
     exam = publish(series=1, instances=1)
-    row = browser.open(exam.patient).row("exam", "data-unique-id", exam.unique_id)
+    row = _row_of(_listed(world, exam.patient), exam)
     if row is None:
-        fail("CON-HIST-LIST", "history page", exam.unique_id, "absent", "the published exam is not listed")
-    cells = {td.get("data-field"): (td.text_content() or "").strip() for td in row.xpath("./td[@data-field]")}
+        fail("CON-HIST-LIST", "exam list", f"the exam {exam.accession}", "absent", "the published exam is not listed")
     wanted = {"date": "14/03/2025", "modality": "CT", "region": "Thorax", "source": "BCOM"}
     for name, value in wanted.items():
-        expect_equal(cells.get(name), value, rule="CON-HIST-LIST", location=f"history column {name}")
-    expect(exam.accession in cells.get("description", ""), rule="CON-HIST-LIST", location="history column description",
-           expected=f"contains {exam.accession}", observed=cells.get("description"), message="no description")
+        expect_equal(row.get(name), value, rule="CON-HIST-LIST", location=f"history column {name}")
+    expect(exam.accession in (row.get("description") or ""), rule="CON-HIST-LIST",
+           location="history column description", expected=f"contains {exam.accession}",
+           observed=row.get("description"), message="no description")
 
 
 @pytest.mark.requirement("CON-HIST-DEPRECATED")
-def test_replaced_exam_is_hidden(world, browser, publish):
-    needs_pages(world)
+def test_replaced_exam_is_hidden(world, publish):
     first = publish(series=1, instances=1)
     second = publish(first.patient, series=1, instances=1, replaces=first)
-    page = browser.open(first.patient)
-    shown = [r.get("data-unique-id") for r in page.rows("exam")]
-    expect(second.unique_id in shown, rule="CON-HIST-DEPRECATED", location="history page",
-           expected=second.unique_id, observed=shown, message="the replacing exam must be listed")
-    expect(first.unique_id not in shown, rule="CON-HIST-DEPRECATED", location="history page",
-           expected="no deprecated entry", observed=shown, message="a replaced (Deprecated) KOS is shown")
+    rows = _listed(world, first.patient)
+    expect(_row_of(rows, second) is not None, rule="CON-HIST-DEPRECATED", location="exam list",
+           expected=f"the replacing exam {second.accession}", observed=rows,
+           message="the replacing exam must be listed")
+    expect(_row_of(rows, first) is None, rule="CON-HIST-DEPRECATED", location="exam list",
+           expected=f"no row for the replaced exam {first.accession}", observed=rows,
+           message="a replaced (Deprecated) KOS is shown")
 
 
 @pytest.mark.requirement("CON-RET-ITI43")
-def test_manifest_is_retrieved_by_iti43(world, browser, publish):
-    needs_pages(world)
+def test_manifest_is_retrieved_by_iti43(world, publish):
     exam = publish(series=1, instances=1)
-    browser.get(exam_path(browser.open(exam.patient), exam))
-    got = retrieves()
-    expect(bool(got), rule="CON-RET-ITI43", location="ITI-43 requests", expected="one", observed="none",
-           message="the KOS was not retrieved")
-    expect_equal(got[-1][1], [(world.dmp.endpoints["repository_unique_id"], exam.unique_id)], rule="CON-RET-ITI43",
+    open_exam(world, exam)
+    _retrieve(exam, "CON-RET-ITI43")
+    got = [pairs for _req, pairs in retrieves() if any(uid == exam.unique_id for _r, uid in pairs)]
+    expect_equal(got[-1], [(world.dmp.endpoints["repository_unique_id"], exam.unique_id)], rule="CON-RET-ITI43",
                  location="RetrieveDocumentSetRequest/DocumentRequest",
                  message="the request must name the entry's repositoryUniqueId and uniqueId")
 
 
 @pytest.mark.requirement("CON-EXAM-PAGE")
-def test_exam_page_shows_series_viewer_and_import(world, browser, publish):
-    needs_pages(world)
+def test_exam_page_shows_series_viewer_and_import(world, publish):
     exam = publish(series=2, instances=2)
-    page = browser.get(exam_path(browser.open(exam.patient), exam))
-    listed = {r.get("data-series-uid") for r in page.rows("series")}
-    expect_equal(listed, set(exam.series_uids), rule="CON-EXAM-PAGE", location="exam page series",
-                 message="every series of the KOS must be listed")
-    links = page.doc.xpath("//a[@class='viewer']/@href")
+    open_exam(world, exam)
+    shown = driver_step(world.driver.shown_exam, "read the exam page")
+    answered(world, "exam page", shown)
+    expect_equal(set(shown.get("series") or []), set(exam.series_uids), rule="CON-EXAM-PAGE",
+                 location="exam page series", message="every series of the KOS must be listed")
+    links = shown.get("viewer_links") or []
     expect(bool(links) and all(link.startswith(world.source_url.split("/wado-rs")[0]) for link in links),
            rule="CON-EXAM-PAGE", location="viewer links", expected="links to the Source's viewer", observed=links,
            message="no link to the Source's viewer")
-    expect(bool(page.doc.xpath("//form[@id='import']")), rule="CON-EXAM-PAGE", location="import action",
-           expected="an import form", observed="none", message="no import action")
+    expect(bool(shown.get("can_import")), rule="CON-EXAM-PAGE", location="import action",
+           expected="an import action", observed="none", message="no import action")
 
 
 @pytest.mark.requirement("CON-SOAP-WSA")
-def test_dmp_requests_carry_ws_addressing(world, browser, publish):
+def test_dmp_requests_carry_ws_addressing(world, publish):
     exam = publish(series=1, instances=1)
-    history = browser.open(exam.patient)
-    requests_seen = [("ITI-18", _consumer_query(exam.patient, "CON-SOAP-WSA")[0])]
-    if world.reference:
-        browser.get(exam_path(history, exam))
-        got = retrieves()
-        expect(bool(got), rule="CON-SOAP-WSA", location="ITI-43", expected="a retrieve", observed="none",
-               message="no ITI-43 request seen")
-        requests_seen.append(("ITI-43", got[-1][0]))
-        expect(got[-1][0].mtom, rule="CON-SOAP-WSA", location="ITI-43 Content-Type", expected="MTOM/XOP",
-               observed="plain SOAP", message="ITI-43 requests are sent as MTOM/XOP")
+    open_exam(world, exam)
+    iti43 = _retrieve(exam, "CON-SOAP-WSA")
+    requests_seen = [("ITI-18", _consumer_query(exam.patient, "CON-SOAP-WSA")[0]), ("ITI-43", iti43)]
+    expect(iti43.mtom, rule="CON-SOAP-WSA", location="ITI-43 Content-Type", expected="MTOM/XOP",
+           observed="plain SOAP", message="ITI-43 requests are sent as MTOM/XOP")
     for what, req in requests_seen:
         expect(bool(req.message_id), rule="CON-SOAP-WSA", location=f"{what} wsa:MessageID", expected="a URI",
                observed=req.message_id, message="no wsa:MessageID")

@@ -110,3 +110,20 @@ def psc_token_requests(grant_type: str, timeout: float = 3.0) -> list[capture.Ex
 
 def form_of(exchange: capture.Exchange) -> dict[str, list[str]]:
     return parse_qs(exchange.request_body.read().decode("latin-1"))
+
+
+def saw_find_documents(patient: str) -> bool:
+    """Whether the DMP has seen, during this test, a FindDocuments for ``patient`` (a driver's ``until``)."""
+    for req in _decoded(ITI18_ACTION):
+        if req.body is not None:
+            query = parse_query(req.body)
+            if query.name == "FindDocuments" and query.one("$XDSDocumentEntryPatientId") == patient:
+                return True
+    return False
+
+
+def saw_retrieve(unique_id: str) -> bool:
+    """Whether the DMP has seen, during this test, an ITI-43 asking for document ``unique_id``."""
+    return any(unique_id == (d.findtext(f"{XDSB}DocumentUniqueId") or "").strip()
+               for req in _decoded(ITI43_ACTION) if req.body is not None
+               for d in req.body.iter(f"{XDSB}DocumentRequest"))

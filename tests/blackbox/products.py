@@ -86,13 +86,15 @@ def serve(args: list[str], cwd: Path, timeout: float = 60.0) -> Product:
             product.endpoints.setdefault(parts[0], {})[parts[1]] = parts[2].strip()
 
 
-def campaign(profile: dict[str, Any], plan: str, folder: Path, timeout: float = 900) -> tuple[int, dict, str]:
+def campaign(profile: dict[str, Any], plan: str, folder: Path, timeout: float = 900,
+             quiet: bool = True) -> tuple[int, dict, str]:
     """Write ``profile`` to ``folder/sut.yaml`` and run ``drimcheck run --sut sut.yaml`` from ``folder``
     (a relative path, as a vendor types it); returns (exit status, results.json, output)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sut.yaml").write_text(yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--sut", "sut.yaml", "--plan", plan,
-                           "--out", "out", "--quiet"], cwd=str(folder), env=_env(), capture_output=True,
+                           "--out", "out", *(["--quiet"] if quiet else [])], cwd=str(folder),
+                          stdin=subprocess.DEVNULL, env=_env(), capture_output=True,
                           text=True, timeout=timeout, check=False)
     results = folder / "out" / "results.json"
     output = proc.stdout + proc.stderr
@@ -109,6 +111,7 @@ def failed(results: dict) -> set[str]:
 
 
 def shall_not_passed(results: dict) -> dict[str, str]:
-    """Every SHALL whose verdict is not ``passed`` (what a clean product must not have)."""
+    """Every SHALL neither passed nor not tested for its catalog reason (what a clean product must not have:
+    no SHALL not applicable, not run or inconclusive)."""
     return {r["id"]: r["verdict"] for r in results["requirements"]
-            if r["level"] == "SHALL" and r["verdict"] != "passed"}
+            if r["level"] == "SHALL" and r["verdict"] not in ("passed", "not_tested")}

@@ -1,0 +1,86 @@
+"""Black-box proof of the consumer_drimbox plan: the reference Consumer started as its own process.
+
+Each case starts ``drimcheck serve consumer`` configured by its command line only (the DMP, PSC and local
+PACS on the ports the profile pins, the Source host it may retrieve from, its VIHF key), and runs
+``drimcheck run --sut sut.yaml --plan consumer_drimbox`` from the profile's folder with ``driver: reference``:
+- the clean Consumer exits 0 with every SHALL passed, and the same verdicts as the in-process golden run;
+- each named fault (``--consumer-fault NAME``) exits 1 and fails exactly the requirements it names;
+- with ``driver: operator`` and a step file (the unattended form of a person following the printed steps)
+  the clean Consumer passes too, and the steps are printed as a person reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.faults import faults_of
+from harness.servers import free_port
+from harness.vihf import throwaway_pki
+from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "consumer_drimbox.json"
+
+
+@pytest.fixture(scope="session")
+def consumer_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("consumer-pki")
+    pki = throwaway_pki("black-box Consumer VIHF")
+    for name, data in (("ca.pem", pki.ca_pem), ("vihf.key", pki.key_pem), ("vihf.pem", pki.cert_pem)):
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def run_consumer(fault: str | None, pki: Path, folder: Path, driver: str = "reference",
+                 operator: dict | None = None) -> tuple[int, dict, str]:
+    """Start the reference Consumer (with ``fault``), run the plan through a profile, stop the Consumer."""
+    ports = {name: free_port() for name in ("dmp", "psc", "pacs", "source")}
+    args = ["consumer", "--port", "0", "--consumer-workdir", str(folder / "consumer-data"),
+            "--dmp-registry", f"http://127.0.0.1:{ports['dmp']}/registry",
+            "--dmp-repository", f"http://127.0.0.1:{ports['dmp']}/repository",
+            "--psc-issuer", f"http://127.0.0.1:{ports['psc']}/auth/realms/esante-wallet",
+            "--pacs", f"LOCALPACS@127.0.0.1:{ports['pacs']}", "--allow-host", f"127.0.0.1:{ports['source']}",
+            "--vihf-key", str(pki / "vihf.key"), "--vihf-cert", str(pki / "vihf.pem")]
+    if fault:
+        args += ["--consumer-fault", fault]
+    with serve(args, folder) as consumer:
+        ep = consumer.endpoints["consumer"]
+        profile = {"name": f"reference Consumer as a product{f' ({fault})' if fault else ''}",
+                   "actor": "consumer_drimbox", "driver": driver,
+                   "endpoints": {"contextual_call": ep["contextual_call"], "base": ep["base"]},
+                   "options": {"ports": ports, **({"operator": operator} if operator else {})},
+                   "credentials": {"vihf_ca": str(pki / "ca.pem")}}
+        return campaign(profile, "consumer_drimbox", folder / "campaign", quiet=driver != "operator")
+
+
+def test_clean_consumer_passes_every_shall(consumer_pki, tmp_path):
+    code, results, output = run_consumer(None, consumer_pki, tmp_path)
+    assert shall_not_passed(results) == {}, output
+    assert code == 0, output
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))["requirements"]
+    assert verdicts(results) == golden, "the black-box run and the in-process run disagree"
+
+
+def test_operator_with_a_step_file_passes_and_prints_each_step(consumer_pki, tmp_path):
+    steps = tmp_path / "campaign" / "steps.yaml"
+    steps.parent.mkdir(parents=True)
+    steps.write_text("perform_with: reference\n", encoding="utf-8")
+    code, results, output = run_consumer(None, consumer_pki, tmp_path, driver="operator",
+                                         operator={"steps": "steps.yaml", "timeout": 30})
+    assert shall_not_passed(results) == {}, output
+    assert code == 0, output
+    assert "  > step 1: from the professional's software, open the patient" in output
+    assert "in the exam list, open the exam of 14/03/2025" in output
+    answers = [f for t in results["tests"] for f in t.get("findings") or [] if f["rule"] == "DRIVER"]
+    assert answers and all("the operator (unattended, steps performed by the reference driver" in f["message"]
+                           for f in answers)
+
+
+@pytest.mark.parametrize("fault", sorted(faults_of("consumer_drimbox")))
+def test_each_fault_fails_exactly_its_requirements(fault, consumer_pki, tmp_path):
+    expected = set(faults_of("consumer_drimbox")[fault].breaks)
+    code, results, output = run_consumer(fault, consumer_pki, tmp_path)
+    assert failed(results) == expected, output
+    assert code == 1, output
