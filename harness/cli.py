@@ -47,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_HARNESS
+    except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         if args.debug:
             traceback.print_exc()
@@ -269,7 +274,14 @@ def _forward(name: str, argv: list[str], debug: bool) -> int:
 # -- requirements ----------------------------------------------------------------------------
 def cmd_requirements(args: argparse.Namespace) -> int:
     from harness.catalog import load_catalog
-    from harness.coverage import COVERAGE_FILE, catalog_problems, collect_links, coverage_csv, coverage_rows
+    from harness.coverage import (
+        COVERAGE_FILE,
+        catalog_problems,
+        collect_links,
+        coverage_csv,
+        coverage_rows,
+        fault_ratio,
+    )
 
     catalog = load_catalog()
     links = collect_links() if (args.coverage or args.check or args.write) else {}
@@ -278,19 +290,27 @@ def cmd_requirements(args: argparse.Namespace) -> int:
         COVERAGE_FILE.write_text(coverage_csv(rows), encoding="utf-8")
         print(f"wrote {COVERAGE_FILE}")
     if args.format == "json":
-        print(json.dumps([r.__dict__ | {"tests": list(r.tests)} for r in rows], indent=1))
+        print(json.dumps([r.__dict__ | {"tests": list(r.tests), "faults": list(r.faults)} for r in rows], indent=1))
     elif args.format == "csv":
         print(coverage_csv(rows), end="")
     else:
+        if args.coverage:
+            print(f"{'requirement':<22} {'level':<6} {'actor':<17} {'status':<10} tests (faults that prove it)")
         for r in rows:
             line = f"{r.id:<22} {r.level:<6} {r.actor:<17}"
             if args.coverage:
                 line += f" {r.status:<10} " + (", ".join(t.split('::')[-1] for t in r.tests) or r.reason)
+                line += f"  (faults: {', '.join(r.faults)})" if r.faults else ""
             else:
                 line += " " + catalog[r.id].title
             print(line)
         verified = sum(r.status == "verified" for r in rows)
         print(f"{len(rows)} requirements" + (f", {verified} verified by tests" if links else ""))
+        if args.coverage:
+            for actor, (proven, total) in sorted(fault_ratio(rows).items()):
+                if actor in ("source_drimbox", "consumer_drimbox", "dmp", "content"):
+                    print(f"{actor}: {proven} of {total} SHALL requirements proven by a named fault "
+                          f"({100 * proven // max(total, 1)} %)")
     if args.check:
         problems = catalog_problems(catalog, links)
         for p in problems:

@@ -51,6 +51,29 @@ class CoverageRow:
     tests: tuple[str, ...]
     reason: str
     source: str
+    faults: tuple[str, ...] = ()  # named faults of the reference that must fail it: they prove it can fail
+
+
+def fault_links() -> dict[str, list[str]]:
+    """{requirement id: [actor:fault, ...]} from every reference actor's named faults (``breaks``)."""
+    from harness.faults import REFERENCE_MODULES, faults_of
+
+    out: dict[str, list[str]] = {}
+    for actor in REFERENCE_MODULES:
+        for name, fault in sorted(faults_of(actor).items()):
+            for rid in fault.breaks:
+                out.setdefault(rid, []).append(name)
+    return out
+
+
+def fault_ratio(rows: list[CoverageRow]) -> dict[str, tuple[int, int]]:
+    """Per actor: (SHALL requirements proven by at least one fault, SHALL requirements)."""
+    ratio: dict[str, tuple[int, int]] = {}
+    for r in rows:
+        if r.level == "SHALL":
+            proven, total = ratio.get(r.actor, (0, 0))
+            ratio[r.actor] = (proven + bool(r.faults), total + 1)
+    return ratio
 
 
 def coverage_rows(catalog: Catalog, links: dict[str, list[str]]) -> list[CoverageRow]:
@@ -58,12 +81,13 @@ def coverage_rows(catalog: Catalog, links: dict[str, list[str]]) -> list[Coverag
     for test, ids in links.items():
         for rid in ids:
             by_req.setdefault(rid, []).append(test)
+    faults = fault_links()
     rows = []
     for req in sorted(catalog, key=lambda r: r.id):
         tests = tuple(sorted(by_req.get(req.id, [])))
         status = "verified" if tests else ("not_tested" if req.not_tested_reason else "missing")
         rows.append(CoverageRow(req.id, req.level, req.actor, status, tests, req.not_tested_reason or "",
-                                req.source))
+                                req.source, tuple(faults.get(req.id, ()))))
     return rows
 
 
@@ -89,7 +113,8 @@ def coverage_csv(rows: list[CoverageRow]) -> str:
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["requirement", "level", "actor", "status", "tests", "not_tested_reason", "source"])
+    writer.writerow(["requirement", "level", "actor", "status", "tests", "faults", "not_tested_reason", "source"])
     for r in rows:
-        writer.writerow([r.id, r.level, r.actor, r.status, " ".join(r.tests), r.reason, r.source])
+        writer.writerow([r.id, r.level, r.actor, r.status, " ".join(r.tests), " ".join(r.faults), r.reason,
+                         r.source])
     return buf.getvalue()
