@@ -1,5 +1,8 @@
 """Named faults of the reference Source DRIMbox; each breaks exactly the requirement ids it names
-(the fault proof runs the ``source_drimbox`` plan with each and compares)."""
+(the fault proof runs the ``source_drimbox`` plan with each and compares).
+
+Each fault swaps one choice of one component, in that module's ``FAULTY`` table: ``report.FAULTY``
+(HL7 trigger, KOS and XDS content), ``rad107.FAULTY`` (WADO-RS) or ``publish.FAULTY`` (outbox)."""
 
 from __future__ import annotations
 
@@ -28,4 +31,24 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "a second independent KOS, without RPLC", ("SRC-RPLC-FINAL",)),
     Fault("skips-hl7-validation", "the HL7 envelope is not validated against IG-hl7v2 (only the CR-IMG is): a report "
           "without MSH-21 is published, one without OBX-11 is rejected AR", ("SRC-ACK-ENVELOPE",)),
+    # report trigger (HL7 v2 over MLLP)
+    Fault("ack-own-control-id", "MSA-2 of the ACK carries the ACK's own control id instead of echoing MSH-10 "
+          "of the message acknowledged", ("SRC-ACK-AA",)),
+    Fault("acks-unreadable-message", "a message that is not HL7 (no MSH segment) is acknowledged AA as received, "
+          "then dropped, instead of refused AR", ("SRC-ACK-MALFORMED",)),
+    Fault("accepts-invalid-cda", "the CR-IMG is parsed but not validated (CI-SIS XSD, schematrons): a report with "
+          "a CDA that is not a CR-IMG is published", ("SRC-ACK-CDA",)),
+    Fault("no-accession-check", "the images' patient id is compared with the report's INS, their accession number "
+          "is not: a report whose accession differs from the images' is published", ("SRC-ACK-CONSISTENCY",)),
+    Fault("acks-study-not-in-pacs", "a report about a study the PACS does not hold is acknowledged AA (nothing "
+          "is published, the RIS is never told)", ("SRC-ACK-STUDY",)),
+    Fault("mdm-unsupported", "only ORU^R01 and OMI^O23 are handled: an MDM^T02 report is refused AR as an "
+          "unsupported message type", ("SRC-MDM",)),
+    # lifecycle at the DMP
+    Fault("delete-not-sent-to-dmp", "a deleted report (OBX-11 D) deletes the KOS locally (WADO-RS answers 410) "
+          "but no ITI-57 is sent: the DMP keeps the entry Approved", ("SRC-DELETE",)),
+    Fault("ignores-cancel", "an exam cancellation (OMI^O23 ORC-1 CA) is acknowledged AA and only logged: the KOS "
+          "stays published", ("SRC-CANCEL",)),
+    Fault("gives-up-on-dmp-outage", "a publication that meets the DMP unreachable is marked failed at once, never "
+          "retried", ("SRC-PUB-RETRY",)),
 )}

@@ -111,11 +111,17 @@ def delete_message(patient_cx: str, entry_uuid: str, source_id: str, registry: s
     return f'application/soap+xml; charset=UTF-8; action="{ITI57_ACTION}"', env
 
 
-class Outbox:
-    """Sends queued messages in order; retries transport failures with back-off until they get through."""
+# fault name -> the Outbox settings it swaps (descriptions in simulators.source.faults)
+FAULTY: dict[str, dict[str, object]] = {"gives-up-on-dmp-outage": {"retry": False}}
 
-    def __init__(self, store: SourceStore, *, initial: float, maximum: float, timeout: float) -> None:
-        self.store, self.initial, self.maximum = store, initial, maximum
+
+class Outbox:
+    """Sends queued messages in order; retries transport failures with back-off until they get through
+    (``retry=False``: the first failure is final, what the fault ``gives-up-on-dmp-outage`` does)."""
+
+    def __init__(self, store: SourceStore, *, initial: float, maximum: float, timeout: float,
+                 retry: bool = True) -> None:
+        self.store, self.initial, self.maximum, self.retry = store, initial, maximum, retry
         self._client = XdsClient("", "", actor=ACTOR, timeout=timeout)
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -173,6 +179,10 @@ class Outbox:
             self.store.finish(item.id, "rejected", str(reason)[:2000] or f"HTTP {result.http_status}")
 
     def _retry(self, item, error: str) -> None:
+        if not self.retry:
+            log.warning("DMP unreachable for outbox item %s: %s; given up", item.id, error)
+            self.store.finish(item.id, "failed", error)
+            return
         backoff = min(self.maximum, self.initial * (2 ** item.attempts))
         log.info("DMP unreachable for outbox item %s: %s; retry in %.1f s", item.id, error, backoff)
         self.store.postpone(item.id, time.time() + backoff, error)

@@ -12,6 +12,9 @@ unless every check passes), relayed untouched when the negotiated syntax is the 
 per system call), transcoded otherwise (pydicom + pylibjpeg / pyjpegls); a study is never held in
 memory. The metadata's BulkDataURIs point at this server, which proxies them to the PACS's bulk data
 resources after the same checks.
+
+The choices a named fault swaps (``simulators.source.faults``) are the fields of :class:`WadoBehaviour`,
+each read in one place; ``FAULTY`` says which fault swaps which (STYLE §4).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import re
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
@@ -47,6 +50,7 @@ from harness.dicomweb import (
     parse_accept,
     parse_wado_path,
 )
+from harness.dicomweb.mediatype import MediaTypeError, split_quoted
 from harness.dicomweb.paths import WadoPath
 from harness.validators.kosrefs import Unusual, evidence_from_raw
 from simulators.source.auth import Introspector, TokenCheck, access_from_pnr, masking_refusal
@@ -267,12 +271,13 @@ def syntaxes_for(stored: str) -> list[str]:
 
 
 class Rad107App:
-    """WSGI app of the WADO-RS endpoint; ``fault`` swaps one check or encoder for a broken one."""
+    """WSGI app of the WADO-RS endpoint; ``fault`` swaps one check or encoder for a broken one (``FAULTY``)."""
 
     def __init__(self, store: SourceStore, pacs: PacsWeb, introspector: Introspector | None, base_path: str,
                  fault: str | None = None, dimse: Any = None) -> None:
         self.store, self.pacs, self.introspector = store, pacs, introspector
         self.base_path, self.fault = base_path.rstrip("/"), fault
+        self.behaviour = wado_behaviour_for(fault)
         self.dimse = dimse  # simulators.source.cget.PacsDimse: retrieve by C-GET instead of the PACS's WADO-RS
         self._cache: dict[str, dict[str, list[str]]] = {}
         self._cache_lock = threading.Lock()
@@ -288,7 +293,8 @@ class Rad107App:
         return [answer.body] if isinstance(answer.body, bytes) else answer.body
 
     def answer(self, req: Request, environ: dict) -> Answer:
-        raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or req.path).split("?", 1)[0]
+        raw = self.behaviour.raw_path((environ.get("RAW_URI") or environ.get("REQUEST_URI") or req.path)
+                                      .split("?", 1)[0])
         if raw.rstrip("/") == self.base_path:
             return Answer(200, [("Content-Type", "application/json")], json.dumps({"status": "UP"}).encode())
         if _TRICKS.search(raw):
@@ -322,7 +328,7 @@ class Rad107App:
             if not accept:
                 return text(400, "Accept header is required (FACTS §5)")
             try:
-                ranges = parse_accept(accept)
+                ranges = self.behaviour.parse_accept(accept)
             except AcceptError as exc:
                 return text(400, f"bad Accept header: {exc}")
             if path.frames is not None:
@@ -356,13 +362,13 @@ class Rad107App:
         verdict = self.introspector.check(req.headers.get("Authorization"))
         if verdict.ok:
             return verdict
-        if self.fault == "no-token-check":  # served anyway, as nobody in particular
+        if not self.behaviour.check_token:  # served anyway, as nobody in particular
             return TokenCheck(True, "not checked")
         return text(401, verdict.reason, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
 
     def _masked(self, kos: StoredKos, who: TokenCheck | None) -> Answer | None:
         """403 when the manifest was published masked from this professional (FACTS §3 MASQUE_PS)."""
-        if who is None or self.fault == "ignores-masking":
+        if who is None or not self.behaviour.check_masking:
             return None
         access = self._access(kos)
         why = "how this manifest was published is unknown" if access is None else masking_refusal(access, who)
@@ -385,7 +391,7 @@ class Rad107App:
         return None
 
     def _kos(self, req: Request, path: WadoPath) -> StoredKos | Answer:
-        if self.fault == "ignores-kos-uid":
+        if not self.behaviour.kos_uid_required:
             found = self.store.kos_of_study(path.study)
             if not found:
                 return text(404, f"no KOS published for study {path.study}")
@@ -397,7 +403,7 @@ class Rad107App:
             kos = self.store.kos(uid)
             if kos is None or kos.study_uid != path.study:
                 return text(404, f"{uid[:64]} is not a KOS this Source published for study {path.study}")
-        if kos.status == DELETED:
+        if kos.status == DELETED and self.behaviour.gone_when_deleted:
             return text(410, "the manifest of this study was deleted")
         return kos
 
@@ -414,9 +420,7 @@ class Rad107App:
         return refs
 
     def _selection(self, kos: StoredKos, path: WadoPath) -> list[tuple[str, str]] | Answer:
-        refs = self._references(kos)
-        chosen = [(se, sop) for se, sops in refs.items() for sop in sops
-                  if (path.series is None or se == path.series) and (path.instance is None or sop == path.instance)]
+        chosen = self.behaviour.select(self._references(kos), path)
         if not chosen:
             return text(404, f"{path.to_path()} is not referenced by the KOS")
         return chosen
@@ -425,11 +429,13 @@ class Rad107App:
     def _instances(self, path: WadoPath, chosen: list[tuple[str, str]], ranges: list, classes: set[str],
                    early: Early | None = None) -> Answer:
         parts = self._pacs_parts(path, chosen, classes, early)
+        if self.behaviour.max_parts is not None:
+            parts = _at_most(parts, self.behaviour.max_parts)
         first = next(parts, None)
         if first is None:
             return text(404, f"the PACS holds none of the instances the KOS references under {path.to_path()}")
         stored = first.ts
-        if self.fault == "drops-accept-negotiation":
+        if not self.behaviour.negotiate:
             offer = Offer("multipart/related", "application/dicom", stored)
         else:
             offer = negotiate(ranges, dicom_offers(syntaxes_for(stored)))
@@ -438,7 +444,7 @@ class Rad107App:
                 return text(406, f"none of the accepted representations can be produced; stored: {stored}")
         target = offer.transfer_syntax or stored
         boundary = new_boundary()
-        broken = self.fault == "broken-multipart"
+        broken = not self.behaviour.well_formed_multipart
 
         def encoded() -> Iterator[tuple[list[tuple[str, str]], Iterator[bytes] | bytes]]:
             for part in itertools.chain([first], parts):
@@ -487,7 +493,7 @@ class Rad107App:
         offer = negotiate(frame_ranges(ranges), offers)
         if offer is None:
             return text(406, "none of the accepted frame media types can be produced")
-        frames = _frame_bytes(ds, path.frames or (1,), offer.related_type != OCTET)
+        frames = self.behaviour.frame_bytes(ds, path.frames or (1,), offer.related_type != OCTET)
         boundary = new_boundary()
         part_type = f"{offer.related_type}; transfer-syntax={offer.transfer_syntax}"
         body = iter_multipart((([("Content-Type", part_type)], f) for f in frames), boundary)
@@ -638,6 +644,85 @@ def _frame_bytes(ds, numbers: tuple[int, ...], keep_compressed: bool) -> list[by
     size = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * int(ds.BitsAllocated) // 8
     pixels = ds.PixelData
     return [pixels[(n - 1) * size: n * size] for n in numbers]
+
+
+def select(refs: dict[str, list[str]], path: WadoPath) -> list[tuple[str, str]]:
+    """(series, instance) pairs of a KOS's references that ``path`` names (PS3.18 §10.4.1.1 levels)."""
+    return [(se, sop) for se, sops in refs.items() for sop in sops
+            if (path.series is None or se == path.series) and (path.instance is None or sop == path.instance)]
+
+
+def select_ignoring_series(refs: dict[str, list[str]], path: WadoPath) -> list[tuple[str, str]]:
+    """:func:`select` that reads a series path as its study."""
+    return select(refs, replace(path, series=None))
+
+
+def resolve_dot_segments(raw: str) -> str:
+    """A raw path with its ``.`` and ``..`` segments resolved (RFC 3986 §5.2.4) rather than refused."""
+    out: list[str] = []
+    for segment in raw.split("/"):
+        if segment == "..":
+            if len(out) > 1:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    return "/".join(out)
+
+
+def parse_accept_unbounded(lines: list[str]) -> list[MediaRange]:
+    """:func:`parse_accept` element by element, so no bound on the header's size applies."""
+    try:
+        elements = [e for line in lines for e in split_quoted(line, ",") if e.strip()]
+    except MediaTypeError as exc:
+        raise AcceptError(str(exc)) from None
+    return [r for element in elements for r in parse_accept(element)]
+
+
+def whole_instance(ds, numbers: tuple[int, ...], keep_compressed: bool) -> list[bytes]:
+    """The whole Part 10 instance as the one "frame" (what a frames request must not return)."""
+    buf = io.BytesIO()
+    dcmwrite(buf, ds, enforce_file_format=True)
+    return [buf.getvalue()]
+
+
+def _at_most(parts: Iterator[StreamedPart], limit: int) -> Iterator[StreamedPart]:
+    try:
+        yield from itertools.islice(parts, limit)
+    finally:
+        parts.close()  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class WadoBehaviour:
+    """How the WADO-RS endpoint checks and answers; the reference's choices are the defaults, a named
+    fault swaps one field (``FAULTY``)."""
+
+    raw_path: Callable[[str], str] = lambda raw: raw  # dot segments are refused, not resolved
+    check_token: bool = True
+    kos_uid_required: bool = True
+    gone_when_deleted: bool = True
+    check_masking: bool = True
+    select: Callable[[dict[str, list[str]], WadoPath], list[tuple[str, str]]] = select
+    parse_accept: Callable[[list[str]], list[MediaRange]] = parse_accept
+    negotiate: bool = True
+    well_formed_multipart: bool = True
+    max_parts: int | None = None  # parts of one response; None: every instance asked for
+    frame_bytes: Callable[..., list[bytes]] = _frame_bytes
+
+
+# fault name -> the WadoBehaviour fields it swaps (descriptions in simulators.source.faults)
+FAULTY: dict[str, dict[str, object]] = {
+    "no-token-check": {"check_token": False},
+    "ignores-kos-uid": {"kos_uid_required": False},
+    "ignores-masking": {"check_masking": False},
+    "drops-accept-negotiation": {"negotiate": False},
+    "broken-multipart": {"well_formed_multipart": False},
+}
+
+
+def wado_behaviour_for(fault: str | None) -> WadoBehaviour:
+    """The reference's behaviour with ``fault``'s swap, if it is one of this module's."""
+    return replace(WadoBehaviour(), **FAULTY.get(fault or "", {}))
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",

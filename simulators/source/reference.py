@@ -18,6 +18,7 @@ from simulators.source.config import SourceConfig
 from simulators.source.faults import FAULTS
 from simulators.source.kos import ImageRef
 from simulators.source.mllp import MllpListener
+from simulators.source.publish import FAULTY as OUTBOX_FAULTY
 from simulators.source.publish import Outbox, vihf_security
 from simulators.source.rad107 import PacsWeb, Rad107App
 from simulators.source.report import ReportProcessor, image_refs
@@ -125,7 +126,7 @@ class Reference:
         self.config = config
         self.store = SourceStore(config.workdir / "source.sqlite")
         self.outbox = Outbox(self.store, initial=config.retry_initial, maximum=config.retry_max,
-                             timeout=config.http_timeout)
+                             timeout=config.http_timeout, **OUTBOX_FAULTY.get(config.fault or "", {}))
         introspector = Introspector(config.psc_introspect, config.psc_client_id, config.psc_client_secret) \
             if config.psc_introspect else None
         if config.pacs_retrieve not in ("dicomweb", "cget"):

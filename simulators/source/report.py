@@ -7,6 +7,9 @@ envelope not conforming to IG-hl7v2, CDA invalid, study not in the PACS, accessi
 differing between report and images); ``AR`` when the message cannot be processed (unparseable,
 unsupported type). Nothing is published unless the answer is ``AA``.
 
+The choices a named fault swaps (``simulators.source.faults``) are the fields of :class:`ReportBehaviour`,
+each read in one place; ``FAULTY`` says which fault swaps which (STYLE §4).
+
 The whole message is validated on receipt: the envelope by :func:`harness.validators.hl7v2.validate_hl7`
 (its errors refuse the message, one ERR segment each naming the field and the rule; its warnings are
 logged and returned as ERR segments of severity W with the ``AA``), the CR-IMG by ``validate_cda``.
@@ -17,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -78,6 +81,10 @@ class ReportProcessor:
     fault: str | None = None
     security: Security = field(default=lambda patient: [])
     signer: tuple[bytes, bytes] | None = None  # Signature01 key + certificate (SourceConfig.signer)
+    behaviour: ReportBehaviour = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.behaviour = report_behaviour_for(self.fault)
 
     def acknowledge(self, raw: bytes) -> bytes:
         """The ACK for one raw message. A message already accepted (same MSH-3^MSH-4 sender and MSH-10
@@ -90,7 +97,7 @@ class ReportProcessor:
                 log.info("HL7 message %s of %s already accepted: same ACK, nothing done again", key[1], key[0])
                 return previous
         outcome = self.handle(raw)
-        ack = build_ack(raw, outcome.code, outcome.text, outcome.error_code, errors=outcome.errors)
+        ack = self.behaviour.ack(raw, outcome.code, outcome.text, outcome.error_code, errors=outcome.errors)
         if key is not None and outcome.code == "AA":
             self.store.remember_answer(*key, ack)
         return ack
@@ -106,11 +113,14 @@ class ReportProcessor:
         try:
             msg = parse_hl7(raw)
         except Hl7Error as exc:
+            if not self.behaviour.refuse_unparseable:
+                log.info("HL7 message unreadable (%s): acknowledged as received, dropped", exc)
+                return Outcome("AA", actions=["unreadable message dropped"])
             raise Rejected("AR", "100", str(exc)) from None
         kind = msg.type
-        if kind not in SUPPORTED:
+        if kind not in self.behaviour.supported:
             raise Rejected("AR", "200", f"unsupported message type {'^'.join(kind)}")
-        warnings = [] if self.fault == "skips-hl7-validation" else self._check_envelope(raw)
+        warnings = self._check_envelope(raw) if self.behaviour.check_envelope else []
         outcome = self._cancel(msg) if kind == ("OMI", "O23") else self._report(msg)
         if warnings:
             log.info("HL7 message %s accepted with warnings: %s", _control_id(msg), _summary(warnings))
@@ -146,12 +156,12 @@ class ReportProcessor:
         root = self._valid_cda(cda, f"OBX^{obx.index}^5")
         who = identity(root)
         if status == "D":
-            return self._delete(who.study_uid, "report deleted (OBX-11 D)")
+            return self._delete(who.study_uid, "report deleted (OBX-11 D)", at_dmp=self.behaviour.delete_at_dmp)
         return self._publish(msg, root, who, status)
 
     def _valid_cda(self, cda: bytes, location: str) -> etree._Element:
         """The CR-IMG parsed, or AE with one ERR per validation error, located at its OBX-5 (``location``)."""
-        errors = [f for f in validate_cda(cda) if f.severity is Severity.ERROR]
+        errors = self.behaviour.cda_errors(cda)
         if errors:
             raise Rejected("AE", "207", "CR-IMG invalid: " + _summary(errors),
                            [ack_error(f, code="207", location=location) for f in errors[:MAX_ERR]])
@@ -173,21 +183,19 @@ class ReportProcessor:
         except Exception as exc:  # PACS down: the RIS will resend; nothing half-done
             raise Rejected("AE", "207", f"study lookup in the PACS failed: {exc}") from None
         if not images:
-            raise Rejected("AE", "204", f"study {who.study_uid} not found in the PACS")
-        check_consistency(who, images)
-        kos_who = who
-        if self.fault == "kos-patient-mismatch":
-            kos_who = Identity(**{**vars(who), "ins": local_patient_id(msg) or who.ins[::-1]})
-        base = None if self.fault == "missing-retrieve-url" else self.retrieve_base()
-        kos_uid, kos = build_kos(kos_who, images, retrieve_base=base, institution=self.institution)
-        previous = self.store.kos_of_study(who.study_uid, CURRENT)
-        if (self.fault == "no-replace-on-correction" and status == "C") or \
-                (self.fault == "no-replace-on-final" and status == "F"):
-            previous = []
+            if self.behaviour.refuse_absent_study:
+                raise Rejected("AE", "204", f"study {who.study_uid} not found in the PACS")
+            log.info("study %s not in the PACS: nothing to publish", who.study_uid)
+            return Outcome("AA", actions=["study not in the PACS: nothing published"])
+        self.behaviour.consistency(who, images)
+        base = self.retrieve_base() if self.behaviour.retrieve_urls else None
+        kos_uid, kos = build_kos(self.behaviour.kos_identity(msg, who), images, retrieve_base=base,
+                                 institution=self.institution)
+        previous = self.store.kos_of_study(who.study_uid, CURRENT) if status in self.behaviour.replaces_on else []
         meta = metadata(root, who, images, dmp_flags(msg))
         entry_uuid, doc_uid, sub = pnr_submission(
             kos, meta, source_id=self.source_id, replaces=previous[-1].entry_uuid if previous else None,
-            wrong_format=self.fault == "wrong-format-code", signer=self.signer)
+            wrong_format=self.behaviour.wrong_format, signer=self.signer)
         self.store.add_kos(StoredKos(kos_uid, who.study_uid, meta.patient_cx, doc_uid, entry_uuid, CURRENT, kos),
                            replaces=previous[-1].sop_uid if previous else None)
         self.outbox.publish_pnr(self.dmp_repository, sub, who.study_uid, self.security)
@@ -195,15 +203,18 @@ class ReportProcessor:
         log.info("study %s: KOS %s %s", who.study_uid, kos_uid, action)
         return Outcome("AA", kos_uid=kos_uid, actions=[f"KOS {kos_uid} {action}"])
 
-    def _delete(self, study_uid: str, why: str) -> Outcome:
+    def _delete(self, study_uid: str, why: str, at_dmp: bool = True) -> Outcome:
+        """The study's current KOS marked deleted here (WADO-RS answers 410) and, ``at_dmp``, at the DMP by
+        ITI-57 (FACTS §3)."""
         current = self.store.kos_of_study(study_uid, CURRENT)
         if not current:
             raise Rejected("AE", "204", f"no published KOS for study {study_uid}: nothing to delete")
         for kos in current:
-            ctype, body = delete_message(kos.patient_cx, kos.entry_uuid, self.source_id, self.dmp_registry,
-                                         self.security)
             self.store.set_status(kos.sop_uid, DELETED)
-            self.outbox.put("delete", self.dmp_registry, ctype, body, study_uid)
+            if at_dmp:
+                ctype, body = delete_message(kos.patient_cx, kos.entry_uuid, self.source_id, self.dmp_registry,
+                                             self.security)
+                self.outbox.put("delete", self.dmp_registry, ctype, body, study_uid)
         return Outcome("AA", actions=[f"KOS {k.sop_uid} deleted: {why}" for k in current])
 
     def _cancel(self, msg: Message) -> Outcome:
@@ -213,6 +224,9 @@ class ReportProcessor:
             raise Rejected("AR", "201", "OMI^O23 is handled only as a cancellation (ORC-1 CA)")
         if ipc is None or not ipc.get(3):
             raise Rejected("AR", "101", "IPC-3 (Study Instance UID) is required")
+        if not self.behaviour.honour_cancel:
+            log.info("exam %s cancelled (OMI^O23): noted, its KOS left in place", ipc.get(3))
+            return Outcome("AA", actions=[f"cancellation of {ipc.get(3)} noted"])
         return self._delete(ipc.get(3), "exam cancelled (OMI^O23)")
 
 
@@ -378,3 +392,76 @@ def image_refs(answers: list[Dataset]) -> list[ImageRef]:
             accession=str(ds.get("AccessionNumber", "") or ""), study_date=str(ds.get("StudyDate", "") or ""),
             study_time=str(ds.get("StudyTime", "") or "")))
     return refs
+
+
+def cda_errors(cda: bytes) -> list[Finding]:
+    """The errors of a CR-IMG (CI-SIS XSD and schematrons, ``validate_cda``)."""
+    return [f for f in validate_cda(cda) if f.severity is Severity.ERROR]
+
+
+def check_patient_only(who: Identity, images: list[ImageRef]) -> None:
+    """:func:`check_consistency` without the accession number."""
+    patients = {i.patient_id for i in images}
+    if patients != {who.ins}:
+        raise Rejected("AE", "207", f"patient id differs: report INS {who.ins}, images {sorted(patients)}")
+
+
+def ack_own_control_id(message: bytes, code: str, text: str = "", error_code: str = "", **kwargs) -> bytes:
+    """:func:`build_ack` with MSA-2 set to the ACK's own MSH-10 instead of the acknowledged message's."""
+    ack = build_ack(message, code, text, error_code, **kwargs)
+    segments = ack.split(b"\r")
+    own = segments[0].split(b"|")[9]
+    for i, seg in enumerate(segments):
+        fields = seg.split(b"|")
+        if fields[0] == b"MSA" and len(fields) > 2:
+            segments[i] = b"|".join([*fields[:2], own, *fields[3:]])
+    return b"\r".join(segments)
+
+
+def local_patient_kos(msg: Message, who: Identity) -> Identity:
+    """The report's identity with the RIS's local patient id (PID-3 type PI) in place of the INS."""
+    return Identity(**{**vars(who), "ins": local_patient_id(msg) or who.ins[::-1]})
+
+
+@dataclass(frozen=True)
+class ReportBehaviour:
+    """What the report trigger checks and how it answers; the reference's choices are the defaults,
+    a named fault swaps one field (``FAULTY``)."""
+
+    supported: frozenset[tuple[str, str]] = frozenset(SUPPORTED)
+    ack: Callable[..., bytes] = build_ack
+    refuse_unparseable: bool = True  # AR for a message that is not HL7 (HL7 v2.5 §2.9.2, Table 0008)
+    check_envelope: bool = True  # IG-hl7v2 envelope
+    cda_errors: Callable[[bytes], list[Finding]] = cda_errors
+    consistency: Callable[[Identity, list[ImageRef]], None] = check_consistency
+    refuse_absent_study: bool = True
+    kos_identity: Callable[[Message, Identity], Identity] = lambda msg, who: who
+    retrieve_urls: bool = True
+    replaces_on: frozenset[str] = frozenset({"F", "C"})  # OBX-11 values whose KOS replaces the current one
+    wrong_format: bool = False
+    delete_at_dmp: bool = True  # OBX-11 D: ITI-57 to the DMP
+    honour_cancel: bool = True  # OMI^O23 ORC-1 CA: ITI-57 to the DMP
+
+
+# fault name -> the ReportBehaviour fields it swaps (descriptions in simulators.source.faults)
+FAULTY: dict[str, dict[str, object]] = {
+    "skips-hl7-validation": {"check_envelope": False},
+    "kos-patient-mismatch": {"kos_identity": local_patient_kos},
+    "missing-retrieve-url": {"retrieve_urls": False},
+    "no-replace-on-correction": {"replaces_on": frozenset({"F"})},
+    "no-replace-on-final": {"replaces_on": frozenset({"C"})},
+    "wrong-format-code": {"wrong_format": True},
+    "ack-own-control-id": {"ack": ack_own_control_id},
+    "acks-unreadable-message": {"refuse_unparseable": False},
+    "accepts-invalid-cda": {"cda_errors": lambda cda: []},
+    "no-accession-check": {"consistency": check_patient_only},
+    "acks-study-not-in-pacs": {"refuse_absent_study": False},
+    "mdm-unsupported": {"supported": frozenset(k for k in SUPPORTED if k[0] != "MDM")},
+    "delete-not-sent-to-dmp": {"delete_at_dmp": False},
+    "ignores-cancel": {"honour_cancel": False},
+}
+
+
+def report_behaviour_for(fault: str | None) -> ReportBehaviour:
+    """The reference's behaviour with ``fault``'s swap, if it is one of this module's."""
+    return replace(ReportBehaviour(), **FAULTY.get(fault or "", {}))

@@ -38,3 +38,21 @@ def test_every_source_requirement_is_verified_by_the_plan():
 def test_faults_break_distinct_requirements():
     broken = [rid for f in FAULTS.values() for rid in f.breaks]
     assert len(broken) == len(set(broken))
+
+
+def test_every_fault_swaps_one_component():
+    """Each named fault is in exactly one component's FAULTY table, and every table entry is a named fault."""
+    from simulators.source import publish, rad107, report
+
+    tables = {"report": report.FAULTY, "rad107": rad107.FAULTY, "publish": publish.FAULTY}
+    for name in FAULTS:
+        assert len([m for m, t in tables.items() if name in t]) == 1, name
+    assert {k for t in tables.values() for k in t} == set(FAULTS)
+
+
+def test_without_a_fault_every_component_keeps_the_reference_behaviour():
+    from simulators.source.rad107 import WadoBehaviour, wado_behaviour_for
+    from simulators.source.report import ReportBehaviour, report_behaviour_for
+
+    assert report_behaviour_for(None) == ReportBehaviour() and wado_behaviour_for(None) == WadoBehaviour()
+    assert report_behaviour_for("no-token-check") == ReportBehaviour()  # another component's fault

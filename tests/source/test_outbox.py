@@ -114,3 +114,13 @@ def test_signature01_is_signed_by_the_configured_pair(tmp_path):
                             signer=config.signer())[2]
     verdict = dsig.verify(parse_xml(signed.document_bytes["Signature01"]))
     assert verdict.status == "valid" and "CN=source signing" in verdict.signer
+
+
+def test_gives_up_fault_marks_the_first_failure_final(tmp_path):
+    store = SourceStore(tmp_path / "s.sqlite")
+    outbox = Outbox(store, initial=0.5, maximum=4.0, timeout=1, retry=False)
+    store.enqueue("pnr", "http://127.0.0.1:1/x", "text/plain", b"x", "1.2.3")
+    outbox._retry(store.items()[0], "down")
+    [item] = store.items()
+    assert (item.state, item.attempts, item.last_error) == ("failed", 1, "down")
+    store.close()

@@ -311,3 +311,61 @@ def test_masking_flags_become_confidentiality_codes(tmp_path, ex):
     assert proc.handle(M.oru(flagged)).code == "AA"
     entry = next(d for d in queued_pnr(store).documents if d.mimeType == "application/dicom")
     assert ("MASQUE_PS", "1.2.250.1.213.1.1.4.13") in [(c.node, c.coding_scheme) for c in entry.confidentialityCodes]
+
+
+# -- named faults of the report trigger: each swaps one choice, and only that one --------------------------
+def test_ack_own_control_id_fault_breaks_msa2_only(tmp_path, ex):
+    message = M.oru(ex, control_id="CTRL42")
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").mkdir()
+    good, _ = processor(tmp_path / "good", images_of(ex))
+    assert parse_ack(good.acknowledge(message)).control_id == "CTRL42"
+    proc, _ = processor(tmp_path / "bad", images_of(ex), fault="ack-own-control-id")
+    ack = parse_ack(proc.acknowledge(message))
+    assert ack.code == "AA" and ack.control_id.startswith("ACK") and ack.control_id != "CTRL42"
+
+
+def test_acks_unreadable_message_fault(tmp_path, ex):
+    proc, store = processor(tmp_path, images_of(ex), fault="acks-unreadable-message")
+    assert proc.handle(b"this is not an HL7 message\r").code == "AA"
+    assert proc.handle(_field(M.oru(ex), b"MSH", 21, b"")).code == "AE"  # a readable message is still checked
+    assert store.items() == []
+
+
+def test_accepts_invalid_cda_fault_publishes_it(tmp_path, ex):
+    proc, store = processor(tmp_path, images_of(ex), fault="accepts-invalid-cda")
+    cda = build_cda(ex).replace(b'code="18748-4"', b'code="11111-1"', 1)
+    assert proc.handle(M.oru(ex, cda=cda)).code == "AA"
+    assert len(store.items()) == 1
+
+
+@pytest.mark.parametrize(("kwargs", "code"), [({"accession": "1"}, "AA"), ({"ins": "274075176079430"}, "AE")])
+def test_no_accession_check_fault_compares_the_patient_only(tmp_path, ex, kwargs, code):
+    proc, _store = processor(tmp_path, images_of(ex, **kwargs), fault="no-accession-check")
+    assert proc.handle(M.oru(ex)).code == code
+
+
+def test_acks_study_not_in_pacs_fault(tmp_path, ex):
+    proc, store = processor(tmp_path, [], fault="acks-study-not-in-pacs")
+    assert proc.handle(M.oru(ex)).code == "AA"
+    assert store.items() == [] and store.kos_of_study(ex.study_uid) == []
+
+
+def test_mdm_unsupported_fault(tmp_path, ex):
+    proc, store = processor(tmp_path, images_of(ex), fault="mdm-unsupported")
+    out = proc.handle(M.mdm(ex, "T02"))
+    assert (out.code, out.error_code) == ("AR", "200") and store.items() == []
+    assert proc.handle(M.oru(ex)).code == "AA"
+
+
+@pytest.mark.parametrize(("fault", "how", "deleted", "iti57"), [
+    ("delete-not-sent-to-dmp", "oru-d", True, False), ("delete-not-sent-to-dmp", "omi-cancel", True, True),
+    ("ignores-cancel", "omi-cancel", False, False), ("ignores-cancel", "oru-d", True, True),
+])
+def test_lifecycle_faults_touch_only_their_message(tmp_path, ex, fault, how, deleted, iti57):
+    proc, store = processor(tmp_path, images_of(ex), fault=fault)
+    assert proc.handle(M.oru(ex)).code == "AA"
+    assert proc.handle(M.oru(ex, "D") if how == "oru-d" else M.omi_cancel(ex)).code == "AA"
+    [kos] = store.kos_of_study(ex.study_uid)
+    assert (kos.status == "deleted") is deleted
+    assert any(i.kind == "delete" for i in store.items()) is iti57
