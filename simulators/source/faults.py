@@ -51,4 +51,17 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "stays published", ("SRC-CANCEL",)),
     Fault("gives-up-on-dmp-outage", "a publication that meets the DMP unreachable is marked failed at once, never "
           "retried", ("SRC-PUB-RETRY",)),
+    # WADO-RS (RAD-107)
+    Fault("serves-deleted-study", "WADO-RS keeps serving the images of a study whose KOS was deleted (200 instead "
+          "of 410)", ("SRC-WADO-GONE",)),
+    Fault("frames-as-instances", "the frames level returns the whole DICOM instance instead of the frame's pixel "
+          "data (so does the pixel data BulkDataURI of the metadata, which names frames/1)",
+          ("SRC-WADO-FRAMES", "SRC-WADO-METADATA")),
+    Fault("ignores-series-level", "a series-level retrieve returns every instance of the study", ("SRC-WADO-LEVELS",)),
+    Fault("resolves-dot-segments", "dot segments of the request path are resolved (RFC 3986 §5.2.4) and the "
+          "resulting resource served, instead of answering 400", ("SRC-WADO-PATH",)),
+    Fault("unbounded-accept", "the Accept header is parsed element by element with no bound on its size: a "
+          "header of hundreds of media ranges is served", ("SRC-WADO-ACCEPT-BAD",)),
+    Fault("truncates-large-retrieve", "a retrieve answers at most 32 instances (a query page size applied to the "
+          "retrieve): the rest of a larger study is silently left out", ("SRC-WADO-STREAM",)),
 )}

@@ -717,6 +717,12 @@ FAULTY: dict[str, dict[str, object]] = {
     "ignores-masking": {"check_masking": False},
     "drops-accept-negotiation": {"negotiate": False},
     "broken-multipart": {"well_formed_multipart": False},
+    "serves-deleted-study": {"gone_when_deleted": False},
+    "frames-as-instances": {"frame_bytes": whole_instance},
+    "ignores-series-level": {"select": select_ignoring_series},
+    "resolves-dot-segments": {"raw_path": resolve_dot_segments},
+    "unbounded-accept": {"parse_accept": parse_accept_unbounded},
+    "truncates-large-retrieve": {"max_parts": 32},
 }
 
 

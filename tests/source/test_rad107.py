@@ -104,3 +104,38 @@ def test_kos_references_fast_reader_agrees_with_pydicom():
     _uid, data = build_kos(who, images, retrieve_base="http://x/wado-rs", institution="X")
     assert kos_references(data) == referenced(dcmread(io.BytesIO(data)))
     assert sum(len(v) for v in kos_references(data).values()) == 30
+
+
+# -- the functions the named WADO-RS faults swap in ------------------------------------------------------
+@pytest.mark.parametrize(("raw", "resolved"), [
+    ("/wado-rs/studies/1.2/../../studies/1.2", "/wado-rs/studies/1.2"),
+    ("/wado-rs/studies/./1.2", "/wado-rs/studies/1.2"),
+    ("/wado-rs/../../../etc", "/etc"),
+])
+def test_resolve_dot_segments(raw, resolved):
+    from simulators.source.rad107 import resolve_dot_segments
+
+    assert resolve_dot_segments(raw) == resolved
+
+
+def test_unbounded_accept_parses_what_the_bounded_parser_refuses():
+    from harness.dicomweb import AcceptError, parse_accept
+    from simulators.source.rad107 import parse_accept_unbounded
+
+    huge = [", ".join(['multipart/related; type="application/dicom"; transfer-syntax=*'] * 400)]
+    with pytest.raises(AcceptError):
+        parse_accept(huge)
+    assert len(parse_accept_unbounded(huge)) == 400
+    for bad in (['multipart/related; type="application/dicom"; q=abc'], ['a/b; x=";;;,,']):
+        with pytest.raises(AcceptError):
+            parse_accept_unbounded(bad)
+
+
+def test_select_ignoring_series_reads_a_series_as_its_study():
+    from harness.dicomweb.paths import WadoPath
+    from simulators.source.rad107 import select, select_ignoring_series
+
+    refs = {"1.1": ["1.1.1", "1.1.2"], "1.2": ["1.2.1"]}
+    assert select(refs, WadoPath("9", series="1.2")) == [("1.2", "1.2.1")]
+    assert len(select_ignoring_series(refs, WadoPath("9", series="1.2"))) == 3
+    assert select_ignoring_series(refs, WadoPath("9", series="1.2", instance="1.1.2")) == [("1.1", "1.1.2")]
