@@ -44,6 +44,24 @@ def current_test() -> str | None:
     return _current_test
 
 
+_cited: list[str] = []  # ids of earlier exchanges the running test relied on
+
+
+def cite(exchange: Exchange) -> None:
+    """Link an exchange captured earlier (in another test, or in a fixture) to the running test, whose
+    verdict rests on it: the report shows it with the test (e.g. the publication a KOS check reads)."""
+    with _lock:
+        if exchange.id not in _cited:
+            _cited.append(exchange.id)
+
+
+def take_cited() -> list[str]:
+    with _lock:
+        items = list(_cited)
+        _cited.clear()
+    return items
+
+
 class Body:
     """A message body: bytes in memory, or a spilled file with its hash and size.
 

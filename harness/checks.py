@@ -12,9 +12,10 @@ from typing import NoReturn
 
 import pytest
 
-from harness.findings import Finding, Severity
+from harness.findings import Finding, Severity, human
 
 NOT_APPLICABLE_PREFIX = "not applicable: "
+MAX_CHECKS = 200  # checks kept per test (a sweep over hundreds of instances keeps its first ones)
 INCONCLUSIVE_PREFIX = "inconclusive: "
 
 _attached = threading.local()
@@ -35,25 +36,45 @@ def fail(rule: str, location: str, expected: object, observed: object, message: 
     raise ConformanceFailure(rule, location, expected, observed, message)
 
 
+def passed(rule: str, location: str, expected: object, observed: object, message: str) -> None:
+    """Record a check that held, so a pass shows what was checked (the report lists them per test)."""
+    bucket = getattr(_attached, "checks", None)
+    if bucket is None:
+        bucket = _attached.checks = []
+    if len(bucket) < MAX_CHECKS:
+        bucket.append({"rule": rule, "location": location, "expected": _s(expected), "observed": _s(observed),
+                       "message": message})
+
+
+def take_checks() -> list[dict]:
+    """The checks that held in the running test, cleared (the pytest plugin stores them with the test)."""
+    items = getattr(_attached, "checks", None) or []
+    _attached.checks = []
+    return items
+
+
 def expect(condition: object, *, rule: str, location: str, expected: object, observed: object,
            message: str) -> None:
     if not condition:
         fail(rule, location, expected, observed, message)
+    passed(rule, location, expected, observed, message)
 
 
 def expect_equal(observed: object, expected: object, *, rule: str, location: str, message: str = "") -> None:
     if observed != expected:
         fail(rule, location, expected, observed, message or "value differs")
+    passed(rule, location, expected, observed, message or "value as expected")
 
 
 def expect_status(response: object, expected: int | Iterable[int], *, rule: str, message: str = "") -> None:
     """Check an HTTP status; ``response`` is a requests.Response (or anything with status_code/url)."""
     codes = {expected} if isinstance(expected, int) else set(expected)
     status = getattr(response, "status_code", None)
+    method = getattr(getattr(response, "request", None), "method", "")
+    where = f"{method} {getattr(response, 'url', '')}".strip()
     if status not in codes:
-        method = getattr(getattr(response, "request", None), "method", "")
-        fail(rule, f"{method} {getattr(response, 'url', '')}".strip(), " or ".join(map(str, sorted(codes))),
-             status, message or "unexpected HTTP status")
+        fail(rule, where, " or ".join(map(str, sorted(codes))), status, message or "unexpected HTTP status")
+    passed(rule, where, " or ".join(map(str, sorted(codes))), status, message or "HTTP status as expected")
 
 
 def attach_findings(findings: Iterable[Finding], label: str = "") -> None:
@@ -78,6 +99,10 @@ def expect_no_errors(findings: Iterable[Finding], *, rules: Iterable[str] | None
     for f in findings:
         if f.severity is Severity.ERROR and (wanted is None or f.rule in wanted):
             fail(f.rule, f.location, f.expected, f.found, f.message)
+    ran = sorted({f.rule for f in findings}) if findings else []
+    passed(label or "validator", "findings", "no error finding",
+           f"{len(findings)} finding(s), none an error" + (f" ({', '.join(ran[:12])})" if ran else ""),
+           "validator findings checked")
 
 
 def not_applicable(reason: str) -> NoReturn:
@@ -93,4 +118,4 @@ def inconclusive(precondition: str) -> NoReturn:
 
 
 def _s(value: object) -> str | None:
-    return None if value is None else str(value)
+    return human(value)

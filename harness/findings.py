@@ -47,7 +47,7 @@ class Finding:
     def __str__(self) -> str:
         text = f"{self.severity.value.upper()} [{self.rule}] {self.location}: {self.message}"
         if self.expected is not None or self.found is not None:
-            text += f" (expected {self.expected!r}, found {self.found!r})"
+            text += f" (expected {self.expected or '(none)'}, found {self.found or '(none)'})"
         return text
 
 
@@ -71,4 +71,26 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def _s(value: object) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else human(value)
+
+
+def human(value: object) -> str:
+    """A value as a person writes it in a report: no Python reprs (no ``None``, brackets or quotes)."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"{len(value)} bytes"
+    if isinstance(value, dict):
+        return "; ".join(f"{human(k)}: {human(v)}" for k, v in value.items()) or "(empty)"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else list(value)
+        if not items:
+            return "(none)"
+        return ", ".join(f"({human(v)})" if isinstance(v, (list, tuple)) and len(v) > 1 else human(v)
+                         for v in items)
+    return str(value)

@@ -19,7 +19,7 @@ import pytest
 
 from harness import capture
 from harness.catalog import Catalog, CatalogError, load_catalog
-from harness.checks import INCONCLUSIVE_PREFIX, NOT_APPLICABLE_PREFIX, ConformanceFailure, take_attached
+from harness.checks import INCONCLUSIVE_PREFIX, NOT_APPLICABLE_PREFIX, ConformanceFailure, take_attached, take_checks
 from harness.sut import ProfileError, SutProfile, load_profile
 
 # plan folder under testplans/ -> actor it checks
@@ -156,6 +156,8 @@ class _State:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         capture.set_current_test(item.nodeid)
         take_attached()
+        take_checks()
+        capture.take_cited()
         self.by_id[item.nodeid] = {
             "nodeid": item.nodeid, "name": item.name, "plan": plan_of(Path(str(item.path))),
             "requirements": requirement_ids(item), "outcome": None, "duration": 0.0,
@@ -191,6 +193,8 @@ class _State:
         if rec is None:
             return
         rec["findings"] = [{"label": label, **f.to_dict()} for label, f in take_attached()]
+        rec["checks"] = take_checks()
+        rec["cited"] = capture.take_cited()
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple) -> None:
         rec = self.by_id.get(nodeid)
@@ -198,8 +202,11 @@ class _State:
         if rec is None:
             return
         if self.recorder is not None:
-            rec["exchanges"] = [e.id for e in self.recorder.exchanges(test=nodeid)]
+            own = [e.id for e in self.recorder.exchanges(test=nodeid)]
+            rec["exchanges"] = list(dict.fromkeys(rec.pop("cited", []) + own))
             _allure_attach(self.recorder.exchanges(test=nodeid))
+        else:
+            rec.pop("cited", None)
         self.results.append(rec)
         self.done += 1
         if rec["outcome"] in ("failed", "error"):

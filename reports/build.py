@@ -68,20 +68,55 @@ def _content_type(headers: list[list[str]]) -> str:
     return next((v for k, v in headers if k.lower() == "content-type"), "")
 
 
+EMBED_LIMIT = 64 * 1024  # a rendered body larger than this goes to evidence/rendered/ and is linked
+
+
 def html_report(results: dict[str, Any], evidence: Path) -> str:
+    """report.html. Message bodies are rendered (XML pretty-printed, MTOM parts listed with size and SHA-1,
+    DICOM as a dump, HL7 one segment per line) and kept out of the page's DOM until a reader opens them:
+    they sit in one JSON block that a few lines of script read on demand, so the page paints at once
+    for a full campaign; a rendering over EMBED_LIMIT is written beside the evidence and linked."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    by_test: dict[str, list[dict[str, Any]]] = {}
+    exchanges: dict[str, dict[str, Any]] = {}
+    bodies: dict[str, str] = {}
+    rendered_dir = evidence / "rendered"
     for ex in load_exchanges(evidence):
         for side in ("request", "response"):
             data = _body_bytes(ex[side]["body"], evidence)
-            ex[side]["rendered"] = render_body(data, _content_type(ex[side]["headers"]))
-        by_test.setdefault(ex.get("test") or "", []).append(ex)
+            text = render_body(data, _content_type(ex[side]["headers"])) if data else ""
+            key = f"{ex['id']}-{side}"
+            if len(text) > EMBED_LIMIT:
+                rendered_dir.mkdir(parents=True, exist_ok=True)
+                (rendered_dir / f"{key}.txt").write_text(text, encoding="utf-8")
+                ex[side]["link"] = f"evidence/rendered/{key}.txt"
+            elif text:
+                bodies[key] = text
+            ex[side]["size"] = ex[side]["body"].get("size", len(data))
+        exchanges[ex["id"]] = ex
+    by_test: dict[str, list[dict[str, Any]]] = {}
+    for t in results["tests"]:
+        ids = t.get("exchanges") or [i for i, e in exchanges.items() if e.get("test") == t["nodeid"]]
+        by_test[t["nodeid"]] = [exchanges[i] for i in ids if i in exchanges]
     anchors = {t["nodeid"]: hashlib.sha1(t["nodeid"].encode()).hexdigest()[:12] for t in results["tests"]}
     started = results["campaign"].get("started")
+    finished = results["campaign"].get("finished")
     when = _dt.datetime.fromtimestamp(started, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if started else ""
+    duration = f"{finished - started:.0f} s" if started and finished else ""
+    actors = sorted({q["actor"] for q in results["requirements"]})
+    bodies_json = json.dumps(bodies, ensure_ascii=False).replace("</", "<\\/")
     return env.get_template("report.html.j2").render(
         r=results, c=results["campaign"], s=results["summary"], exchanges_by_test=by_test,
-        tests_anchor=anchors, started=when)
+        tests_anchor=anchors, started=when, duration=duration, actors=actors, bodies_json=bodies_json,
+        operator=os.environ.get("DRIMCHECK_OPERATOR") or _login_name())
+
+
+def _login_name() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return ""
 
 
 def junit_xml(results: dict[str, Any]) -> str:

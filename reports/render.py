@@ -7,6 +7,7 @@ raises: evidence that cannot be decoded is shown raw.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 
@@ -79,7 +80,8 @@ def _render_multipart(data: bytes, ct: str) -> str:
         part_ct = next((ln.split(":", 1)[1] for ln in headers.splitlines()
                         if ln.lower().startswith("content-type:")), "")
         body = body[:-2] if body.endswith(b"\r\n") else body
-        out.append(f"--- part {i} ---\n{headers}\n\n{render_body(body, part_ct)}")
+        digest = hashlib.sha1(body).hexdigest()  # the XDS hash of a document is its SHA-1 (ITI TF-3 §4.2.3.2.7)
+        out.append(f"--- part {i}: {len(body)} bytes, SHA-1 {digest} ---\n{headers}\n\n{render_body(body, part_ct)}")
         if sum(len(x) for x in out) > SHOW_LIMIT or i >= 20:
             out.append("... (more parts)")
             break

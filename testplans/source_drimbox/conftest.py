@@ -40,6 +40,7 @@ from werkzeug.serving import make_server
 
 from fixtures.mutations.goodset import Exam
 from fixtures.studies import write_study
+from harness import capture
 from harness.dicom import load_study_into_pacs
 from harness.servers import RunningServer
 from harness.vihf import TestPki, throwaway_pki
@@ -298,6 +299,7 @@ def published_request(env: Env, key: str) -> Any:
     if pub.pnr is None:
         inconclusive(f"exam {key}: no RAD-68 request reached the DMP within {PUBLISH_TIMEOUT:.0f} s of the "
                      f"ACK AA (see SRC-XDS-ACCEPTED)")
+    capture.cite(pub.pnr.exchange)  # the verdict rests on this publication: the report shows it with the test
     return pub.pnr
 
 

@@ -34,6 +34,8 @@ def _sent_by_the_source() -> list[Captured]:
     got = [c for c in got if is_source_request(c)]
     if not got:
         inconclusive("the Source sent the DMP no RAD-68 or ITI-57 request during the plan")
+    for c in got:
+        capture.cite(c.exchange)
     return got
 
 

@@ -94,7 +94,10 @@ def test_traffic_is_captured_and_linked_to_its_test(passing):
     linked = [e for e in results["exchanges"] if e["id"] in test["exchanges"]]
     assert {e["actor"] for e in linked} == {"echo-simulator", "harness:engine-client"}
     html = (out / "report.html").read_text()
-    assert "POST /echo" in html and "&lt;ping" in html  # pretty-printed, escaped body
+    assert "POST /echo" in html
+    block = html.split('<script id="bodies" type="application/json">', 1)[1].split("</script>", 1)[0]
+    bodies = json.loads(block)  # rendered bodies, put in the page on demand (textContent: never parsed as HTML)
+    assert any("<ping" in text for text in bodies.values())
 
 
 def test_evidence_bundle_hashes_verify_and_detect_tampering(passing, tmp_path):
