@@ -1,4 +1,4 @@
-"""``drimcheck``: run campaigns, serve simulators, validate content, inspect the catalog.
+"""drimcheck: run campaigns, serve simulators, validate content, inspect the catalog.
 
 Subcommand names and exit codes are a contract other tools rely on: 0 every SHALL passed (or
 no error finding), 1 a requirement failed (or an error finding), 2 the harness could not run.
@@ -23,6 +23,21 @@ from harness import __version__
 
 EXIT_HARNESS = 2
 SIMULATORS = ("dmp", "source", "consumer", "psc", "pacs", "ris")
+SERVE_EPILOG = """simulators:
+  dmp       XDS.b registry + repository (ITI-41/RAD-68, ITI-18, ITI-43, ITI-57, VIHF)
+  source    the reference Source DRIMbox (HL7 v2 over MLLP, KOS, RAD-68, WADO-RS)
+  consumer  the reference Consumer DRIMbox (contextual call, PSC login, ITI-18/43, WADO-RS, import)
+  psc       Pro Santé Connect (OpenID Connect provider, token introspection)
+  pacs      embedded PACS (C-STORE, C-FIND, C-MOVE, C-GET, DICOMweb)
+  ris       RIS (sends HL7 v2 messages over MLLP)
+  all       every actor wired to the others (--demo publishes a fixture exam)
+
+examples:
+  drimcheck serve all --demo
+  drimcheck serve dmp --port 8090 --vihf-trust ca.pem
+  drimcheck serve source --help
+  drimcheck serve pacs --port 11112 --dicomweb-port 8042 --storage pacs-data
+"""
 
 
 class CliError(RuntimeError):
@@ -47,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_HARNESS
+    except SystemExit as exc:  # a simulator refusing an option value says why in its message
+        if isinstance(exc.code, str):
+            print(f"drimcheck: error: {exc.code}", file=sys.stderr)
+            return EXIT_HARNESS
+        raise
     except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
         import os
 
@@ -71,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of harness errors")
     sub = parser.add_subparsers(dest="command")
 
-    run = sub.add_parser("run", help="run a campaign against a SUT and write its report")
+    run = sub.add_parser("run", help="run a campaign against a SUT and write its report",
+                         description="Run the plans against a system under test and write the campaign's reports "
+                                     "(report.html, results.json, junit.xml, coverage.csv, evidence.zip).",
+                         epilog=_run_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--sut", required=True,
                      help="SUT profile (YAML) or reference:source|consumer|dmp|content[?fault=NAME] or reference:all")
     run.add_argument("--plan", action="append", required=True, help="plan name, 'all', or a plan folder (repeatable)")
@@ -80,13 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no live progress")
     run.set_defaults(func=cmd_run)
 
-    serve = sub.add_parser("serve", help="start simulators in the foreground until Ctrl-C", add_help=False)
+    serve = sub.add_parser("serve", help="start simulators in the foreground until Ctrl-C", add_help=False,
+                           description="Start simulators (or the reference products) in the foreground until "
+                                       "Ctrl-C, printing their endpoints. 'drimcheck serve NAME --help' lists "
+                                       "the options of NAME.", epilog=SERVE_EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("-h", "--help", action="store_true", help="show the options of the named simulators")
-    serve.add_argument("names", nargs="+", choices=(*SIMULATORS, "all"), metavar="NAME",
+    serve.add_argument("names", nargs="*", metavar="NAME",
                        help=f"simulators: {', '.join(SIMULATORS)}, or all (every actor, wired to the others)")
     serve.add_argument("--port", type=int, default=0, help="port (only with one simulator; 0 = free port)")
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=cmd_serve, serve_parser=serve)
 
     sub.add_parser("validate", help="validate content files (KOS, XDS message, CDA, HL7)", add_help=False)
     sub.add_parser("fixtures", help="generate studies and the consistent fixture set", add_help=False)
@@ -108,6 +135,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_profile_parser(sub)
     return parser
+
+
+def _run_epilog() -> str:
+    """Plans, the reference's faults per actor and examples, for ``drimcheck run --help``."""
+    from harness.faults import faults_of
+    from harness.pytest_plugin import PLAN_ACTORS
+
+    lines = ["plans (each checks one actor; 'all' runs every plan of the SUT's actor):"]
+    lines += [f"  {plan:<18} checks a {actor}" for plan, actor in PLAN_ACTORS.items()]
+    lines.append("\nnamed faults of the reference implementation (reference:ACTOR?fault=NAME):")
+    for alias, actor in (("source", "source_drimbox"), ("consumer", "consumer_drimbox"), ("dmp", "dmp")):
+        names = sorted(faults_of(actor))
+        lines.append(f"  {alias} ({len(names)}): " + ", ".join(names))
+    lines.append("  content: one per validator rule (drimcheck run --sut reference:content?fault=x lists them)")
+    lines += ["\nexamples:",
+              "  drimcheck run --sut reference:all --plan all",
+              "  drimcheck run --sut 'reference:source?fault=missing-retrieve-url' --plan source_drimbox",
+              "  drimcheck profile init --actor source --out run/acme.yaml   # then fill it in",
+              "  drimcheck run --sut run/acme.yaml --plan source_drimbox --out reports/out/acme-1",
+              "\nexit status: 0 every SHALL in scope passed, 1 one failed, is inconclusive or was not run, "
+              "2 harness error"]
+    return "\n".join(lines)
 
 
 # -- run -------------------------------------------------------------------------------------
@@ -223,6 +272,15 @@ def cmd_serve_all(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if not args.names:
+        if args.help:
+            args.serve_parser.print_help()
+            return 0
+        raise CliError("name the simulator(s) to start: " + ", ".join((*SIMULATORS, "all"))
+                       + " (drimcheck serve --help)")
+    unknown = [n for n in args.names if n not in (*SIMULATORS, "all")]
+    if unknown:
+        raise CliError(f"unknown simulator {unknown[0]!r}: choose from {', '.join((*SIMULATORS, 'all'))}")
     if "all" in args.names:
         if len(args.names) > 1:
             raise CliError("'all' starts every actor: name no other simulator with it")
@@ -241,14 +299,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
     sim_args = parser.parse_args(args.extra)
     sim_args.port, sim_args.host = args.port, args.host
+    _check_ports(sim_args)
+    created = _folders_to_create(sim_args)
     services: list[tuple[str, Any]] = []
 
     def starter() -> None:
-        for name, module in modules.items():
-            services.append((name, module.start(sim_args)))
-            _print_endpoints(name, services[-1][1].endpoints)
+        try:
+            for name, module in modules.items():
+                services.append((name, module.start(sim_args)))
+                _print_endpoints(name, services[-1][1].endpoints)
+        except BaseException:
+            for _name, service in reversed(services):
+                service.stop()
+            services.clear()
+            _remove_created(created)  # a failed start leaves nothing behind
+            raise
 
     return _serve_until_stopped(services, starter)
+
+
+def _check_ports(sim_args: argparse.Namespace) -> None:
+    """Name the option whose port is taken, before anything starts (not a bare 'address in use')."""
+    from harness.servers import PortInUseError, check_port_free
+
+    for key, value in sorted(vars(sim_args).items()):
+        if key.endswith("port") and isinstance(value, int) and value:
+            try:
+                check_port_free(value, sim_args.host or "127.0.0.1")
+            except PortInUseError:
+                raise CliError(f"--{key.replace('_', '-')} {value}: the port is already in use on "
+                               f"{sim_args.host or '127.0.0.1'}: stop what holds it or choose another") from None
+
+
+def _folders_to_create(sim_args: argparse.Namespace) -> list[Path]:
+    """Work folders named by the options that do not exist yet (the start creates them)."""
+    return [Path(v) for k, v in vars(sim_args).items()
+            if (k.endswith("workdir") or k == "storage") and v and not Path(v).exists()]
+
+
+def _remove_created(folders: list[Path]) -> None:
+    import shutil
+
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- validate / fixtures (forwarded) ----------------------------------------------------------
