@@ -29,11 +29,9 @@ from harness.xds.query import entry_summary
 from testplans.dmp.entries import (
     ALL_STATUSES,
     APPROVED,
-    DECOY_OWNER,
     DELETED,
     DEPRECATED,
     RPLC,
-    TEST_OWNER,
     Ledger,
     kos_of,
 )
@@ -105,11 +103,6 @@ def _ins_patient() -> str:
     return f"{digits}^^^&{TEST_NIR_OID}&ISO^NH"
 
 
-@pytest.fixture(scope="session")
-def ledger(dmp: Dmp) -> Ledger:
-    return Ledger(fresh_patients=not dmp.patients)
-
-
 @pytest.fixture
 def patient(dmp: Dmp) -> str:
     if dmp.patients:
@@ -119,13 +112,25 @@ def patient(dmp: Dmp) -> str:
 
 @pytest.fixture
 def decoy_patient(dmp: Dmp, patient: str) -> str:
-    """A second patient: no answer about ``patient`` may hold one of its entries."""
+    """A second patient: no answer about ``patient`` may hold one of its entries ("" when the profile's
+    ``options.patients`` names a single patient)."""
     if not dmp.patients:
         return _ins_patient()
     others = [p for p in dmp.patients if p != patient]
-    if not others:
-        inconclusive("options.patients names a single patient; the decoy entries need a second one")
-    return random.choice(others)
+    return random.choice(others) if others else ""
+
+
+@pytest.fixture(scope="session")
+def _registered() -> tuple[dict[str, tuple[str, str]], dict[str, Submission]]:
+    """What the run registered (named objects, decoy twins), shared by every test's ledger."""
+    return {}, {}
+
+
+@pytest.fixture
+def ledger(dmp: Dmp, patient: str, decoy_patient: str,
+           _registered: tuple[dict[str, tuple[str, str]], dict[str, Submission]]) -> Ledger:
+    known, decoys = _registered
+    return Ledger(patient, decoy_patient, known, not dmp.patients, decoys)
 
 
 @pytest.fixture
@@ -140,12 +145,13 @@ def make_submission(patient: str) -> Callable[..., Submission]:
     return build
 
 
-def register(client: XdsClient, ledger: Ledger, sub: Submission, owner: str, tag: str = "") -> Submission:
+def register(client: XdsClient, ledger: Ledger, sub: Submission, tag: str = "") -> Submission:
     """Provide and register a setup submission; a refusal makes the test inconclusive (STYLE §17)."""
     result = client.provide_and_register(sub)
     if not result.success:
-        inconclusive(f"setup: the DMP refused a valid KOS submission for the {owner}: {answer(result)}")
-    ledger.record(sub, owner, tag)
+        inconclusive(f"setup: the DMP refused a valid KOS submission for {ledger.whose(sub.submission_set.patientId)}"
+                     f": {answer(result)}")
+    ledger.record(sub, tag)
     return sub
 
 
@@ -155,10 +161,11 @@ def submitted(client: XdsClient, make_submission: Callable[..., Submission], led
     """``submitted(tag="", **kos_submission kwargs)`` registers the submission for the decoy patient,
     then for the test patient, and returns the test patient's (its twin: ``ledger.decoys``)."""
     def submit(*, tag: str = "", **kwargs: Any) -> Submission:
+        if not decoy_patient:
+            inconclusive("options.patients names a single patient; the decoy entries need a second one")
         kwargs.setdefault("accession", f"ACC{secrets.randbelow(10**9)}")
-        twin = register(client, ledger, make_submission(**{**kwargs, "patient_id": decoy_patient}), DECOY_OWNER,
-                        tag)
-        sub = register(client, ledger, make_submission(**kwargs), TEST_OWNER, tag)
+        twin = register(client, ledger, make_submission(**{**kwargs, "patient_id": decoy_patient}), tag)
+        sub = register(client, ledger, make_submission(**kwargs), tag)
         ledger.decoys[sub.submission_set.uniqueId or ""] = twin
         return sub
     return submit
@@ -197,8 +204,7 @@ def replaced(client: XdsClient, ledger: Ledger, make_submission: Callable[..., S
         entry = lookup(client, ledger, kos_of(old).uniqueId)
         new = make_submission(patient_id=old.submission_set.patientId)
         new.associations.append(Association("assoc-rplc", RPLC, kos_of(new).id, entry["id"]))
-        owner = DECOY_OWNER if any(old is twin for twin in ledger.decoys.values()) else TEST_OWNER
-        return register(client, ledger, new, owner, "replacing")
+        return register(client, ledger, new, "replacing")
     return replace
 
 

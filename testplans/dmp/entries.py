@@ -59,48 +59,61 @@ def signature_of(sub: Submission) -> Any:
 
 @dataclass
 class Ledger:
-    """The objects this run registered, by uniqueId and by entryUUID, with the patient they belong to.
+    """The objects this run registered (``known``: uniqueId or entryUUID -> (kind, patient), shared by the
+    session), named from the point of view of one test: its ``patient`` and ``decoy`` patient.
 
     ``fresh_patients`` is False when the profile fixes the patients (``options.patients``): a query
     may then also return entries of earlier runs, which the exact checks leave aside (only the objects
     of this run, and any entry of another patient, are judged)."""
 
+    patient: str
+    decoy: str
+    known: dict[str, tuple[str, str]] = field(default_factory=dict)
     fresh_patients: bool = True
-    names: dict[str, str] = field(default_factory=dict)  # uniqueId or entryUUID -> name
-    owners: dict[str, str] = field(default_factory=dict)  # uniqueId or entryUUID -> patient CX
     decoys: dict[str, Submission] = field(default_factory=dict)  # test submission set uniqueId -> its twin
 
-    def record(self, sub: Submission, owner: str, tag: str = "") -> None:
+    def record(self, sub: Submission, tag: str = "") -> None:
         patient = sub.submission_set.patientId or ""
         prefix = f"{tag} " if tag else ""
         for doc in sub.documents:
-            self._name(doc.uniqueId, f"the {owner}'s {prefix}{_KINDS.get(doc.mimeType, 'document')} "
-                                     f"{doc.uniqueId}", patient)
+            if doc.uniqueId:
+                self.known[doc.uniqueId] = (f"{prefix}{_KINDS.get(doc.mimeType or '', 'document')} {doc.uniqueId}",
+                                            patient)
         uid = sub.submission_set.uniqueId
-        self._name(uid, f"the {owner}'s {prefix}submission set {uid}", patient)
-
-    def _name(self, key: str | None, name: str, patient: str) -> None:
-        if key:
-            self.names[key], self.owners[key] = name, patient
+        if uid:
+            self.known[uid] = (f"{prefix}submission set {uid}", patient)
 
     def learn(self, summaries: Iterable[Mapping[str, Any]]) -> None:
         """Name the entryUUIDs of answered objects whose uniqueId this run registered."""
         for s in summaries:
             uid, ident = s.get("uniqueId"), s.get("id")
-            if uid in self.names and ident and ident not in self.names:
-                self._name(ident, self.names[uid], self.owners[uid])
+            if uid in self.known and ident and ident not in self.known:
+                self.known[ident] = self.known[uid]
 
     def judged(self, key: str | None) -> bool:
         """Whether an answered object counts in an exact comparison (see the class docstring)."""
-        return self.fresh_patients or key in self.names
+        return self.fresh_patients or key in self.known
+
+    def whose(self, patient: str | None) -> str:
+        """``the test patient``, ``the decoy patient`` or ``patient <CX>``."""
+        if patient == self.patient:
+            return f"the {TEST_OWNER}"
+        if patient == self.decoy:
+            return f"the {DECOY_OWNER}"
+        return f"patient {patient}" if patient else "no patient"
 
     def name(self, key: str | None, summary: Mapping[str, Any] | None = None) -> str:
-        if key in self.names:
-            return self.names[key]
-        summary = summary or {}
-        kind = _KINDS.get(summary.get("mimeType") or "", "entry")
-        patient = summary.get("patientId")
-        return f"{kind} {key or '(no identifier)'}" + (f" of patient {patient}" if patient else "")
+        """``the decoy patient's KOS 2.25.1``, ``KOS 2.25.1 of patient <CX>``; an object this run did not
+        register is named from ``summary``."""
+        if key in self.known:
+            kind, patient = self.known[key]
+        else:
+            summary = summary or {}
+            kind = f"{_KINDS.get(summary.get('mimeType') or '', 'entry')} {key or '(no identifier)'}"
+            patient = summary.get("patientId")
+        if patient in (self.patient, self.decoy):
+            return f"{self.whose(patient)}'s {kind}"
+        return f"{kind} of {self.whose(patient)}" if patient else kind
 
     def association(self, summary: Mapping[str, Any]) -> str:
         """``signs from the test patient's Signature01 2.25.1 to the test patient's submission set 2.25.2``."""

@@ -110,7 +110,7 @@ def expect_entries(found: list[Summary], expected: Iterable[str], *, ledger: Led
     seen = [s["uniqueId"] for s in found]
     problems = []
     if foreign:
-        named = (f"{ledger.name(s['uniqueId'], s)} (patient {s['patientId'] or 'absent'})" for s in foreign)
+        named = (ledger.name(s["uniqueId"], s) for s in foreign)
         problems.append(f"{plural(len(foreign), 'entry', 'entries')} of another patient: {listing(named)}")
     extra = [s for s in judged if s["uniqueId"] not in want and s not in foreign]
     if extra:

@@ -7,7 +7,7 @@ import pytest
 from harness.checks import expect, expect_equal, inconclusive
 from harness.xds.model import Association
 from testplans.dmp.conftest import APPROVED, DEPRECATED, kos_entry, lookup, lookup_set
-from testplans.dmp.entries import RPLC, SIGNS, TEST_OWNER, listing, signature_of
+from testplans.dmp.entries import RPLC, SIGNS, listing, signature_of
 from testplans.dmp.helpers import answer, expect_entries, expect_error, expect_success, get_documents, summaries
 from testplans.dmp.kos import make_kos, new_uid
 
@@ -18,7 +18,7 @@ def test_kos_submission_is_accepted(client, make_submission, patient, ledger):
     registered (GetDocuments), Approved, for the patient."""
     sub = make_submission()
     expect_success(client.provide_and_register(sub, mtom=True), "DMP-PNR-001", "RAD-68 of a KOS")
-    ledger.record(sub, TEST_OWNER)
+    ledger.record(sub)
     mine = [d.uniqueId for d in sub.documents]
     expect_entries(get_documents(client, "DMP-PNR-001", unique_ids=mine), mine, ledger=ledger, rule="DMP-PNR-001",
                    patient=patient, location="GetDocuments of the submitted entries",
@@ -153,7 +153,7 @@ def test_submission_with_a_forged_signature_is_rejected(client, make_submission)
 
 
 @pytest.mark.requirement("DMP-PNR-ATOMIC")
-def test_rejected_submission_leaves_nothing(client, make_submission, dmp):
+def test_rejected_submission_leaves_nothing(client, make_submission, dmp, ledger):
     """Two KOS in one submission, the second with a wrong size: neither may be registered nor stored."""
     sub = make_submission()
     good = kos_entry(sub)
@@ -164,6 +164,7 @@ def test_rejected_submission_leaves_nothing(client, make_submission, dmp):
     bad.hash, bad.size = None, str(len(kos2) + 1)
     sub.associations.append(Association("assoc-kos2", "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember",
                                         sub.submission_set.id, bad.id, {"SubmissionSetStatus": ["Original"]}))
+    ledger.record(sub, "refused")
     result = client.provide_and_register(sub)
     if result.success:
         inconclusive("the DMP accepted a submission whose second KOS has a wrong size (see DMP-PNR-ERR-SIZE): "
@@ -171,7 +172,7 @@ def test_rejected_submission_leaves_nothing(client, make_submission, dmp):
     left = get_documents(client, "DMP-PNR-ATOMIC", unique_ids=[d.uniqueId for d in sub.documents])
     expect(not left, rule="DMP-PNR-ATOMIC", location="registry after the rejected submission",
            expected="no entry of the rejected submission",
-           observed=listing(f"{e['mimeType']} entry {e['uniqueId']}" for e in left),
+           observed=listing(ledger.name(e["uniqueId"], e) for e in left),
            message=f"part of a submission refused with {answer(result)} was registered")
     if dmp.repository_unique_id:
         retrieved = client.retrieve([(dmp.repository_unique_id, good.uniqueId)])
@@ -191,7 +192,7 @@ def test_replacement_deprecates_the_previous_kos(client, submitted, make_submiss
     new_kos = kos_entry(new)
     new.associations.append(Association("assoc-rplc", RPLC, new_kos.id, old_entry["id"]))
     expect_success(client.provide_and_register(new), "DMP-PNR-RPLC", "PnR replacing a KOS (RPLC)")
-    ledger.record(new, TEST_OWNER, "replacing")
+    ledger.record(new, "replacing")
     twin = kos_entry(ledger.decoys[first.submission_set.uniqueId]).uniqueId
     expected = {old.uniqueId: DEPRECATED, new_kos.uniqueId: APPROVED, signature_of(first).uniqueId: APPROVED,
                 twin: APPROVED}
