@@ -79,7 +79,8 @@ def create_app(config: DmpConfig | None = None, handlers: Handlers | None = None
     config = config or DmpConfig()
     storage = storage or open_storage(config.db, config.workdir)
     registry = Registry(storage, config, handlers)
-    ctx = Context(registry, config, vihf_checker(config, registry.handlers.vihf_signature))
+    ctx = Context(registry, config, vihf_checker(config, registry.handlers.vihf_signature,
+                                                registry.handlers.vihf_required))
     soap = {config.registry_path: SoapEndpoint(ctx, [iti18, iti57]),
             config.repository_path: SoapEndpoint(ctx, [iti41, iti43])}
     app = Flask("simulators.dmp")

@@ -9,14 +9,17 @@ from simulators.dmp.registry import rows_to_elements
 from simulators.dmp.soapio import Context, Reply
 
 ACTION = ITI18_ACTION
+REQUEST = "{urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0}AdhocQueryRequest"
 
 
 def handle(ctx: Context, msg: SoapMessage) -> Reply:
     assert msg.envelope.body is not None
+    handlers = ctx.registry.handlers
     try:
         req = parse_query(msg.envelope.body)
-        rows = run_query(ctx.registry.storage, req, ctx.registry.handlers.status_filter)
+        rows = run_query(ctx.registry.storage, req, handlers.query_rules, handlers.queries)
     except QueryError as exc:
         error = RegistryError(exc.code, exc.message, exc.location)
-        return Reply(build_query_response([], [error]))
-    return Reply(build_query_response(rows_to_elements(rows), return_type=req.return_type))
+        return Reply(build_query_response([], handlers.reported([error])))
+    return_type = req.return_type if handlers.honour_return_type else "LeafClass"
+    return Reply(build_query_response(rows_to_elements(rows), return_type=return_type))

@@ -15,13 +15,13 @@ from simulators.dmp.soapio import Context, Reply
 from simulators.dmp.validation import metadata_errors
 
 ACTION = ITI41_ACTION
-_PNR = f"{E.XDSB}ProvideAndRegisterDocumentSetRequest"
+REQUEST = f"{E.XDSB}ProvideAndRegisterDocumentSetRequest"
 _SOR = "{urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0}SubmitObjectsRequest"
 
 
 def handle(ctx: Context, msg: SoapMessage) -> Reply:
     body = msg.envelope.body
-    if body is None or body.tag != _PNR:
+    if body is None or body.tag != REQUEST:
         raise SoapFault("Sender", f"ITI-41 body must be xdsb:ProvideAndRegisterDocumentSetRequest, not "
                         f"{None if body is None else body.tag}")
     sor = body.find(_SOR)
@@ -39,5 +39,5 @@ def handle(ctx: Context, msg: SoapMessage) -> Reply:
         ctx.registry.provide_and_register(sor, documents, exchange_id=msg.envelope.message_id,
                                           metadata_errors=errors)
     except Rejected as rej:
-        return Reply(build_registry_response(rej.errors))
+        return Reply(build_registry_response(ctx.registry.handlers.reported(rej.errors)))
     return Reply(build_registry_response())

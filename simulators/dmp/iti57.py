@@ -12,15 +12,15 @@ from simulators.dmp.registry import Rejected
 from simulators.dmp.soapio import Context, Reply
 
 ACTION = ITI57_ACTION
-_SOR = "{urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0}SubmitObjectsRequest"
+REQUEST = "{urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0}SubmitObjectsRequest"
 
 
 def handle(ctx: Context, msg: SoapMessage) -> Reply:
     body = msg.envelope.body
-    if body is None or body.tag != _SOR:
+    if body is None or body.tag != REQUEST:
         raise SoapFault("Sender", "ITI-57 body must be lcm:SubmitObjectsRequest")
     try:
         ctx.registry.update(body, exchange_id=msg.envelope.message_id)
     except Rejected as rej:
-        return Reply(build_registry_response(rej.errors))
+        return Reply(build_registry_response(ctx.registry.handlers.reported(rej.errors)))
     return Reply(build_registry_response())

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
 from harness.findings import Finding
+from harness.soap import SoapMessage, decode_message
 from harness.xds.digest import sha1_hex
 from harness.xds.query import RegistryError
 from simulators.dmp import ebxml as E
 from simulators.dmp.config import INS_OIDS, DmpConfig
+from simulators.dmp.queries import QUERIES, QueryFn, QueryRules
 from simulators.dmp.storage import Batch, Row, Storage, StoredObject
 
 _RIM = E.RIM
@@ -30,20 +32,57 @@ def _commit_all(storage: Storage, batch: Batch) -> None:
     storage.commit(batch)
 
 
+def _keep(value: object) -> bool:
+    return True
+
+
 @dataclass
 class Handlers:
-    """Rebindable steps; faults (simulators/dmp/faults.py) replace one of them."""
+    """Rebindable steps and checks; faults (simulators/dmp/faults.py) replace one of them. Each default
+    is the behaviour the cited section requires."""
 
+    # ITI-41 / RAD-68: the repository and registry checks (ITI TF-2b §3.41.4.1.3, §3.42.4.1.3)
     compute_hash: Callable[[bytes], str] = sha1_hex
     verify_hash: bool = True
+    verify_size: bool = True
+    refuse_orphan_documents: bool = True  # a Document no DocumentEntry describes (XDSMissingDocumentMetadata)
+    match_patients: bool = True  # every DocumentEntry is for the SubmissionSet's patient
+    check_patient_known: bool = True  # the patient is known to the registry (XDSUnknownPatientId)
+    unique_kinds: frozenset[str] = frozenset({"doc", "ss", "folder"})  # objects whose uniqueId must be new
+    keep_association: Callable[[str], bool] = _keep  # by associationType: registered or silently dropped
     deprecate_replaced: bool = True
     commit: Callable[[Storage, Batch], None] = _commit_all
-    retrieve_bytes: Callable[[bytes], bytes] = lambda data: data
-    status_filter: bool = True
-    vihf_signature: bool = True
     skipped_rules: frozenset[str] = frozenset()  # validator rules whose errors are ignored
     on_reject: Callable[[Registry, Parsed, dict[str, bytes], list[RegistryError]], None] = \
         lambda registry, parsed, docs, errors: None
+    # error codes reported under another code (ITI TF-3 Table 4.2.4.1-2 says which code is owed)
+    renamed_codes: Mapping[str, str] = field(default_factory=dict)
+    # ITI-18 (ITI TF-2a §3.18.4.1.2.3)
+    query_rules: QueryRules = field(default_factory=QueryRules)
+    queries: Mapping[str, QueryFn] = field(default_factory=lambda: dict(QUERIES))
+    honour_return_type: bool = True  # ObjectRef answers references only (§3.18.4.1.2.1)
+    # ITI-57 (ITI TF-2b §3.57.4.1.3)
+    check_original_status: bool = True
+    apply_status: Callable[[str], bool] = _keep  # by NewStatus: applied, or acknowledged and ignored
+    deprecate_previous_version: bool = True
+    # ITI-43 (ITI TF-2b §3.43.4.1.3)
+    retrieve_bytes: Callable[[bytes], bytes] = lambda data: data
+    check_repository_id: bool = True
+    partial_retrieve: bool = True  # the known documents are returned beside the errors (PartialSuccess)
+    retrieve_mtom: bool = True  # documents travel as XOP parts (§3.43.5.1)
+    # SOAP 1.2 / WS-Addressing / MTOM transport (ITI TF-2x Appendix V) and VIHF
+    decode: Callable[..., SoapMessage] = decode_message  # (content_type, body, max_bytes=) -> SoapMessage
+    dispatch_on_action: bool = True  # the transaction is chosen by wsa:Action, which is required
+    relates_to: bool = True  # the response's wsa:RelatesTo names the request's wsa:MessageID
+    mirror_mtom: bool = True  # the response to an MTOM request is MTOM
+    vihf_required: bool = True
+    vihf_signature: bool = True
+
+    def reported(self, errors: list[RegistryError]) -> list[RegistryError]:
+        """``errors`` as the response lists them (``renamed_codes`` applied)."""
+        if not self.renamed_codes:
+            return errors
+        return [replace(e, code=self.renamed_codes.get(e.code, e.code)) for e in errors]
 
 
 class Rejected(Exception):
@@ -196,7 +235,7 @@ class Registry:
         ids = {x.get("id") for x in parsed.extrinsics}
         for ident in ids - set(docs):
             errors.append(RegistryError("XDSMissingDocument", f"no Document for DocumentEntry {ident}", ident))
-        for ident in set(docs) - ids:
+        for ident in set(docs) - ids if self.handlers.refuse_orphan_documents else ():
             errors.append(RegistryError("XDSMissingDocumentMetadata", f"Document {ident} has no DocumentEntry",
                                         ident))
         for x in parsed.extrinsics:
@@ -208,7 +247,7 @@ class Registry:
             if self.handlers.verify_hash and given_hash and given_hash.strip().lower() != sha1_hex(data):
                 errors.append(RegistryError("XDSRepositoryMetadataError",
                                             f"hash {given_hash} differs from the SHA-1 of the document", uid))
-            if given_size and given_size.strip() != str(len(data)):
+            if self.handlers.verify_size and given_size and given_size.strip() != str(len(data)):
                 errors.append(RegistryError("XDSRepositoryMetadataError",
                                             f"size {given_size} differs from the document length {len(data)}",
                                             uid))
@@ -222,11 +261,11 @@ class Registry:
         errors = []
         for x in parsed.extrinsics:
             pid = parsed.index(x).patient_id
-            if pid != ss_patient:
+            if self.handlers.match_patients and pid != ss_patient:
                 errors.append(RegistryError("XDSPatientIdDoesNotMatch",
                                             f"DocumentEntry {x.get('id')} patientId {pid} differs from the "
                                             f"SubmissionSet patientId {ss_patient}", x.get("id", "")))
-        if not self.patient_known(ss_patient):
+        if self.handlers.check_patient_known and not self.patient_known(ss_patient):
             errors.append(RegistryError("XDSUnknownPatientId", f"patient {ss_patient} is not known", ss_patient))
         return errors
 
@@ -259,7 +298,8 @@ class Registry:
             kind = "ss" if pkg is parsed.submission_set else "folder"
             batch.objects.append(StoredObject(parsed.package_index(pkg, kind), E.APPROVED, _xml(pkg)))
         for assoc in parsed.associations:
-            batch.objects.append(StoredObject(E.index_association(assoc), E.APPROVED, _xml(assoc)))
+            if self.handlers.keep_association(assoc.get("associationType", "")):
+                batch.objects.append(StoredObject(E.index_association(assoc), E.APPROVED, _xml(assoc)))
         return batch
 
     def _replacements(self, parsed: Parsed) -> list[tuple[str, str]]:
@@ -304,7 +344,8 @@ class Registry:
     def _check_unique(self, batch: Batch, given_ids: set[str] | None = None) -> None:
         """uniqueIds not registered yet (or XDSNonIdenticalHash), entryUUIDs not taken; only the
         ``given_ids`` can be taken when known (the others are fresh UUIDs made by split_request)."""
-        new = {o.index.unique_id: o.index for o in batch.objects if o.index.unique_id}
+        new = {o.index.unique_id: o.index for o in batch.objects
+               if o.index.unique_id and o.index.kind in self.handlers.unique_kinds}
         existing = self.storage.existing_unique_ids(new)
         errors = []
         for uid, old_hash in existing.items():
@@ -332,13 +373,13 @@ class Registry:
 
     def _update(self, parsed: Parsed, exchange_id: str | None) -> None:
         batch = Batch(exchange_id=exchange_id)
-        for assoc in parsed.associations:
-            if assoc.get("associationType") == E.UPDATE_STATUS:
-                batch.status_changes.append(self._status_change(assoc))
+        changes = [self._status_change(a) for a in parsed.associations
+                   if a.get("associationType") == E.UPDATE_STATUS]
         for x in parsed.extrinsics:
-            self._new_version(parsed, x, batch)
-        if not batch.status_changes:
+            changes.append(self._new_version(parsed, x, batch))
+        if not changes:
             raise Rejected([RegistryError("XDSMetadataUpdateError", "the request changes nothing")])
+        batch.status_changes += [(target, new) for target, new in changes if self.handlers.apply_status(new)]
         assert parsed.submission_set is not None
         batch.objects.append(StoredObject(E.index_package(parsed.submission_set, "ss"), E.APPROVED,
                                           _xml(parsed.submission_set)))
@@ -353,15 +394,16 @@ class Registry:
         found = self.storage.query("SELECT status FROM objects WHERE id = ?", (target,))
         if not found:
             raise Rejected([RegistryError("XDSMetadataUpdateError", f"object {target} is not registered", target)])
-        if not original or not new or found[0][0] != original:
+        if not original or not new or (self.handlers.check_original_status and found[0][0] != original):
             raise Rejected([RegistryError("XDSMetadataUpdateError", f"OriginalStatus {original} does not match "
                                           f"the status {found[0][0]} of {target}", target)])
         if new not in (E.APPROVED, E.DEPRECATED, E.DMP_DELETED):
             raise Rejected([RegistryError("XDSMetadataUpdateError", f"NewStatus {new} is not allowed", target)])
         return target, new
 
-    def _new_version(self, parsed: Parsed, x: etree._Element, batch: Batch) -> None:
-        """A DocumentEntry update: same lid and uniqueId as the Approved version, which becomes Deprecated."""
+    def _new_version(self, parsed: Parsed, x: etree._Element, batch: Batch) -> tuple[str, str]:
+        """A DocumentEntry update: same lid and uniqueId as the Approved version, which becomes Deprecated
+        (the returned status change, kept Approved by ``deprecate_previous_version`` off)."""
         lid = x.get("lid") or ""
         current = self.storage.query(
             "SELECT id, patient_id, unique_id, hash, size, repository_uid FROM objects "
@@ -387,7 +429,7 @@ class Registry:
         for name, value in (("hash", digest), ("size", str(size)), ("repositoryUniqueId", repo)):
             E.set_slot(x, name, [value])
         batch.objects.append(StoredObject(E.index_extrinsic(x), E.APPROVED, _xml(x)))
-        batch.status_changes.append((old_id, E.DEPRECATED))
+        return old_id, E.DEPRECATED if self.handlers.deprecate_previous_version else E.APPROVED
 
     # ------------------------------------------------------------------ evidence
     def record_findings(self, exchange_id: str, patient: str | None, action: str | None,
@@ -398,10 +440,10 @@ class Registry:
 
     # ------------------------------------------------------------------ ITI-43
     def retrieve(self, repository_uid: str, unique_id: str) -> tuple[str | None, bytes] | RegistryError:
-        if repository_uid != self.config.repository_unique_id:
+        if self.handlers.check_repository_id and repository_uid != self.config.repository_unique_id:
             return RegistryError("XDSUnknownRepositoryId", f"repository {repository_uid} is not this one",
                                  repository_uid)
-        found = self.storage.document(repository_uid, unique_id)
+        found = self.storage.document(self.config.repository_unique_id, unique_id)
         if found is None:
             return RegistryError("XDSDocumentUniqueIdError", f"no document {unique_id}", unique_id)
         return found[0], self.handlers.retrieve_bytes(found[1])

@@ -22,7 +22,6 @@ from harness.soap import (
     SoapMessage,
     build_envelope,
     build_fault,
-    decode_message,
     encode_mtom,
     response_action,
 )
@@ -85,6 +84,7 @@ class SoapEndpoint:
     def __init__(self, ctx: Context, modules: list[ModuleType]) -> None:
         self.ctx = ctx
         self.by_action = {m.ACTION: m for m in modules}
+        self.by_request = {m.REQUEST: m for m in modules}  # body element -> module (a fault routes on it)
 
     def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
         """A body announced over ``max_body_bytes`` never gets here (DmpApp refuses it unread);
@@ -97,23 +97,13 @@ class SoapEndpoint:
 
     def answer(self, content_type: str, data: bytes, path: str) -> SoapResponse:
         ctx = self.ctx
+        handlers = ctx.registry.handlers
         relates_to, findings = None, []
         try:
-            msg = decode_message(content_type, data, max_bytes=ctx.config.max_body_bytes)
+            msg = handlers.decode(content_type, data, max_bytes=ctx.config.max_body_bytes)
             relates_to = msg.envelope.message_id
-            action = msg.envelope.action
-            if not action:
-                raise SoapFault("Sender", "wsa:Action header is required (IHE ITI TF-2x §V.3.2.1.1)",
-                                "wsa:MessageAddressingHeaderRequired")
-            if not msg.envelope.message_id:
-                raise SoapFault("Sender", "wsa:MessageID header is required in a request-response exchange "
-                                "(WS-Addressing 1.0 SOAP Binding §3)", "wsa:MessageAddressingHeaderRequired")
-            module = self.by_action.get(action)
-            if module is None:
-                raise SoapFault("Sender", f"action {action} is not served at {path}; expected one of "
-                                f"{', '.join(sorted(self.by_action))}", "wsa:ActionNotSupported")
-            if msg.envelope.body is None:
-                raise SoapFault("Sender", "soap:Body is empty")
+            module = self._module(msg, path)
+            action = module.ACTION
             if ctx.vihf_check is not None:
                 findings = ctx.vihf_check(msg, action)
                 if findings:
@@ -125,7 +115,33 @@ class SoapEndpoint:
             log.exception("DMP simulator failed on %s", path)
             return _with_warnings(fault_response(SoapFault("Receiver", f"internal error: {exc.__class__.__name__}: "
                                                            f"{exc}"), relates_to), findings)
-        return _with_warnings(reply_response(reply, action, relates_to, msg.mtom), findings)
+        mtom = msg.mtom and handlers.mirror_mtom
+        return _with_warnings(reply_response(reply, action, relates_to if handlers.relates_to else None, mtom),
+                              findings)
+
+    def _module(self, msg: SoapMessage, path: str) -> ModuleType:
+        """The transaction of ``msg``: the one its wsa:Action names (IHE ITI TF-2x §V.3.2.1.1), both
+        wsa:Action and wsa:MessageID being required; or, with ``dispatch_on_action`` off (a fault),
+        the one whose request element the body holds."""
+        env = msg.envelope
+        if not self.ctx.registry.handlers.dispatch_on_action:
+            module = self.by_request.get(env.body.tag if env.body is not None else "")
+            if module is None:
+                raise SoapFault("Sender", f"no transaction at {path} takes this body")
+            return module
+        if not env.action:
+            raise SoapFault("Sender", "wsa:Action header is required (IHE ITI TF-2x §V.3.2.1.1)",
+                            "wsa:MessageAddressingHeaderRequired")
+        if not env.message_id:
+            raise SoapFault("Sender", "wsa:MessageID header is required in a request-response exchange "
+                            "(WS-Addressing 1.0 SOAP Binding §3)", "wsa:MessageAddressingHeaderRequired")
+        module = self.by_action.get(env.action)
+        if module is None:
+            raise SoapFault("Sender", f"action {env.action} is not served at {path}; expected one of "
+                            f"{', '.join(sorted(self.by_action))}", "wsa:ActionNotSupported")
+        if env.body is None:
+            raise SoapFault("Sender", "soap:Body is empty")
+        return module
 
 
 def _with_warnings(response: SoapResponse, findings: list[Finding]) -> SoapResponse:

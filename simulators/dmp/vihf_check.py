@@ -36,16 +36,19 @@ def request_patient(msg: SoapMessage) -> str | None:
     return None
 
 
-def vihf_checker(config: DmpConfig, verify_signature: bool = True
+def vihf_checker(config: DmpConfig, verify_signature: bool = True, required: bool = True
                  ) -> Callable[[SoapMessage, str | None], list[Finding]] | None:
     """The check of one request: raises SoapFault (enforce, an error found), else returns the
-    findings to keep as evidence of the request."""
+    findings to keep as evidence of the request. ``required`` off (a fault): a request without
+    wsse:Security is let through unchecked."""
     if config.vihf == "off":
         return None
     from harness.vihf import verify_vihf
 
     def check(msg: SoapMessage, action: str | None) -> list[Finding]:
         security = msg.envelope.security
+        if security is None and not required:
+            return []
         findings = verify_vihf(security, trust_store=config.trust_store, patient=request_patient(msg),
                                check_signature=verify_signature)
         errors = [f for f in findings if f.severity is Severity.ERROR]
