@@ -93,7 +93,7 @@ def coverage_rows(catalog: Catalog, links: dict[str, list[str]]) -> list[Coverag
 
 def catalog_problems(catalog: Catalog, links: dict[str, list[str]]) -> list[str]:
     """What ``drimcheck requirements --check`` refuses."""
-    problems = list(catalog.problems)
+    problems = list(catalog.problems) + unquoted_comments()
     for req in catalog:
         if not req.source.strip():
             problems.append(f"{req.id}: no source")
@@ -105,6 +105,22 @@ def catalog_problems(catalog: Catalog, links: dict[str, list[str]]) -> list[str]
             if rid not in catalog:
                 problems.append(f"{test}: unknown requirement id {rid}")
     return problems
+
+
+def unquoted_comments(folder: Path | None = None) -> list[str]:
+    """Catalog lines whose plain value holds ' #': YAML reads the rest as a comment, so a title or a source
+    would silently stop there (quote the value)."""
+    import re
+
+    out = []
+    for path in sorted((folder or COVERAGE_FILE.parent).glob("*.yaml")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            match = re.match(r"^\s*-?\s*(title|source|description|not_tested_reason|not_applicable_when):\s+(.*)$",
+                             line)
+            if match and " #" in match[2] and not match[2].startswith(("'", '"')):
+                out.append(f"{path.name}:{number}: the {match[1]} holds ' #', which YAML reads as a comment: "
+                           f"quote the value")
+    return out
 
 
 def coverage_csv(rows: list[CoverageRow]) -> str:

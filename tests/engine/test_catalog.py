@@ -78,3 +78,12 @@ def test_links_to_unknown_ids_are_problems(tmp_path):
 def test_project_catalog_loads():
     cat = load_catalog()
     assert not cat.problems
+
+
+def test_an_unquoted_hash_in_a_catalog_value_is_refused(tmp_path):
+    """' #' in a plain YAML value starts a comment: the title would silently stop there."""
+    from harness.coverage import unquoted_comments
+
+    (tmp_path / "a.yaml").write_text("- id: X-A-1\n  title: verifies over #IHEManifest\n  source: 'quoted #ok'\n")
+    assert unquoted_comments(tmp_path) == [
+        "a.yaml:2: the title holds ' #', which YAML reads as a comment: quote the value"]
