@@ -52,6 +52,7 @@ class Catalog:
     requirements: dict[str, Requirement]
     digest: str
     problems: list[str] = field(default_factory=list)  # duplicates found while loading
+    folder: Path | None = None  # where the catalog files were read
 
     def __contains__(self, rid: str) -> bool:
         return rid in self.requirements
@@ -102,7 +103,7 @@ def load_catalog(folder: Path | None = None) -> Catalog:
                 continue
             requirements[rec["id"]] = Requirement(**{**rec, "tags": tuple(rec.get("tags", ())),
                                                       "file": path.name})
-    return Catalog(requirements, digest.hexdigest(), problems)
+    return Catalog(requirements, digest.hexdigest(), problems, folder)
 
 
 @lru_cache(maxsize=1)

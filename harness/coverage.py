@@ -93,7 +93,7 @@ def coverage_rows(catalog: Catalog, links: dict[str, list[str]]) -> list[Coverag
 
 def catalog_problems(catalog: Catalog, links: dict[str, list[str]]) -> list[str]:
     """What ``drimcheck requirements --check`` refuses."""
-    problems = list(catalog.problems) + unquoted_comments()
+    problems = list(catalog.problems) + (unquoted_comments(catalog.folder) if catalog.folder else [])
     for req in catalog:
         if not req.source.strip():
             problems.append(f"{req.id}: no source")
