@@ -24,7 +24,8 @@ from simulators.psc import start_psc
 from simulators.ris import messages as M
 from simulators.ris import send
 from simulators.source import start_reference as start_source
-from testplans.consumer_drimbox.conftest import Browser, exam_path
+from testplans.consumer_drimbox.browser import Browser
+from testplans.consumer_drimbox.conftest import PROFESSIONAL
 from testplans.consumer_drimbox.exams import contextual_form
 
 APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
@@ -96,11 +97,12 @@ def test_national_scenario(stack, tmp_path):
     assert len(first) == 1, "the Source did not publish the KOS to the DMP"
 
     patient = replace(M.study_spec(ex).patient)
-    browser = Browser(stack.world)
+    world = stack.world
+    browser = Browser(world.contextual_call, world.consumer_base, world.psc_auth, PROFESSIONAL)
     history = browser.call(contextual_form(patient))
     rows = history.rows("exam")
     assert [r.get("data-study-uid") for r in rows] == [ex.study_uid]
-    result = browser.post(exam_path(history, SimpleNamespace(unique_id=rows[0].get("data-unique-id"))) + "/import")
+    result = browser.post(rows[0].xpath(".//a/@href")[0] + "/import")
     assert [r.get("data-status") for r in result.rows("series-result")] == ["imported", "imported"], result.text[-800:]
     for ref in refs:
         stored = stack.dst_pacs.store.records({"sop_instance_uid": [ref.sop_instance_uid]})
