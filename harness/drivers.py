@@ -80,7 +80,7 @@ class DriverContext:
     psc_authorize: str  # PSC authorization endpoint (a login page the driver may have to fill)
     professional: str  # RPPS of the test professional to log in as (PSC simulator users)
     say: Callable[[str], None] = print  # prints to the person running the campaign (operator prompts)
-    options: dict[str, Any] = field(default_factory=dict)  # the profile's options.driver_options
+    options: dict[str, Any] = field(default_factory=dict)  # the profile's options (operator: options.operator)
 
 
 class ConsumerDriver(ABC):

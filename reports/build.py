@@ -83,7 +83,7 @@ def html_report(results: dict[str, Any], evidence: Path) -> str:
     for ex in load_exchanges(evidence):
         for side in ("request", "response"):
             data = _body_bytes(ex[side]["body"], evidence)
-            text = render_body(data, _content_type(ex[side]["headers"])) if data else ""
+            text = render_body(data, _content_type(ex[side]["headers"]), ex.get("protocol", "")) if data else ""
             key = f"{ex['id']}-{side}"
             if len(text) > EMBED_LIMIT:
                 rendered_dir.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,13 @@ from harness.xmlsafe import UnsafeXmlError, parse_xml
 SHOW_LIMIT = 200_000
 
 
-def render_body(data: bytes, content_type: str = "") -> str:
+def render_body(data: bytes, content_type: str = "", protocol: str = "") -> str:
+    """``protocol`` ``dimse``: a binary body is a DICOM dataset without preamble (an identifier)."""
     if not data:
         return ""
     ct = content_type.lower()
+    if protocol == "dimse" and b"\x00" in data[:64]:
+        return dicom_dump(data)
     if "multipart/" in ct:
         return _render_multipart(data, ct)
     if data[128:132] == b"DICM" or "application/dicom" in ct:

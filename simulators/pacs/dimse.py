@@ -115,7 +115,7 @@ class DimseServer:
             return _store_failure(event, exc.status, str(exc), started)
         except Exception as exc:  # any decode error: the peer sent a dataset we cannot read
             return _store_failure(event, STATUS["cannot_understand"], f"cannot decode dataset: {exc}", started)
-        _record(event, f"C-STORE {rec['Modality']} {rec['SOPInstanceUID']}", 0, started=started)
+        _record(event, f"C-STORE {rec['Modality']} {rec['SOPInstanceUID']}", 0, started=started, body=_dump(ds))
         return 0x0000
 
     def on_find(self, event: Any) -> Iterator[tuple[int, Dataset | None]]:
@@ -303,10 +303,22 @@ def _failure(event: Any, service: str, status: int, message: str, started: float
 
 
 def _identifier_bytes(event: Any) -> bytes:
+    """The identifier as a readable dump (the evidence a person reads), or its raw bytes if it cannot be decoded."""
     try:
-        return event.request.Identifier.getvalue()
+        return _dump(event.identifier)
     except Exception:
-        return b""
+        try:
+            return event.request.Identifier.getvalue()
+        except Exception:
+            return b""
+
+
+def _dump(ds: Dataset) -> bytes:
+    """A dataset as a text dump for the evidence, pixel data summarised (PS3.5 §7: tag, VR, value)."""
+    lines = [f"{e.tag} {e.VR} {e.keyword or e.name}: "
+             + (f"<{len(e.value)} bytes>" if e.tag == 0x7FE00010 and e.value is not None else str(e.value)[:200])
+             for e in ds]
+    return "\n".join(lines).encode("utf-8", "replace")
 
 
 def _record(event: Any, summary: str, status: int, *, started: float | None = None, error: str | None = None,
