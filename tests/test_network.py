@@ -8,13 +8,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from simulators.network import start_network
 from simulators.ris import messages as M
-from testplans.consumer_drimbox.conftest import Browser, exam_path
+from testplans.consumer_drimbox.browser import Browser
+from testplans.consumer_drimbox.conftest import PROFESSIONAL
 from testplans.consumer_drimbox.exams import contextual_form
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,14 +28,12 @@ def network(tmp_path_factory):
 
 def test_demo_exam_is_found_and_imported_through_the_wired_consumer(network):
     ex = M.exam("network-demo", series=2, instances=3)
-    world = SimpleNamespace(contextual_call=network.endpoints["consumer.contextual_call"],
-                            consumer_base=network.endpoints["consumer.base"],
-                            psc_auth=network.endpoints["psc.authorization"])
-    browser = Browser(world)
+    browser = Browser(network.endpoints["consumer.contextual_call"], network.endpoints["consumer.base"],
+                      network.endpoints["psc.authorization"], PROFESSIONAL)
     history = browser.call(contextual_form(M.study_spec(ex).patient))
     rows = history.rows("exam")
     assert [r.get("data-study-uid") for r in rows] == [network.demo["study UID"]], history.text[-600:]
-    result = browser.post(exam_path(history, SimpleNamespace(unique_id=rows[0].get("data-unique-id"))) + "/import")
+    result = browser.post(rows[0].xpath(".//a/@href")[0] + "/import")
     assert [r.get("data-status") for r in result.rows("series-result")] == ["imported", "imported"]
 
 
