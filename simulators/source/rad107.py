@@ -321,7 +321,7 @@ class Rad107App:
             if isinstance(selection, Answer):
                 return selection
             if path.metadata:
-                return self._metadata(path, req.host_url.rstrip("/") + self.base_path)
+                return self._metadata(path, req.host_url.rstrip("/") + self.base_path, selection)
             if bulk:
                 return self._bulk(path, bulk["tags"], req)
             accept = [line for line in req.headers.getlist("Accept") if line.strip()]
@@ -520,8 +520,9 @@ class Rad107App:
 
         return Answer(200, headers, body())
 
-    def _metadata(self, path: WadoPath, own_base: str) -> Answer:
-        """The PACS's metadata, its BulkDataURIs moved under our base: the PACS is not reachable by consumers."""
+    def _metadata(self, path: WadoPath, own_base: str, chosen: list[tuple[str, str]]) -> Answer:
+        """The PACS's metadata of the instances the KOS references (``chosen``), their BulkDataURIs moved under
+        our base: the PACS is not reachable by consumers, and holds what the manifest does not share."""
         resp = self.pacs.metadata(path)
         try:
             if resp.status_code != 200:
@@ -529,8 +530,17 @@ class Rad107App:
             items = resp.json()
         finally:
             resp.close()
+        shared = {sop for _series, sop in chosen}
+        if isinstance(items, list):
+            items = [i for i in items if isinstance(i, dict) and _sop_of(i) in shared]
         _rebase(items, self.pacs.base, own_base)
         return Answer(200, [("Content-Type", "application/dicom+json")], json.dumps(items).encode())
+
+
+def _sop_of(item: dict) -> str | None:
+    """SOP Instance UID (0008,0018) of one DICOM JSON object (PS3.18 F.2)."""
+    value = (item.get("00080018") or {}).get("Value") or [None]
+    return value[0] if isinstance(value, list) else None
 
 
 def _series_path(path: WadoPath, series: str, sop: str) -> str:
