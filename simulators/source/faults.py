@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from harness.faults import Fault
 
+# a publication the DMP refuses: its answer (SRC-XDS-ACCEPTED) and its metadata rules (SRC-XDS-VALID) fail too
+REFUSED = ("SRC-XDS-ACCEPTED", "SRC-XDS-VALID")
 FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("missing-retrieve-url", "the KOS lists its series without a Retrieve URL (0008,1190)",
           ("SRC-KOS-URL",)),
@@ -51,6 +53,22 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "stays published", ("SRC-CANCEL",)),
     Fault("gives-up-on-dmp-outage", "a publication that meets the DMP unreachable is marked failed at once, never "
           "retried", ("SRC-PUB-RETRY",)),
+    # KOS manifest and RAD-68 metadata
+    Fault("kos-missing-instance", "the KOS leaves out the last instance the PACS's C-FIND answered (an off-by-one "
+          "in reading the pending responses) when the study has more than one", ("SRC-KOS-REFS",)),
+    Fault("kos-without-content-date", "the KOS has no Content Date / Content Time (type 1 of the SR Document "
+          "General module)", ("SRC-KOS-IOD",)),
+    Fault("kos-without-order-issuer", "the KOS Referenced Request carries the placer order number without its "
+          "issuer (Order Placer Identifier Sequence)", ("SRC-KOS-REQ",)),
+    # ... and those the DMP refuses, which also break the outcome requirements SRC-XDS-ACCEPTED / -VALID
+    Fault("no-modality-event-code", "the KOS DocumentEntry's eventCodeList carries the anatomic region only, not "
+          "the modality", ("SRC-XDS-EVENT", *REFUSED)),
+    Fault("refid-without-study", "referenceIdList carries the accession number and the order, not the Study "
+          "Instance UID", ("SRC-XDS-REFID", *REFUSED)),
+    Fault("patient-id-without-type-code", "every patientId of the submission lacks the identifier type code "
+          "(<INS>^^^&<OID>&ISO instead of ...^NH)", ("SRC-XDS-PATIENT", *REFUSED)),
+    Fault("kos-changed-after-signing", "the KOS is stamped again after Signature01 digested it: the signature's "
+          "manifest no longer gives its SHA-1", ("SRC-XDS-SIGNATURE", *REFUSED)),
     # WADO-RS (RAD-107)
     Fault("serves-deleted-study", "WADO-RS keeps serving the images of a study whose KOS was deleted (200 instead "
           "of 410)", ("SRC-WADO-GONE",)),

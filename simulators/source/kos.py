@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
@@ -142,3 +143,41 @@ def referenced(kos: Dataset) -> dict[str, list[str]]:
             out.setdefault(str(series.SeriesInstanceUID), []).extend(
                 str(s.ReferencedSOPInstanceUID) for s in series.get("ReferencedSOPSequence", []))
     return out
+
+
+# -- what the named faults build instead (report.FAULTY) ---------------------------------------------
+def _rebuilt(data: bytes, change) -> bytes:
+    ds = dcmread(io.BytesIO(data))
+    change(ds)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def kos_missing_last_instance(who: Identity, images: Sequence[ImageRef], **kwargs) -> tuple[str, bytes]:
+    """:func:`build_kos` that leaves out the last instance the C-FIND answered (an off-by-one in reading
+    the pending responses), when the study has more than one."""
+    return build_kos(who, list(images)[:-1] if len(images) > 1 else images, **kwargs)
+
+
+def kos_without_content_date(who: Identity, images: Sequence[ImageRef], **kwargs) -> tuple[str, bytes]:
+    """:func:`build_kos` without Content Date / Content Time (type 1, PS3.3 C.17.2 SR Document General)."""
+    uid, data = build_kos(who, images, **kwargs)
+
+    def drop(ds: Dataset) -> None:
+        del ds.ContentDate, ds.ContentTime
+
+    return uid, _rebuilt(data, drop)
+
+
+def kos_without_order_issuer(who: Identity, images: Sequence[ImageRef], **kwargs) -> tuple[str, bytes]:
+    """:func:`build_kos` whose Referenced Request has the placer order number but not its issuer
+    (Order Placer Identifier Sequence, (0040,0026))."""
+    uid, data = build_kos(who, images, **kwargs)
+
+    def drop(ds: Dataset) -> None:
+        for request in ds.ReferencedRequestSequence:
+            if "OrderPlacerIdentifierSequence" in request:
+                del request.OrderPlacerIdentifierSequence
+
+    return uid, _rebuilt(data, drop)

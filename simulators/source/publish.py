@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 
 from harness.soap import ITI57_ACTION, build_envelope
 from harness.xds import build_pnr_message, kos_submission
+from harness.xds.builder import MODALITY_SCHEME, fill_hash_size
 from harness.xds.clients import XdsClient, build_status_update
-from harness.xds.model import ASSOCIATION_TYPES, Association, Submission
+from harness.xds.model import ASSOCIATION_TYPES, Association, DocumentEntry, Submission
 from simulators.source.store import SourceStore
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ ACTOR = "source-drimbox"
 APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
 DELETED = "urn:asip:ci-sis:2010:StatusType:Deleted"  # FACTS §3 (PoC)
 DEPRECATED_KOS_FORMAT = "urn:ihe:rad:1.2.840.10008.5.1.4.1.1.88.59"  # deprecated 2017-10-13 (ANS TRE_A09)
+STUDY_REFERENCE = "urn:ihe:iti:xds:2016:studyInstanceUID"  # referenceIdList type (ITI TF-3 §4.2.3.2.28)
 CONF_FROM_FLAG = {"MASQUE_PS": "MASQUE_PS", "INVISIBLE_PATIENT": "INVISIBLE_PATIENT",  # FACTS §3 / §4
                   "INVISIBLE_REP_LEGAUX": "INVISIBLE_REPRESENTANTS_LEGAUX"}
 
@@ -51,11 +53,15 @@ class KosMetadata:
     facility_type: tuple[str, str, str] | None = None
 
 
+Alteration = Callable[[Submission, DocumentEntry], None]  # a change to a built submission and its KOS entry
+
+
 def pnr_submission(kos: bytes, meta: KosMetadata, *, source_id: str, replaces: str | None = None,
-                   wrong_format: bool = False, signer: tuple[bytes, bytes] | None = None
+                   alter: Alteration | None = None, signer: tuple[bytes, bytes] | None = None
                    ) -> tuple[str, str, Submission]:
     """(entryUUID, document uniqueId, submission) of one KOS; ``replaces`` = entryUUID it replaces;
-    ``signer`` (key PEM, certificate PEM) signs Signature01."""
+    ``signer`` (key PEM, certificate PEM) signs Signature01; ``alter`` (a named fault's) changes the
+    submission once built."""
     extra = {}
     if meta.practice_setting:
         extra["practice_setting"] = meta.practice_setting
@@ -70,11 +76,49 @@ def pnr_submission(kos: bytes, meta: KosMetadata, *, source_id: str, replaces: s
     entry_uuid = f"urn:uuid:{uuid.uuid4()}"
     _rename(sub, "DocumentKOS", entry_uuid)
     doc = next(d for d in sub.documents if d.id == entry_uuid)
-    if wrong_format:
-        doc.formatCode = replace(doc.formatCode, node=DEPRECATED_KOS_FORMAT)
+    if alter is not None:
+        alter(sub, doc)
     if replaces:
         sub.associations.append(Association("assoc-rplc", ASSOCIATION_TYPES["RPLC"], entry_uuid, replaces))
     return entry_uuid, doc.uniqueId or "", sub
+
+
+# -- what the named faults do to a built submission (report.FAULTY) ----------------------------------
+def deprecated_format_code(sub: Submission, doc: DocumentEntry) -> None:
+    """formatCode in the urn:ihe:rad form deprecated since 2017-10-13 (ANS TRE_A09)."""
+    doc.formatCode = replace(doc.formatCode, node=DEPRECATED_KOS_FORMAT)
+
+
+def without_modality_event(sub: Submission, doc: DocumentEntry) -> None:
+    """eventCodeList without the modality (only the anatomic regions are left)."""
+    doc.eventCodes = [c for c in doc.eventCodes if c.coding_scheme != MODALITY_SCHEME]
+
+
+def without_study_reference(sub: Submission, doc: DocumentEntry) -> None:
+    """referenceIdList without the Study Instance UID (accession and order are left)."""
+    doc.referenceIdList = [v for v in doc.referenceIdList if not v.endswith("^" + STUDY_REFERENCE)]
+
+
+def patient_without_type_code(sub: Submission, doc: DocumentEntry) -> None:
+    """Every patientId of the submission without the identifier type code (``^NH``)."""
+    for obj in (*sub.documents, sub.submission_set):
+        if obj is not None and obj.patientId and obj.patientId.endswith("^NH"):
+            obj.patientId = obj.patientId[:-3]
+
+
+def restamped_after_signing(sub: Submission, doc: DocumentEntry) -> None:
+    """The KOS is stamped again (Content Time) after Signature01 digested it: hash and size follow the new
+    bytes, the signature's manifest still gives the SHA-1 of the old ones."""
+    import io
+
+    from pydicom import dcmread
+
+    ds = dcmread(io.BytesIO(sub.document_bytes[doc.id]))
+    ds.ContentTime = f"{(int(str(ds.get('ContentTime', '0'))[:6] or 0) + 1) % 240000:06d}"
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    sub.document_bytes[doc.id] = buf.getvalue()
+    fill_hash_size(sub)
 
 
 def _rename(sub: Submission, old: str, new: str) -> None:

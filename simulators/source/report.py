@@ -31,14 +31,28 @@ from harness.hl7 import AckError, build_ack
 from harness.validators.cda import NS, imaging_events, parse_cda, validate_cda
 from harness.validators.hl7v2 import Hl7Error, Message, decode_document, document_obx, parse_hl7, validate_hl7
 from harness.xmlsafe import UnsafeXmlError
-from simulators.source.kos import INS_OIDS, Identity, ImageRef, build_kos
+from simulators.source.kos import (
+    INS_OIDS,
+    Identity,
+    ImageRef,
+    build_kos,
+    kos_missing_last_instance,
+    kos_without_content_date,
+    kos_without_order_issuer,
+)
 from simulators.source.publish import (
     CONF_FROM_FLAG,
+    Alteration,
     KosMetadata,
     Outbox,
     Security,
     delete_message,
+    deprecated_format_code,
+    patient_without_type_code,
     pnr_submission,
+    restamped_after_signing,
+    without_modality_event,
+    without_study_reference,
 )
 from simulators.source.store import CURRENT, DELETED, SourceStore, StoredKos
 
@@ -189,13 +203,13 @@ class ReportProcessor:
             return Outcome("AA", actions=["study not in the PACS: nothing published"])
         self.behaviour.consistency(who, images)
         base = self.retrieve_base() if self.behaviour.retrieve_urls else None
-        kos_uid, kos = build_kos(self.behaviour.kos_identity(msg, who), images, retrieve_base=base,
-                                 institution=self.institution)
+        kos_uid, kos = self.behaviour.build_kos(self.behaviour.kos_identity(msg, who), images, retrieve_base=base,
+                                                institution=self.institution)
         previous = self.store.kos_of_study(who.study_uid, CURRENT) if status in self.behaviour.replaces_on else []
         meta = metadata(root, who, images, dmp_flags(msg))
         entry_uuid, doc_uid, sub = pnr_submission(
             kos, meta, source_id=self.source_id, replaces=previous[-1].entry_uuid if previous else None,
-            wrong_format=self.behaviour.wrong_format, signer=self.signer)
+            alter=self.behaviour.alter_submission, signer=self.signer)
         self.store.add_kos(StoredKos(kos_uid, who.study_uid, meta.patient_cx, doc_uid, entry_uuid, CURRENT, kos),
                            replaces=previous[-1].sop_uid if previous else None)
         self.outbox.publish_pnr(self.dmp_repository, sub, who.study_uid, self.security)
@@ -437,8 +451,9 @@ class ReportBehaviour:
     refuse_absent_study: bool = True
     kos_identity: Callable[[Message, Identity], Identity] = lambda msg, who: who
     retrieve_urls: bool = True
+    build_kos: Callable[..., tuple[str, bytes]] = build_kos
     replaces_on: frozenset[str] = frozenset({"F", "C"})  # OBX-11 values whose KOS replaces the current one
-    wrong_format: bool = False
+    alter_submission: Alteration | None = None  # a change to the RAD-68 submission once built
     delete_at_dmp: bool = True  # OBX-11 D: ITI-57 to the DMP
     honour_cancel: bool = True  # OMI^O23 ORC-1 CA: ITI-57 to the DMP
 
@@ -450,7 +465,7 @@ FAULTY: dict[str, dict[str, object]] = {
     "missing-retrieve-url": {"retrieve_urls": False},
     "no-replace-on-correction": {"replaces_on": frozenset({"F"})},
     "no-replace-on-final": {"replaces_on": frozenset({"C"})},
-    "wrong-format-code": {"wrong_format": True},
+    "wrong-format-code": {"alter_submission": deprecated_format_code},
     "ack-own-control-id": {"ack": ack_own_control_id},
     "acks-unreadable-message": {"refuse_unparseable": False},
     "accepts-invalid-cda": {"cda_errors": lambda cda: []},
@@ -459,6 +474,13 @@ FAULTY: dict[str, dict[str, object]] = {
     "mdm-unsupported": {"supported": frozenset(k for k in SUPPORTED if k[0] != "MDM")},
     "delete-not-sent-to-dmp": {"delete_at_dmp": False},
     "ignores-cancel": {"honour_cancel": False},
+    "kos-missing-instance": {"build_kos": kos_missing_last_instance},
+    "kos-without-content-date": {"build_kos": kos_without_content_date},
+    "kos-without-order-issuer": {"build_kos": kos_without_order_issuer},
+    "no-modality-event-code": {"alter_submission": without_modality_event},
+    "refid-without-study": {"alter_submission": without_study_reference},
+    "patient-id-without-type-code": {"alter_submission": patient_without_type_code},
+    "kos-changed-after-signing": {"alter_submission": restamped_after_signing},
 }
 
 

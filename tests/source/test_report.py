@@ -295,6 +295,18 @@ def test_deleting_an_unknown_study_is_refused(tmp_path, ex):
      ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]),
     ("kos-patient-mismatch", lambda ds, sub: ds.PatientID.startswith("IPP-")),
     ("wrong-format-code", lambda ds, sub: sub.documents[0].formatCode.node == DEPRECATED_KOS_FORMAT),
+    ("kos-missing-instance", lambda ds, sub: sum(len(s.ReferencedSOPSequence) for s in
+                                                 ds.CurrentRequestedProcedureEvidenceSequence[0]
+                                                 .ReferencedSeriesSequence) == 3 and len(ds.ContentSequence) == 3),
+    ("kos-without-content-date", lambda ds, sub: "ContentDate" not in ds and "ContentTime" not in ds),
+    ("kos-without-order-issuer", lambda ds, sub: "OrderPlacerIdentifierSequence" not in
+     ds.ReferencedRequestSequence[0] and ds.ReferencedRequestSequence[0].PlacerOrderNumberImagingServiceRequest),
+    ("no-modality-event-code", lambda ds, sub: [c.coding_scheme for c in sub.documents[0].eventCodes
+                                                if c.coding_scheme == "1.2.250.1.213.1.1.5.618"] == []),
+    ("refid-without-study", lambda ds, sub: [v.rsplit("^", 1)[1] for v in sub.documents[0].referenceIdList] ==
+     ["urn:ihe:iti:xds:2013:accession", "urn:ihe:iti:xds:2013:order"]),
+    ("patient-id-without-type-code", lambda ds, sub: {d.patientId for d in sub.documents} ==
+     {sub.submission_set.patientId} and not sub.submission_set.patientId.endswith("^NH")),
 ])
 def test_content_faults(tmp_path, ex, fault, check):
     proc, store = processor(tmp_path, images_of(ex), fault=fault)
@@ -369,3 +381,17 @@ def test_lifecycle_faults_touch_only_their_message(tmp_path, ex, fault, how, del
     [kos] = store.kos_of_study(ex.study_uid)
     assert (kos.status == "deleted") is deleted
     assert any(i.kind == "delete" for i in store.items()) is iti57
+
+
+def test_kos_changed_after_signing_fault_keeps_hash_and_size_true_but_not_the_signature(tmp_path, ex):
+    import base64
+    import hashlib
+
+    proc, store = processor(tmp_path, images_of(ex), fault="kos-changed-after-signing")
+    assert proc.handle(M.oru(ex)).code == "AA"
+    sub = queued_pnr(store)
+    kos = next(d for d in sub.documents if d.mimeType == "application/dicom")
+    data = sub.document_bytes[kos.id]
+    assert kos.hash == hashlib.sha1(data).hexdigest() and int(kos.size) == len(data)
+    signature = next(v for k, v in sub.document_bytes.items() if k != kos.id)
+    assert base64.b64encode(hashlib.sha1(data).digest()) not in signature
