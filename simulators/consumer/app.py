@@ -24,48 +24,52 @@ from harness.capture import capturing_session
 from harness.xds.clients import XdsClient
 from simulators.consumer import kpi
 from simulators.consumer.config import ConsumerConfig
-from simulators.consumer.context import ContextualCall, parse_contextual_call
-from simulators.consumer.history import APPROVED, DEPRECATED, History, HistoryError, find_exams
+from simulators.consumer.context import TRAIT_LABELS, ContextualCall, trait_values
+from simulators.consumer.faults import behaviour_for
+from simulators.consumer.history import History, HistoryError, find_exams
 from simulators.consumer.importer import import_series, parse_peer
 from simulators.consumer.manifest import IdentityMismatch, Manifest, ManifestError, fetch_manifest
-from simulators.consumer.retrieve import RetrieveOptions, SeriesResult, SeriesRetriever
+from simulators.consumer.retrieve import SeriesResult, SeriesRetriever
 from simulators.consumer.session import Login, LoginError, PscClient, Sessions
 from simulators.consumer.vihf import build_vihf
 
 COOKIE = "drimbox_sid"
 
 
-def retrieve_options(fault: str | None) -> RetrieveOptions:
-    return RetrieveOptions(bearer=fault != "no-bearer-token", kos_uid_header=fault != "no-kos-uid-header",
-                           accept_q=fault != "ignores-accept-q", check_references=fault != "skips-reference-check")
-
-
 class ConsumerApp:
-    """State shared by the routes: config, logins, PSC client, KPI file."""
+    """State shared by the routes: config, behaviour (``config.fault``), logins, PSC client, KPI file."""
 
     def __init__(self, config: ConsumerConfig) -> None:
         self.config = config
+        self.behaviour = behaviour_for(config.fault)
         Path(config.workdir).mkdir(parents=True, exist_ok=True)
         self.sessions = Sessions()
-        self.psc = PscClient(config)
-        self.kpi = kpi.ModelStat(Path(config.workdir))
+        self.psc = PscClient(config, scope=self.behaviour.psc_scope)
+        self.kpi = self.behaviour.modelstat(Path(config.workdir))
         self.wado = capturing_session("consumer:wado-client")
 
     def xds(self, login: Login) -> XdsClient:
         professional = login.professional
         vihf = None
-        if self.config.fault != "no-vihf" and professional is not None:
+        if self.behaviour.vihf and professional is not None:
             def vihf(patient: str | None) -> Any:
                 return build_vihf(self.config, professional, patient)
-        return XdsClient(self.config.registry_url, self.config.repository_url, actor="consumer:dmp-client",
-                         vihf=vihf, timeout=self.config.timeout)
+        return self.behaviour.xds_client(self.config.registry_url, self.config.repository_url,
+                                         actor="consumer:dmp-client", vihf=vihf, timeout=self.config.timeout)
 
     def history(self, login: Login, call: ContextualCall) -> History:
-        fault = self.config.fault
-        return find_exams(self.xds(login), call, hide_deprecated=fault != "shows-deprecated",
-                          with_type=fault != "wrong-query-params",
-                          statuses=(APPROVED, DEPRECATED) if fault == "shows-deprecated" else (APPROVED,),
-                          limit=self.config.max_entries)
+        return find_exams(self.xds(login), call, self.behaviour.history, limit=self.config.max_entries)
+
+    def manifest(self, login: Login, call: ContextualCall, exam: Any) -> Manifest:
+        """ITI-43 for the exam's KOS, checked against the call's patient and the allowlist (FACTS §2, §5)."""
+        behaviour = self.behaviour
+        return fetch_manifest(self.xds(login), exam, call.dmp_patient_id, self.config.allowed_hosts,
+                              call.ins if behaviour.check_kos_patient else None, behaviour.host_allowed)
+
+    def shown_traits(self, call: ContextualCall) -> list[tuple[str, str, str]]:
+        """(key, label, value) of each INS trait shown by default (INS/va1.36)."""
+        values = trait_values(call)
+        return [(key, TRAIT_LABELS[key], values[key]) for key in self.behaviour.ins_traits]
 
     def run_import(self, login: Login, manifest: Manifest, local_id: str, local_issuer: str) -> list[SeriesResult]:
         cfg = self.config
@@ -73,7 +77,7 @@ class ConsumerApp:
         retriever = SeriesRetriever(self.wado, token=lambda: login.access_token, reauth=lambda: self.psc.refresh(login),
                                     kos_uid=manifest.sop_instance_uid, accept=cfg.accept, folder=folder,
                                     retries=cfg.retries, retry_delay=cfg.retry_delay, timeout=cfg.timeout,
-                                    max_part_bytes=cfg.max_part_bytes, options=retrieve_options(cfg.fault))
+                                    max_part_bytes=cfg.max_part_bytes, options=self.behaviour.retrieve)
         pacs = parse_peer(cfg.pacs, cfg.calling_aet) if cfg.pacs else None
         results = []
         # series N is stored while series N+1 is retrieved; each series stays all-or-nothing
@@ -83,7 +87,8 @@ class ConsumerApp:
                 result = retriever.retrieve(ref)
                 if pacs is not None:
                     pending.append(storer.submit(import_series, result, pacs, local_id=local_id,
-                                                 local_issuer=local_issuer, log_dir=Path(cfg.workdir)))
+                                                 local_issuer=local_issuer, log_dir=Path(cfg.workdir),
+                                                 rewrite=self.behaviour.rewrite_before_store))
                 results.append(result)
             for job in pending:
                 job.result()
@@ -104,6 +109,8 @@ def create_app(config: ConsumerConfig) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     state = ConsumerApp(config)
     app.extensions["consumer"] = state
+    app.jinja_env.autoescape = state.behaviour.autoescape
+    app.jinja_env.globals["ins_traits"] = state.shown_traits
     _routes(app, state)
     return app
 
@@ -131,7 +138,7 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
 
     @app.post("/context")
     def contextual_call() -> Response:
-        parsed = parse_contextual_call(request.form)
+        parsed = state.behaviour.parse_call(request.form)
         if isinstance(parsed, list):
             state.kpi.record(kpi.ERROR, "; ".join(f"{e.param}: {e.reason}" for e in parsed))
             return _error("Appel contextuel invalide", "Paramètre(s) manquant(s) ou invalide(s)", 400, errors=parsed)
@@ -139,7 +146,7 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
         ctx = secrets.token_urlsafe(12)
         login.calls[ctx] = parsed
         state.kpi.record(kpi.SUCCESS)
-        response = redirect(f"/exams/{ctx}", code=303)
+        response = redirect(f"/exams/{ctx}", code=state.behaviour.context_redirect)
         response.set_cookie(COOKIE, login.id, httponly=True, samesite="Lax")
         return response
 
@@ -192,7 +199,7 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
             found = _exam(login, ctx, uid)
             if found is None:
                 return login, call, None, None, _error("Examen inconnu", uid, 404, call=call)
-            manifest = fetch_manifest(state.xds(login), found, call.dmp_patient_id, config_hosts(state), call.ins)
+            manifest = state.manifest(login, call, found)
         except IdentityMismatch as exc:
             return login, call, None, None, _error("Identité du patient incohérente", str(exc), 409, call=call)
         except (HistoryError, ManifestError) as exc:
@@ -219,6 +226,3 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
             login.access_token = ""
         return _page("import.html", call=call, exam=found, manifest=manifest, results=results, ctx=ctx)
 
-
-def config_hosts(state: ConsumerApp) -> tuple[str, ...]:
-    return state.config.allowed_hosts

@@ -64,6 +64,19 @@ class ContextualCall:
         return f"{self.ins}^^^&{self.ins_oid}&ISO^NH"
 
 
+# the INS traits displayed by default, in order (Référentiel INS, INS/va1.36; FACTS §6): key -> label
+TRAIT_LABELS = {"birth-name": "Nom de naissance", "first-given-name": "Premier prénom",
+                "birth-date": "Date de naissance", "sex": "Sexe", "birthplace": "Lieu de naissance (code INSEE)"}
+INS_TRAITS = tuple(TRAIT_LABELS)
+
+
+def trait_values(call: ContextualCall) -> dict[str, str]:
+    """The INS traits of ``call`` as the professional reads them (birth date DD/MM/YYYY)."""
+    d = call.birth_date
+    return {"birth-name": call.family, "first-given-name": call.given, "birth-date": f"{d[6:8]}/{d[4:6]}/{d[0:4]}",
+            "sex": call.sex, "birthplace": call.birthplace}
+
+
 def _date(value: str) -> str | None:
     m = _DATE.match(value)
     if not m:
@@ -84,8 +97,12 @@ def _check_ins(value: str, system: str, errors: list[ParamError]) -> str:
     return oid
 
 
-def parse_contextual_call(form: Mapping[str, str]) -> ContextualCall | list[ParamError]:
-    """Validate the form; return the call, or every problem found (never raises on odd input)."""
+def parse_contextual_call(form: Mapping[str, str], *, mandatory: tuple[str, ...] = MANDATORY
+                          ) -> ContextualCall | list[ParamError]:
+    """Validate the form; return the call, or every problem found (never raises on odd input).
+
+    ``mandatory``: the parameters that must be there (FACTS §6); the others may be empty.
+    """
     errors: list[ParamError] = []
     values: dict[str, str] = {}
     for name in MANDATORY + OPTIONAL:
@@ -94,7 +111,7 @@ def parse_contextual_call(form: Mapping[str, str]) -> ContextualCall | list[Para
         if len(value) > MAX_LENGTH or _CONTROL.search(value):
             errors.append(ParamError(name, f"longer than {MAX_LENGTH} characters or holds control characters"))
             value = ""
-        elif name in MANDATORY and not value:
+        elif name in mandatory and not value:
             errors.append(ParamError(name, "missing (mandatory parameter)"))
         values[name] = value
     if errors:

@@ -1,18 +1,151 @@
-"""Named faults of the reference Consumer: each breaks exactly the requirement ids it names
-(the fault proof runs the consumer_drimbox plan with each and compares)."""
+"""Named faults of the reference Consumer: each changes one field of :class:`Behaviour` (a part swapped
+for one that misbehaves in one way, or a step left out) as a real buggy product would, and breaks
+exactly the requirement ids it names (the fault proof runs the consumer_drimbox plan with each).
+
+The table at the end pairs each :class:`Fault` with its change; ``behaviour_for(name)`` applies it.
+"""
 
 from __future__ import annotations
 
-from harness.faults import Fault
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Any
 
-FAULTS: dict[str, Fault] = {f.name: f for f in (
-    Fault("no-bearer-token", "WADO-RS requests carry no Authorization header", ("CON-WADO-AUTH",)),
-    Fault("no-kos-uid-header", "WADO-RS requests carry no KOS-SOPInstanceUID header", ("CON-WADO-KOSUID",)),
-    Fault("ignores-accept-q", "Accept lists the transfer syntaxes without q-values", ("CON-WADO-ACCEPT",)),
-    Fault("skips-reference-check", "retrieved instances are not compared with the KOS references: an "
-          "incomplete or padded series is imported", ("CON-REF-CHECK",)),
-    Fault("shows-deprecated", "the history asks for Approved and Deprecated entries and shows both",
-          ("CON-HIST-DEPRECATED",)),
-    Fault("wrong-query-params", "FindDocuments is sent without the IMG-KOS typeCode filter", ("CON-Q-FINDDOCS",)),
-    Fault("no-vihf", "ITI-18 and ITI-43 requests carry no VIHF (no wsse:Security)", ("CON-VIHF", "CON-VIHF-SIGNED")),
-)}
+import pydicom
+
+from harness.faults import Fault
+from harness.soap import decode_message
+from harness.soap.envelope import SOAP12_CONTENT_TYPE
+from harness.xds.clients import SoapResult, XdsClient
+from harness.xds.model import DocumentEntry
+from simulators.consumer.behaviour import Behaviour, CallParser
+from simulators.consumer.context import INS_TRAITS, MANDATORY, ContextualCall, ParamError, parse_contextual_call
+from simulators.consumer.history import APPROVED, DEPRECATED, HistoryOptions
+from simulators.consumer.kpi import ERROR, ModelStat
+from simulators.consumer.retrieve import OUTCOMES, RetrieveOptions
+
+
+# ---------------------------------------------------------------- contextual call and pages
+def _refusing(*names: str) -> CallParser:
+    """The contextual call's parser of a product that refuses the parameters ``names`` as unknown."""
+    def parse(form: Mapping[str, str]) -> ContextualCall | list[ParamError]:
+        unknown = [ParamError(name, "unknown parameter") for name in names if name in form]
+        return unknown or parse_contextual_call(form)
+    return parse
+
+
+class _SuccessOnlyModelStat(ModelStat):
+    """A KPI file written only when the exam list opens: a refused call leaves no record."""
+
+    def record(self, status: str, reason: str = "") -> dict:
+        return {} if status == ERROR else super().record(status, reason)
+
+
+# ---------------------------------------------------------------- DMP
+class _PlainSoapXdsClient(XdsClient):
+    """A SOAP stack without MTOM: a request packaged as MTOM/XOP (ITI-43) goes as plain SOAP 1.2."""
+
+    def post(self, url: str, content_type: str, body: bytes) -> SoapResult:
+        msg = decode_message(content_type, body)
+        if msg.mtom and not msg.attachments:
+            content_type, body = f'{SOAP12_CONTENT_TYPE}; charset=UTF-8; action="{msg.action}"', msg.xml
+        return super().post(url, content_type, body)
+
+
+def _creation_date(entry: DocumentEntry) -> str:
+    """The date the KOS was registered at the DMP, not the exam's (serviceStartTime)."""
+    return (entry.creationTime or "")[:8]
+
+
+def _any_host(url: str, allowed_hosts: tuple[str, ...]) -> bool:
+    """No allowlist check: every Retrieve URL is used."""
+    return True
+
+
+# ---------------------------------------------------------------- import
+def _ascii_patient_name(path: Path) -> Path:
+    """The file with Patient's Name upper-cased and stripped of accents (a gateway limited to ASCII)."""
+    ds = pydicom.dcmread(path)
+    name = unicodedata.normalize("NFKD", str(ds.PatientName))
+    ds.PatientName = "".join(c for c in name if not unicodedata.combining(c)).upper()
+    out = path.with_suffix(".ascii.dcm")
+    ds.save_as(out, enforce_file_format=True)
+    return out
+
+
+def _retrieve(**changes: Any) -> RetrieveOptions:
+    return replace(RetrieveOptions(), **changes)
+
+
+_TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
+    # --- contextual call, pages, KPI (FACTS §6)
+    (Fault("context-answered-307", "the contextual call is answered 307, not 302/303: a browser posts the form "
+           "again to the exam list", ("CON-CTX-POST",)), {"context_redirect": 307}),
+    (Fault("issuer-optional", "PatientIDIssuer is treated as optional: a contextual call without it opens the "
+           "exam list", ("CON-CTX-400",)),
+     {"parse_call": partial(parse_contextual_call, mandatory=tuple(m for m in MANDATORY if m != "PatientIDIssuer"))}),
+    (Fault("unescaped-pages", "pages are rendered without HTML output encoding: markup in a contextual-call "
+           "parameter reaches the page as is", ("CON-CTX-ESCAPE",)), {"autoescape": False}),
+    (Fault("refuses-situation", "the optional Situation parameter is refused (400) as unknown",
+           ("CON-CTX-OPTIONAL",)), {"parse_call": _refusing("Situation")}),
+    (Fault("hides-birthplace", "the INS traits shown by default leave out the birthplace", ("CON-INS-DISPLAY",)),
+     {"ins_traits": tuple(t for t in INS_TRAITS if t != "birthplace")}),
+    (Fault("no-kpi-on-error", "a refused contextual call leaves no ModelStat record", ("CON-KPI",)),
+     {"modelstat": _SuccessOnlyModelStat}),
+    # --- Pro Santé Connect (FACTS §5)
+    (Fault("psc-scope-openid-only", "the PSC authorization request asks for scope openid only, without scope_all",
+           ("CON-AUTH-PKCE",)), {"psc_scope": "openid"}),
+    # --- DMP: ITI-18, ITI-43, VIHF (FACTS §3)
+    (Fault("wrong-query-params", "FindDocuments is sent without the IMG-KOS typeCode filter", ("CON-Q-FINDDOCS",)),
+     {"history": HistoryOptions(with_type=False)}),
+    (Fault("shows-deprecated", "the history asks for Approved and Deprecated entries and shows both",
+           ("CON-HIST-DEPRECATED",)),
+     {"history": HistoryOptions(statuses=(APPROVED, DEPRECATED), hide_deprecated=False)}),
+    (Fault("history-creation-date", "the history shows the date the KOS was registered (creationTime), not the "
+           "exam's date (serviceStartTime)", ("CON-HIST-LIST",)), {"history": HistoryOptions(date_of=_creation_date)}),
+    (Fault("no-vihf", "ITI-18 and ITI-43 requests carry no VIHF (no wsse:Security)", ("CON-VIHF", "CON-VIHF-SIGNED")),
+     {"vihf": False}),
+    (Fault("iti43-plain-soap", "ITI-43 requests are sent as plain SOAP 1.2, not MTOM/XOP", ("CON-SOAP-WSA",)),
+     {"xds_client": _PlainSoapXdsClient}),
+    (Fault("skips-kos-patient-check", "the KOS's patient is not compared with the contextual call's INS: the "
+           "images of a KOS naming another patient are retrieved and imported", ("CON-KOS-PATIENT",)),
+     {"check_kos_patient": False}),
+    # --- WADO-RS (FACTS §5)
+    (Fault("ignores-allowlist", "Retrieve URL hosts are not checked against the DRIMbox allowlist",
+           ("CON-URL-ALLOWLIST",)), {"host_allowed": _any_host}),
+    (Fault("no-bearer-token", "WADO-RS requests carry no Authorization header", ("CON-WADO-AUTH",)),
+     {"retrieve": _retrieve(bearer=False)}),
+    (Fault("no-kos-uid-header", "WADO-RS requests carry no KOS-SOPInstanceUID header", ("CON-WADO-KOSUID",)),
+     {"retrieve": _retrieve(kos_uid_header=False)}),
+    (Fault("ignores-accept-q", "Accept lists the transfer syntaxes without q-values", ("CON-WADO-ACCEPT",)),
+     {"retrieve": _retrieve(accept_q=False)}),
+    (Fault("skips-reference-check", "retrieved instances are not compared with the KOS references: an "
+           "incomplete or padded series is imported", ("CON-REF-CHECK",)),
+     {"retrieve": _retrieve(check_references=False)}),
+    (Fault("retries-401-same-token", "after a 401 the series is asked again with the same access token, without "
+           "a new one from PSC", ("CON-ERR-401",)), {"retrieve": _retrieve(refresh_on_401=False)}),
+    (Fault("410-as-generic-error", "a 410 is reported as a generic retrieval error, not as images deleted at "
+           "the Source", ("CON-ERR-410",)),
+     {"retrieve": _retrieve(outcomes={code: o for code, o in OUTCOMES.items() if code != 410})}),
+    (Fault("keeps-malformed-multipart", "a malformed multipart answer is read up to its defect and the instances "
+           "before it kept as the series' answer", ("CON-ERR-MULTIPART",)),
+     {"retrieve": _retrieve(keep_parts_on_error=True)}),
+    # --- import into the local PACS (FACTS §1)
+    (Fault("ascii-patient-name", "imported instances are stored with Patient's Name upper-cased and without "
+           "accents", ("CON-IMP-COMPLETE",)), {"rewrite_before_store": _ascii_patient_name}),
+)
+
+FAULTS: dict[str, Fault] = {fault.name: fault for fault, _ in _TABLE}
+_CHANGES: dict[str, dict[str, Any]] = {fault.name: changes for fault, changes in _TABLE}
+
+
+def behaviour_for(fault: str | None) -> Behaviour:
+    """The behaviour of the reference Consumer with ``fault`` switched on (None: the correct one)."""
+    if fault is None:
+        return Behaviour()
+    if fault not in FAULTS:
+        raise KeyError(f"unknown Consumer fault {fault!r}; known: {', '.join(sorted(FAULTS))}")
+    return replace(Behaviour(), **_CHANGES[fault])

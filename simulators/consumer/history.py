@@ -8,6 +8,7 @@ never shown, even when a registry returns them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from lxml import etree
@@ -65,6 +66,22 @@ class History:
         return self.total - len(self.exams)
 
 
+def exam_date(entry: DocumentEntry) -> str:
+    """The exam's date: serviceStartTime (the acquisition, FACTS §3), else creationTime; YYYYMMDD."""
+    return (entry.serviceStartTime or entry.creationTime or "")[:8]
+
+
+@dataclass(frozen=True)
+class HistoryOptions:
+    """How the history is asked for and read; the defaults are the correct behaviour (a named fault
+    changes one field, ``simulators.consumer.faults``)."""
+
+    with_type: bool = True  # FindDocuments selects typeCode IMG-KOS
+    statuses: tuple[str, ...] = (APPROVED,)
+    hide_deprecated: bool = True
+    date_of: Callable[[DocumentEntry], str] = exam_date
+
+
 def query_params(call: ContextualCall, *, with_type: bool = True, statuses: tuple[str, ...] = (APPROVED,)
                  ) -> tuple[str, dict]:
     """(stored query name, parameters) for the contextual call."""
@@ -97,10 +114,10 @@ def _reference(entry: DocumentEntry, kind: str) -> str:
     return ""
 
 
-def to_exam(entry: DocumentEntry) -> Exam:
+def to_exam(entry: DocumentEntry, date_of: Callable[[DocumentEntry], str] = exam_date) -> Exam:
     return Exam(
         entry_uuid=entry.id, unique_id=entry.uniqueId or "", repository_unique_id=entry.repositoryUniqueId or "",
-        status=entry.availabilityStatus or "", date=(entry.serviceStartTime or entry.creationTime or "")[:8],
+        status=entry.availabilityStatus or "", date=date_of(entry),
         modalities=list(dict.fromkeys(c.node for c in entry.eventCodes if c.coding_scheme == MODALITY_SCHEME)),
         regions=list(dict.fromkeys(c.display or c.node for c in entry.eventCodes if c.coding_scheme == REGION_SCHEME)),
         description=entry.comments or entry.title or "", source=_institution(entry),
@@ -112,25 +129,27 @@ def is_kos(entry: DocumentEntry) -> bool:
     return entry.mimeType == KOS_MIME and (entry.typeCode is None or entry.typeCode.node == KOS_TYPE.node)
 
 
-def exams_from_response(body: etree._Element, *, hide_deprecated: bool = True, limit: int = 500) -> History:
+def exams_from_response(body: etree._Element, *, hide_deprecated: bool = True, limit: int = 500,
+                        date_of: Callable[[DocumentEntry], str] = exam_date) -> History:
     """Exams of an AdhocQueryResponse body, newest first, at most ``limit``."""
     olist = body.find(f".//{{{RIM_NS}}}RegistryObjectList")
     docs = parse_registry_object_list(olist)[0] if olist is not None else []
     kept = [d for d in docs if is_kos(d) and (not hide_deprecated or d.availabilityStatus in (None, APPROVED))]
-    exams = sorted((to_exam(d) for d in kept), key=lambda e: e.date, reverse=True)
+    exams = sorted((to_exam(d, date_of) for d in kept), key=lambda e: e.date, reverse=True)
     return History(exams[:limit], len(exams), "")
 
 
-def find_exams(client: XdsClient, call: ContextualCall, *, hide_deprecated: bool = True, with_type: bool = True,
-               statuses: tuple[str, ...] = (APPROVED,), limit: int = 500) -> History:
+def find_exams(client: XdsClient, call: ContextualCall, options: HistoryOptions = HistoryOptions(), *,
+               limit: int = 500) -> History:
     """Run the ITI-18 query of ``call`` and return what the professional may see."""
-    name, params = query_params(call, with_type=with_type, statuses=statuses)
-    history = _run(client, call, name, params, hide_deprecated, limit)
+    name, params = query_params(call, with_type=options.with_type, statuses=options.statuses)
+    history = _run(client, call, name, params, options, limit)
     if name == "FindDocumentsByReferenceId" and not history.exams:
         # the reference's assigning authority (CXi.4) is not in the contextual call: a registry that
         # matches whole values finds nothing; fall back to the patient's KOS filtered here
-        params = query_params(replace(call, study_uid="", accession=""), with_type=with_type, statuses=statuses)[1]
-        history = _run(client, call, "FindDocuments", params, hide_deprecated, limit)
+        params = query_params(replace(call, study_uid="", accession=""), with_type=options.with_type,
+                              statuses=options.statuses)[1]
+        history = _run(client, call, "FindDocuments", params, options, limit)
         history.exams = [e for e in history.exams if _matches(e, call)]
         history.total = len(history.exams)
     return history
@@ -141,7 +160,7 @@ def _matches(exam: Exam, call: ContextualCall) -> bool:
         (not call.accession or exam.accession == call.accession)
 
 
-def _run(client: XdsClient, call: ContextualCall, name: str, params: dict, hide_deprecated: bool,
+def _run(client: XdsClient, call: ContextualCall, name: str, params: dict, options: HistoryOptions,
          limit: int) -> History:
     try:
         result = client.query(name, params, patient=call.dmp_patient_id)
@@ -153,7 +172,8 @@ def _run(client: XdsClient, call: ContextualCall, name: str, params: dict, hide_
     if result.errors and not result.success:
         raise HistoryError("DMP query failed: " + "; ".join(f"{e.code} {e.context}" for e in result.errors))
     try:
-        history = exams_from_response(result.envelope.body, hide_deprecated=hide_deprecated, limit=limit)
+        history = exams_from_response(result.envelope.body, hide_deprecated=options.hide_deprecated, limit=limit,
+                                      date_of=options.date_of)
     except Exception as exc:  # a registry answer we cannot read is the DMP's problem, shown as such
         raise HistoryError(f"DMP answer unreadable: {type(exc).__name__}: {str(exc)[:200]}") from None
     history.query = name

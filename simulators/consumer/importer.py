@@ -12,6 +12,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,17 @@ def reconcile(path: Path, local_id: str, issuer: str) -> Path:
 
 
 def import_series(result: SeriesResult, pacs: Peer, *, local_id: str = "", local_issuer: str = "",
-                  log_dir: Path | None = None) -> SeriesResult:
-    """C-STORE a complete series; sets ``result.status`` to ``imported`` or ``import-failed``."""
+                  log_dir: Path | None = None, rewrite: Callable[[Path], Path] | None = None) -> SeriesResult:
+    """C-STORE a complete series; sets ``result.status`` to ``imported`` or ``import-failed``.
+
+    The instances are stored as received (DICOM PS3.4 Annex B), but for the reconciliation the
+    professional asks for; ``rewrite`` (a named fault) changes each file before it is sent.
+    """
     if result.status not in IMPORTABLE or not result.files:
         return result
     files = list(result.files.values())
+    if rewrite is not None:
+        files = [rewrite(p) for p in files]
     if local_id:
         files = [reconcile(p, local_id, local_issuer) for p in files]
         _log_reconciliation(log_dir, result, local_id, local_issuer)

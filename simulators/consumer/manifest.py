@@ -8,6 +8,7 @@ request is sent (FACTS §5: whitelist of DRIMboxes).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -64,8 +65,11 @@ def host_allowed(url: str, allowed_hosts: tuple[str, ...]) -> bool:
     return any(a.lower() in names for a in allowed_hosts)
 
 
-def parse_manifest(data: bytes, allowed_hosts: tuple[str, ...]) -> Manifest:
-    """Read and validate a KOS; series outside the allowlist are marked ``refused``."""
+AllowlistCheck = Callable[[str, tuple[str, ...]], bool]
+
+
+def parse_manifest(data: bytes, allowed_hosts: tuple[str, ...], allowed: AllowlistCheck = host_allowed) -> Manifest:
+    """Read and validate a KOS; series whose URL ``allowed`` refuses are marked ``refused``."""
     try:
         ds = read_kos(data)
     except KosReadError as exc:
@@ -80,7 +84,7 @@ def parse_manifest(data: bytes, allowed_hosts: tuple[str, ...]) -> Manifest:
                 ref.instances[str(sop.get("ReferencedSOPInstanceUID", ""))] = str(sop.get("ReferencedSOPClassUID", ""))
             if not ref.retrieve_url:
                 ref.refused = "no Retrieve URL for this series"
-            elif not host_allowed(ref.retrieve_url, allowed_hosts):
+            elif not allowed(ref.retrieve_url, allowed_hosts):
                 ref.refused = f"host of {ref.retrieve_url} is not on the DRIMbox allowlist: no request sent"
             series.append(ref)
     return Manifest(str(ds.get("SOPInstanceUID", "")), str(ds.get("StudyInstanceUID", "")), series, findings, data,
@@ -88,7 +92,7 @@ def parse_manifest(data: bytes, allowed_hosts: tuple[str, ...]) -> Manifest:
 
 
 def fetch_manifest(client: XdsClient, exam: Exam, patient_cx: str, allowed_hosts: tuple[str, ...],
-                   expected_ins: str | None = None) -> Manifest:
+                   expected_ins: str | None = None, allowed: AllowlistCheck = host_allowed) -> Manifest:
     """ITI-43 for the exam's KOS, then :func:`parse_manifest`; with ``expected_ins``, the KOS must
     name that patient (identity vigilance: the INS of the call is the only key, FACTS §2, §6)."""
     try:
@@ -101,7 +105,7 @@ def fetch_manifest(client: XdsClient, exam: Exam, patient_cx: str, allowed_hosts
     if not docs or not docs[0].data:
         codes = ", ".join(result.error_codes) or f"HTTP {result.http_status}"
         raise ManifestError(f"ITI-43 returned no document {exam.unique_id} ({codes})")
-    manifest = parse_manifest(docs[0].data, allowed_hosts)
+    manifest = parse_manifest(docs[0].data, allowed_hosts, allowed)
     if expected_ins is not None and manifest.patient_id != expected_ins:
         raise IdentityMismatch(f"the KOS names patient {manifest.patient_id!r}, the contextual call "
                                f"{expected_ins!r}: refused")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,14 +46,28 @@ MESSAGES = {
 }
 
 
-@dataclass
+# HTTP status of a WADO-RS answer other than 200 -> (series status, next step): ``reauth`` (renew the
+# token, then ask again), ``retry`` (ask again, up to the retries allowed) or ``done`` (report it).
+# FACTS §5 (401 inactive token, 404 unknown KOS, 410 deleted), PS3.18 §8.7.3.5 (406), RFC 9110 §15.6 (5xx).
+OUTCOMES: dict[int, tuple[str, str]] = {
+    401: ("unauthorized", "reauth"),  # RFC 6750 §3.1 invalid_token
+    404: ("not-found", "retry"),
+    406: ("not-acceptable", "done"),
+    410: ("deleted", "done"),  # RFC 9110 §15.5.11 Gone
+}
+
+
+@dataclass(frozen=True)
 class RetrieveOptions:
-    """Switches the named faults turn off; all True is the correct behaviour."""
+    """Choices of the retrieval that the named faults change; the defaults are the correct behaviour."""
 
     bearer: bool = True
     kos_uid_header: bool = True
     accept_q: bool = True
     check_references: bool = True
+    refresh_on_401: bool = True  # a new token from PSC before asking again after a 401
+    outcomes: Mapping[int, tuple[str, str]] = field(default_factory=lambda: dict(OUTCOMES))
+    keep_parts_on_error: bool = False  # a malformed multipart keeps the instances read before the defect
 
 
 @dataclass
@@ -114,7 +128,7 @@ class SeriesRetriever:
             result.attempts += 1
             outcome = self._attempt(ref, result)
             if outcome == "reauth":
-                if result.reauthenticated or not self.reauth():
+                if result.reauthenticated or not (self.reauth() if self.options.refresh_on_401 else True):
                     result.status = "unauthorized"
                     return result
                 result.reauthenticated = True
@@ -135,35 +149,27 @@ class SeriesRetriever:
             return "retry"
         with resp:
             code = resp.status_code
-            if code == 401:
-                result.status, result.detail = "unauthorized", "HTTP 401"
-                return "reauth"
-            if code == 410:
-                result.status, result.detail = "deleted", "HTTP 410"
+            if code == 200:
+                self._receive(resp, ref, result)
                 return "done"
-            if code == 404 or code >= 500:
-                result.status = "not-found" if code == 404 else "server-error"
-                result.detail = f"HTTP {code} after {result.attempts} attempt(s)"
-                return "retry"
-            if code == 406:
-                result.status, result.detail = "not-acceptable", "HTTP 406"
-                return "done"
-            if code != 200:
-                result.status, result.detail = "error", f"HTTP {code}"
-                return "done"
-            self._receive(resp, ref, result)
-        return "done"
+            other = ("server-error", "retry") if code >= 500 else ("error", "done")
+            status, step = self.options.outcomes.get(code, other)
+            result.status = status
+            result.detail = f"HTTP {code} after {result.attempts} attempt(s)" if step == "retry" else f"HTTP {code}"
+            return step
 
     def _receive(self, resp: Any, ref: SeriesRef, result: SeriesResult) -> None:
         target = self.folder / ref.series_uid
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
+        files: dict[str, Path] = {}
         try:
-            files = self._parse(resp, target)
+            self._parse(resp, target, files)
         except (MultipartError, ValueError, OSError) as exc:
-            shutil.rmtree(target, ignore_errors=True)
-            result.status, result.detail = "malformed", str(exc)[:300]
-            return
+            if not self.options.keep_parts_on_error:
+                shutil.rmtree(target, ignore_errors=True)
+                result.status, result.detail = "malformed", str(exc)[:300]
+                return
         result.files = files
         result.missing = sorted(set(ref.instances) - set(files))
         result.extra = sorted(set(files) - set(ref.instances))
@@ -173,11 +179,11 @@ class SeriesRetriever:
             return
         result.status, result.detail = "complete", f"{len(files)} instance(s)"
 
-    def _parse(self, resp: Any, target: Path) -> dict[str, Path]:
-        """Stream the multipart body to one file per part; ValueError/MultipartError on any defect."""
+    def _parse(self, resp: Any, target: Path, files: dict[str, Path]) -> None:
+        """Stream the multipart body to one file per part, each read instance added to ``files``
+        (SOP Instance UID -> file); ValueError/MultipartError on any defect."""
         parser = MultipartParser(boundary_from_content_type(resp.headers.get("Content-Type", "")),
                                  max_part_size=self.max_part_bytes)
-        files: dict[str, Path] = {}
         state: dict[str, Any] = {"fh": None, "n": 0, "size": 0, "length": None}
 
         def handle(events: list) -> None:
@@ -213,7 +219,6 @@ class SeriesRetriever:
         finally:
             if state["fh"] is not None:
                 state["fh"].close()
-        return files
 
 
 def _past_sop_instance_uid(tag: Any, vr: Any, length: Any) -> bool:

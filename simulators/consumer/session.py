@@ -20,6 +20,7 @@ from harness.capture import capturing_session
 from simulators.consumer.config import ConsumerConfig
 
 ACTOR = "consumer:psc-client"
+SCOPE = "openid scope_all"  # FACTS §5: PSC scope scope_all
 
 
 class LoginError(RuntimeError):
@@ -89,8 +90,8 @@ class Sessions:
 class PscClient:
     """The Consumer's OAuth client at PSC; every exchange is captured."""
 
-    def __init__(self, config: ConsumerConfig) -> None:
-        self.config = config
+    def __init__(self, config: ConsumerConfig, scope: str = SCOPE) -> None:
+        self.config, self.scope = config, scope
         self.http = capturing_session(ACTOR, protocol="oidc")
 
     def redirect_uri(self) -> str:
@@ -101,7 +102,7 @@ class PscClient:
         login.verifier, challenge = pkce_pair()
         login.state, login.next_url = secrets.token_urlsafe(16), next_url
         query = {"response_type": "code", "client_id": self.config.client_id, "redirect_uri": self.redirect_uri(),
-                 "scope": "openid scope_all", "acr_values": "eidas1", "state": login.state,
+                 "scope": self.scope, "acr_values": "eidas1", "state": login.state,
                  "nonce": secrets.token_urlsafe(16), "code_challenge": challenge,
                  "code_challenge_method": "S256"}
         return self.config.psc("auth") + "?" + urlencode(query)

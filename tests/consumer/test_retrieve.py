@@ -216,3 +216,26 @@ def test_refused_series_sends_nothing(series, tmp_path):
     http = FakeHttp(FakeResponse(200))
     refused = SeriesRef(ref.study_uid, ref.series_uid, "http://evil/x", dict(ref.instances), refused="not allowed")
     assert retriever(http, tmp_path).retrieve(refused).status == "refused" and http.calls == []
+
+
+# ---------------------------------------------------------------- the switches named faults turn
+def test_401_without_refresh_asks_again_with_the_same_token(series, tmp_path):
+    ref, files = series
+    http = FakeHttp(FakeResponse(401), FakeResponse(200, body(files)))
+    result = retriever(http, tmp_path, refresh_on_401=False).retrieve(ref)
+    assert result.status == "complete"
+    assert [c["Authorization"] for c in http.calls] == ["Bearer t1", "Bearer t1"]
+
+
+def test_a_status_left_out_of_the_outcomes_is_a_generic_error(series, tmp_path):
+    ref, _ = series
+    result = retriever(FakeHttp(FakeResponse(410)), tmp_path, outcomes={}).retrieve(ref)
+    assert result.status == "error" and result.detail == "HTTP 410"
+
+
+def test_keeping_parts_of_a_malformed_answer_reports_it_incomplete(series, tmp_path):
+    ref, files = series
+    raw = body(files)
+    truncated = raw[: raw.index(files[-1][200:300])]  # inside the last part
+    result = retriever(FakeHttp(FakeResponse(200, truncated)), tmp_path, keep_parts_on_error=True).retrieve(ref)
+    assert result.status == "incomplete" and len(result.files) == 2 and len(result.missing) == 1

@@ -1,0 +1,47 @@
+"""What a named fault may change in the reference Consumer: one field per choice, each read in one place.
+
+The defaults are the correct behaviour (FACTS §3, §5, §6); ``simulators.consumer.faults`` pairs each
+named fault with the field it changes, as a product with that one bug would differ (STYLE.md §4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.xds.clients import XdsClient
+from simulators.consumer.context import INS_TRAITS, ContextualCall, ParamError, parse_contextual_call
+from simulators.consumer.history import HistoryOptions
+from simulators.consumer.kpi import ModelStat
+from simulators.consumer.manifest import AllowlistCheck, host_allowed
+from simulators.consumer.retrieve import RetrieveOptions
+from simulators.consumer.session import SCOPE
+
+CallParser = Callable[[Mapping[str, str]], "ContextualCall | list[ParamError]"]
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """The Consumer's swappable parts; where each is read is named beside it."""
+
+    # POST /context (app): the form's validation, the redirect to the exam list (FACTS §6: 302/303)
+    parse_call: CallParser = parse_contextual_call
+    context_redirect: int = 303
+    # pages (create_app): output encoding of every value shown; INS traits shown by default (INS/va1.36)
+    autoescape: bool = True
+    ins_traits: tuple[str, ...] = INS_TRAITS
+    # ModelStat KPI file, one record per contextual call (ConsumerApp)
+    modelstat: type[ModelStat] = ModelStat
+    # Pro Santé Connect authorization request scope (ConsumerApp -> PscClient)
+    psc_scope: str = SCOPE
+    # DMP: SOAP client, VIHF, history query and display (ConsumerApp.xds, .history)
+    xds_client: type[XdsClient] = XdsClient
+    vihf: bool = True
+    history: HistoryOptions = field(default_factory=HistoryOptions)
+    # KOS: patient compared with the contextual call, Retrieve URL hosts allowed (app._exam_manifest)
+    check_kos_patient: bool = True
+    host_allowed: AllowlistCheck = host_allowed
+    # WADO-RS retrieval and import into the local PACS (ConsumerApp.run_import)
+    retrieve: RetrieveOptions = field(default_factory=RetrieveOptions)
+    rewrite_before_store: Callable[[Path], Path] | None = None
