@@ -35,6 +35,11 @@ def happy(world):
     return exam, import_exam(world, exam)
 
 
+def _bearer(req) -> str:
+    scheme, _, token = (req.header("Authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def _requests(world, exam):
     seen = [r for s in exam.series_uids for r in world.source.seen(s)]
     if not seen:
@@ -122,9 +127,19 @@ def test_401_reauthenticates_and_retries(world, publish):
     series = exam.series_uids[0]
     world.source.misbehave(series, "401")
     import_exam(world, exam)
-    statuses = [r.status for r in world.source.seen(series)]
+    seen = world.source.seen(series)
+    statuses = [r.status for r in seen]
     expect(statuses[:1] == [401] and 200 in statuses[1:], rule="CON-ERR-401", location=f"requests for {series}",
            expected="401 then a successful retry", observed=statuses, message="no retry after the 401")
+    retry = next(r for r in seen[1:] if r.status == 200)
+    refused, renewed = _bearer(seen[0]), _bearer(retry)
+    expect(renewed != refused, rule="CON-ERR-401", location=f"GET {retry.path} Authorization",
+           expected="a new access token, not the one the Source refused",
+           observed=f"the refused token {refused[:24]}...",
+           message="the Consumer asked again with the token the Source had refused")
+    expect(world.psc.store.find(renewed, "access_token") is not None, rule="CON-ERR-401",
+           location=f"GET {retry.path} Authorization", expected="an access token issued by PSC",
+           observed=renewed[:40], message="the token of the retry is not one PSC issued")
     expect(bool(psc_token_requests("refresh_token") or psc_token_requests("authorization_code", timeout=0)),
            rule="CON-ERR-401", location="PSC token endpoint", expected="a new token after the 401", observed="none",
            message="the Consumer retried without re-authenticating")
