@@ -10,7 +10,7 @@ import re
 
 from lxml import etree
 
-from harness.findings import Finding, error, warning
+from harness.findings import Finding, error, info, warning
 from harness.xds.digest import sha1_b64
 from harness.xds.dsig import verify as verify_signature
 from harness.xds.model import ASSOCIATION_TYPES, Classification, DocumentEntry, Submission, SubmissionSet
@@ -130,32 +130,77 @@ def _dmp_confidentiality_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
     return out
 
 
+# eventCodeList: ANS material codes modality and region two ways, and the real DMP took both (FACTS §3):
+# the CI-SIS value-set OIDs (schemas/codes/dmp-xds.yaml; Echantillons validateurs/Validateur XDS/XDS.xml)
+# and the code systems the codes come from (informatif/XDS/publication.xml, acknowledged by the DMP).
+CODE_SYSTEM_SCHEMES: dict[str, tuple[str, str]] = {
+    "1.2.840.10008.2.16.4": ("modality", "DICOM DCM code system (PS3.16 CID 29 codes)"),
+    "2.16.840.1.113883.6.96": ("region", "SNOMED CT code system"),
+}
+
+
 def _dmp_event_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
-    """eventCodeList of a KOS: modality codes (JDV 1.2.250.1.213.1.1.5.618) and regions (…5.695)."""
-    cs = codes()
-    mod, reg = cs["event_modality"], cs["event_region"]
+    """eventCodeList of a KOS: modalities (JDV 1.2.250.1.213.1.1.5.618 or DICOM 1.2.840.10008.2.16.4) and
+    regions (JDV 1.2.250.1.213.1.1.5.695 or SNOMED CT 2.16.840.1.113883.6.96), FACTS §3."""
+    mod = codes()["event_modality"]
     out = []
     modalities = 0
     for code in doc.eventCodes:
         where = f"{loc}/Classification[@id='{code.id}']"
-        if code.coding_scheme == mod["scheme"]:
+        axis = _event_axis(code.coding_scheme)
+        if axis == "modality":
             modalities += 1
             if code.node not in mod["codes"]:
                 out.append(error("XDS-DMP-EVENT-001", where, "modality code not in JDV_ModaliteAcquisition_CISIS",
                                  "a DICOM CID 29 modality", code.node))
-        elif code.coding_scheme == reg["scheme"]:
-            if code.node not in {c["code"] for c in reg["codes"]}:
-                out.append(warning("XDS-DMP-EVENT-002", where, "region code not in the known part of "
-                                   "JDV_RegionAnatomique_CISIS", None, code.node))
-        elif code.coding_scheme in reg.get("tolerated_schemes", []):
-            out.append(warning("XDS-DMP-EVENT-002", where, "region code with a scheme other than the value-set "
-                               "OID (seen in the ANS sample)", reg["scheme"], code.coding_scheme))
+        elif axis == "region":
+            out += _region_rules(where, code)
         else:
-            out.append(error("XDS-DMP-EVENT-001", where, "eventCodeList scheme is neither the modality nor the "
-                             "region value set", f"{mod['scheme']} or {reg['scheme']}", code.coding_scheme))
+            out.append(error("XDS-DMP-EVENT-001", where, "eventCodeList scheme is neither a modality nor a region "
+                             "scheme", " or ".join(_event_schemes()), code.coding_scheme))
+        if code.coding_scheme in CODE_SYSTEM_SCHEMES:
+            out.append(_code_system_note(where, code.coding_scheme))
     if modalities == 0:
-        out.append(error("XDS-DMP-EVENT-001", loc, "no modality in eventCodeList", mod["scheme"], None))
+        out.append(error("XDS-DMP-EVENT-001", loc, "no modality in eventCodeList",
+                         f"{mod['scheme']} or 1.2.840.10008.2.16.4", None))
     return out
+
+
+def _event_schemes() -> list[str]:
+    cs = codes()
+    return [cs["event_modality"]["scheme"], *[s for s, (a, _n) in CODE_SYSTEM_SCHEMES.items() if a == "modality"],
+            cs["event_region"]["scheme"], *[s for s, (a, _n) in CODE_SYSTEM_SCHEMES.items() if a == "region"],
+            *cs["event_region"].get("tolerated_schemes", [])]
+
+
+def _event_axis(scheme: str | None) -> str | None:
+    cs = codes()
+    if scheme == cs["event_modality"]["scheme"]:
+        return "modality"
+    if scheme == cs["event_region"]["scheme"] or scheme in cs["event_region"].get("tolerated_schemes", []):
+        return "region"
+    return CODE_SYSTEM_SCHEMES.get(scheme or "", (None, ""))[0]
+
+
+def _region_rules(where: str, code: Classification) -> list[Finding]:
+    reg = codes()["event_region"]
+    if code.coding_scheme in reg.get("tolerated_schemes", []):
+        return [warning("XDS-DMP-EVENT-002", where, "region code with a scheme other than the value-set "
+                        "OID (seen in the ANS sample)", reg["scheme"], code.coding_scheme)]
+    if code.node not in {c["code"] for c in reg["codes"]}:
+        return [warning("XDS-DMP-EVENT-002", where, "region code not in the known part of "
+                        "JDV_RegionAnatomique_CISIS", None, code.node)]
+    return []
+
+
+def _code_system_note(where: str, scheme: str) -> Finding:
+    """Which form a code uses: the code system here, the CI-SIS value set in the other ANS sample."""
+    axis, name = CODE_SYSTEM_SCHEMES[scheme]
+    value_set = codes()["event_modality" if axis == "modality" else "event_region"]["scheme"]
+    rule = "XDS-DMP-EVENT-001" if axis == "modality" else "XDS-DMP-EVENT-002"
+    return info(rule, where, f"{axis} coded with the {name} OID, as informatif/XDS/publication.xml (acknowledged "
+                f"by the DMP); Validateur XDS/XDS.xml uses the CI-SIS value-set OID {value_set}: both are accepted",
+                f"{value_set} (value set) or {scheme} (code system)", scheme)
 
 
 _CXI = re.compile(r"^([^\^]+)\^\^\^([^\^]*)\^([^\^]+)$")  # CXi: id^^^assigning authority^type

@@ -3,8 +3,10 @@ names and the MANIFEST state, each difference explained."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
-from xds_testdata import CORPUS, DMP_SAMPLE, corpus_file
+from xds_testdata import CORPUS, DMP_SAMPLE, corpus_file, good_submission
 
 from harness.findings import Severity
 from harness.soap import ITI41_ACTION
@@ -34,6 +36,31 @@ def test_ans_dmp_sample_findings_are_explained():
     assert _errors(findings) == {"XDS-XSD-001"}
     assert all("Slot" in f.message for f in findings if f.rule == "XDS-XSD-001")
     assert {f.rule for f in findings if f.severity is Severity.WARNING} == {"XDS-DMP-EVENT-002"}
+
+
+# eventCodeList codingScheme forms of the ANS samples (FACTS §3): value-set OIDs in Validateur XDS/XDS.xml,
+# code-system OIDs in informatif/XDS/publication.xml, which the real DMP acknowledged
+VALUE_SETS = {"MR": "1.2.250.1.213.1.1.5.618", "63337009": "1.2.250.1.213.1.1.5.695"}
+CODE_SYSTEMS = {"MR": "1.2.840.10008.2.16.4", "63337009": "2.16.840.1.113883.6.96"}
+
+
+@pytest.mark.parametrize("schemes", [VALUE_SETS, CODE_SYSTEMS], ids=["value-sets", "code-systems"])
+def test_event_codes_in_either_form_are_accepted(schemes):
+    sub = good_submission()
+    kos = next(d for d in sub.documents if d.mimeType == "application/dicom")
+    kos.eventCodes = [replace(c, coding_scheme=schemes[c.node]) for c in kos.eventCodes]
+    findings = validate_submission(sub, "dmp")
+    assert [f for f in findings if f.severity is not Severity.INFO] == []
+    notes = {(f.rule, f.found) for f in findings}
+    assert notes == (set() if schemes is VALUE_SETS else {("XDS-DMP-EVENT-001", "1.2.840.10008.2.16.4"),
+                                                           ("XDS-DMP-EVENT-002", "2.16.840.1.113883.6.96")})
+
+
+def test_event_code_of_another_scheme_is_refused():
+    sub = good_submission()
+    kos = next(d for d in sub.documents if d.mimeType == "application/dicom")
+    kos.eventCodes = [replace(c, coding_scheme="1.2.3") for c in kos.eventCodes]
+    assert _errors(validate_submission(sub, "dmp")) == {"XDS-DMP-EVENT-001"}
 
 
 def test_ans_cross_validator_sample():
