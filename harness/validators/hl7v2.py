@@ -3,7 +3,8 @@
 Public: :func:`parse_hl7` (sans-IO: bytes/str -> :class:`Message`, MLLP framing tolerated),
 :func:`validate_hl7` (findings), :func:`hl7_facts` (identity, flags, accession, study, embedded CDA).
 
-Messages: ORU^R01 (OBX-11 F/C/D), MDM^T02/T04/T10, OMI^O23 (exam change: ORC-1 CA + IPC).
+Messages: ORU^R01 (OBX-11 F/C/D), MDM^T02/T04/T10, OMI^O23 (an order: ORC-1 from HL7 v2.5 Table 0119; an
+exam change, ORC-1 CA and the like, names its exam in IPC; a new order, ORC-1 NW, is not an exam change).
 Locations are HL7 field paths: ``MSH-21``, ``OBX[2]-5`` (segment occurrence, 1-based).
 The base64 CR-IMG of the document OBX is decoded and validated by :func:`harness.validators.cda.validate_cda`;
 its findings keep their CDA-* rule and get the location ``OBX[1]-5>/ClinicalDocument/...``.
@@ -17,7 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from harness.findings import Finding, error, warning
+from harness.findings import Finding, error, info, warning
 from harness.validators.common import INS_OIDS, is_uid
 
 MESSAGE_TYPES = {  # IG-hl7v2 (transmission document CDA R2) + IHE RAD OMI for exam changes
@@ -25,8 +26,21 @@ MESSAGE_TYPES = {  # IG-hl7v2 (transmission document CDA R2) + IHE RAD OMI for e
     ("MDM", "T02"): "original document notification and content",
     ("MDM", "T04"): "document status change notification and content",
     ("MDM", "T10"): "document replacement notification and content",
-    ("OMI", "O23"): "imaging order (exam change, ORC-1 CA + IPC)",
+    ("OMI", "O23"): "imaging order (ORC-1 NW new order; CA, XO... exam change with IPC)",
 }
+# ORC-1 order control of an OMI^O23 (HL7 v2.5 §4.5.1.1, Table 0119; IHE RAD TF-2 §4.4 RAD-4 sends NW,
+# §4.13 RAD-13 changes and cancellations)
+ORDER_CONTROL = {
+    "NW": "new order",  # informatif/HL7v2 OMI^O23 Sample/OMI^O23-ImagingOrder.hl7
+    "SC": "status changed",
+    "CA": "cancel order request",  # exam deletion: Jeux de données/HL7v2/Examen W/CR_W_Suppression-OMI.hl7
+    "OC": "order canceled",
+    "DC": "discontinue order request",
+    "OD": "order discontinued",
+    "XO": "change order request",
+    "XX": "order changed, unsolicited",
+}
+EXAM_CHANGES = frozenset({"CA", "OC", "DC", "OD", "XO", "XX"})  # the orders that change an existing exam
 PROFILE = ("2.1", "CISIS_CDA_HL7_V2")  # MSH-21, IG-hl7v2
 OLDER_PROFILES = {("2.0", "CISIS_CDA_HL7_V2")}  # seen in DRIM-M_DATA Cross-validateur/OK_Cas_Passant (2021)
 RESULT_STATUS = {"F": "new document", "C": "replacement", "D": "deletion"}  # OBX-11
@@ -261,13 +275,24 @@ def _check_prt(msg: Message) -> Iterator[Finding]:
 
 
 def _check_omi(msg: Message) -> Iterator[Finding]:
+    """HL7-IPC-001: an exam change (cancel/change order) names its exam in IPC (IPC-1 accession, IPC-3 Study
+    Instance UID; IHE RAD TF-2 IPC segment, FACTS §4). A new order (ORC-1 NW) creates no exam yet: the rule
+    does not apply to it (the ANS OMI^O23 sample is one)."""
     orc = msg.first("ORC")
-    if orc is None or orc.get(1) != "CA":
-        yield error("HL7-IPC-001", "ORC[1]-1", "exam change is ORC-1 CA", "CA", orc.get(1) if orc else None)
+    code = orc.get(1) if orc else None
+    if code not in ORDER_CONTROL:
+        yield error("HL7-IPC-001", "ORC[1]-1", "order control code of an OMI^O23 (HL7 v2.5 Table 0119)",
+                    " | ".join(ORDER_CONTROL), code)
+        return
+    if code not in EXAM_CHANGES:
+        yield info("HL7-IPC-001", "ORC[1]-1", f"ORC-1 {code} ({ORDER_CONTROL[code]}) is not an exam change: the "
+                   "exam-change rule does not apply", " | ".join(sorted(EXAM_CHANGES)), code)
+        return
     ipc = msg.first("IPC")
     if ipc is None or not ipc.get(1) or not is_uid(ipc.get(3)):
-        yield error("HL7-IPC-001", "IPC[1]", "IPC-1 accession and IPC-3 Study Instance UID are required",
-                    "IPC|<acc>|<rp>|<study UID>", "|".join(ipc.fields[1:4]) if ipc else "(no IPC)")
+        yield error("HL7-IPC-001", "IPC[1]", f"an exam change (ORC-1 {code}) names its exam: IPC-1 accession and "
+                    "IPC-3 Study Instance UID are required", "IPC|<acc>|<rp>|<study UID>",
+                    "|".join(ipc.fields[1:4]) if ipc else "(no IPC)")
 
 
 def hl7_facts(msg: Message) -> dict:
@@ -296,3 +321,4 @@ def hl7_facts(msg: Message) -> dict:
         facts["accessions"].add(ipc.get(1))
         facts["study_uids"].add(ipc.get(3))
     return facts
+

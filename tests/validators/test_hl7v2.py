@@ -72,6 +72,31 @@ def test_ans_omi_exam_change_passes(corpus_file):
     assert rules(validate_hl7(data)) == set()
 
 
+def test_new_order_is_not_an_exam_change(corpus_file):
+    """The ANS OMI^O23 sample is a new order (ORC-1 NW): the exam-change rule does not apply to it
+    (HL7 v2.5 §4.5.1.1 Table 0119; an exam change is a cancel/change order, FACTS §4)."""
+    data = corpus_file("drim-m-data/informatif/HL7v2 OMI^O23 Sample/OMI^O23-ImagingOrder.hl7").read_bytes()
+    findings = validate_hl7(data)
+    assert [(f.rule, f.severity, f.found) for f in findings] == [("HL7-IPC-001", Severity.INFO, "NW")]
+
+
+OMI = ("MSH|^~\\&|RIS|C|DRIMBOX|C|20240106080000||OMI^O23^OMI_O23|1|P|2.5.1\r"
+       "PID|||279035121518989^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS\r"
+       "ORC|{orc}|984375862\r{ipc}")
+
+
+@pytest.mark.parametrize(("orc", "ipc", "expected"), [
+    ("CA", "IPC|ACN1|RP1|1.2.250.1.213.4.5.2.1.124|SPS1\r", set()),
+    ("XO", "IPC|ACN1|RP1|1.2.250.1.213.4.5.2.1.124|SPS1\r", set()),  # change order: an exam change too
+    ("CA", "", {"HL7-IPC-001"}),  # a cancellation that does not say which exam
+    ("DC", "IPC|ACN1|RP1|not-a-uid\r", {"HL7-IPC-001"}),
+    ("NW", "", set()),  # a new order: no exam to name yet
+    ("ZZ", "IPC|ACN1|RP1|1.2.250.1.213.4.5.2.1.124\r", {"HL7-IPC-001"}),  # not an order control code
+])
+def test_omi_order_control(orc, ipc, expected):
+    assert rules(validate_hl7(OMI.format(orc=orc, ipc=ipc))) == expected
+
+
 def test_ans_oru_and_mdm_heads_and_tails(corpus_file):
     """The ANS files are head/tail slices (MANIFEST): joined, only the cut base64 in OBX-5 is wrong."""
     for stem in ("CR_C-ORU", "CR_C-MDM"):
