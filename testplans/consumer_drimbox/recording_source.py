@@ -2,8 +2,9 @@
 
 It serves the fixture studies (IHE RAD-107 / DICOM PS3.18 §10.4, study and series levels) as
 ``multipart/related; type="application/dicom"`` and records every request's headers, so tests
-assert on what the Consumer sent (STYLE.md §10). It never refuses a request for a missing header:
-checking headers is the tests' job, and a refusal would hide which rule was broken. On demand, per
+assert on what the Consumer sent (STYLE.md §10). It never refuses a request for a missing header, nor
+one at another root than ``base_path`` (whatever comes before ``/studies/``): checking headers and URLs
+against the KOS is the tests' job, and a refusal would hide which rule was broken. On demand, per
 series, it misbehaves once or always: an HTTP status (401, 404, 406, 410, 500...), a missing or an
 extra instance, or a malformed multipart (truncated, wrong boundary, part longer than announced).
 """
@@ -52,7 +53,7 @@ class _Series:
 
 
 class RecordingSource:
-    """WSGI app; ``base_path`` is the WADO-RS root (``/wado-rs``)."""
+    """WSGI app; ``base_path`` is the WADO-RS root the KOS names (``/wado-rs``); others are served too."""
 
     def __init__(self, base_path: str = "/wado-rs") -> None:
         self.base_path = base_path
@@ -108,10 +109,11 @@ class RecordingSource:
         return body
 
     def _answer(self, environ: dict, path: str, seen: SeenRequest) -> tuple[int, list, Any]:
-        if not path.startswith(self.base_path + "/"):
+        root = path.find("/studies/")
+        if root < 0:
             return _text(404, "not a WADO-RS path")
         try:
-            wado = parse_wado_path(path[len(self.base_path):])
+            wado = parse_wado_path(path[root:])
         except ValueError as exc:
             return _text(400, str(exc))
         uids = [u for u, s in self.series.items() if s.study_uid == wado.study

@@ -50,6 +50,12 @@ def test_unknown_series_and_bad_paths(source, study):
     assert client.get("/other").status_code == 404
 
 
+def test_another_root_is_served_and_recorded(source, study):
+    url = f"/dicom-web/studies/{study[0].study_instance_uid}/series/{study[0].series_instance_uid}"
+    resp = Client(source.wsgi).get(url, headers={"Accept": ACCEPT})
+    assert resp.status_code == 200 and source.seen(study[0].series_instance_uid)[-1].path == url
+
+
 def test_once_then_always(source, study):
     uid = study[0].series_instance_uid
     source.misbehave(uid, "401", "503", always="410")
