@@ -13,6 +13,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pydicom
 
@@ -25,6 +26,7 @@ from simulators.consumer.behaviour import Behaviour, CallParser
 from simulators.consumer.context import INS_TRAITS, MANDATORY, ContextualCall, ParamError, parse_contextual_call
 from simulators.consumer.history import APPROVED, DEPRECATED, HistoryOptions
 from simulators.consumer.kpi import ERROR, ModelStat
+from simulators.consumer.manifest import SeriesRef
 from simulators.consumer.retrieve import OUTCOMES, RetrieveOptions
 
 
@@ -63,6 +65,13 @@ def _creation_date(entry: DocumentEntry) -> str:
 def _any_host(url: str, allowed_hosts: tuple[str, ...]) -> bool:
     """No allowlist check: every Retrieve URL is used."""
     return True
+
+
+def _configured_root(ref: SeriesRef) -> str:
+    """The series URL built from the Source's host and a DICOMweb root set in the product's configuration
+    (``/dicom-web``): the path of the KOS Retrieve URL is not used."""
+    parts = urlsplit(ref.retrieve_url)
+    return f"{parts.scheme}://{parts.netloc}/dicom-web/studies/{ref.study_uid}/series/{ref.series_uid}"
 
 
 # ---------------------------------------------------------------- import
@@ -116,6 +125,9 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
     # --- WADO-RS (FACTS §5)
     (Fault("ignores-allowlist", "Retrieve URL hosts are not checked against the DRIMbox allowlist",
            ("CON-URL-ALLOWLIST",)), {"host_allowed": _any_host}),
+    (Fault("configured-wado-root", "each series is asked for at the Source host's /dicom-web root built from "
+           "the KOS UIDs, not at its Retrieve URL", ("CON-WADO-URL",)),
+     {"retrieve": _retrieve(url_of=_configured_root)}),
     (Fault("no-bearer-token", "WADO-RS requests carry no Authorization header", ("CON-WADO-AUTH",)),
      {"retrieve": _retrieve(bearer=False)}),
     (Fault("no-kos-uid-header", "WADO-RS requests carry no KOS-SOPInstanceUID header", ("CON-WADO-KOSUID",)),

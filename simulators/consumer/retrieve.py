@@ -57,6 +57,11 @@ OUTCOMES: dict[int, tuple[str, str]] = {
 }
 
 
+def retrieve_url(ref: SeriesRef) -> str:
+    """Where a series is asked for: its Retrieve URL (0008,1190) in the KOS (FACTS §2, PS3.18 §10.4)."""
+    return ref.retrieve_url
+
+
 @dataclass(frozen=True)
 class RetrieveOptions:
     """Choices of the retrieval that the named faults change; the defaults are the correct behaviour."""
@@ -68,6 +73,7 @@ class RetrieveOptions:
     refresh_on_401: bool = True  # a new token from PSC before asking again after a 401
     outcomes: Mapping[int, tuple[str, str]] = field(default_factory=lambda: dict(OUTCOMES))
     keep_parts_on_error: bool = False  # a malformed multipart keeps the instances read before the defect
+    url_of: Callable[[SeriesRef], str] = retrieve_url
 
 
 @dataclass
@@ -143,7 +149,8 @@ class SeriesRetriever:
     def _attempt(self, ref: SeriesRef, result: SeriesResult) -> str:
         """One GET; returns ``done``, ``retry`` or ``reauth`` and fills ``result``."""
         try:
-            resp = self.http.get(ref.retrieve_url, headers=self.headers(), stream=True, timeout=self.timeout)
+            resp = self.http.get(self.options.url_of(ref), headers=self.headers(), stream=True,
+                                 timeout=self.timeout)
         except OSError as exc:
             result.status, result.detail = "error", f"{type(exc).__name__}: {str(exc)[:200]}"
             return "retry"

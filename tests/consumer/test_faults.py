@@ -103,3 +103,12 @@ def test_ascii_patient_name_rewrites_a_copy(tmp_path):
     out = behaviour_for("ascii-patient-name").rewrite_before_store(ref.path)
     assert str(pydicom.dcmread(out).PatientName) == "DUPONT^HELENE"
     assert str(pydicom.dcmread(ref.path).PatientName) == "DUPONT^Hélène"
+
+
+def test_configured_wado_root_ignores_the_retrieve_url_path():
+    from simulators.consumer.manifest import SeriesRef
+
+    ref = SeriesRef("1.2", "3.4", "https://src.example:8443/pacs/wado/studies/1.2/series/3.4")
+    url_of = behaviour_for("configured-wado-root").retrieve.url_of
+    assert url_of(ref) == "https://src.example:8443/dicom-web/studies/1.2/series/3.4"
+    assert Behaviour().retrieve.url_of(ref) == ref.retrieve_url
