@@ -100,6 +100,26 @@ def test_every_fault_has_a_handler_and_breaks_a_dmp_requirement():
         handlers_for("no-such-fault")
 
 
+def _changed(fault: str | None) -> list[str]:
+    """The Handlers fields (QueryRules fields, query names) ``fault`` changes."""
+    from dataclasses import fields
+
+    base, faulty = handlers_for(None), handlers_for(fault)
+    changed = [f.name for f in fields(base) if getattr(base, f.name) != getattr(faulty, f.name)]
+    if changed == ["query_rules"]:
+        return [f"query_rules.{f.name}" for f in fields(base.query_rules)
+                if getattr(base.query_rules, f.name) != getattr(faulty.query_rules, f.name)]
+    if changed == ["queries"]:
+        return [f"queries.{q}" for q in base.queries if base.queries[q] is not faulty.queries[q]]
+    return changed
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_each_fault_misbehaves_in_one_way(fault):
+    """A fault changes one step or check (STYLE.md §4), so what it breaks is explained by that one change."""
+    assert len(_changed(fault)) == 1, _changed(fault)
+
+
 def test_response_to_inline_request_is_plain_soap(sqlite_server):
     result = client_of(sqlite_server).provide_and_register(kos_sub(), mtom=False)
     assert result.success and not result.message.mtom
