@@ -78,8 +78,7 @@ def test_find_documents_honours_the_status_filter(client, submitted, replaced, p
                        location=f"FindDocuments $XDSDocumentEntryStatus {names}", what=f"FindDocuments for {names}")
 
 
-@pytest.mark.requirement("DMP-SQ-FD-CODES")
-@pytest.mark.parametrize("param,values,expected", [
+_CODE_CASES = [  # (parameter, values, the test patient's entries expected)
     ("$XDSDocumentEntryClassCode", [KOS_CLASS, "11488-4^^2.16.840.1.113883.6.1"], "KOS"),
     ("$XDSDocumentEntryClassCode", ["11488-4^^2.16.840.1.113883.6.1"], ""),
     ("$XDSDocumentEntryTypeCode", [KOS_TYPE], "KOS"),
@@ -90,7 +89,13 @@ def test_find_documents_honours_the_status_filter(client, submitted, replaced, p
     ("$XDSDocumentEntryPracticeSettingCode", ["URGENCES^^1.2.250.1.213.1.1.4.9"], ""),
     ("$XDSDocumentEntryHealthcareFacilityTypeCode", ["SA07^^1.2.250.1.71.4.2.4"], "KOS Signature01"),
     ("$XDSDocumentEntryHealthcareFacilityTypeCode", ["SA01^^1.2.250.1.71.4.2.4"], ""),
-])
+]
+
+
+@pytest.mark.requirement("DMP-SQ-FD-CODES")
+@pytest.mark.parametrize("param,values,expected", [
+    pytest.param(*case, id=f"{case[0].removeprefix('$XDSDocumentEntry')}-{'match' if case[2] else 'miss'}")
+    for case in _CODE_CASES])
 def test_find_documents_code_filters(client, submitted, patient, ledger, param, values, expected):
     """Coded parameters (ITI TF-2a §3.18.4.1.2.3.7.1, §3.18.4.1.2.3.5): the values of one parameter are
     ORed; Signature01 shares the KOS's practice setting and facility type, not its class, type or format."""
