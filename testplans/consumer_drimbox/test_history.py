@@ -8,7 +8,7 @@ from harness.checks import expect, expect_equal, fail, inconclusive
 from harness.vihf import verify_vihf
 from testplans.consumer_drimbox.conftest import PROFESSIONAL, answered, driver_step, open_exam, open_patient
 from testplans.consumer_drimbox.exams import patient_cx
-from testplans.consumer_drimbox.traffic import queries, retrieves, vihf_attributes
+from testplans.consumer_drimbox.traffic import queries, require_kos, retrieves, vihf_attributes
 
 APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
 KOS_TYPE = "IMG-KOS^^1.2.250.1.213.1.1.4.12"
@@ -170,6 +170,7 @@ def test_manifest_is_retrieved_by_iti43(world, publish):
 def test_exam_page_shows_series_viewer_and_import(world, publish):
     exam = publish(series=2, instances=2)
     open_exam(world, exam)
+    require_kos(exam.unique_id)
     shown = driver_step(world.driver.shown_exam, "read the exam page")
     answered(world, "exam page", shown)
     expect_equal(set(shown.get("series") or []), set(exam.series_uids), rule="CON-EXAM-PAGE",

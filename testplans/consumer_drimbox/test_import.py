@@ -6,8 +6,17 @@ import pydicom
 import pytest
 
 from harness.checks import expect, expect_equal
-from testplans.consumer_drimbox.conftest import import_exam
+from testplans.consumer_drimbox import conftest
 from testplans.consumer_drimbox.exams import new_patient
+from testplans.consumer_drimbox.traffic import require_kos
+
+
+def import_exam(world, exam, **local: str) -> dict[str, str]:
+    """The import through the driver, once the Consumer holds the exam's KOS (else the test is inconclusive:
+    getting the KOS is CON-RET-ITI43's question)."""
+    statuses = conftest.import_exam(world, exam, **local)
+    require_kos(exam.unique_id)
+    return statuses
 
 
 def _stored(world, sop_uid: str):

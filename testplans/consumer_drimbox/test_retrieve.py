@@ -11,8 +11,17 @@ import requests
 from harness.checks import expect, expect_equal, fail
 from harness.dicomweb.accept import AcceptError, parse_accept
 from harness.dicomweb.mediatype import split_quoted
-from testplans.consumer_drimbox.conftest import PROFESSIONAL, import_exam
-from testplans.consumer_drimbox.traffic import psc_token_requests
+from testplans.consumer_drimbox import conftest
+from testplans.consumer_drimbox.conftest import PROFESSIONAL
+from testplans.consumer_drimbox.traffic import psc_token_requests, require_kos
+
+
+def import_exam(world, exam, **local: str) -> dict[str, str]:
+    """The import through the driver, once the Consumer holds the exam's KOS (else the test is inconclusive:
+    getting the KOS is CON-RET-ITI43's question)."""
+    statuses = conftest.import_exam(world, exam, **local)
+    require_kos(exam.unique_id)
+    return statuses
 
 
 def pacs_instances(world, series_uid: str) -> set[str]:

@@ -122,6 +122,39 @@ def saw_find_documents(patient: str) -> bool:
     return False
 
 
+def kos_returned(unique_id: str, timeout: float = 5.0) -> bool:
+    """Whether the DMP simulator, during this test, answered the Consumer's ITI-43 for ``unique_id`` with
+    the document (a DocumentResponse holding a Document, IHE ITI TF-2b §3.43.4.2.2). Waits (bounded, as
+    :func:`dmp_requests`) for such a request to be recorded, then judges its answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        asked = [req.exchange for req in _decoded(ITI43_ACTION) if req.body is not None and any(
+            (d.findtext(f"{XDSB}DocumentUniqueId") or "").strip() == unique_id
+            for d in req.body.iter(f"{XDSB}DocumentRequest"))]
+        if asked or time.monotonic() >= deadline:
+            return any(_returns(ex, unique_id) for ex in asked)
+        time.sleep(0.02)
+
+
+def _returns(exchange: capture.Exchange, unique_id: str) -> bool:
+    ctype = next((v for k, v in exchange.response_headers if k.lower() == "content-type"), "")
+    try:
+        body = decode_message(ctype, exchange.response_body.read()).envelope.body
+    except Exception:  # an answer that does not decode returned no document
+        return False
+    return any((r.findtext(f"{XDSB}DocumentUniqueId") or "").strip() == unique_id and r.find(f"{XDSB}Document")
+               is not None for r in (body.iter(f"{XDSB}DocumentResponse") if body is not None else []))
+
+
+def require_kos(unique_id: str) -> None:
+    """Inconclusive unless the Consumer got the exam's KOS from the DMP: what it does with the images
+    cannot be judged without it, and the ITI-43 request is CON-RET-ITI43's question (STYLE §17)."""
+    from harness.checks import inconclusive
+
+    if not kos_returned(unique_id):
+        inconclusive(f"the DMP returned no KOS {unique_id} to the Consumer's ITI-43 (the exam could not be opened)")
+
+
 def saw_retrieve(unique_id: str) -> bool:
     """Whether the DMP has seen, during this test, an ITI-43 asking for document ``unique_id``."""
     return any(unique_id == (d.findtext(f"{XDSB}DocumentUniqueId") or "").strip()
