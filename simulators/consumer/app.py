@@ -64,7 +64,8 @@ class ConsumerApp:
         """ITI-43 for the exam's KOS, checked against the call's patient and the allowlist (FACTS §2, §5)."""
         behaviour = self.behaviour
         return fetch_manifest(self.xds(login), exam, call.dmp_patient_id, self.config.allowed_hosts,
-                              call.ins if behaviour.check_kos_patient else None, behaviour.host_allowed)
+                              call.ins if behaviour.check_kos_patient else None, behaviour.host_allowed,
+                              behaviour.kos_request)
 
     def shown_traits(self, call: ContextualCall) -> list[tuple[str, str, str]]:
         """(key, label, value) of each INS trait shown by default (INS/va1.36)."""

@@ -14,7 +14,7 @@ from harness.xds.clients import XdsClient
 from simulators.consumer.context import INS_TRAITS, ContextualCall, ParamError, parse_contextual_call
 from simulators.consumer.history import HistoryOptions
 from simulators.consumer.kpi import ModelStat
-from simulators.consumer.manifest import AllowlistCheck, host_allowed
+from simulators.consumer.manifest import AllowlistCheck, DocumentRequest, document_request, host_allowed
 from simulators.consumer.retrieve import RetrieveOptions
 from simulators.consumer.session import SCOPE
 
@@ -39,7 +39,9 @@ class Behaviour:
     xds_client: type[XdsClient] = XdsClient
     vihf: bool = True
     history: HistoryOptions = field(default_factory=HistoryOptions)
-    # KOS: patient compared with the contextual call, Retrieve URL hosts allowed (app._exam_manifest)
+    # KOS: ITI-43 request, patient compared with the contextual call, Retrieve URL hosts allowed
+    # (ConsumerApp.manifest)
+    kos_request: DocumentRequest = document_request
     check_kos_patient: bool = True
     host_allowed: AllowlistCheck = host_allowed
     # WADO-RS retrieval and import into the local PACS (ConsumerApp.run_import)

@@ -24,7 +24,7 @@ from harness.xds.clients import SoapResult, XdsClient
 from harness.xds.model import DocumentEntry
 from simulators.consumer.behaviour import Behaviour, CallParser
 from simulators.consumer.context import INS_TRAITS, MANDATORY, ContextualCall, ParamError, parse_contextual_call
-from simulators.consumer.history import APPROVED, DEPRECATED, HistoryOptions
+from simulators.consumer.history import APPROVED, DEPRECATED, Exam, HistoryOptions
 from simulators.consumer.kpi import ERROR, ModelStat
 from simulators.consumer.manifest import SeriesRef
 from simulators.consumer.retrieve import OUTCOMES, RetrieveOptions
@@ -60,6 +60,11 @@ class _PlainSoapXdsClient(XdsClient):
 def _creation_date(entry: DocumentEntry) -> str:
     """The date the KOS was registered at the DMP, not the exam's (serviceStartTime)."""
     return (entry.creationTime or "")[:8]
+
+
+def _community_as_repository(exam: Exam) -> tuple[str, str]:
+    """ITI-43 naming the DMP's homeCommunityId where the entry's repositoryUniqueId belongs."""
+    return exam.home_community_id.removeprefix("urn:oid:"), exam.unique_id
 
 
 def _any_host(url: str, allowed_hosts: tuple[str, ...]) -> bool:
@@ -119,6 +124,9 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
      {"vihf": False}),
     (Fault("iti43-plain-soap", "ITI-43 requests are sent as plain SOAP 1.2, not MTOM/XOP", ("CON-SOAP-WSA",)),
      {"xds_client": _PlainSoapXdsClient}),
+    (Fault("community-as-repository-id", "ITI-43 names the entry's homeCommunityId as RepositoryUniqueId, not "
+           "its repositoryUniqueId: the DMP does not return the KOS", ("CON-RET-ITI43",)),
+     {"kos_request": _community_as_repository}),
     (Fault("skips-kos-patient-check", "the KOS's patient is not compared with the contextual call's INS: the "
            "images of a KOS naming another patient are retrieved and imported", ("CON-KOS-PATIENT",)),
      {"check_kos_patient": False}),

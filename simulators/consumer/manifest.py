@@ -66,6 +66,12 @@ def host_allowed(url: str, allowed_hosts: tuple[str, ...]) -> bool:
 
 
 AllowlistCheck = Callable[[str, tuple[str, ...]], bool]
+DocumentRequest = Callable[[Exam], tuple[str, str]]
+
+
+def document_request(exam: Exam) -> tuple[str, str]:
+    """(RepositoryUniqueId, DocumentUniqueId) asking for the exam's KOS: the entry's own (ITI TF-2b §3.43.4.1.2)."""
+    return exam.repository_unique_id, exam.unique_id
 
 
 def parse_manifest(data: bytes, allowed_hosts: tuple[str, ...], allowed: AllowlistCheck = host_allowed) -> Manifest:
@@ -92,11 +98,12 @@ def parse_manifest(data: bytes, allowed_hosts: tuple[str, ...], allowed: Allowli
 
 
 def fetch_manifest(client: XdsClient, exam: Exam, patient_cx: str, allowed_hosts: tuple[str, ...],
-                   expected_ins: str | None = None, allowed: AllowlistCheck = host_allowed) -> Manifest:
+                   expected_ins: str | None = None, allowed: AllowlistCheck = host_allowed,
+                   request_of: DocumentRequest = document_request) -> Manifest:
     """ITI-43 for the exam's KOS, then :func:`parse_manifest`; with ``expected_ins``, the KOS must
     name that patient (identity vigilance: the INS of the call is the only key, FACTS §2, §6)."""
     try:
-        result = client.retrieve([(exam.repository_unique_id, exam.unique_id)], patient=patient_cx)
+        result = client.retrieve([request_of(exam)], patient=patient_cx)
     except OSError as exc:
         raise ManifestError(f"DMP repository unreachable: {exc}") from None
     if result.fault is not None or result.decode_error:

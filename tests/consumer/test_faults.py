@@ -112,3 +112,11 @@ def test_configured_wado_root_ignores_the_retrieve_url_path():
     url_of = behaviour_for("configured-wado-root").retrieve.url_of
     assert url_of(ref) == "https://src.example:8443/dicom-web/studies/1.2/series/3.4"
     assert Behaviour().retrieve.url_of(ref) == ref.retrieve_url
+
+
+def test_community_as_repository_names_the_home_community():
+    from simulators.consumer.history import Exam
+
+    exam = Exam("urn:uuid:1", "1.2.3", "1.2.250.1.213.1.1.9.1", "Approved", home_community_id="urn:oid:1.2.250.9")
+    assert Behaviour().kos_request(exam) == ("1.2.250.1.213.1.1.9.1", "1.2.3")
+    assert behaviour_for("community-as-repository-id").kos_request(exam) == ("1.2.250.9", "1.2.3")
