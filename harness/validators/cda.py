@@ -1,6 +1,7 @@
 """CR-IMG (CDA R2, CI-SIS "Compte rendu d'imagerie médicale") header validator.
 
-Public: :func:`validate_cda` (findings), :func:`parse_cda` (bytes -> root element or
+Public: :func:`validate_cda` (findings), :func:`check_cda` (findings and the rule sets that ran),
+:func:`parse_cda` (bytes -> root element or
 UnsafeXmlError), :func:`cda_facts` (identity, studies, accessions, confidentiality, modalities for
 the cross-document checks). Header rules follow FACTS §4 and the TestContenuCDA schematron
 ``Entete_IMG-CR-IMG.sch``; ``xsd`` (path to CI-SIS ``CDA_extended.xsd``) and ``schematron`` (path
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from harness.findings import Finding, error
+from harness.findings import Finding, Severity, error
 from harness.validators.common import INS_OIDS, is_oid, is_uid
+from harness.validators.rulesets import Checked, ran, schematron_rule_set, skipped
 from harness.xmlsafe import UnsafeXmlError, parse_xml
 
 V3 = "urn:hl7-org:v3"
@@ -217,3 +219,27 @@ def cda_facts(root: etree._Element) -> dict:
 def _translations(events: list[etree._Element], qualifier: str) -> set[str]:
     return {t.get("code") for e in events for t in e.findall("cda:code/cda:translation", NS)
             if any(n.get("code") == qualifier for n in t.findall("cda:qualifier/cda:name", NS))}
+
+
+def check_cda(data: bytes, *, xsd: Path | None = None, schematron: Path | None = None) -> Checked:
+    """:func:`validate_cda` with the rule sets it rests on: the header rules, the CI-SIS XSD and schematron
+    when given (``schematron``: a .sch or a folder holding CI-SIS_IMG-CR-IMG_*.sch), or why they did not run."""
+    from harness.validators.schematron import find_schematron
+
+    sch, sch_skip = None, skipped("cda-schematron", "no --schematron given")
+    if schematron is not None:
+        try:
+            sch = find_schematron(Path(schematron))
+        except (FileNotFoundError, OSError) as exc:
+            sch_skip = skipped("cda-schematron", str(exc))
+    findings = validate_cda(data, xsd=xsd, schematron_dir=sch)
+    if any(f.rule == "CDA-XML-001" and f.location == "/" and f.severity is Severity.ERROR for f in findings):
+        why = "not a readable CDA ClinicalDocument"
+        return Checked("cda", findings, [skipped("cda-header", why), skipped("cda-xsd", why),
+                                         skipped("cda-schematron", why)])
+    sets = [ran("cda-header")]
+    sets.append(ran("cda-xsd", name=f"CI-SIS {Path(xsd).name}") if xsd is not None else
+                skipped("cda-xsd", "no --cda-xsd given"))
+    failed = next((f.message for f in findings if f.rule == "CDA-SCH-001" and f.location == str(sch)), None)
+    sets.append(sch_skip if sch is None else schematron_rule_set(sch, failed is None, failed))
+    return Checked("cda", findings, sets)

@@ -3,7 +3,11 @@
 Exit status: 0 no error finding, 1 at least one error finding, 2 a path cannot be read.
 ``--with`` names companion files: they are validated too, and all the files given (positional and
 ``--with``) form one group for the cross-document checks (XVAL-*). JSON output is a list of
-``{file, kind, findings}``; the cross-document group appears as kind ``cross``.
+``{file, kind, findings, rule_sets}``; the cross-document group appears as kind ``cross``.
+
+Every verdict says what it rests on: the rule sets that ran (with their version where known: "CI-SIS
+IMG-CR-IMG schematron 2024.01", "ebRS 3.0 / ebRIM 3.0 + IHE XDS.b XSD") and those skipped, with the reason
+(``rule_sets``: ``{name, version, status: ran|skipped, reason}``; in text, the ``ran:`` and ``skipped:`` lines).
 """
 
 from __future__ import annotations
@@ -68,8 +72,17 @@ def render_text(reports: list[FileReport]) -> str:
         verdict = "OK" if report.ok else "FAILED"
         lines.append(f"{report.path} [{report.kind}] {verdict}: {counts[Severity.ERROR]} error(s), "
                      f"{counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} info")
+        lines.extend(render_rule_sets(report))
         lines.extend(f"  {f}" + (f"  <{f.origin}>" if f.origin != "drimcheck" else "") for f in report.findings)
     return "\n".join(lines)
+
+
+def render_rule_sets(report: FileReport) -> list[str]:
+    """``  ran: A; B 2024.01`` and ``  skipped: C (why)``: what the verdict above rests on."""
+    done = [str(r) for r in report.rule_sets if r.ran]
+    left = [str(r) for r in report.rule_sets if not r.ran]
+    return ([f"  ran: {'; '.join(done)}"] if done else ["  ran: no rule set"]) + (
+        [f"  skipped: {'; '.join(left)}"] if left else [])
 
 
 if __name__ == "__main__":  # pragma: no cover

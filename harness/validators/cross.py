@@ -5,7 +5,15 @@ patient identity (INS, birth name and first given name, used names vs OtherPatie
 sex, birthplace), Study Instance UID, accession number, masking flags vs confidentialityCode, modality
 and region eventCodes vs the KOS series and the CDA serviceEvent.
 
-Public: :func:`cross_validate` (any subset of the four documents, as bytes, paths or parsed objects)
+Images of the exam (another DICOM object than the KOS, Part 10 or XML, as the cross-validator's
+``OK_Cas_Passant/IMG_OK.xml``) are compared with the KOS on what they share with it: the study, the
+accession number, and the instance being among the KOS references. Their patient id and birth date are the
+PACS's own (IMG_OK.xml carries a local id, not the INS) and are not compared.
+
+A document given but not readable is an error (XVAL-INPUT-001, naming the file and why): a group whose
+files could not be read is never reported consistent.
+
+Public: :func:`cross_validate` (any subset of the documents, as bytes, paths or parsed objects)
 and :func:`xds_facts` (fields of the KOS DocumentEntry of a PnR; extraction only, the XDS validation
 itself is ``harness.xds.validate``). Rules: XVAL-* of ``testplans/catalog/content.yaml``.
 """
@@ -31,6 +39,9 @@ SCHEME_PATIENT_ID = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
 SCHEME_UNIQUE_ID = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
 MODALITY_VALUE_SET = "1.2.250.1.213.1.1.5.618"  # JDV_ModaliteAcquisition_CISIS, FACTS §3
 REGION_VALUE_SET = "1.2.250.1.213.1.1.5.695"  # JDV_RegionAnatomique_CISIS, FACTS §3
+# FACTS §3: the code-system OIDs are used too (informatif/XDS/publication.xml, acknowledged by the DMP)
+MODALITY_SCHEMES = (MODALITY_VALUE_SET, "1.2.840.10008.2.16.4")  # + DICOM DCM
+REGION_SCHEMES = (REGION_VALUE_SET, "2.16.840.1.113883.6.96")  # + SNOMED CT
 # HL7 flag (IG-hl7v2) -> XDS confidentialityCode (scheme 1.2.250.1.213.1.1.4.13), FACTS §3 / §4
 FLAG_CONFIDENTIALITY = {"MASQUE_PS": "MASQUE_PS", "INVISIBLE_PATIENT": "INVISIBLE_PATIENT",
                         "INVISIBLE_REP_LEGAUX": "INVISIBLE_REPRESENTANTS_LEGAUX"}
@@ -53,16 +64,16 @@ def xds_facts(root: etree._Element) -> dict:
     classifs = nested + [c for c in root.iter(f"{{{RIM}}}Classification")
                          if c.get("classifiedObject") == entry.get("id") and c.getparent() is not entry]
 
-    def codes(scheme: str, value_set: str | None = None) -> set[str]:
+    def codes(scheme: str, coding_schemes: tuple[str, ...] | None = None) -> set[str]:
         return {c.get("nodeRepresentation") for c in classifs if c.get("classificationScheme") == scheme
-                and (value_set is None or value_set in _slot(c, "codingScheme"))}
+                and (coding_schemes is None or set(coding_schemes) & set(_slot(c, "codingScheme")))}
 
     idents = {i.get("identificationScheme"): i.get("value", "") for i in entry.iter(f"{{{RIM}}}ExternalIdentifier")}
     pid = idents.get(SCHEME_PATIENT_ID, "")
     facts: dict = {"ins": pid.split("^")[0], "document_uid": idents.get(SCHEME_UNIQUE_ID, ""),
                    "confidentiality": codes(SCHEME_CONFIDENTIALITY),
-                   "modalities": codes(SCHEME_EVENT, MODALITY_VALUE_SET),
-                   "regions": codes(SCHEME_EVENT, REGION_VALUE_SET), "study_uids": set(), "accessions": set()}
+                   "modalities": codes(SCHEME_EVENT, MODALITY_SCHEMES),
+                   "regions": codes(SCHEME_EVENT, REGION_SCHEMES), "study_uids": set(), "accessions": set()}
     for ref in _slot(entry, "urn:ihe:iti:xds:2013:referenceIdList"):
         value, kind = ref.split("^")[0], ref.rsplit("^", 1)[-1]
         if kind == "urn:ihe:iti:xds:2016:studyInstanceUID":
@@ -81,23 +92,27 @@ def xds_facts(root: etree._Element) -> dict:
     return facts
 
 
-def _load(kind: str, data: object) -> dict | None:
-    """bytes / Path / parsed object -> facts dict; None when absent or unreadable (own validator reports)."""
-    if data is None:
-        return None
-    raw = data.read_bytes() if isinstance(data, Path) else data
+class Unreadable(ValueError):
+    """A document given to the cross check that could not be read (the message says why)."""
+
+
+def _load(kind: str, data: object) -> dict:
+    """bytes / Path / parsed object -> facts dict; Unreadable (with the reason) when it cannot be read."""
     try:
+        raw = data.read_bytes() if isinstance(data, Path) else data
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # pydicom value warnings; the KOS validator reports
             return _facts(kind, raw)
-    except Exception:  # a broken document has no facts; its own validator says why
-        return None
+    except Exception as exc:  # a broken document has no facts: say which and why
+        raise Unreadable(f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__) from None
 
 
 def _facts(kind: str, raw: object) -> dict:
-    if kind == "kos":
-        from harness.validators.kos import kos_facts, read_kos
-        return kos_facts(raw if isinstance(raw, Dataset) else read_kos(raw))
+    if kind in ("kos", "image"):
+        from harness.validators.dicom import read_dicom
+        from harness.validators.kos import kos_facts
+        ds = raw if isinstance(raw, Dataset) else read_dicom(raw)
+        return kos_facts(ds) if kind == "kos" else image_facts(ds)
     if kind == "cda":
         from harness.validators.cda import cda_facts, parse_cda
         return cda_facts(raw if isinstance(raw, etree._Element) else parse_cda(raw))
@@ -107,12 +122,26 @@ def _facts(kind: str, raw: object) -> dict:
     return hl7_facts(parse_hl7(raw))
 
 
+def image_facts(ds: Dataset) -> dict:
+    """What an image shares with its KOS (PS3.3 C.7.2.1 study, C.7.3 series, C.12.1 SOP common)."""
+    acc = str(ds.get("AccessionNumber", "") or "").strip()
+    return {"study_uids": {str(ds.get("StudyInstanceUID", "") or "")}, "accessions": {acc} if acc else set(),
+            "instance": (str(ds.get("SeriesInstanceUID", "") or ""), str(ds.get("SOPInstanceUID", "") or ""),
+                         str(ds.get("SOPClassUID", "") or ""))}
+
+
 def _xds_root(raw: bytes) -> etree._Element:
-    if raw.lstrip()[:2] == b"--" or b"Content-Type:" in raw[:2048]:  # an MTOM capture: find the XML part
-        start = raw.find(b"<")
-        end = raw.rfind(b"Envelope>")
-        raw = raw[start:end + len(b"Envelope>")] if end > start else raw[start:]
-    return parse_xml(raw, max_bytes=MAX_XDS_BYTES)
+    """The XML of a stored XDS message: plain SOAP, or the root part of an MTOM capture (see capture.py)."""
+    from harness.soap.mtom import SoapFault, decode_message
+    from harness.validators.capture import read_capture
+
+    cap = read_capture(raw)
+    if cap.form == "soap":
+        return parse_xml(raw, max_bytes=MAX_XDS_BYTES)
+    try:
+        return decode_message(cap.content_type, cap.body, max_bytes=MAX_XDS_BYTES).envelope.root
+    except SoapFault as fault:
+        raise ValueError(f"not a readable MTOM package: {fault.reason}") from None
 
 
 LOCATIONS = {  # where each fact lives, per document (for the finding's location)
@@ -131,16 +160,30 @@ LOCATIONS = {  # where each fact lives, per document (for the finding's location
     "accessions": {"kos": "(0040,A370)>(0008,0050)", "cda": "inFulfillmentOf/order/ps3-20:accessionNumber",
                    "xds": "referenceIdList", "hl7": "IPC-1"},
 }
+EVIDENCE_PATH = "(0040,A375)>(0008,1115)>(0008,1199)"
 SCALAR_RULES = {"ins": "XVAL-PAT-001", "birth_name": "XVAL-PAT-002", "given": "XVAL-PAT-002",
                 "birth_date": "XVAL-PAT-004", "sex": "XVAL-PAT-004", "birthplace": "XVAL-PAT-004"}
 
 
-def cross_validate(*, kos: object = None, cda: object = None, xds: object = None,
-                   hl7: object = None) -> list[Finding]:
-    """Compare whatever documents are given; a fact absent from a document is not compared."""
-    docs = {k: f for k, f in (("kos", _load("kos", kos)), ("cda", _load("cda", cda)),
-                              ("xds", _load("xds", xds)), ("hl7", _load("hl7", hl7))) if f is not None}
+def cross_validate(*, kos: object = None, cda: object = None, xds: object = None, hl7: object = None,
+                   image: object = None) -> list[Finding]:
+    """Compare whatever documents are given; a fact absent from a document is not compared. ``image``: one
+    image (or a list of them) of the exam, compared with the KOS."""
+    docs: dict[str, dict] = {}
     findings: list[Finding] = []
+    images = list(image) if isinstance(image, (list, tuple)) else [] if image is None else [image]
+    given = [(k, d) for k, d in (("kos", kos), ("cda", cda), ("xds", xds), ("hl7", hl7)) if d is not None]
+    for kind, data in given + [("image", i) for i in images]:
+        try:
+            facts = _load(kind, data)
+        except Unreadable as exc:
+            findings.append(_unreadable(kind, data, str(exc)))
+            continue
+        if kind == "image":
+            docs.setdefault("images", []).append(facts)
+        else:
+            docs[kind] = facts
+    images_facts = docs.pop("images", [])
     for fact, rule in SCALAR_RULES.items():
         findings += _compare_scalar(docs, fact, rule)
     findings += _compare_used_names(docs)
@@ -149,7 +192,36 @@ def cross_validate(*, kos: object = None, cda: object = None, xds: object = None
     findings += _compare_document_uid(docs)
     findings += _compare_confidentiality(docs)
     findings += _compare_events(docs)
+    findings += _compare_images(docs.get("kos"), images_facts)
     return findings
+
+
+def _unreadable(kind: str, data: object, reason: str) -> Finding:
+    name = str(data) if isinstance(data, Path) else f"the {kind.upper()} given"
+    return error("XVAL-INPUT-001", name, f"{kind.upper()} could not be read, so it was not compared: {reason}",
+                 f"a readable {kind.upper()}", "unreadable")
+
+
+def _compare_images(kos: dict | None, images: list[dict]) -> Iterator[Finding]:
+    """Each image belongs to the KOS study, its accession (when it has one) is the KOS's, and the KOS
+    references it (PS3.3 C.17.6 evidence: study > series > SOP instance)."""
+    if not kos:
+        return
+    referenced = kos.get("references", set())
+    for facts in images:
+        study = next(iter(facts["study_uids"]))
+        if study not in kos.get("study_uids", set()):
+            yield error("XVAL-STU-001", "KOS (0020,000D) vs image (0020,000D)", "the image belongs to another study",
+                        sorted(kos.get("study_uids", set())), study)
+        if facts["accessions"] and kos.get("accessions") and not facts["accessions"] & kos["accessions"]:
+            yield error("XVAL-ACC-001", "KOS (0040,A370)>(0008,0050) vs image (0008,0050)",
+                        "the image has another accession number", sorted(kos["accessions"]),
+                        sorted(facts["accessions"]))
+        series, sop, cls = facts["instance"]
+        if referenced and (series, sop, cls) not in referenced:
+            yield error("XVAL-STU-001", f"KOS {EVIDENCE_PATH} vs image (0008,0018)",
+                        "the image is not among the instances the KOS references (series, SOP instance, SOP class)",
+                        "a referenced instance", f"{series} / {sop} / {cls}")
 
 
 def _where(fact: str, a: str, b: str) -> str:

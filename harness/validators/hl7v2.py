@@ -1,7 +1,8 @@
 """HL7 v2 validator for the RIS messages a Source DRIMbox receives (FACTS §4, IG-hl7v2 CISIS_CDA_HL7_V2).
 
 Public: :func:`parse_hl7` (sans-IO: bytes/str -> :class:`Message`, MLLP framing tolerated),
-:func:`validate_hl7` (findings), :func:`hl7_facts` (identity, flags, accession, study, embedded CDA).
+:func:`validate_hl7` (findings), :func:`check_hl7` (findings and the rule sets that ran),
+:func:`hl7_facts` (identity, flags, accession, study, embedded CDA).
 
 Messages: ORU^R01 (OBX-11 F/C/D), MDM^T02/T04/T10, OMI^O23 (an order: ORC-1 from HL7 v2.5 Table 0119; an
 exam change, ORC-1 CA and the like, names its exam in IPC; a new order, ORC-1 NW, is not an exam change).
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 from harness.findings import Finding, error, info, warning
 from harness.validators.common import INS_OIDS, is_uid
+from harness.validators.rulesets import Checked, ran, skipped
 
 MESSAGE_TYPES = {  # IG-hl7v2 (transmission document CDA R2) + IHE RAD OMI for exam changes
     ("ORU", "R01"): "report (OBX-11 F new / C replace / D delete)",
@@ -322,3 +324,24 @@ def hl7_facts(msg: Message) -> dict:
         facts["study_uids"].add(ipc.get(3))
     return facts
 
+
+def check_hl7(data: bytes | str) -> Checked:
+    """:func:`validate_hl7` with the rule sets it rests on (which depend on the message type)."""
+    findings = validate_hl7(data)
+    try:
+        mtype = parse_hl7(data).type
+    except Hl7Error as exc:
+        why = str(exc)
+        return Checked("hl7", findings, [skipped("hl7-ig", why), skipped("hl7-omi", why), skipped("hl7-cda", why)])
+    if any(f.rule == "HL7-ENC-001" and f.location == "MSH-1" for f in findings):
+        why = "wrong separators: the fields cannot be read"
+        return Checked("hl7", findings, [skipped("hl7-ig", why), skipped("hl7-omi", why), skipped("hl7-cda", why)])
+    if mtype not in MESSAGE_TYPES:
+        why = f"unsupported message type {'^'.join(mtype)}"
+        return Checked("hl7", findings, [skipped("hl7-ig", why), skipped("hl7-omi", why), skipped("hl7-cda", why)])
+    if mtype == ("OMI", "O23"):
+        why = "an OMI^O23 order carries no CDA"
+        return Checked("hl7", findings, [ran("hl7-omi"), skipped("hl7-ig", why), skipped("hl7-cda", why)])
+    no_cda = next((f.message for f in findings if f.rule == "HL7-OBX-002"), None)
+    return Checked("hl7", findings, [ran("hl7-ig"), skipped("hl7-omi", f"a {'^'.join(mtype)} is not an order"),
+                                     skipped("hl7-cda", no_cda) if no_cda else ran("hl7-cda")])

@@ -189,6 +189,19 @@ def _read_fast(data: bytes) -> tuple[Dataset, Cut | None]:
     return ds if ds is not None else read_kos(rest), Cut(data, values, explicit)
 
 
+def meta_sop_class(data: bytes) -> str | None:
+    """Media Storage SOP Class UID (0002,0002) of a Part 10 file, read from its File Meta Information
+    alone (PS3.10 §7.1): tells a KOS from an image without reading the dataset. None when unreadable."""
+    try:
+        end = _meta_end(data)
+        for tag, _vr, v0, v1, _after in elements(data, 132, min(end, len(data)), True):
+            if tag == 0x00020002:
+                return data[v0:v1].rstrip(b"\x00 ").decode("ascii")
+    except (Unusual, struct.error, ValueError, IndexError, UnicodeDecodeError):
+        return None
+    return None
+
+
 def _meta_end(data: bytes) -> int:
     if data[128:132] != b"DICM" or data[132:136] != b"\x02\x00\x00\x00" or data[136:138] != b"UL":
         raise Unusual("no preamble or no group length")
@@ -717,12 +730,14 @@ _DMP_CHECKS = (_check_retrieve_urls, _check_patient, _check_request, _check_drim
 
 
 def kos_facts(ds: Dataset) -> dict:
-    """What the cross-document checks compare (FACTS §2): identity, study, accession, modalities."""
+    """What the cross-document checks compare (FACTS §2): identity, study, accession, modalities, and the
+    referenced instances as (series, SOP instance, SOP class)."""
     name = str(ds.get("PatientName", "") or "").split("^")
     other = str(ds.get("OtherPatientNames", "") or "")
     used = [n.split("^") for n in other.split("\\")] if other else []
     requests = ds.get("ReferencedRequestSequence") or []
-    classes = {cls.decode("ascii", "replace") for cls, _uid in Refs(ds).pairs}
+    refs = Refs(ds)
+    classes = {cls.decode("ascii", "replace") for cls, _uid in refs.pairs}
     return {
         "ins": str(ds.get("PatientID", "") or ""),
         "birth_name": name[0] if name else "", "given": name[1] if len(name) > 1 else "",
@@ -732,4 +747,5 @@ def kos_facts(ds: Dataset) -> dict:
         "study_uids": {str(ds.get("StudyInstanceUID", ""))}, "sop_uid": str(ds.get("SOPInstanceUID", "") or ""),
         "accessions": {str(r.get("AccessionNumber", "")) for r in requests if r.get("AccessionNumber")},
         "modalities": {SOP_CLASS_MODALITY[c] for c in classes if c in SOP_CLASS_MODALITY},
+        "references": {(refs.studies[i].series[j].uid, uid, cls) for i, j, _k, cls, uid in refs.sop_list},
     }

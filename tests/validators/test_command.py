@@ -70,3 +70,38 @@ def test_dciodvfy_option(exam1, capsys):
         pytest.skip("dicom3tools dciodvfy not installed")
     assert main([str(exam1[1]), "--dciodvfy"]) == 0
     assert "<dciodvfy>" in capsys.readouterr().out
+
+
+def test_every_verdict_lists_its_rule_sets(exam1, capsys):
+    assert main([str(p) for p in exam1] + ["--no-dciodvfy"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n  ran: ") == 4
+    assert "skipped: dciodvfy (--no-dciodvfy)" in out
+    assert "skipped: CI-SIS CDA_extended.xsd (no --cda-xsd given); CI-SIS IMG-CR-IMG schematron (no --schematron" \
+           " given)" in out
+    assert main([str(exam1[3]), "--format", "json", "--profile", "xds"]) == 0
+    sets = {s["name"]: s for s in json.loads(capsys.readouterr().out)[0]["rule_sets"]}
+    assert sets["ebRS 3.0 / IHE XDS.b XSD"]["status"] == "ran"
+    assert sets["CI-SIS / DMP rules"] == {"name": "CI-SIS / DMP rules", "version": None, "status": "skipped",
+                                          "reason": "profile xds: IHE rules only"}
+
+
+def test_schematron_run_shows_in_the_verdict(corpus_file, capsys):
+    """The same OK with and without --schematron is not the same verdict: the rule sets say which."""
+    cda = str(corpus_file("cda/cisis/examples/IMG_CR_IMG_2024.01.xml"))
+    assert main([cda]) == 0
+    without = capsys.readouterr().out
+    assert main([cda, "--schematron", str(corpus_file("cda/cisis/schematron")), "--format", "json"]) == 0
+    sets = json.loads(capsys.readouterr().out)[0]["rule_sets"]
+    assert "skipped: CI-SIS CDA_extended.xsd (no --cda-xsd given); CI-SIS IMG-CR-IMG schematron" in without
+    assert {"name": "CI-SIS IMG-CR-IMG schematron", "version": "2024.01", "status": "ran"} in sets
+
+
+def test_ans_cross_validator_inputs(corpus_file, capsys):
+    """OK_Cas_Passant as the agency's cross-validator takes it: DICOM as dcm2xml dumps, an MR image and the KOS."""
+    folder = "drim-m-data/test a blanc/Cross-validateur/OK_Cas_Passant"
+    img, kos = (str(corpus_file(f"{folder}/{n}")) for n in ("IMG_OK.xml", "KOS_OK.xml"))
+    assert main([img, "--with", kos, "--format", "json", "--no-dciodvfy"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["kind"] for r in reports] == ["dicom-object", "dicom", "cross"]
+    assert reports[-1]["rule_sets"][0]["reason"] == "compared: IMAGE IMG_OK.xml, KOS KOS_OK.xml"

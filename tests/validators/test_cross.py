@@ -31,8 +31,14 @@ def test_any_subset(good):
     assert f.location == "KOS (0010,0020) vs XDS patientId"
 
 
-def test_unreadable_document_is_left_to_its_own_validator(good):
-    assert cross_validate(kos=b"garbage", cda=good["exam1/cr-img.xml"]) == []
+def test_unreadable_document_is_an_error_naming_it(good, tmp_path):
+    """A document that could not be read is never reported consistent: the cross check names it and why."""
+    [f] = cross_validate(kos=b"garbage", cda=good["exam1/cr-img.xml"])
+    assert (f.rule, f.severity.value, f.location) == ("XVAL-INPUT-001", "error", "the KOS given")
+    assert "not a DICOM Part 10 file" in f.message
+    path = tmp_path / "kos.dcm"
+    path.write_bytes(b"garbage")
+    assert [f.location for f in cross_validate(kos=path, cda=good["exam1/cr-img.xml"])] == [str(path)]
 
 
 def test_xds_facts_of_the_ans_sample(corpus_file):
@@ -80,3 +86,32 @@ def test_mtom_capture_with_and_without_header(good, tmp_path):
         report = validate_file(path)
         assert report.kind == "xds" and report.ok, [str(f) for f in report.findings]
         assert cross_validate(kos=kos, xds=path, cda=good["exam1/cr-img.xml"]) == []
+
+
+def test_ans_cross_validator_ok_case_as_the_agency_gives_it(corpus_file):
+    """OK_Cas_Passant as the ANS cross-validator takes it: the image and the KOS as dcm2xml dumps. The image
+    carries the PACS's patient id and birth date (not the INS): those are not compared; its study, accession
+    and the KOS referencing it agree."""
+    folder = f"{CROSS_DIR}/OK_Cas_Passant"
+    assert cross_validate(kos=corpus_file(f"{folder}/KOS_OK.xml"), image=corpus_file(f"{folder}/IMG_OK.xml"),
+                          hl7=corpus_file(f"{folder}/HL7_OK.hl7.head")) == []
+
+
+def test_image_of_another_exam_is_caught(corpus_file, good):
+    """The ANS image against our good KOS: another study, another accession, not among the references."""
+    findings = cross_validate(kos=good["exam1/kos.dcm"], image=corpus_file(f"{CROSS_DIR}/OK_Cas_Passant/IMG_OK.xml"))
+    assert sorted(f.rule for f in findings) == ["XVAL-ACC-001", "XVAL-STU-001", "XVAL-STU-001"]
+
+
+def test_group_names_what_it_could_not_compare(good, tmp_path):
+    """A cross group never says OK about a file it did not read: an unknown file, an unreadable KOS."""
+    from harness.validators import validate_files
+
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "kos.dcm").write_bytes(b"garbage")
+    (tmp_path / "cr.xml").write_bytes(good["exam1/cr-img.xml"])
+    paths = [tmp_path / "kos.dcm", tmp_path / "cr.xml", tmp_path / "notes.txt"]
+    cross = validate_files(paths, cross_groups=[paths])[-1]
+    assert not cross.ok and {(f.rule, f.location) for f in cross.findings} == {
+        ("XVAL-INPUT-001", str(tmp_path / "kos.dcm")), ("XVAL-INPUT-001", str(tmp_path / "notes.txt"))}
+    assert "not read" in cross.rule_sets[0].reason

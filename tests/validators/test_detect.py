@@ -18,6 +18,17 @@ CASES = [
     (b"Content-Type: multipart/related; type=\"application/xop+xml\"\r\n\r\n--b", "", "xds"),
     (b"<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><ClinicalDocument/>", "", "cda"),
     (b"<html/>", "", "unknown"),
+    # DICOM written as XML: dcmtk dcm2xml (with or without file-format) and PS3.19 §A.1 Native DICOM Model
+    (b"<?xml version='1.0' encoding='ISO-8859-1'?>\n<file-format><meta-header xfer='1.2.840.10008.1.2.1'/>", "",
+     "dicom"),
+    (b"<data-set xfer='1.2.840.10008.1.2.1' name='Little Endian Explicit'>", "", "dicom"),
+    (b"<NativeDicomModel xmlns='http://dicom.nema.org/PS3.19/models/NativeDICOM'>", "x.xml", "dicom"),
+    # HTTP captures: an MTOM request is XDS, a WADO-RS request is not
+    (b"POST /repository HTTP/1.1\r\nContent-Type: multipart/related; type=\"application/xop+xml\"\r\n\r\n--b",
+     "", "xds"),
+    (b"GET /rs/studies/1 HTTP/1.1\r\nAccept: multipart/related; type=\"application/dicom\"\r\n", "req.txt",
+     "unknown"),
+    (b"  --MIMEBoundary_Bound\nContent-Type: application/xop+xml; type=\"application/soap+xml\"\n", "", "xds"),
     (b"garbage", "kos.dcm", "dicom"),
     (b"garbage", "notes.txt", "unknown"),
     (b"", "", "unknown"),

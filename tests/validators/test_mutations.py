@@ -14,6 +14,8 @@ from harness.findings import Severity
 from harness.validators import validate_files
 
 PROVED_ELSEWHERE = {"CDA-XSD-001", "CDA-SCH-001", "KOS-EVD-003"}
+# mutations that leave a file of a cross group unreadable: the group's report says it could not compare it
+UNREADABLE = {"cda-not-xml", "kos-not-dicom"}
 
 
 def error_rules(files: dict[str, bytes], tmp_path) -> set[str]:
@@ -28,7 +30,8 @@ def test_good_set_has_no_error(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_mutation_breaks_exactly_its_rules(name, tmp_path):
-    assert error_rules(mutated_set(name), tmp_path) == set(MUTATIONS[name].breaks)
+    expected = set(MUTATIONS[name].breaks) | ({"XVAL-INPUT-001"} if name in UNREADABLE else set())
+    assert error_rules(mutated_set(name), tmp_path) == expected
 
 
 def test_every_shall_rule_has_a_mutation():
