@@ -7,6 +7,7 @@ The table at the end pairs each :class:`Fault` with its change; ``handlers_for(n
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from dataclasses import replace
@@ -44,6 +45,11 @@ def _store_survivors(registry: Registry, parsed: Parsed, docs: dict[str, bytes],
                 registry.storage.commit(batch)
             except Exception:
                 pass
+
+
+def _inline_only(msg: SoapMessage, document: etree._Element) -> bytes:
+    """xdsb:Document read as inline base64 text only: a document sent as an XOP part comes out empty."""
+    return base64.b64decode("".join("".join(document.itertext()).split()))
 
 
 def _not_signs(association_type: str) -> bool:
@@ -129,6 +135,9 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
     # --- ITI-41 / RAD-68 Provide and Register
     (Fault("non-atomic-submission", "a rejected submission leaves the documents that passed their own "
            "checks registered and stored", ("DMP-PNR-ATOMIC",)), {"on_reject": _store_survivors}),
+    (Fault("xop-parts-not-read", "the repository reads xdsb:Document as inline base64 only: a document sent "
+           "as an MTOM/XOP part is taken as empty (and fails its hash)",
+           ("DMP-SOAP-001", "DMP-PNR-001", "DMP-PNR-HASH-COMPUTED")), {"document_bytes": _inline_only}),
     (Fault("wrong-hash", "the hash the repository computes for a document sent without one is not its "
            "SHA-1 (SHA-256 cut to 40 hex digits)", ("DMP-PNR-HASH-COMPUTED",)), {"compute_hash": _sha256_40}),
     (Fault("skips-hash-check", "a document whose given hash differs from its content is accepted",

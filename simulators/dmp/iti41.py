@@ -31,7 +31,7 @@ def handle(ctx: Context, msg: SoapMessage) -> Reply:
     documents: dict[str, bytes] = {}
     for doc in body.findall(f"{E.XDSB}Document"):
         try:
-            documents[doc.get("id") or ""] = msg.document_bytes(doc)
+            documents[doc.get("id") or ""] = ctx.registry.handlers.document_bytes(msg, doc)
         except KeyError as exc:
             raise SoapFault("Sender", f"xop:Include refers to a missing MIME part {exc}") from None
     errors = metadata_errors(body, ctx.config.profile, msg.attachments, skip=ctx.registry.handlers.skipped_rules)

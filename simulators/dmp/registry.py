@@ -42,6 +42,7 @@ class Handlers:
     is the behaviour the cited section requires."""
 
     # ITI-41 / RAD-68: the repository and registry checks (ITI TF-2b §3.41.4.1.3, §3.42.4.1.3)
+    document_bytes: Callable[[SoapMessage, etree._Element], bytes] = SoapMessage.document_bytes  # XOP or base64
     compute_hash: Callable[[bytes], str] = sha1_hex
     verify_hash: bool = True
     verify_size: bool = True

@@ -44,6 +44,13 @@ def expect_success(result: SoapResult, rule: str, what: str) -> None:
            observed=answer(result), message=f"{what} failed")
 
 
+def expect_registry_response(result: SoapResult, rule: str, what: str) -> None:
+    """A RegistryResponse, whatever its status (for checks of the message, not of the outcome)."""
+    expect(result.fault is None and result.message is not None and result.status in (SUCCESS, FAILURE, PARTIAL),
+           rule=rule, location=where(result), expected="a RegistryResponse", observed=answer(result),
+           message=f"{what}: no RegistryResponse")
+
+
 def expect_error(result: SoapResult, code: str, rule: str, what: str, status: str = FAILURE) -> None:
     if result.fault is not None or result.message is None:
         fail(rule, where(result), f"status {status_name(status)} with {code}", answer(result),
@@ -172,4 +179,5 @@ def expect_associations(found: list[Summary], expected: Iterable[tuple[str, str,
 
 
 __all__ = ["FAILURE", "PARTIAL", "SUCCESS", "answer", "expect_associations", "expect_entries", "expect_error",
-           "expect_fault", "expect_ids", "expect_success", "find", "get_documents", "query", "summaries", "uids"]
+           "expect_fault", "expect_ids", "expect_registry_response", "expect_success", "find", "get_documents",
+           "query", "summaries", "uids"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from harness.checks import expect, expect_equal, inconclusive
@@ -32,19 +34,21 @@ def test_inline_base64_submission_is_accepted(client, make_submission):
 
 
 @pytest.mark.requirement("DMP-PNR-HASH-COMPUTED")
-def test_hash_and_size_are_computed_when_absent(client, make_submission):
+def test_hash_and_size_are_computed_when_absent(client, make_submission, ledger):
     sub = make_submission()
     kos = kos_entry(sub)
     data = sub.document_bytes[kos.id]
     kos.hash = kos.size = None
     expect_success(client.provide_and_register(sub), "DMP-PNR-HASH-COMPUTED", "PnR without hash/size")
-    [entry] = get_documents(client, "DMP-PNR-HASH-COMPUTED", unique_ids=[kos.uniqueId])
-    import hashlib
-
-    expect_equal((entry["hash"] or "").lower(), hashlib.sha1(data).hexdigest(), rule="DMP-PNR-HASH-COMPUTED",
-                 location=f"DocumentEntry {kos.uniqueId} slot hash", message="hash is not the SHA-1 of the KOS")
-    expect_equal(entry["size"], str(len(data)), rule="DMP-PNR-HASH-COMPUTED",
-                 location=f"DocumentEntry {kos.uniqueId} slot size", message="size is not the KOS length")
+    ledger.record(sub)
+    found = get_documents(client, "DMP-PNR-HASH-COMPUTED", unique_ids=[kos.uniqueId])
+    expect_entries(found, [kos.uniqueId], ledger=ledger, rule="DMP-PNR-HASH-COMPUTED", what="the KOS entry",
+                   location=f"GetDocuments {kos.uniqueId}")
+    where = f"DocumentEntry {kos.uniqueId} slot"
+    expect_equal((found[0]["hash"] or "no hash slot").lower(), hashlib.sha1(data).hexdigest(),
+                 rule="DMP-PNR-HASH-COMPUTED", location=f"{where} hash", message="hash is not the SHA-1 of the KOS")
+    expect_equal(found[0]["size"] or "no size slot", str(len(data)), rule="DMP-PNR-HASH-COMPUTED",
+                 location=f"{where} size", message="size is not the KOS length")
 
 
 @pytest.mark.requirement("DMP-PNR-ERR-HASH")

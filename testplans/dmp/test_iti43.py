@@ -24,13 +24,15 @@ def test_retrieve_returns_each_document_byte_for_byte(client, submitted, dmp, le
         result = client.retrieve([(_repository(client, dmp, ledger, doc.uniqueId), doc.uniqueId)])
         expect_success(result, "DMP-RET-BYTES", f"ITI-43 of {ledger.name(doc.uniqueId)}")
         where = f"RetrieveDocumentSetResponse for {ledger.name(doc.uniqueId)}"
-        expect_equal([d.document_unique_id for d in result.documents], [doc.uniqueId], rule="DMP-RET-BYTES",
-                     location=where, message="not the one document asked for")
+        got = [d.document_unique_id for d in result.documents]
+        expect(got == [doc.uniqueId], rule="DMP-RET-BYTES", location=where, expected=ledger.name(doc.uniqueId),
+               observed=listing((ledger.name(u) for u in got), "no document"), message="not the one document asked for")
         data, original = result.documents[0].data, sub.document_bytes[doc.id]
         same = "identical" if data == original else "different"
         expect(data == original, rule="DMP-RET-BYTES", location=where, expected=f"{len(original)} bytes, identical",
                observed=f"{len(data)} bytes, {same}", message="the retrieved bytes are not the provided ones")
-        expect_equal(result.documents[0].mime_type, doc.mimeType, rule="DMP-RET-BYTES", location=f"{where} mimeType")
+        expect_equal(result.documents[0].mime_type or "no mimeType", doc.mimeType, rule="DMP-RET-BYTES",
+                     location=f"{where} mimeType", message="not the mimeType the document was provided with")
 
 
 @pytest.mark.requirement("DMP-RET-MULTI")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checks import expect
+from harness.checks import expect, inconclusive
 from testplans.dmp.conftest import APPROVED, DELETED, DEPRECATED, kos_entry, lookup
 from testplans.dmp.entries import listing, signature_of, status_name
-from testplans.dmp.helpers import expect_entries, expect_error, expect_success, get_documents
+from testplans.dmp.helpers import answer, expect_entries, expect_error, expect_success, get_documents
 
 
 @pytest.mark.requirement("DMP-UPD-DELETE")
@@ -43,8 +43,11 @@ def test_metadata_update_creates_a_new_version(client, submitted, patient, ledge
     same lid and uniqueId; the previous version, and only it, becomes Deprecated."""
     kos = kos_entry(submitted()).uniqueId
     result = client.query("GetDocuments", {"$XDSDocumentEntryUniqueId": [kos]})
-    expect_success(result, "DMP-UPD-METADATA", "GetDocuments before the update")
-    [entry] = result.query.objects
+    objects = result.query.objects if result.success and result.query else []
+    if len(objects) != 1:
+        inconclusive(f"setup: GetDocuments of {ledger.name(kos)} answered {answer(result)} and {len(objects)} "
+                     "entries, not the one entry registered")
+    entry = objects[0]
     old_id = entry.get("id")
 
     def retitle(elem):

@@ -11,7 +11,7 @@ from harness.checks import expect, expect_equal
 from harness.soap import ITI18_ACTION, ITI41_ACTION, ITI41_RESPONSE_ACTION
 from harness.xds import build_pnr_message
 from testplans.dmp.entries import listing, status_name
-from testplans.dmp.helpers import expect_fault, expect_success, get_documents
+from testplans.dmp.helpers import expect_fault, expect_registry_response, get_documents
 
 SOAP_CT = f'application/soap+xml; charset=UTF-8; action="{ITI41_ACTION}"'
 
@@ -25,20 +25,25 @@ def _nothing_registered(client, sub, rule):
 
 @pytest.mark.requirement("DMP-SOAP-003")
 def test_response_addressing_headers(client, make_submission, patient):
+    """The RegistryResponse to a PnR, whatever its status, carries the response wsa:Action and a
+    wsa:RelatesTo naming the request (ITI TF-2x §V.3.2.1.1-2)."""
     message_id = "urn:uuid:6c2b1e9e-8a53-4b0e-9d3c-1f0d2c7e5a01"
     ctype, body = build_pnr_message(make_submission(), message_id=message_id, to=client.repository_url,
                                     header_extra=client.security_headers(patient))
     result = client.post(client.repository_url, ctype, body)
-    expect_success(result, "DMP-SOAP-003", "PnR")
+    expect_registry_response(result, "DMP-SOAP-003", "PnR")
     env = result.envelope
-    expect_equal(env.action, ITI41_RESPONSE_ACTION, rule="DMP-SOAP-003", location="response wsa:Action")
-    expect_equal(env.relates_to, message_id, rule="DMP-SOAP-003", location="response wsa:RelatesTo")
+    expect_equal(env.action or "no wsa:Action", ITI41_RESPONSE_ACTION, rule="DMP-SOAP-003",
+                 location="response wsa:Action", message="not the PnR response action")
+    expect_equal(env.relates_to or "no wsa:RelatesTo", message_id, rule="DMP-SOAP-003",
+                 location="response wsa:RelatesTo", message="the response does not name the request it answers")
 
 
 @pytest.mark.requirement("DMP-SOAP-004")
 def test_mtom_request_gets_mtom_response(client, make_submission):
+    """The RegistryResponse to an MTOM PnR, whatever its status, is MTOM (ITI TF-2x §V.3.6)."""
     result = client.provide_and_register(make_submission(), mtom=True)
-    expect_success(result, "DMP-SOAP-004", "PnR in MTOM")
+    expect_registry_response(result, "DMP-SOAP-004", "PnR in MTOM")
     expect(result.message.mtom, rule="DMP-SOAP-004", location="response Content-Type",
            expected='multipart/related; type="application/xop+xml"', observed=result.content_type,
            message="the response to an MTOM request is not MTOM")
