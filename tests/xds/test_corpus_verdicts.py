@@ -138,8 +138,10 @@ def test_nist_broken_envelopes(name):
 
 
 def test_demonstrator_publication_is_refused_cleanly():
-    """The PoC publication.xml is an MTOM body whose root part starts with spaces before <?xml:
-    not well-formed XML, so we report XDS-SOAP-001 instead of crashing."""
+    """As an HTTP body, the PoC publication.xml is refused: it is an MTOM package pretty-printed when
+    stored (indented delimiters, spaces before <?xml), not well-formed XML, so XDS-SOAP-001 rather than a
+    crash. `drimcheck validate` reads the stored file after restoring it (tests/validators/test_capture.py,
+    test_agency_samples.py)."""
     data = corpus_file("drimbox-poc-samples", "XDS", "publication.xml").read_bytes()
     ctype = 'multipart/related; boundary="MIMEBoundary_Bound"; type="application/xop+xml"; ' \
             'start-info="application/soap+xml"'
