@@ -27,7 +27,7 @@ from pathlib import Path
 from lxml import etree
 from pydicom.dataset import Dataset
 
-from harness.findings import Finding, error
+from harness.findings import Finding, error, info
 from harness.validators.common import norm
 from harness.xmlsafe import parse_xml
 
@@ -80,8 +80,8 @@ def xds_facts(root: etree._Element) -> dict:
             facts["study_uids"].add(value)
         elif kind == "urn:ihe:iti:xds:2013:accession":
             facts["accessions"].add(value)
-    for info in _slot(entry, "sourcePatientInfo"):
-        field, _, value = info.partition("|")
+    for pid_field in _slot(entry, "sourcePatientInfo"):
+        field, _, value = pid_field.partition("|")
         comps = value.split("^")
         if field == "PID-5":
             facts["birth_name"], facts["given"] = comps[0], comps[1] if len(comps) > 1 else ""
@@ -206,6 +206,9 @@ def _compare_images(kos: dict | None, images: list[dict]) -> Iterator[Finding]:
     """Each image belongs to the KOS study, its accession (when it has one) is the KOS's, and the KOS
     references it (PS3.3 C.17.6 evidence: study > series > SOP instance)."""
     if not kos:
+        if images:
+            yield info("XVAL-INPUT-001", "image", "images are compared with the KOS of their group: no KOS given, "
+                       "the images were not compared", "a KOS", None)
         return
     referenced = kos.get("references", set())
     for facts in images:

@@ -119,7 +119,8 @@ def _as_stored(findings: list[Finding], cap: Capture, msg: object) -> list[Findi
                            "they stand", "an MTOM package (SOAP MTOM §3, RFC 2046 §5.1.1)", "restored"))
     altered = _altered_documents(cap, msg)
     for f in findings:
-        if f.rule == "XDS-MTOM-001" and f.severity is Severity.ERROR and _MISSING_PARTS in f.message:
+        if f.rule == "XDS-MTOM-001" and f.severity is Severity.ERROR and _MISSING_PARTS in f.message \
+                and cap.form == "soap":  # a bare file; with its HTTP headers it is a message as sent: an error
             f = warning("XDS-MTOM-001", f.location, "the file holds the MTOM root part without its MIME parts "
                         "(xop:Include): the documents' hash, size and signature manifest are not checked",
                         "the whole MTOM package", "root part only")

@@ -105,3 +105,21 @@ def test_ans_cross_validator_inputs(corpus_file, capsys):
     reports = json.loads(capsys.readouterr().out)
     assert [r["kind"] for r in reports] == ["dicom-object", "dicom", "cross"]
     assert reports[-1]["rule_sets"][0]["reason"] == "compared: IMAGE IMG_OK.xml, KOS KOS_OK.xml"
+
+
+def test_root_part_alone_is_a_warning_in_a_file_an_error_in_a_capture(tmp_path, capsys):
+    """A file holding the MTOM root part without its parts is how the ANS samples are stored (warning);
+    the same body after its HTTP headers is a message as sent, whose parts are missing (error)."""
+    from harness.xds import build_pnr_message
+    from tests.xds.xds_testdata import good_submission
+
+    _ctype, body = build_pnr_message(good_submission(), mtom=True)
+    root = body.split(b"\r\n\r\n", 1)[1].split(b"\r\n--", 1)[0]
+    (tmp_path / "root.xml").write_bytes(root)
+    (tmp_path / "capture.txt").write_bytes(b"Content-Type: application/soap+xml\r\n\r\n" + root)
+    assert main([str(tmp_path / "root.xml"), "--format", "json"]) == 0
+    [stored] = [f for f in json.loads(capsys.readouterr().out)[0]["findings"] if f["rule"] == "XDS-MTOM-001"]
+    assert stored["severity"] == "warning"
+    assert main([str(tmp_path / "capture.txt"), "--format", "json"]) == 1
+    assert {f["severity"] for f in json.loads(capsys.readouterr().out)[0]["findings"]
+            if f["rule"] == "XDS-MTOM-001"} == {"error"}
