@@ -138,9 +138,11 @@ def _part(lines: list[bytes], notes: list[str]) -> tuple[dict[str, str], bytes, 
         i += 1
     if not headers:
         return None
-    content = [ln.rstrip(b"\r") for ln in lines[i + (1 if i < len(lines) and not lines[i].strip() else 0):]]
+    content = lines[i + (1 if i < len(lines) and not lines[i].strip() else 0):]  # line ends kept as stored
     while content and not content[-1].strip():
         content.pop()
+    if content:  # the line end before the next delimiter belongs to the delimiter (RFC 2046 §5.1.1)
+        content[-1] = content[-1].rstrip(b"\r")
     encoding = headers.get("content-transfer-encoding", "binary").lower()
     if encoding == "base64":
         try:

@@ -64,9 +64,9 @@ def _check_xml(data: bytes, profile: str, use_tool: bool, asked: bool | None) ->
         read = read_dicom_xml(data)
     except DicomXmlError as exc:
         reader = skipped("dicom-xml", str(exc))
-        return Checked(KIND_KOS, [error("KOS-PARSE-001", "(file)", f"DICOM XML: {exc}", "DICOM Part 10 file or "
-                                           "DICOM XML (PS3.19 Native DICOM Model, dcmtk dcm2xml)", "unreadable")],
-                          [reader, *_kos_sets(profile, None)])
+        refused = error("KOS-PARSE-001", "(file)", f"DICOM XML: {exc}", "DICOM Part 10 file or DICOM XML (PS3.19 "
+                        "Native DICOM Model, dcmtk dcm2xml)", "unreadable")
+        return Checked(KIND_KOS, [refused], [reader, *_kos_sets(profile, None)])
     reader = ran("dicom-xml", _xml_note(read), name=f"DICOM XML reader ({read.form} form)")
     notes = [info("KOS-PARSE-001", "(file)", f"read from DICOM XML ({read.form}): {note}") for note in read.notes]
     ds = read.dataset
@@ -88,8 +88,8 @@ def _object(sop: str, sets: list[RuleSet], tool: tuple[list[Finding], RuleSet]) 
     found = [info("CONTENT-KIND", "(0008,0016)", f"a DICOM {name} object, not a KOS manifest: the KOS rules do not "
                   "apply (it is compared with the KOS when given in a cross-document group)", KOS_SOP_CLASS, sop)]
     tool_findings, tool_set = tool
-    return Checked(KIND_OBJECT, found + tool_findings,
-                      [*sets, skipped("kos-iod", why), skipped("kos-cisis", why), tool_set])
+    return Checked(KIND_OBJECT, found + tool_findings, [*sets, skipped("kos-iod", why), skipped("kos-cisis", why),
+                                                        tool_set])
 
 
 def _kos_sets(profile: str, findings: list[Finding] | None) -> list[RuleSet]:
