@@ -343,5 +343,5 @@ def check_hl7(data: bytes | str) -> Checked:
         why = "an OMI^O23 order carries no CDA"
         return Checked("hl7", findings, [ran("hl7-omi"), skipped("hl7-ig", why), skipped("hl7-cda", why)])
     no_cda = next((f.message for f in findings if f.rule == "HL7-OBX-002"), None)
-    return Checked("hl7", findings, [ran("hl7-ig"), skipped("hl7-omi", f"a {'^'.join(mtype)} is not an order"),
+    return Checked("hl7", findings, [ran("hl7-ig"), skipped("hl7-omi", f"{'^'.join(mtype)} is not an order"),
                                      skipped("hl7-cda", no_cda) if no_cda else ran("hl7-cda")])
