@@ -26,7 +26,7 @@ from simulators.consumer import kpi
 from simulators.consumer.config import ConsumerConfig
 from simulators.consumer.context import TRAIT_LABELS, ContextualCall, trait_values
 from simulators.consumer.faults import behaviour_for
-from simulators.consumer.history import History, HistoryError, find_exams
+from simulators.consumer.history import Exam, History, HistoryError, find_exams
 from simulators.consumer.importer import import_series, parse_peer
 from simulators.consumer.manifest import IdentityMismatch, Manifest, ManifestError, fetch_manifest
 from simulators.consumer.retrieve import SeriesResult, SeriesRetriever
@@ -60,7 +60,7 @@ class ConsumerApp:
     def history(self, login: Login, call: ContextualCall) -> History:
         return find_exams(self.xds(login), call, self.behaviour.history, limit=self.config.max_entries)
 
-    def manifest(self, login: Login, call: ContextualCall, exam: Any) -> Manifest:
+    def manifest(self, login: Login, call: ContextualCall, exam: Exam) -> Manifest:
         """ITI-43 for the exam's KOS, checked against the call's patient and the allowlist (FACTS §2, §5)."""
         behaviour = self.behaviour
         return fetch_manifest(self.xds(login), exam, call.dmp_patient_id, self.config.allowed_hosts,

@@ -28,7 +28,8 @@ class Behaviour:
     # POST /context (app): the form's validation, the redirect to the exam list (FACTS §6: 302/303)
     parse_call: CallParser = parse_contextual_call
     context_redirect: int = 303
-    # pages (create_app): output encoding of every value shown; INS traits shown by default (INS/va1.36)
+    # pages: output encoding of every value shown (create_app); INS traits shown by default, INS/va1.36
+    # (ConsumerApp.shown_traits)
     autoescape: bool = True
     ins_traits: tuple[str, ...] = INS_TRAITS
     # ModelStat KPI file, one record per contextual call (ConsumerApp)
