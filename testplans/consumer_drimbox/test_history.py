@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from harness.checks import expect, expect_equal, fail, inconclusive
@@ -96,14 +98,17 @@ def test_vihf_is_signed(world, publish):
     if not world.vihf_trust:
         inconclusive("the SUT profile gives no credentials.vihf_ca (the CA of the Consumer's VIHF signer)")
     exam = publish(series=1, instances=1)
-    open_patient(world, exam.patient)
-    request = _consumer_query(exam.patient, "CON-VIHF-SIGNED")[0]
-    findings = verify_vihf(request.security, trust_store=world.vihf_trust, patient=patient_cx(exam.patient))
-    sig = [f for f in findings if "Signature" in f.location or "signature" in f.message.lower()
-           or f.rule == "DMP-VIHF-001"]
-    if sig:
-        fail("CON-VIHF-SIGNED", sig[0].location, "a valid enveloped signature by the structure's certificate",
-             sig[0].found or "-", sig[0].message)
+    open_exam(world, exam)
+    for what, request in (("ITI-18", _consumer_query(exam.patient, "CON-VIHF-SIGNED")[0]),
+                          ("ITI-43", _retrieve(exam, "CON-VIHF-SIGNED"))):
+        sent = dt.datetime.fromtimestamp(request.exchange.started, dt.UTC)
+        findings = verify_vihf(request.security, trust_store=world.vihf_trust, patient=patient_cx(exam.patient),
+                               now=sent)
+        sig = [f for f in findings if "Signature" in f.location or "signature" in f.message.lower()
+               or f.rule == "DMP-VIHF-001"]
+        if sig:
+            fail("CON-VIHF-SIGNED", f"{what} {sig[0].location}", "a valid enveloped signature by the structure's "
+                 "certificate", sig[0].found or "(none)", sig[0].message)
 
 
 def _retrieve(exam, rule: str):
