@@ -41,11 +41,15 @@ DOCUMENTS: tuple[Document, ...] = (
     Document(r"(ANS )?CI-SIS", "ANS Cadre d'Interopérabilité des SIS: volets Compte rendu d'imagerie médicale "
              "(CR-IMG), Partage de documents de santé (DMP), Authentification indirecte (VIHF 3.0), jeux de valeurs",
              "CR-IMG 2024.01; volets as published", "https://esante.gouv.fr/interoperabilite/ci-sis"),
+    Document(r"ANS NOS\b", "ANS Nomenclatures des Objets de Santé: terminologies de référence (e.g. "
+             "TRE_A09-DICOMuidRegistry, TRE_R270-AvailabilityStatus)", "as published", "https://mos.esante.gouv.fr/NOS/"),
     Document(r"TestContenuCDA", "ANS TestContenuCDA: CI-SIS CDA schematrons and examples", "3.0",
              "https://github.com/ansforge/TestContenuCDA-3-0"),
     Document(r"(ANS )?DRIM-M_DATA", "ANS DRIM-M_DATA: official test dataset of the DRIMbox label (Echantillons "
              "validateurs, test a blanc, Référencement DRIMBox, informatif)", "main branch, 2025-2026",
              "https://github.com/ansforge/DRIM-M_DATA"),
+    Document(r"DMPi\b", "Assurance Maladie / GIE SESAM-Vitale, Service DMP intégré aux LPS (DMPi, SEL-MP-037)",
+             "as published", "https://www.sesam-vitale.fr/documents/20182/54758/SEL-MP-037+DMPi.pdf"),
     Document(r"ANS FAQ", "ANS industriels FAQ, Ségur vague 2, dispositif DRIMbox couloir imagerie", "as published",
              "https://industriels.esante.gouv.fr/segur-numerique/"),
     Document(r"ANS (PoC|demonstrator)", "ANS / b<>com DRIMbox demonstrator (reference behaviour, not normative)",
@@ -60,6 +64,8 @@ DOCUMENTS: tuple[Document, ...] = (
              "Standards", "https://www.oasis-open.org/standards/"),
     Document(r"ETSI TS 101 903", "ETSI XAdES (XML Advanced Electronic Signatures)", "v1.4.2",
              "https://www.etsi.org/deliver/etsi_ts/101900_101999/101903/"),
+    Document(r"NIST\b", "NIST IHE test tools (iheos-toolkit2): XDS message-validator test messages, XDS-I.b test kits",
+             "as published", "https://github.com/usnistgov/iheos-toolkit2"),
     Document(r"OpenID Connect", "OpenID Connect Core 1.0", "1.0 errata set 2", "https://openid.net/specs/"),
     Document(r"OWASP ASVS", "OWASP Application Security Verification Standard", "4.0.3", "https://owasp.org/ASVS/"),
     Document(r"IGC-Santé", "ANS IGC-Santé certificate policies (ORG AUTH CLI, signature)", "as published",
