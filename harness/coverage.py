@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.catalog import Catalog
 from harness.pytest_plugin import TESTPLANS_DIR
+from harness.sources import source_problem
 
 COVERAGE_FILE = TESTPLANS_DIR / "catalog" / "coverage.csv"
 
@@ -97,6 +98,8 @@ def catalog_problems(catalog: Catalog, links: dict[str, list[str]]) -> list[str]
     for req in catalog:
         if not req.source.strip():
             problems.append(f"{req.id}: no source")
+        elif (why := source_problem(req.source)) is not None:
+            problems.append(f"{req.id}: source {why}")
     for row in coverage_rows(catalog, links):
         if row.status == "missing" and row.level == "SHALL":
             problems.append(f"{row.id}: SHALL requirement neither tested nor carrying a not_tested_reason")

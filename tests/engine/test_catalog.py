@@ -23,7 +23,7 @@ GOOD = """
   title: A third thing
   level: SHOULD
   actor: dmp
-  source: FACTS 3
+  source: IHE ITI TF-3 §4.2.3.2
 """
 
 
@@ -68,6 +68,17 @@ def test_untested_shall_without_reason_is_a_problem(tmp_path):
     assert catalog_problems(cat, {"t.py::test_one": ["ABC-ONE-001"]}) == []
     rows = {r.id: r.status for r in coverage_rows(cat, {"t.py::test_one": ["ABC-ONE-001"]})}
     assert rows == {"ABC-ONE-001": "verified", "ABC-TWO-001": "not_tested", "ABC-THREE-001": "missing"}
+
+
+@pytest.mark.parametrize(("source", "why"), [
+    ("FACTS §3 (eventCodeList)", "cites a file outside the product"),
+    ("IHE ITI TF-2b §3.41; issue 1234 (retry)", "cites a tracker issue"),
+    ("Vendor white paper §2", "names no listed public document"),
+])
+def test_a_source_an_assessor_cannot_open_is_refused(tmp_path, source, why):
+    cat = load_catalog(write(tmp_path, GOOD.replace("source: IHE ITI TF-2b 3.41", f"source: {source}")))
+    problems = catalog_problems(cat, {"t.py::test_one": ["ABC-ONE-001"]})
+    assert len(problems) == 1 and problems[0].startswith(f"ABC-ONE-001: source {why}")
 
 
 def test_links_to_unknown_ids_are_problems(tmp_path):
