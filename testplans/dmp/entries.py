@@ -63,25 +63,30 @@ class Ledger:
     session), named from the point of view of one test: its ``patient`` and ``decoy`` patient.
 
     ``fresh_patients`` is False when the profile fixes the patients (``options.patients``): a query
-    may then also return entries of earlier runs, which the exact checks leave aside (only the objects
-    of this run, and any entry of another patient, are judged)."""
+    may then also return entries of earlier tests and runs, which the exact checks leave aside (only the
+    objects this test registered, ``own``, and any entry of another patient, are judged)."""
 
     patient: str
     decoy: str
     known: dict[str, tuple[str, str]] = field(default_factory=dict)
     fresh_patients: bool = True
     decoys: dict[str, Submission] = field(default_factory=dict)  # test submission set uniqueId -> its twin
+    own: set[str] = field(default_factory=set)  # the keys this test registered
 
     def record(self, sub: Submission, tag: str = "") -> None:
         patient = sub.submission_set.patientId or ""
         prefix = f"{tag} " if tag else ""
         for doc in sub.documents:
             if doc.uniqueId:
-                self.known[doc.uniqueId] = (f"{prefix}{_KINDS.get(doc.mimeType or '', 'document')} {doc.uniqueId}",
-                                            patient)
+                self._add(doc.uniqueId, f"{prefix}{_KINDS.get(doc.mimeType or '', 'document')} {doc.uniqueId}",
+                          patient)
         uid = sub.submission_set.uniqueId
         if uid:
-            self.known[uid] = (f"{prefix}submission set {uid}", patient)
+            self._add(uid, f"{prefix}submission set {uid}", patient)
+
+    def _add(self, key: str, kind: str, patient: str) -> None:
+        self.known[key] = (kind, patient)
+        self.own.add(key)
 
     def learn(self, summaries: Iterable[Mapping[str, Any]]) -> None:
         """Name the entryUUIDs of answered objects whose uniqueId this run registered."""
@@ -89,10 +94,12 @@ class Ledger:
             uid, ident = s.get("uniqueId"), s.get("id")
             if uid in self.known and ident and ident not in self.known:
                 self.known[ident] = self.known[uid]
+            if uid in self.own and ident:
+                self.own.add(ident)
 
     def judged(self, key: str | None) -> bool:
         """Whether an answered object counts in an exact comparison (see the class docstring)."""
-        return self.fresh_patients or key in self.known
+        return self.fresh_patients or key in self.own
 
     def whose(self, patient: str | None) -> str:
         """``the test patient``, ``the decoy patient`` or ``patient <CX>``."""

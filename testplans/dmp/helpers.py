@@ -137,7 +137,7 @@ def expect_entries(found: list[Summary], expected: Iterable[str], *, ledger: Led
         return
     others = len(found) - len(judged)
     observed = listing((_entry(ledger, s) for s in judged), "no entry") + (
-        f", and {plural(others, 'entry', 'entries')} of earlier runs" if others else "")
+        f", and {plural(others, 'entry', 'entries')} left aside (registered before this test)" if others else "")
     fail(rule, location, listing((f"{ledger.name(u)} ({status_name(status_of(u))})" if status_of(u)
                                   else ledger.name(u) for u in want), "no entry"), observed,
          f"{what}: {'; '.join(problems)}")
@@ -145,7 +145,8 @@ def expect_entries(found: list[Summary], expected: Iterable[str], *, ledger: Led
 
 def expect_ids(found: Iterable[str], expected: Iterable[str], *, ledger: Ledger, rule: str, location: str,
                what: str) -> None:
-    """``found`` (entryUUIDs, e.g. ObjectRefs) is exactly ``expected``, leaving aside ids of earlier runs."""
+    """``found`` (entryUUIDs, e.g. ObjectRefs) is exactly ``expected``, leaving aside ids registered before
+    this test when the profile fixes the patients."""
     got, want = [i for i in found if i in set(expected) or ledger.judged(i)], set(expected)
     if set(got) == want and len(got) == len(want):
         return

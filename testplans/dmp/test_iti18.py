@@ -245,7 +245,7 @@ def _the_set(client, ledger, result, sub, rule: str, location: str, **kwargs) ->
     expect_entries(packages, [sub.submission_set.uniqueId], ledger=ledger, rule=rule, location=location,
                    what="the submission set", **kwargs)
     ledger.learn(packages)
-    return packages[0]["id"]
+    return next(p["id"] for p in packages if p["uniqueId"] == sub.submission_set.uniqueId)
 
 
 @pytest.mark.requirement("DMP-SQ-SSCONTENTS")
