@@ -2,7 +2,7 @@
 (the fault proof runs the ``source_drimbox`` plan with each and compares).
 
 Each fault swaps one choice of one component, in that module's ``FAULTY`` table: ``report.FAULTY``
-(HL7 trigger, KOS and XDS content), ``rad107.FAULTY`` (WADO-RS) or ``publish.FAULTY`` (outbox)."""
+(HL7 trigger, KOS and XDS content), ``rad107.FAULTY`` (WADO-RS) or ``publish.FAULTY`` (outbox, transport, VIHF)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("missing-retrieve-url", "the KOS lists its series without a Retrieve URL (0008,1190)",
           ("SRC-KOS-URL",)),
     Fault("wrong-format-code", "the KOS DocumentEntry carries the deprecated formatCode "
-          "urn:ihe:rad:1.2.840.10008.5.1.4.1.1.88.59", ("SRC-XDS-FORMAT",)),
+          "urn:ihe:rad:1.2.840.10008.5.1.4.1.1.88.59, which the DMP refuses", ("SRC-XDS-FORMAT", *REFUSED)),
     Fault("kos-patient-mismatch", "the KOS carries the RIS's local patient id instead of the report's INS",
           ("SRC-KOS-PAT",)),
     Fault("no-token-check", "WADO-RS answers without checking the bearer token at Pro Santé Connect",
@@ -60,6 +60,10 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "General module)", ("SRC-KOS-IOD",)),
     Fault("kos-without-order-issuer", "the KOS Referenced Request carries the placer order number without its "
           "issuer (Order Placer Identifier Sequence)", ("SRC-KOS-REQ",)),
+    Fault("language-code-fr", "the KOS DocumentEntry's languageCode is fr (ISO 639-1 alone) instead of fr-FR",
+          ("SRC-XDS-META",)),
+    Fault("pnr-without-mtom", "RAD-68 is sent as a plain SOAP 1.2 message, the KOS base64 inside it, not as "
+          "MTOM/XOP", ("SRC-XDS-TRANSPORT",)),
     # ... and those the DMP refuses, which also break the outcome requirements SRC-XDS-ACCEPTED / -VALID
     Fault("no-modality-event-code", "the KOS DocumentEntry's eventCodeList carries the anatomic region only, not "
           "the modality", ("SRC-XDS-EVENT", *REFUSED)),
@@ -69,6 +73,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "(<INS>^^^&<OID>&ISO instead of ...^NH)", ("SRC-XDS-PATIENT", *REFUSED)),
     Fault("kos-changed-after-signing", "the KOS is stamped again after Signature01 digested it: the signature's "
           "manifest no longer gives its SHA-1", ("SRC-XDS-SIGNATURE", *REFUSED)),
+    Fault("vihf-bare-ins", "the VIHF's resource-id is the bare INS instead of the request's patient "
+          "(<INS>^^^&<OID>&ISO^NH)", ("SRC-XDS-VIHF", "SRC-XDS-ACCEPTED")),
     # WADO-RS (RAD-107)
     Fault("serves-deleted-study", "WADO-RS keeps serving the images of a study whose KOS was deleted (200 instead "
           "of 410)", ("SRC-WADO-GONE",)),

@@ -89,6 +89,11 @@ def deprecated_format_code(sub: Submission, doc: DocumentEntry) -> None:
     doc.formatCode = replace(doc.formatCode, node=DEPRECATED_KOS_FORMAT)
 
 
+def language_code_fr(sub: Submission, doc: DocumentEntry) -> None:
+    """languageCode ``fr`` (the ISO 639-1 language alone) instead of ``fr-FR``."""
+    doc.languageCode = "fr"
+
+
 def without_modality_event(sub: Submission, doc: DocumentEntry) -> None:
     """eventCodeList without the modality (only the anatomic regions are left)."""
     doc.eventCodes = [c for c in doc.eventCodes if c.coding_scheme != MODALITY_SCHEME]
@@ -136,14 +141,16 @@ Security = Callable[[str], list]  # patient CX -> wsse:Security header elements 
 VIHF_LIFETIME = dt.timedelta(hours=12)  # a queued message may wait for the DMP that long and stay valid
 
 
-def vihf_security(key_pem: bytes | None, cert_pem: bytes | None) -> Security:
-    """VIHF signer (FACTS §3, ``harness.vihf``); no header at all without key and certificate."""
+def vihf_security(key_pem: bytes | None, cert_pem: bytes | None,
+                  resource: Callable[[str], str] = lambda patient: patient) -> Security:
+    """VIHF signer (FACTS §3, ``harness.vihf``); no header at all without key and certificate. ``resource``
+    gives the VIHF's resource-id from the request's patient (itself, by default)."""
     if not key_pem or not cert_pem:
         return lambda patient: []
     from harness.vihf import VihfIdentity, build_vihf
 
     identity = VihfIdentity(lps_id="DRIMCHECK-SOURCE", lps_name="DRIMcheck reference Source")
-    return lambda patient: [build_vihf(identity, patient=patient, key_pem=key_pem, cert_pem=cert_pem,
+    return lambda patient: [build_vihf(identity, patient=resource(patient), key_pem=key_pem, cert_pem=cert_pem,
                                        lifetime=VIHF_LIFETIME)]
 
 
@@ -155,17 +162,41 @@ def delete_message(patient_cx: str, entry_uuid: str, source_id: str, registry: s
     return f'application/soap+xml; charset=UTF-8; action="{ITI57_ACTION}"', env
 
 
-# fault name -> the Outbox settings it swaps (descriptions in simulators.source.faults)
-FAULTY: dict[str, dict[str, object]] = {"gives-up-on-dmp-outage": {"retry": False}}
+def bare_ins(patient: str) -> str:
+    """The INS alone, without its assigning authority and type code (what a VIHF resource-id is not)."""
+    return patient.split("^", 1)[0]
+
+
+@dataclass(frozen=True)
+class PublishBehaviour:
+    """How the Source talks to the DMP; the reference's choices are the defaults, a named fault swaps one
+    field (``FAULTY``)."""
+
+    retry: bool = True  # transport failures and 5xx retried with back-off, never lost
+    mtom: bool = True  # RAD-68 as SOAP 1.2 + MTOM/XOP (IHE ITI TF-2b §3.41.5.1)
+    vihf_patient: Callable[[str], str] = lambda patient: patient  # VIHF resource-id: the request's patientId
+
+
+# fault name -> the PublishBehaviour fields it swaps (descriptions in simulators.source.faults)
+FAULTY: dict[str, dict[str, object]] = {
+    "gives-up-on-dmp-outage": {"retry": False},
+    "pnr-without-mtom": {"mtom": False},
+    "vihf-bare-ins": {"vihf_patient": bare_ins},
+}
+
+
+def publish_behaviour_for(fault: str | None) -> PublishBehaviour:
+    """The reference's behaviour with ``fault``'s swap, if it is one of this module's."""
+    return replace(PublishBehaviour(), **FAULTY.get(fault or "", {}))
 
 
 class Outbox:
     """Sends queued messages in order; retries transport failures with back-off until they get through
-    (``retry=False``: the first failure is final, what the fault ``gives-up-on-dmp-outage`` does)."""
+    (``retry=False``: the first failure is final). ``mtom=False`` sends RAD-68 as plain SOAP (base64 inline)."""
 
     def __init__(self, store: SourceStore, *, initial: float, maximum: float, timeout: float,
-                 retry: bool = True) -> None:
-        self.store, self.initial, self.maximum, self.retry = store, initial, maximum, retry
+                 retry: bool = True, mtom: bool = True) -> None:
+        self.store, self.initial, self.maximum, self.retry, self.mtom = store, initial, maximum, retry, mtom
         self._client = XdsClient("", "", actor=ACTOR, timeout=timeout)
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -191,7 +222,7 @@ class Outbox:
 
     def publish_pnr(self, url: str, sub: Submission, study_uid: str, security: Security = lambda p: []) -> int:
         patient = sub.submission_set.patientId if sub.submission_set else ""
-        ctype, body = build_pnr_message(sub, mtom=True, to=url, header_extra=security(patient or ""))
+        ctype, body = build_pnr_message(sub, mtom=self.mtom, to=url, header_extra=security(patient or ""))
         return self.put("pnr", url, ctype, body, study_uid)
 
     def _run(self) -> None:

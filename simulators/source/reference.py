@@ -18,8 +18,7 @@ from simulators.source.config import SourceConfig
 from simulators.source.faults import FAULTS
 from simulators.source.kos import ImageRef
 from simulators.source.mllp import MllpListener
-from simulators.source.publish import FAULTY as OUTBOX_FAULTY
-from simulators.source.publish import Outbox, vihf_security
+from simulators.source.publish import Outbox, publish_behaviour_for, vihf_security
 from simulators.source.rad107 import PacsWeb, Rad107App
 from simulators.source.report import ReportProcessor, image_refs
 from simulators.source.store import SourceStore
@@ -125,8 +124,9 @@ class Reference:
         config.workdir.mkdir(parents=True, exist_ok=True)
         self.config = config
         self.store = SourceStore(config.workdir / "source.sqlite")
+        publishing = publish_behaviour_for(config.fault)
         self.outbox = Outbox(self.store, initial=config.retry_initial, maximum=config.retry_max,
-                             timeout=config.http_timeout, **OUTBOX_FAULTY.get(config.fault or "", {}))
+                             timeout=config.http_timeout, retry=publishing.retry, mtom=publishing.mtom)
         introspector = Introspector(config.psc_introspect, config.psc_client_id, config.psc_client_secret) \
             if config.psc_introspect else None
         if config.pacs_retrieve not in ("dicomweb", "cget"):
@@ -146,7 +146,7 @@ class Reference:
             self.processor = ReportProcessor(
                 self.store, self.outbox, pacs_finder(config), lambda: config.public_base, config.dmp_registry,
                 config.dmp_repository, config.institution, config.source_id, config.fault,
-                vihf_security(config.vihf_key, config.vihf_cert), config.signer())
+                vihf_security(config.vihf_key, config.vihf_cert, publishing.vihf_patient), config.signer())
             self.mllp = MllpListener(lambda raw: self._on_message(raw), host=host, port=mllp_port)
             self.outbox.start()
         except BaseException:

@@ -48,6 +48,7 @@ from simulators.source.publish import (
     Security,
     delete_message,
     deprecated_format_code,
+    language_code_fr,
     patient_without_type_code,
     pnr_submission,
     restamped_after_signing,
@@ -481,6 +482,7 @@ FAULTY: dict[str, dict[str, object]] = {
     "refid-without-study": {"alter_submission": without_study_reference},
     "patient-id-without-type-code": {"alter_submission": patient_without_type_code},
     "kos-changed-after-signing": {"alter_submission": restamped_after_signing},
+    "language-code-fr": {"alter_submission": language_code_fr},
 }
 
 

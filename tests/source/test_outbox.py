@@ -124,3 +124,28 @@ def test_gives_up_fault_marks_the_first_failure_final(tmp_path):
     [item] = store.items()
     assert (item.state, item.attempts, item.last_error) == ("failed", 1, "down")
     store.close()
+
+
+def test_without_mtom_the_pnr_is_plain_soap(tmp_path):
+    ex = M.exam("unit-outbox-plain", series=1, instances=1)
+    store = SourceStore(tmp_path / "s.sqlite")
+    Outbox(store, initial=0.5, maximum=4.0, timeout=1, mtom=False).publish_pnr("http://dmp.test/repository",
+                                                                              _submission(ex), ex.study_uid)
+    [item] = store.items()
+    assert item.content_type.startswith("application/soap+xml") and b"xop:Include" not in item.body
+    store.close()
+
+
+def test_vihf_resource_is_the_requests_patient_unless_swapped():
+    from harness.vihf import RESOURCE_ID, throwaway_pki
+    from simulators.source.publish import bare_ins, publish_behaviour_for, vihf_security
+
+    pki = throwaway_pki("unit VIHF")
+    patient = "279035121518989^^^&1.2.250.1.213.1.4.10&ISO^NH"
+    good = vihf_security(pki.key_pem, pki.cert_pem)(patient)[0]
+    bad = vihf_security(pki.key_pem, pki.cert_pem, publish_behaviour_for("vihf-bare-ins").vihf_patient)(patient)[0]
+
+    def resource(security) -> list[str]:
+        return ["".join(a.itertext()).strip() for a in security.iter("{*}Attribute") if a.get("Name") == RESOURCE_ID]
+
+    assert resource(good) == [patient] and resource(bad) == [bare_ins(patient)]

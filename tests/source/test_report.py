@@ -305,6 +305,7 @@ def test_deleting_an_unknown_study_is_refused(tmp_path, ex):
                                                 if c.coding_scheme == "1.2.250.1.213.1.1.5.618"] == []),
     ("refid-without-study", lambda ds, sub: [v.rsplit("^", 1)[1] for v in sub.documents[0].referenceIdList] ==
      ["urn:ihe:iti:xds:2013:accession", "urn:ihe:iti:xds:2013:order"]),
+    ("language-code-fr", lambda ds, sub: sub.documents[0].languageCode == "fr"),
     ("patient-id-without-type-code", lambda ds, sub: {d.patientId for d in sub.documents} ==
      {sub.submission_set.patientId} and not sub.submission_set.patientId.endswith("^NH")),
 ])
