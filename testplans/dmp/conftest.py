@@ -14,7 +14,7 @@ import itertools
 import random
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,16 @@ class Dmp:
     patients: list[str] | None
     vihf_key: bytes | None = None  # PEM key + certificate the SUT trusts for VIHF signatures
     vihf_cert: bytes | None = None
+    http: dict[str, Any] = field(default_factory=dict)  # TLS of the requests (SutProfile.http_kwargs)
+
+    def session(self) -> Any:
+        """A capturing HTTP session that reaches an https:// DMP with the profile's tls settings."""
+        from harness.capture import capturing_session
+
+        session = capturing_session("harness:dmp-plan", protocol="soap")
+        for key, value in self.http.items():
+            setattr(session, key, value)
+        return session
 
 
 @pytest.fixture(scope="session")
@@ -61,15 +71,12 @@ def dmp(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dmp]:
             yield Dmp(ref.endpoints["registry"], ref.endpoints["repository"],
                       ref.endpoints["repository_unique_id"], None, ref.vihf_pki.key_pem, ref.vihf_pki.cert_pem)
         return
-    ep = sut.endpoints
-    missing = [k for k in ("registry", "repository") if k not in ep]
-    if missing:
-        pytest.fail(f"SUT profile {sut.name}: endpoints.{missing[0]} is required by the dmp plan")
+    ep = sut.endpoints  # drimcheck run refused a profile without registry and repository (PLAN_NEEDS)
     creds = sut.credentials or {}
     key = Path(creds["vihf_key"]).read_bytes() if creds.get("vihf_key") else None
     cert = Path(creds["vihf_cert"]).read_bytes() if creds.get("vihf_cert") else None
     yield Dmp(ep["registry"], ep["repository"], ep.get("repository_unique_id"), sut.options.get("patients"),
-              key, cert)
+              key, cert, sut.http_kwargs())
 
 
 def vihf_provider(key: bytes | None, cert: bytes | None) -> Callable[[str | None], Any] | None:
@@ -85,13 +92,13 @@ def vihf_provider(key: bytes | None, cert: bytes | None) -> Callable[[str | None
 @pytest.fixture(scope="session")
 def client(dmp: Dmp) -> XdsClient:
     return XdsClient(dmp.registry, dmp.repository, actor="harness:dmp-plan",
-                     vihf=vihf_provider(dmp.vihf_key, dmp.vihf_cert))
+                     vihf=vihf_provider(dmp.vihf_key, dmp.vihf_cert), session=dmp.session())
 
 
 @pytest.fixture(scope="session")
 def bare_client(dmp: Dmp) -> XdsClient:
     """A client that sends no VIHF at all."""
-    return XdsClient(dmp.registry, dmp.repository, actor="harness:dmp-plan")
+    return XdsClient(dmp.registry, dmp.repository, actor="harness:dmp-plan", session=dmp.session())
 
 
 _counter = itertools.count()
