@@ -92,9 +92,15 @@ PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
         ("credentials.psc_client_id", "its PSC simulator registers that client, which the Source uses to "
                                       "introspect tokens; default drimbox-source"),
         ("credentials.psc_client_secret", "secret of that client; default source-secret"),
+        ("options.publish_timeout", "seconds a publication is waited for after the ACK AA, and a refused report "
+                                    "watched for a publication that must not come; default 20"),
         *_TLS,
     ],
-    "consumer_drimbox": _TLS,
+    "consumer_drimbox": [
+        ("options.operator", "with driver: operator, how long each step waits (timeout) and a step file (steps) "
+                             "for unattended runs"),
+        *_TLS,
+    ],
     "dmp": [
         ("endpoints.repository_unique_id", "ITI-43 names that repository; without it the plan reads it from "
                                            "ITI-18 answers and DMP-PNR-ATOMIC skips its retrieval check"),

@@ -129,6 +129,7 @@ class Env:
     published: dict[str, Any] = field(default_factory=dict)
     trust: list[bytes] = field(default_factory=list)  # CA(s) of the Source's VIHF / Signature01 signer
     refused: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # rule -> [(study, sent at)]
+    acknowledged: dict[str, list[float]] = field(default_factory=dict)  # study -> when reports of it were sent AA
     current_requirements: tuple[str, ...] = ()  # of the running test (set by an autouse fixture)
 
     def token(self, **kwargs: Any) -> str:
@@ -148,6 +149,8 @@ class Env:
         if study and ack is not None and ack.code in ("AE", "AR"):
             for rid in self.current_requirements:
                 self.refused.setdefault(rid, []).append((study, sent))
+        elif study and ack is not None and ack.code == "AA":
+            self.acknowledged.setdefault(study, []).append(sent)
         return raw, ack
 
 
@@ -182,6 +185,9 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     root = tmp_path_factory.mktemp("source-plan")
     exams = _exams()
     files = _study_files(exams, root / "studies")
+    from testplans.source_drimbox.support import PUBLISH_TIMEOUT, Timing
+
+    Timing.publish = float((sut.options or {}).get("publish_timeout", PUBLISH_TIMEOUT))
     vendor_ca = (sut.credentials or {}).get("vihf_ca")
     pki = throwaway_pki("DRIMcheck Source plan") if sut.reference and not vendor_ca else None
     trust = [Path(vendor_ca).read_bytes()] if vendor_ca else [pki.ca_pem] if pki else []
@@ -289,7 +295,7 @@ def published_request(env: Env, key: str) -> Any:
     nothing reached the DMP, the calling test is inconclusive: that outcome is the finding of SRC-ACK-AA /
     SRC-XDS-ACCEPTED, and what depends on it cannot be judged (STYLE §17)."""
     from harness.checks import inconclusive
-    from testplans.source_drimbox.support import PUBLISH_TIMEOUT
+    from testplans.source_drimbox.support import Timing
 
     pub = publish(env, key)
     if pub.ack is None or pub.ack.code != "AA":
@@ -297,7 +303,7 @@ def published_request(env: Env, key: str) -> Any:
                      f"{'with no acknowledgement' if pub.ack is None else 'MSA-1 ' + pub.ack.code}, so nothing "
                      f"was published (see SRC-ACK-AA)")
     if pub.pnr is None:
-        inconclusive(f"exam {key}: no RAD-68 request reached the DMP within {PUBLISH_TIMEOUT:.0f} s of the "
+        inconclusive(f"exam {key}: no RAD-68 request reached the DMP within {Timing.publish:.0f} s of the "
                      f"ACK AA (see SRC-XDS-ACCEPTED)")
     capture.cite(pub.pnr.exchange)  # the verdict rests on this publication: the report shows it with the test
     return pub.pnr

@@ -22,7 +22,14 @@ from harness.xds.model import DocumentEntry, Submission
 from harness.xds.query import parse_registry_response
 
 DMP_ACTOR = "dmp-simulator"
-PUBLISH_TIMEOUT = 20.0  # seconds a publication is waited for, and the DMP watched for one that must not come
+PUBLISH_TIMEOUT = 20.0  # default of options.publish_timeout
+
+
+class Timing:
+    """Seconds a publication is waited for after the ACK AA, and the DMP watched for one that must not come
+    after a refusal (``options.publish_timeout`` of the profile; set once per plan run by the env fixture)."""
+
+    publish = PUBLISH_TIMEOUT
 SUCCESS = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
 UPDATE_STATUS = "urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus"  # ITI TF-3 §4.2.2.2.9
 _RIM = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
@@ -131,10 +138,10 @@ def dmp_requests(contains: str, since: float = 0.0) -> list[Captured]:
             if e.started >= since and needle in e.request_body.read()]
 
 
-def wait_dmp(contains: str, *, count: int = 1, timeout: float = PUBLISH_TIMEOUT, since: float = 0.0,
+def wait_dmp(contains: str, *, count: int = 1, timeout: float | None = None, since: float = 0.0,
              predicate=lambda c: True) -> list[Captured]:
     """Wait (bounded) until the DMP received ``count`` matching requests; returns what it got."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (Timing.publish if timeout is None else timeout)
     while True:
         found = [c for c in dmp_requests(contains, since) if predicate(c)]
         if len(found) >= count or time.monotonic() >= deadline:

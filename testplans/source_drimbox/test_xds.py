@@ -3,6 +3,8 @@ itself: the full XDS validator under the DMP rules, its VIHF, its Signature01, a
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from fixtures.mutations.goodset import ACC_ISSUER
@@ -10,7 +12,7 @@ from harness.checks import expect, expect_equal, fail
 from harness.soap import ITI41_ACTION
 from testplans.source_drimbox.conftest import publish, published_kos, published_request
 from testplans.source_drimbox.outcomes import expect_signature01, expect_valid_request, expect_vihf
-from testplans.source_drimbox.support import PUBLISH_TIMEOUT
+from testplans.source_drimbox.support import Timing
 
 INS_OID = "1.2.250.1.213.1.4.10"
 
@@ -24,7 +26,7 @@ def test_report_publication_is_accepted_by_the_dmp(env):
     pub = publish(env, "main")
     if pub.ack is not None and pub.ack.code == "AA" and pub.pnr is None:
         fail("SRC-XDS-ACCEPTED", "DMP repository", "a RAD-68 request for the study after the ACK AA",
-             f"nothing within {PUBLISH_TIMEOUT:.0f} s", "a report acknowledged AA must be published")
+             f"nothing within {Timing.publish:.0f} s", "a report acknowledged AA must be published")
     pnr = published_request(env, "main")
     answer = pnr.answer()
     expect(answer.accepted, rule="SRC-XDS-ACCEPTED", location="RegistryResponse/@status",
@@ -134,6 +136,13 @@ def test_published_document_is_the_studys_kos(env):
            location="ExtrinsicObject[@mimeType='application/dicom']", expected="the KOS document and its bytes",
            observed="no application/dicom entry" if entry is None else "no attachment for the entry",
            message="the publication carries the study's KOS")
+    data = pnr.kos_bytes()
+    where = f"ExtrinsicObject[@id='{entry.id}']"
+    expect_equal((entry.hash or "").lower(), hashlib.sha1(data).hexdigest(), rule="SRC-XDS-KOS",
+                 location=f"{where}/Slot[@name='hash']",
+                 message="the entry's hash is the SHA-1 of the KOS it carries (IHE ITI TF-3 §4.2.3.2.11)")
+    expect_equal(str(entry.size), str(len(data)), rule="SRC-XDS-KOS", location=f"{where}/Slot[@name='size']",
+                 message="the entry's size is the KOS's length in bytes (IHE ITI TF-3 §4.2.3.2.19)")
     kos = pnr.kos()
     expect_equal(str(kos.SOPClassUID), "1.2.840.10008.5.1.4.1.1.88.59", rule="SRC-XDS-KOS",
                  location="(0008,0016)", message="the document is a KOS")

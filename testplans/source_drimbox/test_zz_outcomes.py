@@ -18,8 +18,8 @@ from harness.checks import expect, fail, inconclusive, not_applicable
 from testplans.source_drimbox.outcomes import expect_valid_request, expect_vihf
 from testplans.source_drimbox.support import (
     DMP_ACTOR,
-    PUBLISH_TIMEOUT,
     Captured,
+    Timing,
     decode,
     dmp_requests,
     is_pnr,
@@ -70,12 +70,15 @@ def test_a_refused_report_is_never_published(env, rule):
     refused = env.refused.get(rule, [])
     if not refused:
         not_applicable("no report of this kind was refused in this run, so there is nothing to watch")
-    wait = max(sent for _study, sent in refused) + PUBLISH_TIMEOUT - time.time()
+    wait = max(sent for _study, sent in refused) + Timing.publish - time.time()
     if wait > 0:
         time.sleep(wait)
     for study, sent in refused:
-        got = [c for c in dmp_requests(study, since=sent) if is_pnr(c)]
+        # a later report of the same study that the Source acknowledged AA may be published: watch the
+        # refused one until that report was sent
+        until = min([t for t in env.acknowledged.get(study, []) if t > sent], default=float("inf"))
+        got = [c for c in dmp_requests(study, since=sent) if is_pnr(c) and c.exchange.started < until]
         if got:
-            fail(rule, "DMP repository", f"no RAD-68 request for study {study} (watched {PUBLISH_TIMEOUT:.0f} s)",
+            fail(rule, "DMP repository", f"no RAD-68 request for study {study} (watched {Timing.publish:.0f} s)",
                  f"{len(got)} request(s), the first at {_when(got[0])}",
                  "the Source refused the report (AE/AR) and published it all the same")

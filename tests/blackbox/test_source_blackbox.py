@@ -22,6 +22,7 @@ from tests.blackbox.products import campaign, failed, serve, shall_not_passed, v
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "source_drimbox.json"
 REALM = "/auth/realms/esante-wallet/protocol/openid-connect"
+PUBLISH_WAIT = 10  # options.publish_timeout: the reference publishes within a second; a vendor keeps the default
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +56,7 @@ def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path)
                    "actor": "source_drimbox",
                    "endpoints": {"wado_rs": ep["wado_rs"], "mllp": ep["mllp"],
                                  "dicom": {"ae_title": pacs["aet"], "host": pacs["host"], "port": int(pacs["port"])}},
-                   "options": {"ports": {"dmp": dmp, "psc": psc}},
+                   "options": {"ports": {"dmp": dmp, "psc": psc}, "publish_timeout": PUBLISH_WAIT},
                    "credentials": {"vihf_ca": str(pki / "ca.pem")}}
         return campaign(profile, "source_drimbox", folder / "campaign")
 
