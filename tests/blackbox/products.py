@@ -86,6 +86,18 @@ def serve(args: list[str], cwd: Path, timeout: float = 60.0) -> Product:
             product.endpoints.setdefault(parts[0], {})[parts[1]] = parts[2].strip()
 
 
+def write_pki(folder: Path, name: str) -> Path:
+    """A throwaway CA and a signer it issued, as PEM files a product and a profile name:
+    ``ca.pem`` (the trust anchor), ``vihf.key`` and ``vihf.pem`` (the signer's key and certificate)."""
+    from harness.vihf import throwaway_pki
+
+    pki = throwaway_pki(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for file, data in (("ca.pem", pki.ca_pem), ("vihf.key", pki.key_pem), ("vihf.pem", pki.cert_pem)):
+        (folder / file).write_bytes(data)
+    return folder
+
+
 def campaign(profile: dict[str, Any], plan: str, folder: Path, timeout: float = 900,
              quiet: bool = True) -> tuple[int, dict, str]:
     """Write ``profile`` to ``folder/sut.yaml`` and run ``drimcheck run --sut sut.yaml`` from ``folder``

@@ -18,19 +18,14 @@ import pytest
 
 from harness.faults import faults_of
 from harness.servers import free_port
-from harness.vihf import throwaway_pki
-from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts
+from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts, write_pki
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "consumer_drimbox.json"
 
 
 @pytest.fixture(scope="session")
 def consumer_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("consumer-pki")
-    pki = throwaway_pki("black-box Consumer VIHF")
-    for name, data in (("ca.pem", pki.ca_pem), ("vihf.key", pki.key_pem), ("vihf.pem", pki.cert_pem)):
-        (folder / name).write_bytes(data)
-    return folder
+    return write_pki(tmp_path_factory.mktemp("consumer-pki"), "black-box Consumer VIHF")
 
 
 def run_consumer(fault: str | None, pki: Path, folder: Path, driver: str = "reference",

@@ -15,19 +15,14 @@ from pathlib import Path
 import pytest
 
 from harness.faults import faults_of
-from harness.vihf import throwaway_pki
-from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts
+from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts, write_pki
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dmp.json"
 
 
 @pytest.fixture(scope="session")
 def vihf_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("dmp-pki")
-    pki = throwaway_pki("black-box DMP plan VIHF")
-    for name, data in (("ca.pem", pki.ca_pem), ("vihf.key", pki.key_pem), ("vihf.pem", pki.cert_pem)):
-        (folder / name).write_bytes(data)
-    return folder
+    return write_pki(tmp_path_factory.mktemp("dmp-pki"), "black-box DMP plan VIHF")
 
 
 def run_dmp(fault: str | None, pki: Path, folder: Path) -> tuple[int, dict, str]:

@@ -17,8 +17,7 @@ import pytest
 
 from harness.faults import faults_of
 from harness.servers import free_port
-from harness.vihf import throwaway_pki
-from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts
+from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts, write_pki
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "source_drimbox.json"
 REALM = "/auth/realms/esante-wallet/protocol/openid-connect"
@@ -27,11 +26,7 @@ PUBLISH_WAIT = 10  # options.publish_timeout: the reference publishes within a s
 
 @pytest.fixture(scope="session")
 def pki_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("source-pki")
-    pki = throwaway_pki("black-box Source VIHF")
-    for name, data in (("ca.pem", pki.ca_pem), ("vihf.key", pki.key_pem), ("vihf.pem", pki.cert_pem)):
-        (folder / name).write_bytes(data)
-    return folder
+    return write_pki(tmp_path_factory.mktemp("source-pki"), "black-box Source VIHF")
 
 
 @pytest.fixture(scope="session")

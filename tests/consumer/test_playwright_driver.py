@@ -19,8 +19,7 @@ import pytest
 
 pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[browser]')")
 
-from harness.vihf import throwaway_pki
-from tests.blackbox.products import shall_not_passed
+from tests.blackbox.products import shall_not_passed, write_pki
 from tests.blackbox.test_consumer_blackbox import run_consumer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "consumer_driver_playwright.py"
@@ -48,11 +47,7 @@ def example() -> ModuleType:
 @pytest.fixture(scope="module")
 def vihf_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The VIHF signer given to the Consumer (key, certificate) and its CA given to the plan."""
-    folder = tmp_path_factory.mktemp("consumer-pki")
-    pki = throwaway_pki("Playwright-driven Consumer VIHF")
-    for name, data in (("ca.pem", pki.ca_pem), ("vihf.key", pki.key_pem), ("vihf.pem", pki.cert_pem)):
-        (folder / name).write_bytes(data)
-    return folder
+    return write_pki(tmp_path_factory.mktemp("consumer-pki"), "Playwright-driven Consumer VIHF")
 
 
 def test_playwright_driver_passes_the_consumer_plan(example, vihf_pki, tmp_path, monkeypatch):
