@@ -22,10 +22,19 @@ from harness.validators import FileReport, ValidationOptions, validate_files
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="drimcheck validate",
-                                     description="Validate KOS, XDS messages, CR-IMG CDA and HL7 v2 files.")
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser = argparse.ArgumentParser(
+        prog="drimcheck validate", description="Validate KOS, XDS messages, CR-IMG CDA and HL7 v2 files.",
+        epilog="examples:\n  drimcheck validate kos.dcm pnr.xml cr-img.xml oru.hl7\n"
+               "  drimcheck validate --with cr-img.xml --with oru.hl7 kos.dcm   # cross-document checks\n"
+               "  drimcheck validate --schematron CI-SIS_IMG-CR-IMG_2024.01.sch cr-img.xml\n"
+               "exit status: 0 no error finding, 1 an error finding, 2 a file cannot be read",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                        help="KOS (.dcm or DICOM as XML), XDS message (SOAP, MTOM package), CR-IMG CDA, HL7 v2; "
+                             "the kind is detected")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text: one verdict per file with its findings and the rule sets that ran (default); "
+                             "json: the same as a document")
     parser.add_argument("--profile", choices=("xds", "dmp"), default="dmp",
                         help="xds: IHE rules only; dmp: IHE + CI-SIS / DMP rules (default)")
     parser.add_argument("--with", dest="with_files", nargs="+", type=Path, default=[], metavar="FILE",
