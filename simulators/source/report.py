@@ -233,10 +233,15 @@ class ReportProcessor:
         return Outcome("AA", actions=[f"KOS {k.sop_uid} deleted: {why}" for k in current])
 
     def _cancel(self, msg: Message) -> Outcome:
-        """OMI^O23 ORC-1 CA: the exam is cancelled; IPC-3 names the study (FACTS §4)."""
+        """OMI^O23: ORC-1 CA (cancel request), OC or DC cancels the exam named by IPC-3; a new order (NW) or a
+        status change (SC) is acknowledged with nothing to do, since a KOS is published on the report
+        (HL7 v2.5 §4.5.1 and Table 0119; IG-hl7v2 OMI^O23; ANS DRIM-M_DATA informatif/HL7v2 OMI^O23 Sample)."""
         orc, ipc = msg.first("ORC"), msg.first("IPC")
-        if orc is None or orc.get(1) != "CA":
-            raise Rejected("AR", "201", "OMI^O23 is handled only as a cancellation (ORC-1 CA)")
+        control = orc.get(1) if orc is not None else ""
+        if control in ("NW", "SC"):
+            return Outcome("AA", actions=[f"order {control} noted: nothing to publish before its report"])
+        if control not in ("CA", "OC", "DC"):
+            raise Rejected("AR", "201", f"OMI^O23 ORC-1 {control or '(empty)'} is not handled: NW, SC, CA, OC or DC")
         if ipc is None or not ipc.get(3):
             raise Rejected("AR", "101", "IPC-3 (Study Instance UID) is required")
         if not self.behaviour.honour_cancel:

@@ -396,3 +396,15 @@ def test_kos_changed_after_signing_fault_keeps_hash_and_size_true_but_not_the_si
     assert kos.hash == hashlib.sha1(data).hexdigest() and int(kos.size) == len(data)
     signature = next(v for k, v in sub.document_bytes.items() if k != kos.id)
     assert base64.b64encode(hashlib.sha1(data).digest()) not in signature
+
+
+@pytest.mark.parametrize(("control", "code"), [("NW", "AA"), ("SC", "AA"), ("OC", "AA"), ("XO", "AR")])
+def test_omi_orders_that_are_not_cancellations(tmp_path, ex, control, code):
+    """A new order (ORC-1 NW, as the ANS OMI^O23 sample) or a status change is acknowledged with nothing
+    done; OC cancels like CA; a change order the Source does not handle is refused, never guessed."""
+    proc, store = processor(tmp_path, images_of(ex))
+    assert proc.handle(M.oru(ex)).code == "AA"
+    out = proc.handle(M.omi_cancel(ex).replace(b"ORC|CA|", f"ORC|{control}|".encode()))
+    assert out.code == code, out.text
+    [kos] = store.kos_of_study(ex.study_uid)
+    assert kos.status == ("deleted" if control == "OC" else CURRENT)
