@@ -127,3 +127,20 @@ def shall_not_passed(results: dict) -> dict[str, str]:
     no SHALL not applicable, not run or inconclusive)."""
     return {r["id"]: r["verdict"] for r in results["requirements"]
             if r["level"] == "SHALL" and r["verdict"] not in ("passed", "not_tested")}
+
+
+def expect_clean(run: tuple[int, dict, str], golden: Path) -> None:
+    """A clean product: exit 0, every SHALL passed (or not tested for its catalog reason), and the verdicts of
+    the in-process run of the same plan (``tests/golden``): both forms of the proof agree."""
+    code, results, output = run
+    assert shall_not_passed(results) == {}, output
+    assert code == 0, output
+    expected = json.loads(golden.read_text(encoding="utf-8"))["requirements"]
+    assert verdicts(results) == expected, "the black-box run and the in-process run disagree"
+
+
+def expect_fault(run: tuple[int, dict, str], breaks: tuple[str, ...]) -> None:
+    """A product with one named fault: exit 1, failing exactly the requirements the fault names."""
+    code, results, output = run
+    assert failed(results) == set(breaks), output
+    assert code == 1, output

@@ -9,13 +9,12 @@ trusts for VIHF signatures), as an operator configures a registry/repository, an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from harness.faults import faults_of
-from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts, write_pki
+from tests.blackbox.products import campaign, expect_clean, expect_fault, serve, write_pki
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dmp.json"
 
@@ -40,16 +39,9 @@ def run_dmp(fault: str | None, pki: Path, folder: Path) -> tuple[int, dict, str]
 
 
 def test_clean_dmp_passes_every_shall(vihf_files, tmp_path):
-    code, results, output = run_dmp(None, vihf_files, tmp_path)
-    assert shall_not_passed(results) == {}, output
-    assert code == 0, output
-    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))["requirements"]
-    assert verdicts(results) == golden, "the black-box run and the in-process run disagree"
+    expect_clean(run_dmp(None, vihf_files, tmp_path), GOLDEN)
 
 
 @pytest.mark.parametrize("fault", sorted(faults_of("dmp")))
 def test_each_fault_fails_exactly_its_requirements(fault, vihf_files, tmp_path):
-    expected = set(faults_of("dmp")[fault].breaks)
-    code, results, output = run_dmp(fault, vihf_files, tmp_path)
-    assert failed(results) == expected, output
-    assert code == 1, output
+    expect_fault(run_dmp(fault, vihf_files, tmp_path), faults_of("dmp")[fault].breaks)

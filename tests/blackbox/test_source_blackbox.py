@@ -10,14 +10,13 @@ The PACS is a ``drimcheck serve pacs`` process shared by the cases of one worker
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from harness.faults import faults_of
 from harness.servers import free_port
-from tests.blackbox.products import campaign, failed, serve, shall_not_passed, verdicts, write_pki
+from tests.blackbox.products import campaign, expect_clean, expect_fault, serve, write_pki
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "source_drimbox.json"
 REALM = "/auth/realms/esante-wallet/protocol/openid-connect"
@@ -57,16 +56,9 @@ def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path)
 
 
 def test_clean_source_passes_every_shall(pacs, pki_files, tmp_path):
-    code, results, output = run_source(None, pacs, pki_files, tmp_path)
-    assert shall_not_passed(results) == {}, output
-    assert code == 0, output
-    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))["requirements"]
-    assert verdicts(results) == golden, "the black-box run and the in-process run disagree"
+    expect_clean(run_source(None, pacs, pki_files, tmp_path), GOLDEN)
 
 
 @pytest.mark.parametrize("fault", sorted(faults_of("source_drimbox")))
 def test_each_fault_fails_exactly_its_requirements(fault, pacs, pki_files, tmp_path):
-    expected = set(faults_of("source_drimbox")[fault].breaks)
-    code, results, output = run_source(fault, pacs, pki_files, tmp_path)
-    assert failed(results) == expected, output
-    assert code == 1, output
+    expect_fault(run_source(fault, pacs, pki_files, tmp_path), faults_of("source_drimbox")[fault].breaks)
