@@ -176,7 +176,7 @@ def _signature_findings(assertion: etree._Element, trust_store: list[bytes], now
     if not (leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc):
         return [error("DMP-VIHF-002", loc, "the signing certificate is outside its validity period",
                       found=f"{leaf.not_valid_before_utc} .. {leaf.not_valid_after_utc}")]
-    if not any(_issued_by(leaf, ca) for ca in trust_store):
+    if not any(issued_by(leaf, ca) for ca in trust_store):
         return [error("DMP-VIHF-002", loc, "the signing certificate is not issued by a trusted CA",
                       found=leaf.issuer.rfc4514_string())]
     try:
@@ -187,7 +187,8 @@ def _signature_findings(assertion: etree._Element, trust_store: list[bytes], now
     return []
 
 
-def _issued_by(leaf: x509.Certificate, ca_pem: bytes) -> bool:
+def issued_by(leaf: x509.Certificate, ca_pem: bytes) -> bool:
+    """Whether one of the PEM CA certificates in ``ca_pem`` signed ``leaf`` directly."""
     try:
         for ca in x509.load_pem_x509_certificates(ca_pem):
             try:

@@ -16,7 +16,7 @@ from cryptography import x509
 
 from harness.checks import expect, expect_no_errors, fail, inconclusive
 from harness.soap import ITI41_ACTION, ITI57_ACTION, decode_message
-from harness.vihf import verify_vihf
+from harness.vihf import issued_by, verify_vihf
 from harness.xds.dsig import verify as verify_signature
 from harness.xds.validate import validate_message
 from harness.xmlsafe import parse_xml
@@ -81,17 +81,7 @@ def expect_signature01(env: Any, pnr: Captured) -> None:
     if env.trust:
         cert_text = root.findtext(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate") or ""
         leaf = x509.load_der_x509_certificate(base64.b64decode("".join(cert_text.split())))
-        expect(any(_issued_by(leaf, ca) for ca in env.trust), rule="SRC-XDS-SIGNATURE",
+        expect(any(issued_by(leaf, ca) for ca in env.trust), rule="SRC-XDS-SIGNATURE",
                location="Signature01/KeyInfo/X509Certificate", expected="a certificate issued by the CA of the "
                "SUT profile (credentials.vihf_ca)", observed=f"issued by {leaf.issuer.rfc4514_string()}",
                message="Signature01 is signed by a certificate the DMP does not trust")
-
-
-def _issued_by(leaf: x509.Certificate, ca_pem: bytes) -> bool:
-    for ca in x509.load_pem_x509_certificates(ca_pem):
-        try:
-            leaf.verify_directly_issued_by(ca)
-            return True
-        except Exception:  # another CA of the bundle, or a signature that does not verify
-            continue
-    return False
