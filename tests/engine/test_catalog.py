@@ -98,3 +98,16 @@ def test_an_unquoted_hash_in_a_catalog_value_is_refused(tmp_path):
     (tmp_path / "a.yaml").write_text("- id: X-A-1\n  title: verifies over #IHEManifest\n  source: 'quoted #ok'\n")
     assert unquoted_comments(tmp_path) == [
         "a.yaml:2: the title holds ' #', which YAML reads as a comment: quote the value"]
+
+
+def test_coverage_names_the_faults_that_prove_a_requirement_and_the_ratio_per_actor():
+    from harness.coverage import CoverageRow, fault_links, fault_ratio
+    from harness.faults import faults_of
+
+    links = fault_links()
+    fault = faults_of("dmp")["wrong-hash"]
+    assert all("wrong-hash" in links[rid] for rid in fault.breaks)
+    rows = [CoverageRow("A-1", "SHALL", "dmp", "verified", ("t",), "", "s", ("f",)),
+            CoverageRow("A-2", "SHALL", "dmp", "verified", ("t",), "", "s"),
+            CoverageRow("A-3", "SHOULD", "dmp", "verified", ("t",), "", "s")]
+    assert fault_ratio(rows) == {"dmp": (1, 2)}
