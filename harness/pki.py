@@ -238,6 +238,13 @@ def _leaf_names(usage: str, cn: str, dns: Sequence[str], ips: Sequence[str], loo
     return dns, ips
 
 
+def _check_init(base_url: str, days: int) -> None:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", base_url):
+        raise PkiError(f"base URL {base_url!r} is not an http:// or https:// URL")
+    if days <= 0:
+        raise PkiError(f"days must be positive, not {days}")
+
+
 # --------------------------------------------------------------------------- the PKI
 class Pki:
     """A PKI folder. Make one with ``Pki.init``, read one with ``Pki.open``, or ``Pki.ensure`` either way."""
@@ -255,6 +262,7 @@ class Pki:
              days: int = 3650) -> Pki:
         """Create the root and intermediate CAs, the index and an empty CRL in a new or empty ``folder``."""
         folder = Path(folder)
+        _check_init(base_url, days)
         with _locked(folder):
             return cls._create(folder, organisation=organisation, base_url=base_url, days=days)
 
@@ -278,6 +286,7 @@ class Pki:
         folder = Path(folder)
         if (folder / INDEX).is_file():
             return cls.open(folder)
+        _check_init(init_kwargs.get("base_url", "http://127.0.0.1:8088"), init_kwargs.get("days", 3650))
         with _locked(folder):
             if (folder / INDEX).is_file():
                 return cls.open(folder)
@@ -290,8 +299,6 @@ class Pki:
             raise PkiError(f"{folder} is already a PKI: open it, or choose another folder")
         if [p for p in folder.iterdir() if p.name != LOCK and not p.name.endswith(".tmp")]:
             raise PkiError(f"{folder} is not empty and is not a PKI: choose a new or empty folder")
-        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", base_url):
-            raise PkiError(f"base URL {base_url!r} is not an http:// or https:// URL")
         root_key, inter_key = (rsa.generate_private_key(65537, KEY_SIZE) for _ in range(2))
         root = _ca_certificate(_name(ROOT_CN, ou=CA_OU, o=organisation), root_key, None, days, 1)
         inter = _ca_certificate(_name(INTERMEDIATE_CN, ou=CA_OU, o=organisation), inter_key, (root, root_key),

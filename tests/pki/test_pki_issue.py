@@ -218,3 +218,11 @@ def test_default_folder_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("DRIMCHECK_PKI")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert default_folder() == tmp_path / "cache" / "drimcheck" / "pki"
+
+
+def test_init_arguments_checked_before_anything_is_written(tmp_path):
+    with pytest.raises(PkiError, match="base URL"):
+        Pki.init(tmp_path / "a", base_url="ftp://example.test")
+    with pytest.raises(PkiError, match="days"):
+        Pki.ensure(tmp_path / "b", days=0)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
