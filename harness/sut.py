@@ -36,6 +36,7 @@ REFERENCE_ALIASES = {
 PORT_NAMES = ("dmp", "psc", "pacs", "source", "consumer", "ris")  # keys of options.ports
 # fields holding a file or folder path, resolved against the profile's folder
 PATH_FIELDS = ("credentials.vihf_key", "credentials.vihf_cert", "credentials.vihf_ca",
+               "credentials.evidence_key", "credentials.evidence_cert",
                "tls.ca", "tls.cert", "tls.key", "options.cda_xsd", "options.schematron")
 # keys earlier versions read, and what replaces them
 REPLACED = {"options.dmp_port": "options.ports.dmp", "options.psc_port": "options.ports.psc"}
