@@ -2,7 +2,13 @@
 
 ``report.html`` (self-contained), ``junit.xml``, ``coverage.csv``, ``results.json`` (validated
 against its schema before it is written) and ``evidence.zip`` whose ``MANIFEST.sha256`` lists
-every other file of the campaign, so the agency can check that nothing was altered.
+every other file of the campaign, so the agency can check that nothing was altered, with
+``MANIFEST.sha256.p7s``: a CMS detached signature over the manifest (RFC 5652, see reports.signing).
+
+The signing key is the first SUT profile's ``credentials.evidence_key``/``evidence_cert``, else the
+"evidence" certificate of the default test PKI (harness.pki). When neither can sign, the bundle is
+written unsigned and report.html and results.json (``evidence.problem``) say why: reports are never
+lost to a signing problem.
 """
 
 from __future__ import annotations
@@ -23,14 +29,23 @@ import jinja2
 
 from reports.render import render_body
 from reports.results import load_exchanges, validate_results
+from reports.signing import MANIFEST_NAME, SIGNATURE_NAME, EvidenceKey, SigningError, sign_manifest
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-MANIFEST_NAME = "MANIFEST.sha256"
 OUTPUT_FILES = ("report.html", "junit.xml", "results.json", "coverage.csv", "evidence.zip")
 
 
-def write_reports(results: dict[str, Any], out: Path, evidence: Path | None = None) -> Path:
-    """Write every report into ``out``; returns the path of report.html."""
+def write_reports(results: dict[str, Any], out: Path, evidence: Path | None = None,
+                  key: EvidenceKey | None = None) -> Path:
+    """Write every report into ``out``; returns the path of report.html.
+
+    ``key`` signs evidence.zip; by default the one :func:`evidence_key` finds for the campaign.
+    ``results`` gains ``evidence`` (who signs, or why nothing does) in what is written.
+    """
+    problem = ""
+    if key is None:
+        key, problem = evidence_key(results)
+    results = {**results, "evidence": evidence_record(key, problem)}
     out.mkdir(parents=True, exist_ok=True)
     evidence = evidence or out / "evidence"
     if evidence.resolve() != (out / "evidence").resolve() and evidence.is_dir():
@@ -41,8 +56,63 @@ def write_reports(results: dict[str, Any], out: Path, evidence: Path | None = No
     _atomic_write(out / "junit.xml", junit_xml(results).encode("utf-8"))
     _atomic_write(out / "coverage.csv", coverage_csv(results).encode("utf-8"))
     _atomic_write(out / "report.html", html_report(results, evidence).encode("utf-8"))
-    write_bundle(out)
+    write_bundle(out, key)
     return out / "report.html"
+
+
+def evidence_key(results: dict[str, Any]) -> tuple[EvidenceKey | None, str]:
+    """The key that signs the campaign's evidence, or None and why none can.
+
+    The first SUT profile (still readable at its recorded path) that sets ``credentials.evidence_key``
+    and ``evidence_cert``; else the "evidence" certificate of the default test PKI.
+    """
+    try:
+        for sut in results["campaign"].get("suts", []):
+            credentials = _profile_credentials(sut)
+            if credentials.get("evidence_key") and credentials.get("evidence_cert"):
+                return EvidenceKey.read(Path(credentials["evidence_key"]), Path(credentials["evidence_cert"]),
+                                        f"profile {sut['source']} (credentials.evidence_key)"), ""
+        return _default_pki_key(), ""
+    except SigningError as exc:
+        return None, str(exc)
+
+
+def _profile_credentials(sut: dict[str, Any]) -> dict[str, Any]:
+    """The credentials of a SUT's profile file, paths absolute; {} for a reference or a profile gone since."""
+    from harness.sut import ProfileError, profile_from_data, read_profile_file
+
+    source = sut.get("source") or ""
+    if sut.get("reference") or not source or not Path(source).is_file():
+        return {}
+    try:
+        path, data = read_profile_file(source)
+    except ProfileError as exc:
+        raise SigningError(f"cannot read its evidence credentials: {exc}") from None
+    return profile_from_data(data, path)[0].credentials
+
+
+def _default_pki_key() -> EvidenceKey:
+    """The "evidence" certificate (CN=DRIMcheck evidence) of the default test PKI, made on first use."""
+    try:
+        from harness import pki
+    except ImportError:
+        raise SigningError("no evidence key: no profile sets credentials.evidence_key and the test PKI "
+                           "(harness.pki) is not installed") from None
+    folder = pki.default_folder()
+    try:
+        network = pki.network_pki(folder)
+    except (OSError, ValueError) as exc:
+        raise SigningError(f"the default test PKI in {folder} cannot be made or read: {exc}") from None
+    return EvidenceKey.read(network.key_path("evidence"), network.cert_path("evidence"),
+                            f"default test PKI {folder}")
+
+
+def evidence_record(key: EvidenceKey | None, problem: str = "") -> dict[str, Any]:
+    """results.json ``evidence``: who signs evidence.zip (``signer``, ``issuer``, ``key_source``) or why not."""
+    if key is None:
+        return {"signed": False, "problem": problem or "no evidence key given"}
+    return {"signed": True, "signature": SIGNATURE_NAME, "format": "CMS detached, SHA-256 (RFC 5652)",
+            "signer": key.subject, "issuer": key.issuer, "key_source": key.source}
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -176,8 +246,9 @@ def coverage_csv(results: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def write_bundle(out: Path) -> Path:
-    """evidence.zip: every file of the campaign folder plus MANIFEST.sha256 over them."""
+def write_bundle(out: Path, key: EvidenceKey | None = None) -> Path:
+    """evidence.zip: every file of the campaign folder, MANIFEST.sha256 over them and, with ``key``,
+    MANIFEST.sha256.p7s: its CMS detached signature (RFC 5652) carrying the signer's chain."""
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "evidence.zip"
                    and not p.name.endswith(".tmp"))
     manifest = []
@@ -191,17 +262,22 @@ def write_bundle(out: Path) -> Path:
                     digest.update(chunk)
             manifest.append(f"{digest.hexdigest()}  {rel}")
             zf.write(path, rel)
-        zf.writestr(MANIFEST_NAME, "\n".join(manifest) + "\n")
+        manifest_bytes = ("\n".join(manifest) + "\n").encode("utf-8")
+        zf.writestr(MANIFEST_NAME, manifest_bytes)
+        if key is not None:
+            zf.writestr(SIGNATURE_NAME, sign_manifest(manifest_bytes, key.key_pem, key.cert_pem))
     os.replace(tmp, out / "evidence.zip")
     return out / "evidence.zip"
 
 
 def verify_bundle(bundle: Path) -> list[str]:
-    """Files whose content no longer matches the manifest (empty list: bundle intact)."""
+    """Files whose content no longer matches the manifest (empty list: bundle intact).
+
+    Hashes only: reports.signing.verify_bundle also checks the signature and its signer."""
     bad = []
     with zipfile.ZipFile(bundle) as zf:
         lines = zf.read(MANIFEST_NAME).decode().splitlines()
-        names = set(zf.namelist()) - {MANIFEST_NAME}
+        names = set(zf.namelist()) - {MANIFEST_NAME, SIGNATURE_NAME}
         listed = set()
         for line in lines:
             digest, rel = line.split("  ", 1)
