@@ -2,6 +2,7 @@
 
 One JSON line per call in ``<workdir>/ModelStat.jsonl``: ``Nombre_Appel`` (always 1, summed by
 the collector), ``Statut_Appel`` (``succes`` | ``erreur``), the time, and the reason of an error.
+:func:`whitelist_record` is the state of the daily whitelist fetch (FACTS §8, "whitelist refresh").
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 SUCCESS, ERROR = "succes", "erreur"
+ABSENT = "absente"  # no whitelist is fetched (allowlist given by hand, or a list read once at start)
 FILE_NAME = "ModelStat.jsonl"
 
 
@@ -40,3 +42,12 @@ class ModelStat:
             if not self.path.exists():
                 return []
             return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def whitelist_record(status: dict | None) -> dict:
+    """The whitelist KPI: the watcher's status with ``Statut_ListeBlanche`` ``succes`` (the last fetch
+    verified), ``erreur`` (it failed: the last good list stays in force) or ``absente`` (no fetch)."""
+    if status is None:
+        return {"Statut_ListeBlanche": ABSENT}
+    ok = status.get("last_success") is not None and status.get("consecutive_failures") == 0
+    return {"Statut_ListeBlanche": SUCCESS if ok else ERROR, **status}
