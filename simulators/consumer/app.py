@@ -4,8 +4,8 @@ Routes (one per step of the professional's path, FACTS §1 and §6):
 ``POST /context`` contextual call -> 303 to ``/exams/<ctx>``; ``GET /exams/<ctx>`` history (PSC
 login first); ``GET /auth/redirect`` PSC callback; ``GET /exams/<ctx>/<uid>`` exam page (series,
 viewer link, import action); ``POST /exams/<ctx>/<uid>/import`` retrieval + import;
-``GET /kpi`` ModelStat records; ``GET /health``. Pages carry ``data-*`` attributes so a test bed
-reads them without scraping prose.
+``GET /kpi`` ModelStat records; ``GET /kpi/whitelist`` the state of the fetched whitelist;
+``GET /health``. Pages carry ``data-*`` attributes so a test bed reads them without scraping prose.
 """
 
 from __future__ import annotations
@@ -136,6 +136,11 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
     @app.get("/kpi")
     def kpi_records() -> Response:
         return jsonify(state.kpi.entries())
+
+    @app.get("/kpi/whitelist")
+    def kpi_whitelist() -> Response:
+        status = state.config.whitelist_status
+        return jsonify(kpi.whitelist_record(status() if status else None))
 
     @app.post("/context")
     def contextual_call() -> Response:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Transfer syntaxes this Consumer can decode (pylibjpeg, pyjpegls, openjpeg, pydicom RLE), with the
 # q-value it sends for each in Accept (FACTS §5: lossless first, then lossy, explicit VR last resort).
@@ -31,6 +33,8 @@ class ConsumerConfig:
     public_url: str = ""  # this Consumer's base URL, for the PSC redirect_uri (set when it listens)
     allowed_hosts: tuple[str, ...] = ()  # DRIMbox whitelist: host[:port] the Consumer may retrieve from
     viewers: dict[str, str] = field(default_factory=dict)  # DRIMbox host -> its viewer host (whitelist vi)
+    # the state of the fetched whitelist (harness.whitelist_watch.WhitelistWatcher.status), for the KPI
+    whitelist_status: Callable[[], dict[str, Any]] | None = None
     pacs: str = ""  # local PACS "AET@host:port" for the import
     calling_aet: str = "DRIMCONSUMER"
     accept: tuple[tuple[str, float], ...] = DEFAULT_ACCEPT

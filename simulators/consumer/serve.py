@@ -2,7 +2,9 @@
 
 Options: ``--dmp-registry URL --dmp-repository URL --psc-issuer URL --pacs AET@host:port
 --allow-host HOST[:PORT]`` (repeatable) and ``--whitelist XML [--whitelist-ca PEM]`` (the signed ANS
-list of DRIMboxes) make the allowlist; ``--consumer-workdir DIR``, ``--accept TS=Q``,
+list of DRIMboxes, read once) make the allowlist; ``--whitelist-url URL --whitelist-ca PEM
+[--whitelist-interval SECONDS]`` fetches the list at start and on that schedule, the allowlist following
+the last list that verified (state at ``GET /kpi/whitelist``); ``--consumer-workdir DIR``, ``--accept TS=Q``,
 ``--consumer-fault NAME``, ``--vihf-key PEM --vihf-cert PEM`` (the structure's certificate that
 signs the VIHF), ``--psc-client ID:SECRET``. Without ``--dmp-registry`` the Consumer starts its own DMP simulator,
 PSC simulator and embedded PACS (a demo on one machine). ``--port`` / ``--host`` come from the CLI.
@@ -11,13 +13,15 @@ PSC simulator and embedded PACS (a demo on one machine). ``--port`` / ``--host``
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from pathlib import Path
 
+from harness.whitelist import Whitelist, WhitelistError, load_whitelist
+from harness.whitelist_watch import WhitelistWatcher
 from simulators.consumer import reference
 from simulators.consumer.config import DEFAULT_ACCEPT, ConsumerConfig
 from simulators.consumer.faults import FAULTS
 from simulators.consumer.reference import Reference
-from simulators.consumer.whitelist import WhitelistError, load_whitelist
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ANS ListeBlancheDRIM-M (signed): its db hosts join the allowlist; refused if "
                              "unsigned or altered")
     parser.add_argument("--whitelist-ca", type=Path, action="append", default=[], metavar="PEM",
-                        help="CA that must have issued the whitelist's signing certificate (repeatable)")
+                        help="CA the whitelist's signing certificate must chain to (repeatable)")
+    _add_whitelist_watch(parser)
     parser.add_argument("--vihf-key", type=Path, default=None, metavar="PEM",
                         help="private key of the structure's certificate that signs the VIHF (unsigned without it)")
     parser.add_argument("--vihf-cert", type=Path, default=None, metavar="PEM", help="certificate of --vihf-key")
@@ -43,6 +48,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept", action="append", default=[], metavar="TS=Q",
                         help="transfer syntax the Consumer asks for, with its q-value (repeatable; default: "
                              "every syntax it decodes, lossless first)")
+
+
+def _add_whitelist_watch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--whitelist-url", default=None, metavar="URL",
+                        help="fetch the signed whitelist from URL (https://, or a file) at start and every "
+                             "--whitelist-interval; needs --whitelist-ca; a list that does not verify leaves the "
+                             "last good one in force")
+    parser.add_argument("--whitelist-interval", type=float, default=86400.0, metavar="SECONDS",
+                        help="seconds between two fetches of --whitelist-url (default 86400, the ANS daily refresh)")
+    parser.add_argument("--whitelist-crl", default=None, metavar="FILE|URL",
+                        help="CRL of the whitelist signer's CA, read again at each fetch")
+    parser.add_argument("--whitelist-tls-ca", type=Path, default=None, metavar="PEM",
+                        help="CA bundle that verifies the https:// server of --whitelist-url (default: system CAs)")
 
 
 def parse_accept_option(values: list[str]) -> tuple[tuple[str, float], ...]:
@@ -74,14 +92,54 @@ def allowlist(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str, str]
     return tuple(hosts), viewers
 
 
+def whitelist_watcher(args: argparse.Namespace) -> WhitelistWatcher | None:
+    """The watcher of --whitelist-url (not started), or None; SystemExit naming a bad option."""
+    if not args.whitelist_url:
+        return None
+    if args.whitelist is not None:
+        raise SystemExit("drimcheck serve consumer: --whitelist and --whitelist-url exclude each other")
+    if not args.whitelist_ca:
+        raise SystemExit("drimcheck serve consumer: --whitelist-url needs --whitelist-ca PEM (the list is trusted "
+                         "only through its signer's CA)")
+    if not args.whitelist_interval > 0:
+        raise SystemExit(f"drimcheck serve consumer: --whitelist-interval {args.whitelist_interval}: expected "
+                         "a number of seconds above 0")
+    try:
+        cas = tuple(p.read_bytes() for p in args.whitelist_ca)
+    except OSError as exc:
+        raise SystemExit(f"drimcheck serve consumer: --whitelist-ca {exc.filename}: {exc.strerror}") from None
+    return WhitelistWatcher(args.whitelist_url, cas, interval=timedelta(seconds=args.whitelist_interval),
+                            crl=args.whitelist_crl,
+                            verify_tls=str(args.whitelist_tls_ca) if args.whitelist_tls_ca else True)
+
+
+def follow_whitelist(config: ConsumerConfig, watcher: WhitelistWatcher, static_hosts: tuple[str, ...]) -> None:
+    """Make the Consumer's allowed hosts and viewers follow the watcher's list in force, its status the KPI."""
+    def apply(wl: Whitelist) -> None:
+        config.viewers = {d.db.lower(): d.vi for d in wl.domains if d.db and d.vi}
+        config.allowed_hosts = static_hosts + wl.hosts
+
+    watcher.on_change = apply
+    config.whitelist_status = watcher.status
+
+
+def _with_watcher(ref: Reference, watcher: WhitelistWatcher | None, hosts: tuple[str, ...]) -> Reference:
+    if watcher is not None:
+        follow_whitelist(ref.config, watcher, hosts)
+        ref._cleanups.append(watcher.stop)  # Reference.stop runs its cleanups after stopping the server
+        watcher.start()
+    return ref
+
+
 def start(args: argparse.Namespace) -> Reference:
     hosts, viewers = allowlist(args)
+    watcher = whitelist_watcher(args)
     if not args.dmp_registry:
         ref = reference.start_reference(args.consumer_fault, args.consumer_workdir, port=args.port or 0,
                                         host=args.host or "127.0.0.1")
         ref.config.allowed_hosts, ref.config.viewers = hosts, viewers
         ref.config.accept = parse_accept_option(args.accept)
-        return ref
+        return _with_watcher(ref, watcher, hosts)
     missing = [f"--{n.replace('_', '-')}" for n in ("dmp_repository", "psc_issuer") if not getattr(args, n)]
     if missing:
         raise SystemExit(f"drimcheck serve consumer: {', '.join(missing)} required with --dmp-registry")
@@ -94,4 +152,4 @@ def start(args: argparse.Namespace) -> Reference:
                             accept=parse_accept_option(args.accept), client_id=client_id, client_secret=secret,
                             vihf_key=args.vihf_key.read_bytes() if args.vihf_key else None,
                             vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None)
-    return reference.start(config, port=args.port or 0, host=args.host or "127.0.0.1")
+    return _with_watcher(reference.start(config, port=args.port or 0, host=args.host or "127.0.0.1"), watcher, hosts)
