@@ -388,7 +388,10 @@ def capturing_session(actor: str, protocol: str = "http") -> Any:
     """
     import requests
 
+    from harness.tls import trust
+
     session = requests.Session()
+    session.verify = trust()  # the system's CAs and the campaign's test PKI (harness.tls.add_trusted)
 
     def _hook(response: Any, *args: Any, **kwargs: Any) -> Any:
         req = response.request

@@ -22,7 +22,7 @@ from typing import Any
 from harness import __version__
 
 EXIT_HARNESS = 2
-SIMULATORS = ("dmp", "source", "consumer", "psc", "pacs", "ris")
+SIMULATORS = ("dmp", "source", "consumer", "psc", "pacs", "ris", "pki")
 SERVE_EPILOG = """simulators:
   dmp       XDS.b registry + repository (ITI-41/RAD-68, ITI-18, ITI-43, ITI-57, VIHF)
   source    the reference Source DRIMbox (HL7 v2 over MLLP, KOS, RAD-68, WADO-RS)
@@ -30,6 +30,7 @@ SERVE_EPILOG = """simulators:
   psc       Pro Santé Connect (OpenID Connect provider, token introspection)
   pacs      embedded PACS (C-STORE, C-FIND, C-MOVE, C-GET, DICOMweb)
   ris       RIS (sends HL7 v2 messages over MLLP)
+  pki       test PKI: OCSP responder, CRL and CA downloads over plain HTTP (C17)
   all       every actor wired to the others (--demo publishes a fixture exam)
 
 examples:
@@ -134,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.profile_cmd import add_parser as add_profile_parser
 
     add_profile_parser(sub)
+    from harness.pki_cmd import add_parser as add_pki_parser
+    from harness.whitelist_cmd import add_parser as add_whitelist_parser
+    from reports.verify_cmd import add_parser as add_verify_parser
+
+    add_pki_parser(sub)
+    add_whitelist_parser(sub)
+    add_verify_parser(sub)
     return parser
 
 

@@ -71,7 +71,7 @@ def snapshot() -> Snapshot:
 
 
 def _owner_running(thread: threading.Thread) -> bool:
-    """A pooled server thread (harness.httpd) whose server still runs: reused by the server, not left
+    """A pooled server thread (harness.servers) whose server still runs: reused by the server, not left
     behind by the test (a fixture may keep one server across tests)."""
     owner_running = getattr(thread, "owner_running", None)
     return bool(owner_running and owner_running())

@@ -1,17 +1,32 @@
-"""Real servers on loopback ports, started and stopped from tests, plans and `drimcheck serve`."""
+"""Real servers on loopback ports, started and stopped from tests, plans and `drimcheck serve`.
+
+Every HTTP endpoint is served by cheroot (the CherryPy project's WSGI server, BSD licence): a
+maintained HTTP/1.1 server with persistent connections, a thread pool, chunked request bodies and
+TLS from a given :class:`ssl.SSLContext`, mutual TLS included (the verified client certificate
+reaches the application as ``SSL_CLIENT_CERT``). It runs inside a thread as well as in a process
+of its own, which plans (peers started in-process) and ``drimcheck serve`` both need. Control
+point C17 of the DRIMbox label wants every flow encrypted: servers get a context from
+:mod:`harness.tls` unless plain HTTP is asked for explicitly.
+"""
 
 from __future__ import annotations
 
 import errno
+import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
-from werkzeug.serving import make_server
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 LOOPBACK = "127.0.0.1"
+THREADS = 24  # requests served at once per server: persistent idle connections wait in a selector, not here
+
+log = logging.getLogger(__name__)
 
 
 class PortInUseError(RuntimeError):
@@ -40,31 +55,74 @@ def check_port_free(port: int, host: str = LOOPBACK) -> None:
             raise
 
 
-class StoppableServer(Protocol):
-    """What RunningServer needs of a server: werkzeug's threaded server or harness.httpd.HttpServer."""
+class ContextAdapter(BuiltinSSLAdapter):
+    """cheroot's TLS adapter around a ready :class:`ssl.SSLContext` (cheroot's own builds one from
+    file names only; ours come from the test PKI, with client-certificate checking when asked)."""
 
-    def shutdown(self) -> None: ...
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.certificate = self.private_key = self.certificate_chain = None
+        self.ciphers = self.private_key_password = None
+        self.context = context
+        self._server_env: dict[str, str] = {}
 
-    def server_close(self) -> None: ...
+
+class _Server(wsgi.Server):
+    @classmethod
+    def prepare_socket(cls, bind_addr: Any, family: int, type: int, proto: int, nodelay: bool,
+                       ssl_adapter: Any, reuse_port: bool = False) -> socket.socket:
+        sock = super().prepare_socket(bind_addr, family, type, proto, nodelay, ssl_adapter, reuse_port)
+        # cheroot leaves SO_REUSEADDR off on a port chosen by the OS; a simulator stopped and started again
+        # on that port (a plan's DMP outage) must get it back while old connections still close
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return sock
+
+    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        # cheroot writes to stderr; the project logs (a refused TLS handshake is routine in a security plan)
+        log.log(level, "%s: %s", self.server_name, msg, exc_info=traceback)
+
+
+def make_server(app: Callable, name: str, port: int = 0, host: str = LOOPBACK,
+                ssl_context: ssl.SSLContext | None = None, threads: int = THREADS) -> _Server:
+    """A cheroot server bound and listening (``prepare()`` done), not yet serving."""
+    if port:
+        check_port_free(port, host)
+    server = _Server((host, port), app, numthreads=threads, server_name=name, timeout=60, shutdown_timeout=5,
+                     request_queue_size=128)
+    server.nodelay = True  # WADO-RS streams: small writes leave at once (no Nagle + delayed-ACK stall)
+    if ssl_context is not None:
+        server.ssl_adapter = ContextAdapter(ssl_context)
+    server.prepare()
+    for thread in server.requests._threads:  # reused by the server: not left behind by a test (harness.leaks)
+        thread.owner_running = lambda s=server: bool(s.ready)  # type: ignore[attr-defined]
+    return server
+
+
+class _ServeThread(threading.Thread):
+    def __init__(self, server: _Server, name: str) -> None:
+        super().__init__(target=server.serve, name=f"wsgi-{name}", daemon=True)
+        self._server = server
+
+    def owner_running(self) -> bool:
+        return bool(self._server.ready)
 
 
 @dataclass
 class RunningServer:
-    """A WSGI app served in a background thread (werkzeug's threaded server, or harness.httpd)."""
+    """A WSGI app served in a background thread: ``url`` (http:// or https://), ``stop()``."""
 
     name: str
     host: str
     port: int
-    _server: StoppableServer
+    _server: Any
     _thread: threading.Thread
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         self._thread.join(timeout=10)
 
     def __enter__(self) -> RunningServer:
@@ -75,12 +133,9 @@ class RunningServer:
 
 
 def serve_wsgi(app: Callable, name: str, port: int = 0, host: str = LOOPBACK,
-               ssl_context: object = None) -> RunningServer:
-    """Serve ``app`` on ``host:port`` (0 = any free port) until ``stop()``."""
-    if port:
-        check_port_free(port, host)
-    server = make_server(host, port, app, threaded=True, ssl_context=ssl_context)  # type: ignore[arg-type]
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name=f"wsgi-{name}", daemon=True)
+               ssl_context: ssl.SSLContext | None = None, threads: int = THREADS) -> RunningServer:
+    """Serve ``app`` on ``host:port`` (0 = any free port) until ``stop()``; HTTPS with ``ssl_context``."""
+    server = make_server(app, name, port, host, ssl_context=ssl_context, threads=threads)
+    thread = _ServeThread(server, name)
     thread.start()
-    return RunningServer(name, host, server.server_port, server, thread)
+    return RunningServer(name, host, server.bind_addr[1], server, thread, tls=ssl_context is not None)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
-from harness.httpd import serve_wsgi
-from harness.servers import RunningServer
+from harness.servers import RunningServer, serve_wsgi
 from harness.vihf import TestPki, throwaway_pki
 from simulators.dmp.app import DmpApp, create_app
 from simulators.dmp.config import DmpConfig
@@ -35,10 +35,11 @@ class Reference:
         self.stop()
 
 
-def start(config: DmpConfig, port: int = 0, host: str = "127.0.0.1", vihf_pki: TestPki | None = None) -> Reference:
+def start(config: DmpConfig, port: int = 0, host: str = "127.0.0.1", vihf_pki: TestPki | None = None,
+          ssl_context: ssl.SSLContext | None = None) -> Reference:
     app = create_app(config, handlers_for(config.fault))
     try:
-        server = serve_wsgi(app, "dmp-simulator", port=port, host=host)
+        server = serve_wsgi(app, "dmp-simulator", port=port, host=host, ssl_context=ssl_context)
     except BaseException:
         app.close()
         raise

@@ -1,14 +1,17 @@
-"""Several worker processes behind one listening socket (``drimcheck serve dmp --workers N``).
+"""Several worker processes serving one DMP (``drimcheck serve dmp --workers N``), on granian.
 
 Python runs one request at a time per process (the GIL); the registry's work per submission is
 CPU-bound (SOAP/MTOM decoding, XDS validation, indexing), so throughput grows with processes,
-not threads. The parent binds the socket once and starts N fresh interpreters
-(``python -m simulators.dmp.workers``) that inherit it and ``accept()`` on it (pre-fork model:
-the kernel hands each new connection to one idle worker). Each worker opens its own database
-connections; writers are serialised across workers by the storage's write lock
+not threads. granian (Rust HTTP/1.1 and TLS, BSD licence) runs N worker processes on one port,
+each calling the WSGI application from one thread: its HTTP parsing, keep-alive handling and TLS
+are outside the GIL, which is why it serves ``bench/bench_dmp.py`` as fast as the pre-fork server
+this replaced did in plain HTTP (cheroot, which serves every other endpoint from a thread, reached
+two thirds of it here). TLS material is given as files (``--ssl-certificate``, PKCS#8
+``--ssl-keyfile``, ``--ssl-ca`` with client verification for mutual TLS). Each worker opens its
+own database connections; writers are serialised across workers by the storage's write lock
 (storage.Storage.write_transaction), so a submission stays atomic and a uniqueId is registered
-once whichever worker receives it. Workers die with the parent (PR_SET_PDEATHSIG, plus a watch on
-the parent pid), so a killed server leaves no worker serving.
+once whichever worker receives it. granian dies with the parent (PR_SET_PDEATHSIG) and takes its
+workers with it, so a killed server leaves no worker serving.
 
 Each worker records its exchanges in its own process (the in-memory capture of
 ``drimcheck serve``); the inspector of one worker links objects to the exchanges it captured and
@@ -20,21 +23,23 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from harness.httpd import HttpServer
 from simulators.dmp.config import DmpConfig
 from simulators.dmp.storage import Storage, open_storage
 
 _PR_SET_PDEATHSIG = 1
+CONFIG_ENV = "DRIMCHECK_DMP_CONFIG"
+REBALANCE = 50
 
 
 def config_to_json(config: DmpConfig) -> str:
@@ -64,14 +69,47 @@ def shared_db_url(config: DmpConfig) -> str:
     return f"sqlite:///{folder / 'dmp.sqlite'}"
 
 
-class WorkerPool:
-    """A running multi-process DMP: ``endpoints``, ``pids``, ``storage`` (the parent's own
-    connection, for reading) and ``stop()`` (SIGTERM, then SIGKILL after ``grace`` seconds)."""
+def granian_app() -> Any:
+    """The WSGI application of one worker (granian's ``--factory`` target), configured by the parent
+    through the environment."""
+    import logging
 
-    def __init__(self, config: DmpConfig, sock: socket.socket, procs: list[subprocess.Popen]) -> None:
-        self.config, self._sock, self.procs = config, sock, procs
-        host, port = sock.getsockname()[:2]
-        base = f"http://{host}:{port}"
+    from simulators.dmp.app import create_app
+    from simulators.dmp.faults import handlers_for
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    config = config_from_json(os.environ[CONFIG_ENV])
+    return _Rebalance(create_app(config, handlers_for(config.fault)))
+
+
+class _Rebalance:
+    """One response in ``REBALANCE`` (at random) says ``Connection: close`` (RFC 9112 §9.6): the client
+    opens a new connection, which the kernel hands to an idle worker. Without it a few long-lived
+    client connections stay on the worker that accepted them (seen: 73 % / 27 % of the CPU with 4
+    clients on 2 workers). granian's WSGI environ names no client port, so connections cannot be
+    counted one by one; the random draw recycles each after ``REBALANCE`` requests on average."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        if random.random() * REBALANCE >= 1:
+            return self.app(environ, start_response)
+
+        def closing(status: str, headers: list, exc_info: Any = None) -> Any:
+            headers = [h for h in headers if h[0].lower() != "connection"] + [("Connection", "close")]
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, closing)
+
+
+class WorkerPool:
+    """A running multi-process DMP: ``endpoints``, ``pids`` (the worker processes), ``storage`` (the
+    parent's own connection, for reading) and ``stop()`` (SIGTERM, then SIGKILL after ``grace`` seconds)."""
+
+    def __init__(self, config: DmpConfig, proc: subprocess.Popen, host: str, port: int, tls: bool = False) -> None:
+        self.config, self.proc = config, proc
+        base = f"{'https' if tls else 'http'}://{host}:{port}"
         self.endpoints = {"registry": base + config.registry_path, "repository": base + config.repository_path,
                           "inspector": base + "/inspect", "base": base,
                           "repository_unique_id": config.repository_unique_id}
@@ -79,7 +117,8 @@ class WorkerPool:
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
+        """The worker processes (granian's children), not its supervising process."""
+        return sorted(_children(self.proc.pid))
 
     @property
     def storage(self) -> Storage:
@@ -88,19 +127,13 @@ class WorkerPool:
         return self._storage
 
     def stop(self, grace: float = 10.0) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for proc in self.procs:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # granian stops its workers, requests in flight end
             try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-            if proc.stdout is not None:
-                proc.stdout.close()
-        self._sock.close()
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
         if self._storage is not None:
             self._storage.close()
             self._storage = None
@@ -112,110 +145,86 @@ class WorkerPool:
         self.stop()
 
 
+def _children(pid: int) -> set[int]:
+    """Processes whose parent is ``pid`` (scanning /proc: the per-task children file is not always built)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (Linux prctl); its own session, so a
+    last-resort SIGKILL reaches the workers too."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def start_workers(config: DmpConfig, workers: int, port: int = 0, host: str = "127.0.0.1",
-                  ready_timeout: float = 120.0) -> WorkerPool:
-    """Bind ``host:port`` (0 = free port), create the schema, start ``workers`` processes and
-    wait until each accepts connections."""
+                  ready_timeout: float = 120.0, tls: dict[str, str] | None = None) -> WorkerPool:
+    """Create the schema, start granian with ``workers`` processes on ``host:port`` (0 = a free port)
+    and wait until every worker answers. ``tls`` (``cert``, ``key`` in PKCS#8, optionally
+    ``client_ca`` to demand client certificates) serves HTTPS."""
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, not {workers}")
-    from harness.servers import check_port_free
+    from harness.servers import check_port_free, free_port
 
     if port:
         check_port_free(port, host)
+    else:
+        port = free_port(host)
     config = DmpConfig(**{**{f.name: getattr(config, f.name) for f in fields(DmpConfig)},
                           "db": shared_db_url(config)})
     open_storage(config.db).close()  # schema (and WAL mode) once, before workers race for it
-    sock = socket.create_server((host, port), backlog=512)
-    sock.set_inheritable(True)
-    procs: list[subprocess.Popen] = []
-    pool = WorkerPool(config, sock, procs)
-    payload = config_to_json(config)
+    command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory", "--workers", str(workers),
+               "--blocking-threads", "1", "--host", host, "--port", str(port), "--log-level", "warning",
+               "--no-ws", "--http", "1", "--workers-kill-timeout", "3"]
+    if tls:
+        command += ["--ssl-certificate", tls["cert"], "--ssl-keyfile", tls["key"], "--ssl-protocol-min", "tls1.2"]
+        if tls.get("client_ca"):
+            command += ["--ssl-ca", tls["client_ca"], "--ssl-client-verify"]
+    command.append("simulators.dmp.workers:granian_app")
     root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, CONFIG_ENV: config_to_json(config),
+           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=_die_with_parent)
+    pool = WorkerPool(config, proc, host, port, tls=bool(tls))
     try:
-        for _ in range(workers):
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "simulators.dmp.workers", str(sock.fileno()), str(os.getpid())],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(sock.fileno(),), env=env, text=True)
-            procs.append(proc)
-            assert proc.stdin is not None
-            proc.stdin.write(payload)
-            proc.stdin.close()
-        deadline = time.monotonic() + ready_timeout
-        for proc in procs:
-            _wait_ready(proc, deadline)
+        _wait_ready(pool, workers, host, port, bool(tls), time.monotonic() + ready_timeout)
     except BaseException:
         pool.stop(grace=2)
         raise
     return pool
 
 
-def _wait_ready(proc: subprocess.Popen, deadline: float) -> None:
-    assert proc.stdout is not None
-    line = ""
+def _wait_ready(pool: WorkerPool, workers: int, host: str, port: int, tls: bool, deadline: float) -> None:
+    """Every worker process started and the port answering HTTP (a TLS handshake first when ``tls``)."""
+    context = None
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # readiness only, not trust
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("ready") or not line:
-            break
-    if not line.startswith("ready"):
-        raise RuntimeError(f"DMP worker {proc.pid} did not start (exit code {proc.poll()})")
+        if pool.proc.poll() is not None:
+            raise RuntimeError(f"the DMP server (granian) ended at start (exit code {pool.proc.returncode})")
+        if len(pool.pids) >= workers and _answers(host, port, context):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the DMP server did not answer on {host}:{port} in time")
 
 
-# ------------------------------------------------------------------ worker side
-
-def _die_with_parent(parent: int) -> None:
-    """SIGKILL this worker when the parent dies (Linux prctl), and watch the parent pid as well
-    (other systems, or a parent already gone before prctl)."""
+def _answers(host: str, port: int, context: ssl.SSLContext | None) -> bool:
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent:
-                os._exit(1)
-            time.sleep(0.2)
-
-    if os.getppid() != parent:
-        os._exit(1)
-    threading.Thread(target=watch, name="dmp-parent-watch", daemon=True).start()
-
-
-def worker_main(fd: int, parent: int, config_json: str, grace: float = 5.0) -> int:
-    """Serve the simulator on the inherited listening socket ``fd`` until SIGTERM; requests in
-    flight get ``grace`` seconds, then the process ends (an unfinished submission rolls back)."""
-    _die_with_parent(parent)
-    import logging
-
-    from simulators.dmp.app import create_app
-    from simulators.dmp.faults import handlers_for
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    config = config_from_json(config_json)
-    app = create_app(config, handlers_for(config.fault))
-    server = HttpServer(app, socket.socket(fileno=fd), name="dmp-worker", max_requests=50, accept_delay=0.005)
-    stopper = threading.Thread(target=server.shutdown, args=(grace,), name="dmp-stop", daemon=True)
-
-    def on_term(*_: object) -> None:
-        if not stopper.is_alive() and stopper.ident is None:
-            stopper.start()
-
-    signal.signal(signal.SIGTERM, on_term)
-    print(f"ready {os.getpid()}", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        if stopper.ident is not None:
-            stopper.join(grace + 15)
-        app.close()
-    os._exit(0)
-
-
-def main(argv: list[str] | None = None) -> Any:
-    args = sys.argv[1:] if argv is None else argv
-    return worker_main(int(args[0]), int(args[1]), sys.stdin.read())
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        with socket.create_connection((host, port), timeout=2) as raw:
+            sock = context.wrap_socket(raw) if context else raw
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(12).startswith(b"HTTP/1.1")
+    except (OSError, ssl.SSLError):
+        return False

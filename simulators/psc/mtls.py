@@ -12,8 +12,9 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from cryptography import x509
 from flask import request as flask_request
+
+from harness import tls
 
 TLS_CLIENT_AUTH = "tls_client_auth"
 
@@ -21,31 +22,13 @@ TLS_CLIENT_AUTH = "tls_client_auth"
 def server_context(cert: str, key: str, client_ca: str | None = None,
                    client_cert: str = "optional") -> ssl.SSLContext:
     """TLS server context; ``client_cert`` is ``none``, ``optional`` or ``required`` when ``client_ca`` is set."""
-    modes = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
-    if client_cert not in modes:
-        raise ValueError(f"client_cert must be one of {', '.join(modes)}, not {client_cert!r}")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert, key)
-    if client_ca:
-        context.load_verify_locations(client_ca)
-        context.verify_mode = modes[client_cert]
-    return context
+    return tls.server_context(cert, key, client_ca, client_cert)
 
 
 def peer_subject(environ: dict[str, Any]) -> str | None:
     """RFC 4514 subject of the verified client certificate of this request, or None."""
-    sock = environ.get("werkzeug.socket")
-    getpeercert = getattr(sock, "getpeercert", None)
-    if getpeercert is None:
-        return None
-    try:
-        der = getpeercert(binary_form=True)
-    except (ValueError, OSError):
-        return None
-    if not der:
-        return None
-    return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    cert = tls.peer_certificate(environ)
+    return None if cert is None else cert.subject.rfc4514_string()
 
 
 def same_dn(a: str, b: str) -> bool:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import re
-import socket
-import threading
+import ssl
 from pathlib import Path
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from harness.dicom import Peer, find, query
-from harness.httpd import send_buffers
-from harness.servers import RunningServer, check_port_free
+from harness.servers import RunningServer, serve_wsgi
 from simulators.source.auth import Introspector
 from simulators.source.config import SourceConfig
 from simulators.source.faults import FAULTS
@@ -25,84 +19,6 @@ from simulators.source.store import SourceStore
 
 IMAGE_KEYS = dict(StudyInstanceUID="", SeriesInstanceUID="", SOPInstanceUID="", SOPClassUID="", InstanceNumber="",
                   Modality="", PatientID="", AccessionNumber="", StudyDate="", StudyTime="")
-
-
-class GatherWriter(io.RawIOBase):
-    """The response side of a connection: small writes wait and leave with the next one, in one ``sendmsg``.
-
-    werkzeug writes each chunk of a chunked response (RFC 9112 §7.1) as four writes (size line, CRLF,
-    data, CRLF) and flushes after each; with TCP_NODELAY each write would be a segment and a system
-    call of its own. Here a write smaller than ``small`` is held and leaves with the next write in a
-    single gathered send (no copy). A write ending in CRLF CRLF (the header block, the last chunk)
-    leaves at once with what is held. ``flush`` sends what is held, except inside a chunked response,
-    where the last-chunk is sure to come and carry it: so a multipart part (its delimiter, headers and
-    first bytes, then its body) costs one system call.
-    """
-
-    def __init__(self, sock: socket.socket, small: int = 64 * 1024) -> None:
-        super().__init__()
-        self._sock, self._small = sock, small
-        self._held: list[bytes] = []
-        self._size = 0
-        self._chunked = False
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:  # type: ignore[override]
-        n = len(data)
-        if n < self._small and self._size + n < self._small and not data.endswith(b"\r\n\r\n"):
-            self._held.append(bytes(data))
-            self._size += n
-            return n
-        if data.endswith(b"\r\n\r\n") and data[:5] == b"HTTP/":  # a header block: how will the body end?
-            self._chunked = _CHUNKED.search(data) is not None
-        self._send([*self._held, data])
-        return n
-
-    def flush(self) -> None:
-        if self._held and not self._chunked:
-            self._send(self._held)
-
-    def drain(self) -> None:
-        """Send whatever is held (end of the exchange)."""
-        if self._held:
-            self._send(self._held)
-
-    def _send(self, buffers: list) -> None:
-        self._held, self._size = [], 0
-        send_buffers(self._sock, buffers)
-
-
-_CHUNKED = re.compile(rb"\r\nTransfer-Encoding:[ \t]*chunked[ \t]*\r\n", re.IGNORECASE)
-
-
-class _NoDelayHandler(WSGIRequestHandler):
-    """Small writes (headers, chunk-size lines) leave at once: Nagle + delayed ACK would hold each ~40 ms;
-    they are gathered with the data they frame instead (:class:`GatherWriter`)."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.wfile = GatherWriter(self.connection)
-
-    def finish(self) -> None:
-        try:
-            self.wfile.drain()
-        except OSError:  # the consumer went away
-            pass
-        super().finish()
-
-
-def serve_nodelay(app, name: str, port: int = 0, host: str = "127.0.0.1") -> RunningServer:
-    """Like ``harness.servers.serve_wsgi``, with TCP_NODELAY on each connection (WADO-RS streams)."""
-    if port:
-        check_port_free(port, host)
-    server = make_server(host, port, app, threaded=True, request_handler=_NoDelayHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name=f"wsgi-{name}", daemon=True)
-    thread.start()
-    return RunningServer(name, host, server.server_port, server, thread)
 
 
 def pacs_finder(config: SourceConfig):
@@ -118,7 +34,8 @@ def pacs_finder(config: SourceConfig):
 class Reference:
     """A running Source: ``endpoints`` (wado_rs, mllp, base), ``store``, ``stop()``; a context manager."""
 
-    def __init__(self, config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mllp_port: int = 0) -> None:
+    def __init__(self, config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mllp_port: int = 0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         if config.fault is not None and config.fault not in FAULTS:
             raise KeyError(f"unknown Source fault {config.fault!r}; known: {', '.join(sorted(FAULTS))}")
         config.workdir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +58,7 @@ class Reference:
         self.http: RunningServer | None = None
         self.mllp: MllpListener | None = None
         try:
-            self.http = serve_nodelay(app, "source-wado-rs", port=http_port, host=host)
+            self.http = serve_wsgi(app, "source-wado-rs", port=http_port, host=host, ssl_context=ssl_context)
             config.public_base = config.public_base or self.http.url + config.wado_path
             self.processor = ReportProcessor(
                 self.store, self.outbox, pacs_finder(config), lambda: config.public_base, config.dmp_registry,
@@ -174,8 +91,10 @@ class Reference:
         self.stop()
 
 
-def start(config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mllp_port: int = 0) -> Reference:
-    return Reference(config, host, http_port, mllp_port)
+def start(config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mllp_port: int = 0,
+          ssl_context: ssl.SSLContext | None = None) -> Reference:
+    """The Source with its WADO-RS served over HTTPS when ``ssl_context`` is given."""
+    return Reference(config, host, http_port, mllp_port, ssl_context)
 
 
 def start_reference(fault: str | None, workdir: Path, **peers: str) -> Reference:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,13 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from fixtures.mutations.goodset import Exam
 from fixtures.studies import write_study
 from harness import capture
 from harness.dicom import load_study_into_pacs
-from harness.servers import RunningServer
+from harness.servers import PortInUseError, serve_wsgi
 from harness.vihf import TestPki, throwaway_pki
 from simulators.dmp.app import create_app
 from simulators.dmp.config import DmpConfig
@@ -82,6 +80,7 @@ class Dmp:
     pki: TestPki | None
     trust: list[bytes]
     port: int
+    ssl_context: Any = None  # HTTPS (the peers' TLS from the campaign's PKI) or None
 
     @property
     def endpoints(self) -> dict[str, str]:
@@ -91,25 +90,21 @@ class Dmp:
         self.ref.stop()
 
     def restart(self) -> None:
-        """Back on the same port; sockets of the previous server may still be in TIME_WAIT, which a
-        listening socket with SO_REUSEADDR (werkzeug's) may bind over: retry a few seconds if not."""
+        """Back on the same port; sockets of the previous server may still be in TIME_WAIT for a moment:
+        retry a few seconds if the port cannot be bound yet."""
         config = _dmp_config(self.workdir, self.trust)
         app = create_app(config, handlers_for(None))
         deadline = time.monotonic() + 10
         while True:
             try:
-                server = make_server("127.0.0.1", self.port, app, threaded=True)
+                server = serve_wsgi(app, "dmp-simulator", port=self.port, ssl_context=self.ssl_context)
                 break
-            except OSError:
+            except (OSError, PortInUseError):
                 if time.monotonic() > deadline:
                     app.close()
                     raise
                 time.sleep(0.2)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, name="wsgi-dmp-simulator", daemon=True)
-        thread.start()
-        self.ref = DmpReference(app, RunningServer("dmp-simulator", "127.0.0.1", self.port, server, thread), config,
-                                self.pki)
+        self.ref = DmpReference(app, server, config, self.pki)
 
 
 def _dmp_config(workdir: Path, trust: list[bytes]) -> DmpConfig:

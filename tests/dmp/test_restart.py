@@ -59,9 +59,18 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        kids = children(todo.pop())
+        found += kids
+        todo += kids
+    return found
+
+
 def kill(proc: subprocess.Popen) -> None:
     """SIGKILL the server; its worker processes (--workers N) must die with it."""
-    workers = children(proc.pid)
+    workers = descendants(proc.pid)
     assert len(workers) == expected_workers(proc), f"server {proc.pid} has workers {workers}"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
@@ -73,10 +82,11 @@ def kill(proc: subprocess.Popen) -> None:
 
 
 def expected_workers(proc: subprocess.Popen) -> int:
-    """The worker processes a server started with ``--workers N`` has: N when N > 1, else none."""
+    """The processes a server started with ``--workers N`` has under it: granian's supervisor and its N
+    workers when N > 1, else none."""
     args = proc.args
     workers = int(args[args.index("--workers") + 1])
-    return workers if workers > 1 else 0
+    return workers + 1 if workers > 1 else 0
 
 
 def _state(pid: int) -> str:

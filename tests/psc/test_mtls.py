@@ -64,7 +64,7 @@ def test_required_client_certificate_refuses_handshake(pki):
 
 
 def test_server_context_policy_is_checked(pki):
-    with pytest.raises(ValueError, match="client_cert"):
+    with pytest.raises(ValueError, match="client_auth"):
         server_context(pki["server_cert"], pki["server_key"], pki["ca"], "sometimes")
 
 

@@ -1,6 +1,5 @@
-"""The Source's socket paths: ``relay.body_reader`` reads a close-delimited PACS body straight from its
-socket (and falls back to urllib3 otherwise), ``reference.GatherWriter`` sends a chunk in one system call
-and holds nothing past the end of a response."""
+"""The Source's socket path: ``relay.body_reader`` reads a close-delimited PACS body straight from its
+socket (and falls back to urllib3 otherwise)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from simulators.source.reference import GatherWriter
 from simulators.source.relay import body_reader
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
@@ -89,88 +87,3 @@ def test_a_silent_pacs_times_out(one_shot):
         assert read1(3) == b"abc"
         with pytest.raises(TimeoutError):
             read1(10)
-
-
-class _CountingSocket:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.calls = sock, 0
-
-    def sendmsg(self, buffers) -> int:
-        self.calls += 1
-        return self.sock.sendmsg(buffers)
-
-
-def _pair():
-    a, b = socket.socketpair()
-    b.settimeout(5)
-    return _CountingSocket(a), a, b
-
-
-def _received(b: socket.socket, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        out += b.recv(n - len(out))
-    return out
-
-
-def test_a_chunk_leaves_in_one_send():
-    counting, a, b = _pair()
-    with a, b:
-        w = GatherWriter(counting, small=1024)  # type: ignore[arg-type]
-        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        assert counting.calls == 1
-        data = b"x" * 10_000
-        for _ in range(3):  # werkzeug's chunk: size line, CRLF, data, CRLF, flush
-            w.write(b"2710")
-            w.write(b"\r\n")
-            w.write(data)
-            w.write(b"\r\n")
-            w.flush()
-        assert counting.calls == 4
-        w.write(b"0\r\n\r\n")  # the last-chunk leaves at once with the held CRLF
-        assert counting.calls == 5
-        expected = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + (b"2710\r\n" + data + b"\r\n") * 3 \
-            + b"0\r\n\r\n"
-        assert _received(b, len(expected)) == expected
-
-
-def test_small_writes_are_not_held_past_a_flush_without_chunking():
-    counting, a, b = _pair()
-    with a, b:
-        w = GatherWriter(counting)  # type: ignore[arg-type]
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
-        w.write(b"ok")
-        w.flush()
-        expected = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-        assert _received(b, len(expected)) == expected
-
-
-def test_drain_sends_what_is_held():
-    counting, a, b = _pair()
-    with a, b:
-        w = GatherWriter(counting)  # type: ignore[arg-type]
-        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        w.write(b"3\r\nabc")
-        w.flush()  # held: the last-chunk will carry it
-        assert counting.calls == 1
-        w.drain()
-        assert counting.calls == 2
-        expected = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc"
-        assert _received(b, len(expected)) == expected
-
-
-def test_partial_sends_are_resumed():
-    class Partial:
-        def __init__(self) -> None:
-            self.got = b""
-
-        def sendmsg(self, buffers) -> int:
-            flat = b"".join(bytes(x) for x in buffers)
-            self.got += flat[:7]
-            return min(7, len(flat))
-
-    sock = Partial()
-    w = GatherWriter(sock)  # type: ignore[arg-type]
-    w.write(b"ab")
-    w.write(b"c" * 70_000)
-    assert sock.got == b"ab" + b"c" * 70_000
