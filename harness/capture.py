@@ -386,12 +386,9 @@ def capturing_session(actor: str, protocol: str = "http") -> Any:
     For ``stream=True`` requests only headers are known when the hook runs; the caller records
     the body it consumed with :func:`record` if it matters.
     """
-    import requests
+    from harness.tls import session as trusting_session
 
-    from harness.tls import trust
-
-    session = requests.Session()
-    session.verify = trust()  # the system's CAs and the campaign's test PKI (harness.tls.add_trusted)
+    session = trusting_session()  # verifies with the system's CAs and the campaign's test PKI
 
     def _hook(response: Any, *args: Any, **kwargs: Any) -> Any:
         req = response.request

@@ -34,7 +34,7 @@ SERVE_EPILOG = """simulators:
   all       every actor wired to the others (--demo publishes a fixture exam)
 
 examples:
-  drimcheck serve all --demo
+  drimcheck serve all --demo                 (HTTPS from the test PKI; --plain-http to debug)
   drimcheck serve dmp --port 8090 --vihf-trust ca.pem
   drimcheck serve source --help
   drimcheck serve pacs --port 11112 --dicomweb-port 8042 --storage pacs-data
@@ -228,7 +228,29 @@ def _network_parser() -> argparse.ArgumentParser:
                         help="folder of the actors' databases and PACS storage (default network-data)")
     parser.add_argument("--demo", action="store_true",
                         help="store a fixture exam in the Source's PACS and send its report, so the DMP lists it")
+    _add_tls_arguments(parser)
     return parser
+
+
+def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    from harness.pki import default_folder
+
+    parser.add_argument("--pki", type=Path, default=None, metavar="DIR",
+                        help=f"test PKI the HTTPS certificates come from, made on first use "
+                             f"(default {default_folder()}; its ca.pem is what clients must trust)")
+    parser.add_argument("--plain-http", action="store_true",
+                        help="serve plain HTTP instead of HTTPS (debugging only: control point C17 wants every "
+                             "flow encrypted)")
+
+
+def _tls_of(sim_args: argparse.Namespace, host: str) -> Any:
+    """The network TLS of ``drimcheck serve`` (None with --plain-http); certificates cover ``host``."""
+    if sim_args.plain_http:
+        return None
+    from harness.tls import network_tls
+
+    hosts = tuple(dict.fromkeys((host, "127.0.0.1", "localhost")))
+    return network_tls(sim_args.pki, hosts)
 
 
 def _serve_until_stopped(services: list[tuple[str, Any]], starter: Callable[[], None]) -> int:
@@ -269,7 +291,10 @@ def cmd_serve_all(args: argparse.Namespace) -> int:
     services: list[tuple[str, Any]] = []
 
     def starter() -> None:
-        network = start_network(net_args.workdir, host=args.host, demo=net_args.demo)
+        tls = _tls_of(net_args, args.host)
+        network = start_network(net_args.workdir, host=args.host, demo=net_args.demo, tls=tls)
+        if tls is not None:
+            print(f"{'tls':<9} {'trust_anchor':<18} {tls.ca}", flush=True)
         services.append(("network", network))
         for name, part in network.parts:
             _print_endpoints(name, part.endpoints)
@@ -300,6 +325,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     parser = argparse.ArgumentParser(prog=f"drimcheck serve {' '.join(names)}", conflict_handler="resolve")
     parser.add_argument("--port", type=int, default=0, help="port (only with one simulator; 0 = free port)")
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
+    _add_tls_arguments(parser)  # before the modules': the pki simulator's own --pki (same meaning) wins
     for module in modules.values():
         module.add_arguments(parser)
     if args.help:
@@ -308,6 +334,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sim_args = parser.parse_args(args.extra)
     sim_args.port, sim_args.host = args.port, args.host
     _check_ports(sim_args)
+    sim_args.tls = _tls_of(sim_args, args.host)  # the pki simulator itself stays plain HTTP (C17 exemption)
     created = _folders_to_create(sim_args)
     services: list[tuple[str, Any]] = []
 

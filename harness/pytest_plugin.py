@@ -280,9 +280,14 @@ def sut(request: pytest.FixtureRequest) -> SutProfile:
                                     "give --sut")
         spec = DEFAULT_SUT[next(iter(plans))]
     try:
-        return load_profile(spec)
+        profile = load_profile(spec)
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if (profile.tls or {}).get("ca"):  # the harness's HTTP clients reach the SUT's https endpoints
+        from harness.tls import add_trusted
+
+        add_trusted(profile.tls["ca"])
+    return profile
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import os
 import ssl
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,99 @@ def client_context(ca: str | Path | None = None, cert: str | Path | None = None,
     if cert and key:
         context.load_cert_chain(str(cert), str(key))
     return context
+
+
+@dataclass(frozen=True)
+class NetworkTls:
+    """The TLS material of the simulators of one network or campaign: the test PKI
+    (:func:`harness.pki.network_pki`), one server certificate per actor, the client certificates
+    DRIMboxes authenticate to each other with (IGC-Santé ORG AUTH CLI shape)."""
+
+    pki: Any  # harness.pki.Pki
+
+    @property
+    def ca(self) -> Path:
+        return Path(self.pki.ca_path)
+
+    @property
+    def crl(self) -> Path:
+        return Path(self.pki.folder) / "crl.pem"
+
+    def context(self, name: str, client_auth: str = "none") -> ssl.SSLContext:
+        """The server context of actor ``name``; with client certificates asked, they must chain to the
+        PKI and not be revoked (its CRL, RFC 5280 §6.3)."""
+        context = server_context(self.pki.cert_path(name), self.pki.key_path(name), self.ca, client_auth)
+        if client_auth != "none":
+            self.pki.crl()  # re-signed when close to its next update
+            context.load_verify_locations(str(self.crl))
+            context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+        return context
+
+    def files(self, name: str) -> dict[str, str]:
+        """Certificate (leaf + chain) and PKCS#8 key files of ``name``, for servers that take files."""
+        return {"cert": str(self.pki.cert_path(name)), "key": str(self.pki.key_path(name))}
+
+    def client(self, name: str) -> tuple[str, str]:
+        """(certificate, key) files of a client certificate, as ``requests`` takes them (``cert=``)."""
+        return str(self.pki.cert_path(name)), str(self.pki.key_path(name))
+
+
+def network_tls(folder: str | Path | None = None, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> NetworkTls:
+    """The network's PKI (made on first use in ``folder``, default :func:`harness.pki.default_folder`),
+    its CA trusted by this process's HTTP clients."""
+    from harness.pki import default_folder, network_pki
+
+    pki = network_pki(Path(folder) if folder else default_folder(), hosts)
+    add_trusted(pki.ca_path)
+    return NetworkTls(pki)
+
+
+def session() -> Any:
+    """A ``requests.Session`` verifying servers with :func:`trust`.
+
+    requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` replace a session's ``verify`` (its
+    ``merge_environment_settings``); here the session's own trust wins, as a machine-wide bundle
+    knows nothing of the campaign's test PKI."""
+    import requests
+
+    class _Session(requests.Session):
+        def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if verify is None:
+                settings["verify"] = self.verify
+            return settings
+
+    http = _Session()
+    http.verify = trust()
+    return http
+
+
+class ClientGate:
+    """WSGI middleware of a DRIMbox's WADO-RS under mutual TLS: the TLS layer has verified the client
+    certificate's chain, validity and revocation; here its subject must be a DRIMbox operator the
+    whitelist names (``DNCertificatOperateur``, FACTS §5), else 403 with the reason. ``allowed`` is a
+    callable giving the DNs allowed now (the whitelist in force may change), None allows any
+    certificate the TLS layer accepted."""
+
+    def __init__(self, app: Any, allowed: Any = None, *, required: bool = True) -> None:
+        self.app, self.allowed, self.required = app, allowed, required
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        cert = peer_certificate(environ)
+        problem = None
+        if cert is None:
+            if self.required and environ.get("wsgi.url_scheme") == "https":
+                problem = "no client certificate: a DRIMbox presents its ORG AUTH CLI certificate (mutual TLS)"
+        elif self.allowed is not None:
+            from harness.whitelist import same_dn
+
+            subject = cert.subject
+            if not any(same_dn(subject, dn) for dn in self.allowed()):
+                problem = (f"client certificate {subject.rfc4514_string()} is not the operator certificate of "
+                           f"any DRIMbox of the whitelist")
+        if problem is None:
+            return self.app(environ, start_response)
+        body = (problem + "\n").encode()
+        start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8"),
+                                         ("Content-Length", str(len(body)))])
+        return [body]

@@ -45,8 +45,12 @@ class Network:
         self.stop()
 
 
-def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False) -> Network:
-    """Start every actor wired to the others; on any failure, stop what was started and re-raise."""
+def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False, tls: Any = None) -> Network:
+    """Start every actor wired to the others; on any failure, stop what was started and re-raise.
+
+    With ``tls`` (a :class:`harness.tls.NetworkTls`) every HTTP endpoint is HTTPS from its PKI (control
+    point C17), the Consumer presents its ORG AUTH CLI certificate to the Source, and VIHF and
+    Signature01 are signed with the structures' ORG SIGN certificates, which the DMP checks up to the PKI."""
     from simulators.consumer import start_reference as start_consumer
     from simulators.dmp.config import DmpConfig
     from simulators.dmp.reference import start as start_dmp
@@ -57,15 +61,30 @@ def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False) ->
     workdir = Path(workdir)
     net = Network()
     try:
-        pki = throwaway_pki("DRIMcheck network")
-        psc = start_psc(host=host)
+        if tls is None:
+            throwaway = throwaway_pki("DRIMcheck network")
+            pki = _Signer(throwaway.key_pem, throwaway.cert_pem, [throwaway.ca_pem])
+        else:
+            pki = _signers(tls)
+        ctx = (lambda name: None) if tls is None else tls.context
+        psc_config = None
+        if tls is not None:
+            from simulators.psc.config import PscConfig
+
+            files = tls.files("psc")
+            psc_config = PscConfig(tls_cert=files["cert"], tls_key=files["key"], client_ca=str(tls.ca)).load()
+        psc = start_psc(psc_config, host=host)
         net.parts.append(("psc", psc))
-        dmp = start_dmp(DmpConfig(workdir=workdir / "dmp", vihf="enforce", trust_store=[pki.ca_pem]),
-                        host=host, vihf_pki=pki)
+        dmp = start_dmp(DmpConfig(workdir=workdir / "dmp", vihf="enforce", trust_store=pki.trust),
+                        host=host, ssl_context=ctx("dmp"))
         net.parts.append(("dmp", dmp))
-        src_pacs = start_pacs(workdir / "source-pacs", aet="SRCPACS", host=host)
+        src_pacs = start_pacs(workdir / "source-pacs", aet="SRCPACS", host=host, ssl_context=ctx("pacs"))
         net.parts.append(("src-pacs", src_pacs))
-        source = start_source(None, workdir / "source", pacs_host=src_pacs.host, pacs_port=src_pacs.port,
+        source_tls = None if tls is None else tls.context("source", client_auth="required")
+        allowed = None if tls is None else (tls.pki.certificate("consumer-client").subject.rfc4514_string(),)
+        source = start_source(None, workdir / "source", ssl_context=source_tls,
+                              allowed_clients=None if allowed is None else (lambda: allowed),
+                              pacs_host=src_pacs.host, pacs_port=src_pacs.port,
                               pacs_aet=src_pacs.aet, pacs_dicomweb=src_pacs.dicomweb_url,
                               dmp_registry=dmp.endpoints["registry"], dmp_repository=dmp.endpoints["repository"],
                               psc_introspect=psc.endpoints["introspect"],
@@ -73,11 +92,12 @@ def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False) ->
         net.parts.append(("source", source))
         dst_pacs = start_pacs(workdir / "consumer-pacs", aet="DSTPACS", host=host, dicomweb=False)
         net.parts.append(("dst-pacs", dst_pacs))
-        consumer = start_consumer(None, workdir / "consumer", host=host, peers={
+        consumer = start_consumer(None, workdir / "consumer", host=host, ssl_context=ctx("consumer"), peers={
             "registry": dmp.endpoints["registry"], "repository": dmp.endpoints["repository"],
             "psc_issuer": psc.endpoints["issuer"], "pacs": dst_pacs.endpoints["dimse"],
             "allowed_hosts": (source.endpoints["base"].split("//", 1)[1],),
-            "vihf_key": pki.key_pem, "vihf_cert": pki.cert_pem})
+            "vihf_key": pki.key_pem, "vihf_cert": pki.cert_pem,
+            "wado_client_cert": tls.client("consumer-client") if tls is not None else None})
         net.parts.append(("consumer", consumer))
         if demo:
             net.demo = publish_demo_exam(workdir / "demo", src_pacs, source.endpoints["mllp"], dmp.endpoints,
@@ -86,6 +106,22 @@ def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False) ->
         net.stop()
         raise
     return net
+
+
+@dataclass
+class _Signer:
+    """VIHF / Signature01 signer of the network: key, certificate (leaf + chain), CAs the DMP trusts."""
+
+    key_pem: bytes
+    cert_pem: bytes
+    trust: list[bytes]
+
+
+def _signers(tls: Any) -> _Signer:
+    """The Source structure's ORG SIGN certificate of the network PKI; the DMP trusts the PKI's CAs."""
+    pki = tls.pki
+    return _Signer(pki.key_path("source-sign").read_bytes(), pki.cert_path("source-sign").read_bytes(),
+                   [pki.ca_path.read_bytes(), pki.intermediate_path.read_bytes()])
 
 
 def publish_demo_exam(workdir: Path, pacs: Any, mllp: str, dmp: dict[str, str], *,
@@ -121,4 +157,20 @@ def publish_demo_exam(workdir: Path, pacs: Any, mllp: str, dmp: dict[str, str], 
                                f"within {timeout:.0f} s")
         time.sleep(0.2)
     return {"patient INS": ex.ins, "study UID": ex.study_uid, "accession": ex.accession,
-            "instances": str(len(refs))}
+            "instances": str(len(refs)), "KOS UID": _kos_uid(client, found.query.objects[0], params)}
+
+
+def _kos_uid(client: Any, entry: Any, params: dict[str, Any]) -> str:
+    """The SOP Instance UID of the published KOS (ITI-43): what a Consumer sends as ``KOS-SOPInstanceUID``."""
+    import io
+
+    import pydicom
+
+    from harness.xds.query import entry_summary
+
+    summary = entry_summary(entry)
+    got = client.retrieve([(summary.get("repositoryUniqueId") or "", summary.get("uniqueId") or "")],
+                          patient=params["$XDSDocumentEntryPatientId"])
+    if not got.documents:
+        return ""
+    return str(pydicom.dcmread(io.BytesIO(got.documents[0].data), stop_before_pixels=True).SOPInstanceUID)

@@ -47,6 +47,7 @@ class ConsumerApp:
         self.psc = PscClient(config, scope=self.behaviour.psc_scope)
         self.kpi = self.behaviour.modelstat(Path(config.workdir))
         self.wado = capturing_session("consumer:wado-client")
+        self.wado.cert = config.wado_client_cert
 
     def xds(self, login: Login) -> XdsClient:
         professional = login.professional

@@ -47,6 +47,8 @@ class ConsumerConfig:
     vihf_issuer: str = "CN=DRIMbox Consumer, OU=499700367909006, O=DRIMCHECK, C=FR"  # when unsigned
     vihf_key: bytes | None = None  # PEM key + certificate of the structure (IGC-Santé ORG AUTH CLI)
     vihf_cert: bytes | None = None
+    # (certificate, key) files presented to Sources' WADO-RS: the DRIMbox's ORG AUTH CLI (mutual TLS)
+    wado_client_cert: tuple[str, str] | None = None
     structure_id: str = "499700367909006"
     lps_id: str = "DRIMCHECK-CONSUMER"
     lps_name: str = "DRIMcheck reference Consumer DRIMbox"

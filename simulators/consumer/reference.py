@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -42,18 +43,18 @@ class Reference:
 
 
 def start(config: ConsumerConfig, port: int = 0, host: str = "127.0.0.1",
-          cleanups: list[Callable[[], None]] | None = None) -> Reference:
+          cleanups: list[Callable[[], None]] | None = None, ssl_context: ssl.SSLContext | None = None) -> Reference:
     if config.fault is not None and config.fault not in FAULTS:
         raise KeyError(f"unknown Consumer fault {config.fault!r}; known: {', '.join(sorted(FAULTS))}")
     app = create_app(config)
     server = serve_wsgi(captured(app.wsgi_app, "consumer-drimbox"), "consumer-drimbox",
-                        port=port, host=host)
+                        port=port, host=host, ssl_context=ssl_context)
     config.public_url = config.public_url or server.url
     return Reference(server, app, config, cleanups)
 
 
 def start_reference(fault: str | None, workdir: Path, *, peers: dict[str, Any] | None = None, port: int = 0,
-                    host: str = "127.0.0.1") -> Reference:
+                    host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> Reference:
     """The reference Consumer with one named fault or none.
 
     ``peers`` gives ``registry``, ``repository``, ``psc_issuer``, ``pacs`` (AET@host:port) and
@@ -69,11 +70,12 @@ def start_reference(fault: str | None, workdir: Path, *, peers: dict[str, Any] |
                             repository_url=peers["repository"], psc_issuer=peers["psc_issuer"],
                             pacs=peers.get("pacs", ""), allowed_hosts=tuple(peers.get("allowed_hosts", ())),
                             fault=fault)
-    for key in ("retries", "retry_delay", "timeout", "max_entries", "vihf_key", "vihf_cert", "accept"):
+    for key in ("retries", "retry_delay", "timeout", "max_entries", "vihf_key", "vihf_cert", "accept",
+                "wado_client_cert"):
         if key in peers:
             config = replace(config, **{key: peers[key]})
     try:
-        return start(config, port=port, host=host, cleanups=cleanups)
+        return start(config, port=port, host=host, cleanups=cleanups, ssl_context=ssl_context)
     except BaseException:
         for cleanup in reversed(cleanups):
             cleanup()

@@ -134,9 +134,11 @@ def _with_watcher(ref: Reference, watcher: WhitelistWatcher | None, hosts: tuple
 def start(args: argparse.Namespace) -> Reference:
     hosts, viewers = allowlist(args)
     watcher = whitelist_watcher(args)
+    tls = getattr(args, "tls", None)  # harness.tls.NetworkTls, None with --plain-http
+    context = tls.context("consumer") if tls else None
     if not args.dmp_registry:
         ref = reference.start_reference(args.consumer_fault, args.consumer_workdir, port=args.port or 0,
-                                        host=args.host or "127.0.0.1")
+                                        host=args.host or "127.0.0.1", ssl_context=context)
         ref.config.allowed_hosts, ref.config.viewers = hosts, viewers
         ref.config.accept = parse_accept_option(args.accept)
         return _with_watcher(ref, watcher, hosts)
@@ -151,5 +153,7 @@ def start(args: argparse.Namespace) -> Reference:
                             allowed_hosts=hosts, viewers=viewers, fault=args.consumer_fault,
                             accept=parse_accept_option(args.accept), client_id=client_id, client_secret=secret,
                             vihf_key=args.vihf_key.read_bytes() if args.vihf_key else None,
-                            vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None)
-    return _with_watcher(reference.start(config, port=args.port or 0, host=args.host or "127.0.0.1"), watcher, hosts)
+                            vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None,
+                            wado_client_cert=tls.client("consumer-client") if tls else None)
+    return _with_watcher(reference.start(config, port=args.port or 0, host=args.host or "127.0.0.1",
+                                         ssl_context=context), watcher, hosts)

@@ -42,7 +42,10 @@ def start(args: argparse.Namespace) -> Reference | WorkerPool:
     workers = getattr(args, "workers", 1)
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, not {workers}")
+    tls = getattr(args, "tls", None)  # harness.tls.NetworkTls, None with --plain-http
     if workers > 1:
-        return start_workers(config, workers, port=args.port or 0, host=args.host or "127.0.0.1")
-    return reference.start(config, port=args.port or 0, host=args.host or "127.0.0.1")
+        return start_workers(config, workers, port=args.port or 0, host=args.host or "127.0.0.1",
+                             tls=tls.files("dmp") if tls else None)
+    return reference.start(config, port=args.port or 0, host=args.host or "127.0.0.1",
+                           ssl_context=tls.context("dmp") if tls else None)
 

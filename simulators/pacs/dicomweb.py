@@ -8,6 +8,7 @@ Every exchange is captured (actor ``pacs-simulator``).
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any
 
 from flask import Flask, Response, request
@@ -101,7 +102,7 @@ def _text(status: int, message: str) -> Response:
 
 
 def serve_dicomweb(store: InstanceStore, host: str = "127.0.0.1", port: int = 0,
-                   aet: str = "DRIMPACS") -> RunningServer:
-    """Serve the DICOMweb app on a loopback port, wrapped in the capture middleware."""
+                   aet: str = "DRIMPACS", ssl_context: ssl.SSLContext | None = None) -> RunningServer:
+    """Serve the DICOMweb app on a loopback port (HTTPS with ``ssl_context``), wrapped in the capture middleware."""
     app = CaptureMiddleware(create_app(store, aet), actor="pacs-simulator")
-    return serve_wsgi(app, "pacs-dicomweb", port=port, host=host)
+    return serve_wsgi(app, "pacs-dicomweb", port=port, host=host, ssl_context=ssl_context)

@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def start(args: argparse.Namespace) -> EmbeddedPacs:
+    tls = getattr(args, "tls", None)  # harness.tls.NetworkTls, None with --plain-http
     return start_pacs(args.storage, aet=args.aet, host=args.host, port=args.port,
                       dicomweb=not args.no_dicomweb, dicomweb_port=args.dicomweb_port,
-                      known_aes=dict(args.move_destination))
+                      known_aes=dict(args.move_destination), ssl_context=tls.context("pacs") if tls else None)

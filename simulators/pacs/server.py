@@ -64,8 +64,9 @@ class EmbeddedPacs:
 
 def start_pacs(storage: Path | str | None = None, *, aet: str = "DRIMPACS", host: str = "127.0.0.1",
                port: int = 0, dicomweb: bool = True, dicomweb_port: int = 0,
-               known_aes: dict[str, tuple[str, int]] | None = None) -> EmbeddedPacs:
-    """Start the PACS on loopback (0 = free port); storage in a temporary folder when not given."""
+               known_aes: dict[str, tuple[str, int]] | None = None, ssl_context: Any = None) -> EmbeddedPacs:
+    """Start the PACS on loopback (0 = free port); storage in a temporary folder when not given; its
+    DICOMweb over HTTPS with ``ssl_context``."""
     tmpdir = None
     if storage is None:
         tmpdir = Path(tempfile.mkdtemp(prefix="drimpacs-"))
@@ -77,5 +78,5 @@ def start_pacs(storage: Path | str | None = None, *, aet: str = "DRIMPACS", host
     if dicomweb:
         from simulators.pacs.dicomweb import serve_dicomweb
 
-        web = serve_dicomweb(store, host=host, port=dicomweb_port, aet=aet)
+        web = serve_dicomweb(store, host=host, port=dicomweb_port, aet=aet, ssl_context=ssl_context)
     return EmbeddedPacs(store, dimse, web, tmpdir)

@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def start(args: argparse.Namespace) -> Service:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise SystemExit("--tls-cert and --tls-key go together")
+    tls = getattr(args, "tls", None)  # the network's PKI unless --plain-http or a certificate of one's own
+    if tls is not None and not args.tls_cert:
+        files = tls.files("psc")
+        args.tls_cert, args.tls_key = files["cert"], files["key"]
+        args.client_ca = args.client_ca or str(tls.ca)
     config = PscConfig(users_file=args.users, token_ttl=args.token_ttl, issuer=args.issuer,
                        tls_cert=args.tls_cert, tls_key=args.tls_key, client_ca=args.client_ca,
                        client_cert=args.client_cert, misbehaviour=args.misbehave)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from harness.tls import session
 from simulators.source.store import KosAccess
 
 MASKED_FROM_PROFESSIONALS = "MASQUE_PS"  # FACTS §3 confidentialityCode, IG-hl7v2 MetaDMP/MSS
@@ -50,7 +51,7 @@ class Introspector:
 
     def _session(self) -> requests.Session:
         if not hasattr(self._local, "session"):  # one per server thread: a Session is not thread-safe
-            self._local.session = requests.Session()
+            self._local.session = session()  # verifies with the system CAs + the network's test PKI
         return self._local.session
 
     def check(self, authorization: str | None) -> TokenCheck:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -49,3 +50,6 @@ class SourceConfig:
     retry_max: float = 2.0
     http_timeout: float = 10.0
     fault: str | None = None
+    # mutual TLS of the WADO-RS: DNs of the Consumers' operator certificates allowed (None: any certificate
+    # the TLS layer accepted), a callable as the whitelist in force may change
+    allowed_clients: Any = None

@@ -52,6 +52,7 @@ from harness.dicomweb import (
 )
 from harness.dicomweb.mediatype import MediaTypeError, split_quoted
 from harness.dicomweb.paths import WadoPath
+from harness.tls import session
 from harness.validators.kosrefs import Unusual, evidence_from_raw
 from simulators.source.auth import Introspector, TokenCheck, access_from_pnr, masking_refusal
 from simulators.source.kos import referenced
@@ -100,7 +101,7 @@ class PacsWeb:
 
     def _session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
+            self._local.session = session()  # verifies with the system CAs + the network's test PKI
         return self._local.session
 
     def open(self, path: str) -> requests.Response:

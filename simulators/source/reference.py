@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.dicom import Peer, find, query
 from harness.servers import RunningServer, serve_wsgi
+from harness.tls import ClientGate
 from simulators.source.auth import Introspector
 from simulators.source.config import SourceConfig
 from simulators.source.faults import FAULTS
@@ -58,7 +59,9 @@ class Reference:
         self.http: RunningServer | None = None
         self.mllp: MllpListener | None = None
         try:
-            self.http = serve_wsgi(app, "source-wado-rs", port=http_port, host=host, ssl_context=ssl_context)
+            gated = ClientGate(app, config.allowed_clients, required=ssl_context is not None
+                               and ssl_context.verify_mode == ssl.CERT_REQUIRED)
+            self.http = serve_wsgi(gated, "source-wado-rs", port=http_port, host=host, ssl_context=ssl_context)
             config.public_base = config.public_base or self.http.url + config.wado_path
             self.processor = ReportProcessor(
                 self.store, self.outbox, pacs_finder(config), lambda: config.public_base, config.dmp_registry,
@@ -97,7 +100,8 @@ def start(config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mll
     return Reference(config, host, http_port, mllp_port, ssl_context)
 
 
-def start_reference(fault: str | None, workdir: Path, **peers: str) -> Reference:
+def start_reference(fault: str | None, workdir: Path, ssl_context: ssl.SSLContext | None = None, **peers: str
+                    ) -> Reference:
     """The reference Source for plans; ``peers`` fill :class:`SourceConfig` (PACS, DMP, PSC endpoints).
 
     Without peers it starts with none configured: the plan's conftest passes them (it starts the
@@ -108,4 +112,4 @@ def start_reference(fault: str | None, workdir: Path, **peers: str) -> Reference
         if not hasattr(config, key):
             raise TypeError(f"unknown Source setting {key!r}")
         setattr(config, key, type(getattr(config, key))(value) if getattr(config, key) is not None else value)
-    return start(config)
+    return start(config, ssl_context=ssl_context)

@@ -37,6 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source-workdir", type=Path, default=Path("source-data"), help="folder of the SQLite file")
     parser.add_argument("--public-base", default="", help="WADO-RS base written in the KOS (default: our URL)")
     parser.add_argument("--source-fault", choices=sorted(FAULTS), default=None, help="switch on one named fault")
+    parser.add_argument("--wado-client-auth", choices=("required", "optional", "none"), default="required",
+                        help="client certificates at the WADO-RS (HTTPS): required (default: DRIMboxes authenticate "
+                             "each other with IGC-Santé certificates), optional, none")
+    parser.add_argument("--allow-client", action="append", default=[], metavar="DN",
+                        help="subject DN of a Consumer's operator certificate allowed at the WADO-RS (repeatable)")
+    parser.add_argument("--whitelist", type=Path, default=None, metavar="XML",
+                        help="signed ANS whitelist: its DNCertificatOperateur entries are the allowed clients")
+    parser.add_argument("--whitelist-ca", type=Path, action="append", default=[], metavar="PEM",
+                        help="CA that must have issued the whitelist's signing certificate (repeatable)")
 
 
 def config_from(args: argparse.Namespace) -> SourceConfig:
@@ -57,6 +66,29 @@ def config_from(args: argparse.Namespace) -> SourceConfig:
         public_base=args.public_base, fault=args.source_fault)
 
 
+def allowed_clients(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """DNs from --allow-client and the verified --whitelist; None (any client the TLS layer accepts) when
+    neither is given."""
+    if not args.allow_client and args.whitelist is None:
+        return None
+    dns = list(args.allow_client)
+    if args.whitelist is not None:
+        from harness.whitelist import WhitelistError, load_whitelist
+
+        try:
+            wl = load_whitelist(args.whitelist.read_bytes(),
+                                trusted_cas=tuple(p.read_bytes() for p in args.whitelist_ca))
+        except (OSError, WhitelistError) as exc:
+            raise SystemExit(f"drimcheck serve source: --whitelist {args.whitelist} refused: {exc}") from None
+        dns += [d.dn for d in wl.domains if d.dn]
+    return tuple(dns)
+
+
 def start(args: argparse.Namespace) -> Reference:
-    return start_source(config_from(args), host=args.host or "127.0.0.1", http_port=args.port or 0,
-                        mllp_port=args.mllp_port)
+    tls = getattr(args, "tls", None)  # harness.tls.NetworkTls, None with --plain-http
+    config = config_from(args)
+    allowed = allowed_clients(args)
+    config.allowed_clients = None if allowed is None else (lambda: allowed)
+    context = tls.context("source", client_auth=args.wado_client_auth) if tls else None
+    return start_source(config, host=args.host or "127.0.0.1", http_port=args.port or 0,
+                        mllp_port=args.mllp_port, ssl_context=context)

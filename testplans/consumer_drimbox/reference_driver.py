@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import requests
-
 from harness.drivers import ConsumerDriver, DriverContext, ExamRef, StepUnavailable
+from harness.tls import session
 from testplans.consumer_drimbox.browser import Browser, Page
 
 
@@ -110,4 +109,4 @@ class ReferenceDriver(ConsumerDriver):
         return self.exam_page.describe()
 
     def kpi_records(self) -> list[dict[str, Any]]:
-        return requests.get(self.context.base.rstrip("/") + "/kpi", timeout=30).json()
+        return session().get(self.context.base.rstrip("/") + "/kpi", timeout=30).json()

@@ -7,9 +7,9 @@ import hashlib
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from harness.checks import expect, expect_equal
+from harness.tls import session
 from testplans.consumer_drimbox.conftest import answered, driver_step, open_patient
 from testplans.consumer_drimbox.exams import contextual_form, new_patient
 from testplans.consumer_drimbox.traffic import form_of, psc_token_requests
@@ -31,7 +31,7 @@ SCRIPT = "<script>alert('drimcheck')</script>"
 
 
 def _post(world, form):
-    return requests.post(world.contextual_call, data=form, allow_redirects=False, timeout=30)
+    return session().post(world.contextual_call, data=form, allow_redirects=False, timeout=30)
 
 
 @pytest.mark.requirement("CON-CTX-POST")
@@ -75,7 +75,7 @@ def test_script_in_a_parameter_is_escaped(world, browser):
     resp = _post(world, contextual_form(new_patient(), **{"Patient.birthDate": SCRIPT}))
     expect(SCRIPT not in resp.text, rule="CON-CTX-ESCAPE", location="400 page", expected="escaped markup",
            observed="raw <script> element", message="the error page reflects the value unescaped")
-    health = requests.get(world.contextual_call, timeout=30)
+    health = session().get(world.contextual_call, timeout=30)
     expect(health.status_code < 500, rule="CON-CTX-ESCAPE", location=world.contextual_call,
            expected="the Consumer keeps serving", observed=health.status_code, message="server error after bad input")
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 
 from harness.checks import expect, expect_equal, fail
 from harness.dicomweb.accept import AcceptError, parse_accept
 from harness.dicomweb.mediatype import split_quoted
+from harness.tls import session
 from testplans.consumer_drimbox import conftest
 from testplans.consumer_drimbox.conftest import PROFESSIONAL
 from testplans.consumer_drimbox.traffic import psc_token_requests, require_kos
@@ -220,7 +220,7 @@ def test_malformed_multipart_imports_nothing(world, publish, action):
                  message=f"part of a series with a {action} multipart was imported")
     expect_equal(pacs_instances(world, fine), {r.sop_instance_uid for r in exam.series[fine]},
                  rule="CON-ERR-MULTIPART", location=f"local PACS {fine}", message="the intact series must be imported")
-    alive = requests.get(world.consumer_base + "/", timeout=30)
+    alive = session().get(world.consumer_base + "/", timeout=30)
     expect(alive.status_code < 500, rule="CON-ERR-MULTIPART", location=world.consumer_base,
            expected="the Consumer keeps serving", observed=alive.status_code, message="server error after bad input")
     expect_shown(statuses, broken, "malformed", "CON-ERR-MULTIPART", "the malformed answer must be reported")

@@ -144,3 +144,16 @@ def expect_fault(run: tuple[int, dict, str], breaks: tuple[str, ...]) -> None:
     code, results, output = run
     assert failed(results) == set(breaks), output
     assert code == 1, output
+
+
+def tls_profile(client: bool = False) -> dict[str, str]:
+    """The profile's ``tls`` for a product served over HTTPS from the default test PKI (``drimcheck serve``
+    without --plain-http): its CA, and with ``client`` the Consumer's ORG AUTH CLI certificate that a
+    Source's WADO-RS demands (mutual TLS)."""
+    from harness.pki import default_folder, network_pki
+
+    pki = network_pki(default_folder())
+    tls = {"ca": str(pki.ca_path)}
+    if client:
+        tls |= {"cert": str(pki.cert_path("consumer-client")), "key": str(pki.key_path("consumer-client"))}
+    return tls

@@ -17,7 +17,15 @@ import pytest
 
 from harness.faults import faults_of
 from harness.servers import free_port
-from tests.blackbox.products import campaign, expect_clean, expect_fault, serve, shall_not_passed, write_pki
+from tests.blackbox.products import (
+    campaign,
+    expect_clean,
+    expect_fault,
+    serve,
+    shall_not_passed,
+    tls_profile,
+    write_pki,
+)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "consumer_drimbox.json"
 
@@ -45,7 +53,7 @@ def run_consumer(fault: str | None, pki: Path, folder: Path, driver: str = "refe
                    "actor": "consumer_drimbox", "driver": driver,
                    "endpoints": {"contextual_call": ep["contextual_call"], "base": ep["base"]},
                    "options": {"ports": ports, **({"operator": operator} if operator else {})},
-                   "credentials": {"vihf_ca": str(pki / "ca.pem")}}
+                   "credentials": {"vihf_ca": str(pki / "ca.pem")}, "tls": tls_profile()}
         return campaign(profile, "consumer_drimbox", folder / "campaign", quiet=driver != "operator")
 
 

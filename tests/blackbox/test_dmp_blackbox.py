@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.faults import faults_of
-from tests.blackbox.products import campaign, expect_clean, expect_fault, serve, write_pki
+from tests.blackbox.products import campaign, expect_clean, expect_fault, serve, tls_profile, write_pki
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dmp.json"
 
@@ -34,7 +34,8 @@ def run_dmp(fault: str | None, pki: Path, folder: Path) -> tuple[int, dict, str]
         profile = {"name": f"reference DMP as a product{f' ({fault})' if fault else ''}", "actor": "dmp",
                    "endpoints": {"registry": ep["registry"], "repository": ep["repository"],
                                  "repository_unique_id": ep["repository_unique_id"]},
-                   "credentials": {"vihf_key": str(pki / "vihf.key"), "vihf_cert": str(pki / "vihf.pem")}}
+                   "credentials": {"vihf_key": str(pki / "vihf.key"), "vihf_cert": str(pki / "vihf.pem")},
+                   "tls": tls_profile()}
         return campaign(profile, "dmp", folder / "campaign")
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from harness.faults import faults_of
 from harness.servers import free_port
-from tests.blackbox.products import campaign, expect_clean, expect_fault, serve, write_pki
+from tests.blackbox.products import campaign, expect_clean, expect_fault, serve, tls_profile, write_pki
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "source_drimbox.json"
 REALM = "/auth/realms/esante-wallet/protocol/openid-connect"
@@ -51,7 +51,7 @@ def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path)
                    "endpoints": {"wado_rs": ep["wado_rs"], "mllp": ep["mllp"],
                                  "dicom": {"ae_title": pacs["aet"], "host": pacs["host"], "port": int(pacs["port"])}},
                    "options": {"ports": {"dmp": dmp, "psc": psc}, "publish_timeout": PUBLISH_WAIT},
-                   "credentials": {"vihf_ca": str(pki / "ca.pem")}}
+                   "credentials": {"vihf_ca": str(pki / "ca.pem")}, "tls": tls_profile(client=True)}
         return campaign(profile, "source_drimbox", folder / "campaign")
 
 

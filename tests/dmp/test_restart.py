@@ -31,7 +31,9 @@ ALL = ["urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"]
 
 def start_server(db: Path, workers: int = 1) -> tuple[subprocess.Popen, dict[str, str]]:
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "dmp", "--port", "0", "--vihf", "off",
-                             "--db", f"sqlite:///{db}", "--profile", "xds", "--workers", str(workers)], cwd=REPO,
+                             "--db", f"sqlite:///{db}", "--profile", "xds", "--workers", str(workers),
+                             "--plain-http"],  # raw-socket uploads cut mid-body; TLS is proven elsewhere
+                            cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     endpoints: dict[str, str] = {}
     deadline = time.time() + 60

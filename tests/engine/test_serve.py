@@ -38,12 +38,14 @@ def read_until_serving(proc: subprocess.Popen, timeout: float = 60) -> list[str]
 
 def test_serve_prints_endpoints_and_stops_cleanly_on_ctrl_c(tmp_path):
     port = free_port()
-    proc = start("psc", "--port", str(port), cwd=tmp_path)
+    proc = start("psc", "--port", str(port), "--pki", str(tmp_path / "pki"), cwd=tmp_path)
     try:
         lines = read_until_serving(proc)
         issuer = next(ln.split()[-1] for ln in lines if ln.split()[1:2] == ["issuer"])
-        assert f"127.0.0.1:{port}" in issuer
-        assert requests.get(issuer + "/.well-known/openid-configuration", timeout=10).json()["issuer"] == issuer
+        assert issuer.startswith(f"https://127.0.0.1:{port}/")  # HTTPS by default (C17)
+        found = requests.get(issuer + "/.well-known/openid-configuration", timeout=10,
+                             verify=str(tmp_path / "pki" / "ca.pem")).json()
+        assert found["issuer"] == issuer
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

@@ -1,0 +1,140 @@
+"""Control point C17 from outside: ``drimcheck serve all --demo`` started as its own process, probed as a
+peer would, over the network only.
+
+- every HTTP endpoint it prints is ``https://`` and answers with a chain to the test PKI's root;
+- TLS 1.1 is refused by the server (RFC 8996 deprecates TLS 1.0 and 1.1), plain HTTP on a TLS port gets no
+  HTTP answer;
+- the Source's WADO-RS demands a client certificate (DRIMboxes authenticate each other with IGC-Santé
+  certificates): none, one from another CA, or one of the PKI whose subject the whitelist does not name is
+  refused; the Consumer's ORG AUTH CLI certificate with a Pro Santé Connect token is served.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from harness.pki import Pki
+from tests.blackbox.products import Product, serve
+
+PROFESSIONAL = "10001000002"  # a test professional of simulators/psc/users.yaml
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Product, Path]]:
+    folder = tmp_path_factory.mktemp("tls-network")
+    pki = folder / "pki"
+    with serve(["all", "--demo", "--workdir", str(folder / "network-data"), "--pki", str(pki)], folder,
+               timeout=120) as product:
+        yield product, pki
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", int(parts.port or 443)
+
+
+def _handshake(url: str, context: ssl.SSLContext) -> str:
+    """'ok' or the TLS error the handshake ended with."""
+    host, port = _host_port(url)
+    try:
+        with socket.create_connection((host, port), timeout=10) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as tls:
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            tls.recv(1)  # a TLS 1.3 server sends its refusal of a client certificate after the handshake
+            return "ok"
+    except (ssl.SSLError, OSError) as exc:
+        return str(exc)
+
+
+def test_every_endpoint_is_https_with_the_pki_chain(network):
+    product, pki = network
+    urls = [url for name, eps in product.endpoints.items() if name not in ("demo", "tls")
+            for url in eps.values() if "://" in url]
+    assert urls, product.output
+    assert [u for u in urls if not u.startswith("https://")] == []
+    base = product.endpoints["dmp"]["base"]
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    assert _handshake(base, context) == "ok"
+
+
+def test_tls_1_1_is_refused_by_the_server(network):
+    product, pki = network
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(str(pki / "ca.pem"))
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # the client offers TLS 1.1 for real: the refusal is the server's
+    with warnings.catch_warnings():  # the client offers the deprecated version on purpose
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1_1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+    for name in ("dmp", "consumer", "psc"):
+        outcome = _handshake(product.endpoints[name]["base" if name != "psc" else "issuer"], context)
+        assert "protocol version" in outcome.lower() or "unsupported protocol" in outcome.lower(), (name, outcome)
+
+
+def test_plain_http_gets_no_http_answer(network):
+    product, _pki = network
+    host, port = _host_port(product.endpoints["dmp"]["base"])
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(b"GET /registry HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        try:
+            while chunk := sock.recv(4096):
+                answer += chunk
+        except OSError:
+            pass
+    assert not answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+def _token(product: Product, pki: Path) -> str:
+    issuer = product.endpoints["psc"]["issue_token"]
+    resp = requests.post(issuer, data={"sub": PROFESSIONAL, "client_id": "drimbox-consumer",
+                                       "client_secret": "consumer-secret"}, verify=str(pki / "ca.pem"), timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["access_token"]
+
+
+def _study_url(product: Product) -> str:
+    study = product.endpoints["demo"]["study"].split()[-1]  # printed as "demo  study UID  <uid>"
+    return f"{product.endpoints['source']['wado_rs']}/studies/{study}/metadata"
+
+
+def test_source_serves_the_consumers_certificate_with_a_token(network):
+    product, pki = network
+    kos = product.endpoints["demo"]["KOS"].split()[-1]  # printed as "demo  KOS UID  <uid>"
+    resp = requests.get(_study_url(product), headers={"Authorization": f"Bearer {_token(product, pki)}",
+                                                      "KOS-SOPInstanceUID": kos, "Accept": "application/dicom+json"},
+                        cert=(str(pki / "consumer-client.pem"), str(pki / "consumer-client.key")),
+                        verify=str(pki / "ca.pem"), timeout=30)
+    assert resp.status_code == 200, resp.text
+    assert len(resp.json()) == int(product.endpoints["demo"]["instances"])
+    assert product.endpoints["tls"]["trust_anchor"] == str(pki / "ca.pem")
+
+
+def test_source_refuses_a_missing_or_foreign_client_certificate(network, tmp_path):
+    product, pki = network
+    url = product.endpoints["source"]["base"]
+    bare = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    assert _handshake(url, bare) != "ok"
+    foreign = Pki.init(tmp_path / "foreign", organisation="OTHER TEST")
+    other = foreign.issue("consumer", cn="localhost", usage="client")
+    with_foreign = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    with_foreign.load_cert_chain(str(other.cert), str(other.key))
+    outcome = _handshake(url, with_foreign)
+    assert outcome != "ok" and "unknown ca" in outcome.lower(), outcome
+
+
+def test_source_refuses_a_pki_certificate_the_whitelist_does_not_name(network):
+    product, pki = network
+    resp = requests.get(_study_url(product), headers={"Authorization": f"Bearer {_token(product, pki)}"},
+                        cert=(str(pki / "source-client.pem"), str(pki / "source-client.key")),
+                        verify=str(pki / "ca.pem"), timeout=30)
+    assert resp.status_code == 403
+    assert "not the operator certificate" in resp.text
