@@ -37,7 +37,7 @@ PORT_NAMES = ("dmp", "psc", "pacs", "source", "consumer", "ris")  # keys of opti
 # fields holding a file or folder path, resolved against the profile's folder
 PATH_FIELDS = ("credentials.vihf_key", "credentials.vihf_cert", "credentials.vihf_ca",
                "credentials.evidence_key", "credentials.evidence_cert",
-               "tls.ca", "tls.cert", "tls.key", "options.cda_xsd", "options.schematron")
+               "tls.ca", "tls.cert", "tls.key", "tls.pki", "options.cda_xsd", "options.schematron")
 # keys earlier versions read, and what replaces them
 REPLACED = {"options.dmp_port": "options.ports.dmp", "options.psc_port": "options.ports.psc"}
 
@@ -86,7 +86,9 @@ PLAN_NEEDS: dict[str, list[tuple[str, str]]] = {
 _TLS = [("tls.ca", "the harness's HTTP clients trust the SUT's https endpoints through that CA"),
         ("tls.cert", "the harness's HTTP clients present that certificate (mutual TLS)"),
         ("tls.key", "key of tls.cert"),
-        ("tls.verify", "false turns the check of the SUT's certificate off")]
+        ("tls.verify", "false turns the check of the SUT's certificate off"),
+        ("tls.pki", "the source_drimbox plan's transport-security tests present the expired, revoked and "
+                    "non-whitelisted client certificates of that test PKI (the one the Source trusts)")]
 # plan -> (field, what it changes): used when given, never a problem when absent
 PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
     "source_drimbox": [

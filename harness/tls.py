@@ -153,6 +153,7 @@ def network_tls(folder: str | Path | None = None, hosts: tuple[str, ...] = ("127
     from harness.pki import default_folder, network_pki
 
     pki = network_pki(Path(folder) if folder else default_folder(), hosts)
+    security_certificates(pki)  # in the CRL before any product loads it
     add_trusted(pki.ca_path)
     return NetworkTls(pki)
 
@@ -206,3 +207,32 @@ class ClientGate:
         start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8"),
                                          ("Content-Length", str(len(body)))])
         return [body]
+
+
+SECURITY_CERTIFICATES = ("consumer-client-expired", "consumer-client-revoked", "outsider-client")
+
+
+def security_certificates(pki: Any) -> dict[str, tuple[Path, Path]]:
+    """Client certificates a DRIMbox's WADO-RS must refuse, issued once in ``pki`` (before the products
+    that load its CRL start): the Consumer's ORG AUTH CLI subject expired, the same subject revoked (in the
+    CRL), and a valid certificate of a structure the whitelist does not name. Each as (certificate, key)."""
+    import datetime as dt
+
+    from harness.pki import structure_ou
+
+    current = pki.current()
+    good = pki.certificate("consumer-client").subject
+    cn = good.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    ou = good.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value
+    if "consumer-client-expired" not in current:
+        now = dt.datetime.now(dt.UTC)
+        pki.issue("consumer-client-expired", cn=cn, ou=ou, usage="client",
+                  not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1))
+    revoked = current.get("consumer-client-revoked")
+    if revoked is None:
+        pki.issue("consumer-client-revoked", cn=cn, ou=ou, usage="client")
+    if revoked is None or not revoked.get("revoked_at"):
+        pki.revoke("consumer-client-revoked")
+    if "outsider-client" not in current:
+        pki.issue("outsider-client", cn=cn, ou=structure_ou("99999999900028"), usage="client")
+    return {name: (pki.cert_path(name), pki.key_path(name)) for name in SECURITY_CERTIFICATES}

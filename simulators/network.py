@@ -80,10 +80,10 @@ def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False, tl
         net.parts.append(("dmp", dmp))
         src_pacs = start_pacs(workdir / "source-pacs", aet="SRCPACS", host=host, ssl_context=ctx("pacs"))
         net.parts.append(("src-pacs", src_pacs))
-        source_tls = None if tls is None else tls.context("source", client_auth="required")
-        allowed = None if tls is None else (tls.pki.certificate("consumer-client").subject.rfc4514_string(),)
-        source = start_source(None, workdir / "source", ssl_context=source_tls,
-                              allowed_clients=None if allowed is None else (lambda: allowed),
+        from simulators.source.reference import wado_tls
+
+        source_tls, allowed = wado_tls(tls)  # mutual TLS: the network's Consumer only
+        source = start_source(None, workdir / "source", ssl_context=source_tls, allowed_clients=allowed,
                               pacs_host=src_pacs.host, pacs_port=src_pacs.port,
                               pacs_aet=src_pacs.aet, pacs_dicomweb=src_pacs.dicomweb_url,
                               dmp_registry=dmp.endpoints["registry"], dmp_repository=dmp.endpoints["repository"],

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ssl
+import warnings
 from pathlib import Path
+from typing import Any
 
 from harness.dicom import Peer, find, query
 from harness.servers import RunningServer, serve_wsgi
@@ -98,6 +100,33 @@ def start(config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mll
           ssl_context: ssl.SSLContext | None = None) -> Reference:
     """The Source with its WADO-RS served over HTTPS when ``ssl_context`` is given."""
     return Reference(config, host, http_port, mllp_port, ssl_context)
+
+
+def wado_tls(tls: Any, fault: str | None = None, allowed: tuple[str, ...] | None = None
+             ) -> tuple[ssl.SSLContext | None, Any]:
+    """The WADO-RS's server context and allowed-clients callable for a network TLS (harness.tls.NetworkTls):
+    TLS 1.2+, AEAD suites, client certificates required and checked against the PKI's CRL, the subjects in
+    ``allowed`` (None: the network's Consumer, ``consumer-client``) served. A transport fault of
+    :mod:`simulators.source.faults` weakens one of these choices."""
+    if tls is None or fault == "plain-http":
+        return None, None
+    if allowed is None:
+        allowed = (tls.pki.certificate("consumer-client").subject.rfc4514_string(),)
+    auth = "none" if fault == "no-client-certificate" else "required"
+    if fault == "no-revocation-check":
+        from harness.tls import server_context
+
+        context = server_context(tls.pki.cert_path("source"), tls.pki.key_path("source"), tls.ca, auth)
+    else:
+        context = tls.context("source", client_auth=auth)
+    if fault in ("legacy-tls", "weak-ciphers"):
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    if fault == "legacy-tls":
+        with warnings.catch_warnings():  # the fault enables the deprecated versions on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+    frozen = allowed
+    return context, None if fault == "any-client-certificate" else (lambda: frozen)
 
 
 def start_reference(fault: str | None, workdir: Path, ssl_context: ssl.SSLContext | None = None, **peers: str

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from simulators.source.config import SourceConfig
 from simulators.source.faults import FAULTS
-from simulators.source.reference import Reference
+from simulators.source.reference import Reference, wado_tls
 from simulators.source.reference import start as start_source
 
 
@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="client certificates at the WADO-RS (HTTPS): required (default: DRIMboxes authenticate "
                              "each other with IGC-Santé certificates), optional, none")
     parser.add_argument("--allow-client", action="append", default=[], metavar="DN",
-                        help="subject DN of a Consumer's operator certificate allowed at the WADO-RS (repeatable)")
+                        help="subject DN of a Consumer's operator certificate allowed at the WADO-RS (repeatable; "
+                             "default with neither this nor --whitelist: the network PKI's consumer-client)")
     parser.add_argument("--whitelist", type=Path, default=None, metavar="XML",
                         help="signed ANS whitelist: its DNCertificatOperateur entries are the allowed clients")
     parser.add_argument("--whitelist-ca", type=Path, action="append", default=[], metavar="PEM",
@@ -88,7 +89,11 @@ def start(args: argparse.Namespace) -> Reference:
     tls = getattr(args, "tls", None)  # harness.tls.NetworkTls, None with --plain-http
     config = config_from(args)
     allowed = allowed_clients(args)
-    config.allowed_clients = None if allowed is None else (lambda: allowed)
-    context = tls.context("source", client_auth=args.wado_client_auth) if tls else None
+    if tls is None:
+        context, config.allowed_clients = None, None if allowed is None else (lambda: allowed)
+    else:
+        context, config.allowed_clients = wado_tls(tls, args.source_fault, allowed)
+        if args.wado_client_auth != "required" and context is not None:
+            context = tls.context("source", client_auth=args.wado_client_auth)
     return start_source(config, host=args.host or "127.0.0.1", http_port=args.port or 0,
                         mllp_port=args.mllp_port, ssl_context=context)

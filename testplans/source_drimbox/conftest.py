@@ -126,6 +126,7 @@ class Env:
     refused: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # rule -> [(study, sent at)]
     acknowledged: dict[str, list[float]] = field(default_factory=dict)  # study -> when reports of it were sent AA
     current_requirements: tuple[str, ...] = ()  # of the running test (set by an autouse fixture)
+    security: Any = None  # support.SecurityEnv: transport-security tests (None: the profile names no tls.pki)
 
     def token(self, **kwargs: Any) -> str:
         return self.psc.issue_token(PROFESSIONAL, CONSUMER_CLIENT, **kwargs)
@@ -192,21 +193,32 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     dmp = Dmp(dmp_ref, dmp_dir, pki, trust, dmp_ref.server.port)
     psc = start_psc(_psc_config(sut), port=sut.port("psc"))
     stack: list[Any] = [psc]
+    security = None
     try:
         if sut.reference:
+            from harness.tls import network_tls
             from simulators.source import start_reference
+            from simulators.source.reference import wado_tls
+            from testplans.source_drimbox.consumer import use_tls
+            from testplans.source_drimbox.support import security_env
 
             pacs = _start_pacs(root)
             stack.append(pacs)
             _load(files, (pacs.host, pacs.port, pacs.aet))
+            tls = network_tls(root / "pki")  # the reference's WADO-RS: HTTPS and mutual TLS (C17)
+            context, allowed = wado_tls(tls, sut.fault)
+            good = tuple(Path(p) for p in tls.client("consumer-client"))
+            use_tls(verify=str(tls.ca), cert=tls.client("consumer-client"))
             source = start_reference(
-                sut.fault, root / "source", pacs_host=pacs.host, pacs_port=pacs.port, pacs_aet=pacs.aet,
+                sut.fault, root / "source", ssl_context=context, allowed_clients=allowed,
+                pacs_host=pacs.host, pacs_port=pacs.port, pacs_aet=pacs.aet,
                 pacs_dicomweb=pacs.dicomweb_url, dmp_registry=dmp.endpoints["registry"],
                 dmp_repository=dmp.endpoints["repository"], psc_introspect=psc.endpoints["introspect"],
                 vihf_key=pki.key_pem, vihf_cert=pki.cert_pem,
                 pacs_retrieve=os.environ.get(RETRIEVE_ENV, "dicomweb"))
             stack.append(source)
             wado, mllp = source.endpoints["wado_rs"], source.endpoints["mllp"]
+            security = security_env(wado, tls.pki.folder, tls.ca, good)
         else:
             from testplans.source_drimbox.consumer import use_tls
 
@@ -217,10 +229,17 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                 pytest.fail(f"SUT profile {sut.name}: endpoints.{missing[0]} is required by the source_drimbox plan")
             _load(files, (ep["dicom"]["host"], int(ep["dicom"]["port"]), ep["dicom"]["ae_title"]))
             wado, mllp = ep["wado_rs"].rstrip("/"), ep["mllp"]
+            tls_profile = sut.tls or {}
+            if tls_profile.get("pki") and tls_profile.get("cert") and tls_profile.get("key"):
+                from testplans.source_drimbox.support import security_env
+
+                security = security_env(wado, Path(tls_profile["pki"]), Path(tls_profile.get("ca") or
+                                        Path(tls_profile["pki"]) / "ca.pem"),
+                                        (Path(tls_profile["cert"]), Path(tls_profile["key"])))
         print(f"\nsource_drimbox plan peers: DMP registry {dmp.endpoints['registry']}, repository "
               f"{dmp.endpoints['repository']}; PSC issuer {psc.endpoints['issuer']}; Source WADO-RS {wado}, "
               f"MLLP {mllp}", file=sys.stderr)
-        yield Env(dmp, psc, wado, mllp, exams, files, trust=trust)
+        yield Env(dmp, psc, wado, mllp, exams, files, trust=trust, security=security)
     finally:
         for item in reversed(stack):
             item.stop()

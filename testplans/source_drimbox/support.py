@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from lxml import etree
 from pydicom import dcmread
@@ -231,3 +232,27 @@ def dicom_parts(body: bytes, content_type: str) -> list[Dataset]:
         except Exception:
             continue
     return out
+
+
+@dataclass(frozen=True)
+class SecurityEnv:
+    """What the transport-security tests need: the Source's WADO-RS, the CA it is verified with, the test PKI
+    it trusts (``tls.pki``) and, from it, the profile's whitelisted client certificate and those a Source must
+    refuse (``harness.tls.security_certificates``), each (certificate, key)."""
+
+    wado: str
+    ca: Path
+    pki: Path
+    good: tuple[Path, Path]
+    expired: tuple[Path, Path]
+    revoked: tuple[Path, Path]
+    outsider: tuple[Path, Path]
+
+
+def security_env(wado: str, pki_folder: Path, ca: Path, good: tuple[Path, Path]) -> SecurityEnv:
+    from harness.pki import Pki
+    from harness.tls import security_certificates
+
+    bad = security_certificates(Pki.open(pki_folder))
+    return SecurityEnv(wado, ca, pki_folder, good, bad["consumer-client-expired"], bad["consumer-client-revoked"],
+                       bad["outsider-client"])

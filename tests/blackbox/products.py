@@ -154,6 +154,7 @@ def tls_profile(client: bool = False) -> dict[str, str]:
 
     pki = network_pki(default_folder())
     tls = {"ca": str(pki.ca_path)}
-    if client:
-        tls |= {"cert": str(pki.cert_path("consumer-client")), "key": str(pki.key_path("consumer-client"))}
+    if client:  # and the PKI whose refused certificates the transport-security tests present
+        tls |= {"cert": str(pki.cert_path("consumer-client")), "key": str(pki.key_path("consumer-client")),
+                "pki": str(pki.folder)}
     return tls

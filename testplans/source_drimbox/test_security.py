@@ -1,0 +1,203 @@
+"""Transport security of the Source's WADO-RS (control point C17 and mutual TLS between DRIMboxes), probed
+from outside at the TLS layer, as any peer on the network could.
+
+Every probe is a real TLS handshake against ``endpoints.wado_rs`` followed by one HTTP request; a
+certificate "refused" means the handshake failed, the connection closed without an HTTP answer, or the
+Source answered 403. The whitelisted Consumer certificate of the profile (``tls.cert``) is the positive
+control: it must get through the TLS layer (any answer but 403), so that a refusal elsewhere is the
+Source's choice, not a broken setup. The certificates a Source must refuse come from the test PKI it
+trusts (``tls.pki``, see ``harness.tls.security_certificates``): expired, revoked (in the PKI's CRL
+before the Source started), and valid but absent from the whitelist; plus one from another CA made here.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from harness.checks import expect, fail, inconclusive
+from harness.pki import Pki
+from testplans.source_drimbox.support import SecurityEnv
+
+WEAK_SUITES = "AES128-SHA:AES256-SHA:DES-CBC3-SHA:RC4-SHA:NULL-SHA:AES128-SHA256:AES256-SHA256"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one handshake + request gave: the HTTP status, or why there was none."""
+
+    status: int | None
+    reason: str = ""
+
+    @property
+    def refused(self) -> bool:
+        return self.status is None or self.status == 403
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}" if self.status is not None else f"no HTTP answer ({self.reason})"
+
+
+def probe(url: str, context: ssl.SSLContext | None, path: str = "/studies/1.2.3/metadata") -> Probe:
+    """One GET of ``path`` under ``url``; TLS with ``context`` (None: plain HTTP on the same port)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+    request = (f"GET {parts.path.rstrip('/')}{path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+               f"Accept: application/dicom+json\r\nConnection: close\r\n\r\n").encode()
+    try:
+        with socket.create_connection((host, port), timeout=15) as raw:
+            sock = context.wrap_socket(raw, server_hostname=host) if context is not None else raw
+            with sock:
+                sock.sendall(request)
+                answer = b""
+                while b"\r\n" not in answer:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+    except (ssl.SSLError, OSError) as exc:
+        return Probe(None, str(exc) or type(exc).__name__)
+    line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+    fields = line.split(" ", 2)
+    if len(fields) >= 2 and fields[0].startswith("HTTP/") and fields[1].isdigit():
+        return Probe(int(fields[1]))
+    return Probe(None, f"connection closed after {line[:60]!r}" if line else "connection closed")
+
+
+def client_context(sec: SecurityEnv, cert: tuple[Path, Path] | None = None, *, legacy: bool = False,
+                   ciphers: str | None = None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(sec.ca))
+    if legacy or ciphers:
+        context.set_ciphers((ciphers or "DEFAULT") + ":@SECLEVEL=0")
+    if legacy:
+        with warnings.catch_warnings():  # the deprecated versions are offered on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+    elif ciphers:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 suites cannot be weakened
+    if cert is not None:
+        context.load_cert_chain(str(cert[0]), str(cert[1]))
+    return context
+
+
+@pytest.fixture(scope="module")
+def sec(env) -> SecurityEnv:
+    if env.security is None:
+        inconclusive("the profile names no tls.pki (the test PKI the Source trusts), so no certificate it must "
+                      "refuse can be presented")
+    return env.security
+
+
+def require_https(sec: SecurityEnv, rule: str) -> None:
+    """Every check here is of a TLS endpoint: a plain-HTTP WADO-RS fails them all (C17)."""
+    if not sec.wado.startswith("https://"):
+        fail(rule, "endpoints.wado_rs", "an https:// WADO-RS (control point C17: every flow encrypted)", sec.wado,
+             "the WADO-RS is served over plain HTTP")
+
+
+def control(sec: SecurityEnv, rule: str) -> None:
+    """The whitelisted certificate gets through, else nothing here can be judged."""
+    got = probe(sec.wado, client_context(sec, sec.good))
+    if got.refused:
+        inconclusive(f"the profile's own client certificate (tls.cert) is refused too ({got}): the refusals "
+                     f"checked under {rule} cannot be told from a broken setup")
+
+
+@pytest.mark.requirement("SRC-SEC-HTTPS")
+def test_wado_rs_is_https_with_a_chain_to_the_trusted_ca(sec):
+    require_https(sec, "SRC-SEC-HTTPS")
+    got = probe(sec.wado, client_context(sec, sec.good))
+    expect(got.status is not None, rule="SRC-SEC-HTTPS", location=sec.wado,
+           expected="a TLS handshake that verifies the server's chain and name against tls.ca", observed=str(got),
+           message="the Source's certificate chains to the configured CA and names its host")
+
+
+
+@pytest.mark.requirement("SRC-SEC-PLAIN")
+def test_plain_http_is_not_served(sec):
+    require_https(sec, "SRC-SEC-PLAIN")
+    got = probe(sec.wado, None)
+    expect(got.status is None or got.status == 400, rule="SRC-SEC-PLAIN", location=sec.wado,
+           expected="no HTTP answer, or 400, to a plain-HTTP request on the TLS port", observed=str(got),
+           message="nothing is served in clear")
+
+
+@pytest.mark.requirement("SRC-SEC-TLS12")
+def test_tls_1_0_and_1_1_are_refused(sec):
+    require_https(sec, "SRC-SEC-TLS12")
+    control(sec, "SRC-SEC-TLS12")
+    got = probe(sec.wado, client_context(sec, sec.good, legacy=True))
+    expect(got.status is None, rule="SRC-SEC-TLS12", location=sec.wado,
+           expected="the handshake refused when the client offers only TLS 1.0 and 1.1 (RFC 8996)",
+           observed=str(got), message="only TLS 1.2 and later are accepted")
+
+
+@pytest.mark.requirement("SRC-SEC-CIPHERS")
+def test_tls_1_2_suites_without_forward_secrecy_or_aead_are_refused(sec):
+    require_https(sec, "SRC-SEC-CIPHERS")
+    control(sec, "SRC-SEC-CIPHERS")
+    got = probe(sec.wado, client_context(sec, sec.good, ciphers=WEAK_SUITES))
+    expect(got.status is None, rule="SRC-SEC-CIPHERS", location=sec.wado,
+           expected=f"the handshake refused when the client offers only {WEAK_SUITES.replace(':', ', ')} "
+                    "(static RSA key exchange, CBC, 3DES, RC4, NULL)", observed=str(got),
+           message="weak TLS 1.2 suites are not negotiated (RFC 9325 §4.2)")
+
+
+@pytest.mark.requirement("SRC-SEC-MTLS-REQUIRED")
+def test_a_client_without_certificate_is_refused(sec):
+    require_https(sec, "SRC-SEC-MTLS-REQUIRED")
+    control(sec, "SRC-SEC-MTLS-REQUIRED")
+    got = probe(sec.wado, client_context(sec))
+    expect(got.refused, rule="SRC-SEC-MTLS-REQUIRED", location=sec.wado,
+           expected="refused (handshake, or 403) without a client certificate", observed=str(got),
+           message="a Consumer authenticates with its ORG AUTH CLI certificate")
+
+
+@pytest.mark.requirement("SRC-SEC-MTLS-FOREIGN")
+def test_a_certificate_of_another_ca_is_refused(sec, tmp_path_factory):
+    require_https(sec, "SRC-SEC-MTLS-FOREIGN")
+    control(sec, "SRC-SEC-MTLS-FOREIGN")
+    foreign = Pki.init(tmp_path_factory.mktemp("foreign-ca"), organisation="DRIMCHECK OTHER CA")
+    good = Pki.open(sec.pki).certificate("consumer-client")
+    other = foreign.issue("consumer-client", cn=good.subject.rfc4514_string().split(",")[0].split("=", 1)[1],
+                          usage="client")
+    got = probe(sec.wado, client_context(sec, (other.cert, other.key)))
+    expect(got.refused, rule="SRC-SEC-MTLS-FOREIGN", location=sec.wado,
+           expected="refused: the certificate does not chain to IGC-Santé (the test PKI)", observed=str(got),
+           message="a client certificate of another CA is refused")
+
+
+@pytest.mark.requirement("SRC-SEC-MTLS-EXPIRED")
+def test_an_expired_certificate_is_refused(sec):
+    require_https(sec, "SRC-SEC-MTLS-EXPIRED")
+    control(sec, "SRC-SEC-MTLS-EXPIRED")
+    got = probe(sec.wado, client_context(sec, sec.expired))
+    expect(got.refused, rule="SRC-SEC-MTLS-EXPIRED", location=sec.wado,
+           expected="refused: the client certificate's validity has ended (RFC 5280 §6.1.3)", observed=str(got),
+           message="an expired client certificate is refused")
+
+
+@pytest.mark.requirement("SRC-SEC-MTLS-REVOKED")
+def test_a_revoked_certificate_is_refused(sec):
+    require_https(sec, "SRC-SEC-MTLS-REVOKED")
+    control(sec, "SRC-SEC-MTLS-REVOKED")
+    got = probe(sec.wado, client_context(sec, sec.revoked))
+    expect(got.refused, rule="SRC-SEC-MTLS-REVOKED", location=sec.wado,
+           expected="refused: the client certificate is in the PKI's CRL (RFC 5280 §6.3)", observed=str(got),
+           message="a revoked client certificate is refused")
+
+
+@pytest.mark.requirement("SRC-SEC-MTLS-WHITELIST")
+def test_a_certificate_the_whitelist_does_not_name_is_refused(sec):
+    require_https(sec, "SRC-SEC-MTLS-WHITELIST")
+    control(sec, "SRC-SEC-MTLS-WHITELIST")
+    got = probe(sec.wado, client_context(sec, sec.outsider))
+    expect(got.refused, rule="SRC-SEC-MTLS-WHITELIST", location=sec.wado,
+           expected="refused: the certificate is valid but no DNCertificatOperateur of the whitelist names it",
+           observed=str(got), message="only the whitelisted DRIMboxes' operator certificates are served")
