@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,31 +103,54 @@ def start(config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mll
     return Reference(config, host, http_port, mllp_port, ssl_context)
 
 
+@dataclass(frozen=True)
+class TlsBehaviour:
+    """How the WADO-RS's TLS is set up; the reference's choices are the defaults (C17 and mutual TLS between
+    DRIMboxes), a named transport fault swaps one field (``FAULTY``)."""
+
+    https: bool = True
+    legacy_versions: bool = False  # TLS 1.0 / 1.1 accepted, with the ECDHE CBC suites they need
+    static_rsa: bool = False  # TLS 1.2 also negotiates suites without forward secrecy, 3DES, RC4
+    client_auth: str = "required"
+    crl: bool = True
+    whitelist: bool = True
+
+
+FAULTY: dict[str, dict[str, object]] = {
+    "plain-http": {"https": False},
+    "legacy-tls": {"legacy_versions": True},
+    "weak-ciphers": {"static_rsa": True},
+    "no-client-certificate": {"client_auth": "none"},
+    "no-revocation-check": {"crl": False},
+    "any-client-certificate": {"whitelist": False},
+}
+
+
 def wado_tls(tls: Any, fault: str | None = None, allowed: tuple[str, ...] | None = None
              ) -> tuple[ssl.SSLContext | None, Any]:
     """The WADO-RS's server context and allowed-clients callable for a network TLS (harness.tls.NetworkTls):
-    TLS 1.2+, AEAD suites, client certificates required and checked against the PKI's CRL, the subjects in
-    ``allowed`` (None: the network's Consumer, ``consumer-client``) served. A transport fault of
-    :mod:`simulators.source.faults` weakens one of these choices."""
-    if tls is None or fault == "plain-http":
+    TLS 1.2+, AEAD suites with forward secrecy, client certificates required and checked against the PKI's
+    CRL, the subjects in ``allowed`` (None: the network's Consumer, ``consumer-client``) served."""
+    how = replace(TlsBehaviour(), **FAULTY.get(fault or "", {}))
+    if tls is None or not how.https:
         return None, None
     if allowed is None:
         allowed = (tls.pki.certificate("consumer-client").subject.rfc4514_string(),)
-    auth = "none" if fault == "no-client-certificate" else "required"
-    if fault == "no-revocation-check":
+    if how.crl:
+        context = tls.context("source", client_auth=how.client_auth)
+    else:
         from harness.tls import server_context
 
-        context = server_context(tls.pki.cert_path("source"), tls.pki.key_path("source"), tls.ca, auth)
-    else:
-        context = tls.context("source", client_auth=auth)
-    if fault in ("legacy-tls", "weak-ciphers"):
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    if fault == "legacy-tls":
+        context = server_context(tls.pki.cert_path("source"), tls.pki.key_path("source"), tls.ca, how.client_auth)
+    if how.legacy_versions:
+        context.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES:@SECLEVEL=0")
         with warnings.catch_warnings():  # the fault enables the deprecated versions on purpose
             warnings.simplefilter("ignore", DeprecationWarning)
             context.minimum_version = ssl.TLSVersion.TLSv1
+    if how.static_rsa:
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
     frozen = allowed
-    return context, None if fault == "any-client-certificate" else (lambda: frozen)
+    return context, (lambda: frozen) if how.whitelist else None
 
 
 def start_reference(fault: str | None, workdir: Path, ssl_context: ssl.SSLContext | None = None, **peers: str

@@ -127,8 +127,7 @@ def test_source_refuses_a_missing_or_foreign_client_certificate(network, tmp_pat
     other = foreign.issue("consumer", cn="localhost", usage="client")
     with_foreign = ssl.create_default_context(cafile=str(pki / "ca.pem"))
     with_foreign.load_cert_chain(str(other.cert), str(other.key))
-    outcome = _handshake(url, with_foreign)
-    assert outcome != "ok" and "unknown ca" in outcome.lower(), outcome
+    assert _handshake(url, with_foreign) != "ok"  # the alert (unknown CA) or a bare close, as TLS 1.3 timing has it
 
 
 def test_source_refuses_a_pki_certificate_the_whitelist_does_not_name(network):
