@@ -66,7 +66,8 @@ def _escape(text: str) -> str:
 
 
 def _msh_fields(message: bytes) -> list[str]:
-    first = message.replace(b"\n", b"\r").split(b"\r", 1)[0].decode("latin-1")
+    # blank lines before MSH (a file saved with leading line feeds) are not a segment: the parser skips them
+    first = message.replace(b"\n", b"\r").lstrip(b"\x0b\r").split(b"\r", 1)[0].decode("latin-1")
     if not first.startswith("MSH") or len(first) < 4:
         return []
     return ["MSH", first[3], *first[4:].split(first[3])]

@@ -280,7 +280,7 @@ def _summary(findings: list[Finding]) -> str:
 
 def message_key(raw: bytes) -> tuple[str, str] | None:
     """(MSH-3^MSH-4, MSH-10) of a message, None without an MSH or a control id."""
-    header = re.split(rb"\r|\n", raw.lstrip(b"\x0b"), maxsplit=1)[0]  # the MSH segment only
+    header = re.split(rb"\r|\n", raw.lstrip(b"\x0b\r\n"), maxsplit=1)[0]  # the MSH segment only
     try:
         msh = parse_hl7(header).first("MSH")
     except Hl7Error:

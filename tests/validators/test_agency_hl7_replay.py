@@ -129,8 +129,7 @@ REPLAYS = [
 
 
 # samples whose ACK does not echo MSH-10 in MSA-2 today, and why (test_ack_echoes_the_control_id_after_blank_lines)
-NO_ECHO = {"drimbox/patient1_oru_r01.hl7": "the file starts with two blank lines: the message is parsed past them, "
-           "but harness.hl7.build_ack reads MSH from the first line only and leaves MSA-2 (and MSH-5/6) empty"}
+NO_ECHO: dict[str, str] = {}  # samples whose ACK may not echo MSH-10, with the reason (none today)
 
 
 # --- the corpus and the table ---------------------------------------------------------------------------------
@@ -298,10 +297,9 @@ def test_every_hl7_sample_gets_its_ack_and_its_effect_at_the_dmp(corpus, bench):
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_ECHO["drimbox/patient1_oru_r01.hl7"])
 def test_ack_echoes_the_control_id_after_blank_lines(corpus):
     """HL7 v2.5 §2.15.8: MSA-2 is the MSH-10 of the message acknowledged, which the Source did read (it answered
-    on its content). When this passes, remove the entry from NO_ECHO."""
+    on its content), also when the file starts with blank lines."""
     from harness.hl7 import build_ack, parse_ack
 
     raw = (corpus / "drimbox/patient1_oru_r01.hl7").read_bytes()
