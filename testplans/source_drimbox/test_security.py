@@ -159,14 +159,18 @@ def test_tls_1_2_suites_without_forward_secrecy_or_aead_are_refused(sec):
            message="weak TLS 1.2 suites are not negotiated (RFC 9325 §4.2)")
 
 
+def expect_refused(sec: SecurityEnv, rule: str, cert: tuple[Path, Path] | None, why: str, message: str) -> None:
+    got = probe(sec.wado, client_context(sec, cert))
+    expect(got.refused, rule=rule, location=sec.wado, expected=f"refused (handshake, or 403): {why}",
+           observed=str(got), message=message)
+
+
 @pytest.mark.requirement("SRC-SEC-MTLS")
 def test_a_client_without_certificate_is_refused(sec):
     require_https(sec, "SRC-SEC-MTLS")
     control(sec, "SRC-SEC-MTLS")
-    got = probe(sec.wado, client_context(sec))
-    expect(got.refused, rule="SRC-SEC-MTLS", location=sec.wado,
-           expected="refused (handshake, or 403) without a client certificate", observed=str(got),
-           message="a Consumer authenticates with its ORG AUTH CLI certificate")
+    expect_refused(sec, "SRC-SEC-MTLS", None, "no client certificate was presented",
+                   "a Consumer authenticates with its ORG AUTH CLI certificate")
 
 
 @pytest.mark.requirement("SRC-SEC-MTLS")
@@ -177,35 +181,29 @@ def test_a_certificate_of_another_ca_is_refused(sec, tmp_path_factory):
     good = Pki.open(sec.pki).certificate("consumer-client")
     other = foreign.issue("consumer-client", cn=good.subject.rfc4514_string().split(",")[0].split("=", 1)[1],
                           usage="client")
-    got = probe(sec.wado, client_context(sec, (other.cert, other.key)))
-    expect(got.refused, rule="SRC-SEC-MTLS", location=sec.wado,
-           expected="refused: the certificate does not chain to IGC-Santé (the test PKI)", observed=str(got),
-           message="a client certificate of another CA is refused")
+    expect_refused(sec, "SRC-SEC-MTLS", (other.cert, other.key),
+                   "the certificate does not chain to IGC-Santé (the test PKI)",
+                   "a client certificate of another CA is refused")
 
 
 @pytest.mark.requirement("SRC-SEC-MTLS")
 def test_an_expired_certificate_is_refused(sec):
     require_https(sec, "SRC-SEC-MTLS")
     control(sec, "SRC-SEC-MTLS")
-    got = probe(sec.wado, client_context(sec, sec.expired))
-    expect(got.refused, rule="SRC-SEC-MTLS", location=sec.wado,
-           expected="refused: the client certificate's validity has ended (RFC 5280 §6.1.3)", observed=str(got),
-           message="an expired client certificate is refused")
+    expect_refused(sec, "SRC-SEC-MTLS", sec.expired, "the client certificate's validity has ended (RFC 5280 §6.1.3)",
+                   "an expired client certificate is refused")
 
 
 @pytest.mark.requirement("SRC-SEC-MTLS-REVOKED")
 def test_a_revoked_certificate_is_refused(sec):
     require_client_auth(sec, "SRC-SEC-MTLS-REVOKED")
-    got = probe(sec.wado, client_context(sec, sec.revoked))
-    expect(got.refused, rule="SRC-SEC-MTLS-REVOKED", location=sec.wado,
-           expected="refused: the client certificate is in the PKI's CRL (RFC 5280 §6.3)", observed=str(got),
-           message="a revoked client certificate is refused")
+    expect_refused(sec, "SRC-SEC-MTLS-REVOKED", sec.revoked, "the client certificate is in the PKI's CRL "
+                   "(RFC 5280 §6.3)", "a revoked client certificate is refused")
 
 
 @pytest.mark.requirement("SRC-SEC-MTLS-WHITELIST")
 def test_a_certificate_the_whitelist_does_not_name_is_refused(sec):
     require_client_auth(sec, "SRC-SEC-MTLS-WHITELIST")
-    got = probe(sec.wado, client_context(sec, sec.outsider))
-    expect(got.refused, rule="SRC-SEC-MTLS-WHITELIST", location=sec.wado,
-           expected="refused: the certificate is valid but no DNCertificatOperateur of the whitelist names it",
-           observed=str(got), message="only the whitelisted DRIMboxes' operator certificates are served")
+    expect_refused(sec, "SRC-SEC-MTLS-WHITELIST", sec.outsider,
+                   "the certificate is valid but no DNCertificatOperateur of the whitelist names it",
+                   "only the whitelisted DRIMboxes' operator certificates are served")
