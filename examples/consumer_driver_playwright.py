@@ -15,6 +15,13 @@ Using it
 
     ``DRIMCHECK_SCREENSHOTS=folder`` saves a numbered screenshot of each screen the driver lands on.
 
+HTTPS
+    Chromium checks the Consumer's certificate as a professional's browser does. The CAs the harness trusts
+    beyond the system's (the profile's ``tls.ca``, the campaign's test PKI: :attr:`DriverContext.cas`) are
+    put in a throwaway NSS database that this Chromium alone reads (``certutil``, Debian's
+    ``libnss3-tools``); no machine-wide store is touched. Certificate errors are ignored only when the
+    profile says ``tls.verify: false``.
+
 Adapting it to your Consumer
     - One class per screen (:class:`ExamListPage`, :class:`ExamPage`, :class:`ImportResultPage`, and the
       Pro Santé Connect login, :class:`PscLoginPage`) holds its locators once, in ``__init__`` (Playwright
@@ -43,6 +50,9 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +74,29 @@ def chromium_executable() -> str | None:
     if named:
         return named if Path(named).is_file() else None
     return next((c for c in CHROMIUM_CANDIDATES if Path(c).is_file()), None)
+
+
+def browser_home(cas: tuple[str, ...]) -> tempfile.TemporaryDirectory[str]:
+    """A HOME whose NSS database (``.pki/nssdb``, where Chromium on Linux reads locally added trust
+    anchors) trusts ``cas`` for TLS servers: the campaign's CAs, for this browser only."""
+    certutil = shutil.which("certutil")
+    if certutil is None:
+        raise RuntimeError("certutil is missing (apt-get install libnss3-tools): it gives Chromium the CA "
+                           f"the Consumer's HTTPS certificate chains to ({', '.join(cas)})")
+    home = tempfile.TemporaryDirectory(prefix="drimcheck-chromium-")
+    nssdb = Path(home.name) / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    try:
+        subprocess.run([certutil, "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True,
+                       capture_output=True)
+        for n, ca in enumerate(cas):
+            # "C,,": a trusted CA for TLS servers, nothing else (no e-mail, no code signing)
+            subprocess.run([certutil, "-A", "-d", f"sql:{nssdb}", "-n", f"drimcheck-ca-{n}", "-t", "C,,",
+                            "-a", "-i", ca], check=True, capture_output=True)
+    except subprocess.CalledProcessError as exc:
+        home.cleanup()
+        raise RuntimeError(f"certutil could not trust {exc.cmd[-1]}: {exc.stderr.decode(errors='replace')}") from exc
+    return home
 
 
 @contextmanager
@@ -208,14 +241,20 @@ class PlaywrightReferenceDriver(ConsumerDriver):
         executable = chromium_executable()
         if executable is None:
             raise RuntimeError("no Chromium found: install one (apt-get install chromium) or set DRIMCHECK_CHROMIUM")
+        self.home = browser_home(context.cas) if context.cas and context.verify else None
+        env = dict(os.environ, HOME=self.home.name) if self.home else None
         self.playwright: Playwright | None = sync_playwright().start()
         try:
-            self.browser = self.playwright.chromium.launch(executable_path=executable, headless=self.headless)
-            self.browser_context = self.browser.new_context(locale="fr-FR")
+            self.browser = self.playwright.chromium.launch(executable_path=executable, headless=self.headless,
+                                                           env=env)
+            self.browser_context = self.browser.new_context(locale="fr-FR",
+                                                            ignore_https_errors=not context.verify)
             self.browser_context.set_default_timeout(STEP_TIMEOUT_MS)
             self.page = self.browser_context.new_page()
         except BaseException:
             self.playwright.stop()
+            if self.home:
+                self.home.cleanup()
             raise
         shots = os.environ.get("DRIMCHECK_SCREENSHOTS")
         self.screenshots = Path(shots) if shots else None
@@ -276,11 +315,12 @@ class PlaywrightReferenceDriver(ConsumerDriver):
             return ExamPage(self.page).describe()
 
     def kpi_records(self) -> list[dict[str, Any]]:
-        """``GET /kpi`` of the reference Consumer, with the browser's cookies (its request context)."""
+        """``GET /kpi`` of the reference Consumer, opened in the browser (its cookies, its certificate checks)."""
         with step("read the ModelStat KPI records"):
-            response = self.page.request.get(self.context.base.rstrip("/") + "/kpi")
-            if not response.ok:
-                raise StepUnavailable(f"GET /kpi answered HTTP {response.status}")
+            response = self.page.goto(self.context.base.rstrip("/") + "/kpi")
+            self.exam_uid = ""  # the exam page, if one was open, is left
+            if response is None or not response.ok:
+                raise StepUnavailable(f"GET /kpi answered HTTP {response.status if response else 'nothing'}")
             return response.json()
 
     # beyond the interface
@@ -300,6 +340,8 @@ class PlaywrightReferenceDriver(ConsumerDriver):
         finally:
             self.playwright.stop()
             self.playwright = None
+            if self.home:
+                self.home.cleanup()
 
     def _exam_list(self) -> ExamListPage:
         """The exam list opened last, navigated back to when another page is shown."""

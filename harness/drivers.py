@@ -81,6 +81,11 @@ class DriverContext:
     professional: str  # RPPS of the test professional to log in as (PSC simulator users)
     say: Callable[[str], None] = print  # prints to the person running the campaign (operator prompts)
     options: dict[str, Any] = field(default_factory=dict)  # the profile's options (operator: options.operator)
+    # CA files (PEM) the harness trusts beyond the system's: the profile's ``tls.ca`` and the campaign's test
+    # PKI. A browser driver trusts them too, so a Consumer served over HTTPS from a test PKI is reached as
+    # a professional's browser reaches it (C17), certificate checked.
+    cas: tuple[str, ...] = ()
+    verify: bool = True  # False only when the profile says ``tls.verify: false`` (certificate errors ignored)
 
 
 class ConsumerDriver(ABC):

@@ -76,6 +76,12 @@ def add_trusted(*cas: str | Path) -> None:
                 _extra.append(path)
 
 
+def trusted_cas() -> tuple[str, ...]:
+    """The CA files added by :func:`add_trusted`, for clients that keep their own trust store (a browser)."""
+    with _lock:
+        return tuple(str(p) for p in _extra)
+
+
 def trust() -> str | bool:
     """What ``requests`` takes as ``verify``: True (system CAs) or a bundle with the added CAs."""
     with _lock:

@@ -30,6 +30,7 @@ import pytest
 from fixtures.studies import Patient
 from harness.drivers import ConsumerDriver, DriverContext, ExamRef, PatientTraits, StepUnavailable, load_driver
 from harness.servers import RunningServer, serve_wsgi
+from harness.tls import trusted_cas
 from harness.xds import kos_submission
 from harness.xds.clients import XdsClient
 from harness.xds.model import ASSOCIATION_TYPES, Association
@@ -114,7 +115,7 @@ def world(sut: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pyte
         _start_consumer(w, sut)
         w.driver = load_driver(sut.driver or "reference", DriverContext(
             w.contextual_call, w.consumer_base, w.psc_auth, PROFESSIONAL, say=_say(config),
-            options=dict(sut.options or {})))
+            options=dict(sut.options or {}), cas=trusted_cas(), verify=(sut.tls or {}).get("verify") is not False))
         stops.append(w.driver.close)
         yield w
     finally:

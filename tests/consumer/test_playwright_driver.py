@@ -41,6 +41,8 @@ def example() -> ModuleType:
         named = os.environ.get("DRIMCHECK_CHROMIUM")
         pytest.skip(f"no Chromium: DRIMCHECK_CHROMIUM={named} is not a file" if named else
                     f"no Chromium: none of {', '.join(module.CHROMIUM_CANDIDATES)} exists (apt-get install chromium)")
+    if shutil.which("certutil") is None:
+        pytest.skip("no certutil to give Chromium the Consumer's test CA (apt-get install libnss3-tools)")
     return module
 
 
@@ -68,3 +70,37 @@ def test_playwright_driver_passes_the_consumer_plan(example, vihf_pki, tmp_path,
     exam_lists = sorted(screens.glob("*-exam-list.png"))
     assert exam_lists, f"no screenshot of an exam list in {screens}"
     assert exam_lists[0].read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_the_browser_checks_the_consumers_certificate(example, tmp_path):
+    """Chromium reaches an HTTPS Consumer only through the CAs the harness hands it: without them the
+    contextual call stops on the certificate error (never a silent pass over a bad chain); with them
+    it lands on the Consumer's page."""
+    from harness.drivers import DriverContext, StepUnavailable
+    from harness.pki import network_pki
+    from harness.servers import serve_wsgi
+    from harness.tls import NetworkTls
+
+    def consumer(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [b"<!doctype html><title>Examens</title><p>liste</p>"]
+
+    tls = NetworkTls(network_pki(tmp_path / "pki"))
+    server = serve_wsgi(consumer, "https-consumer", ssl_context=tls.context("consumer"))
+    try:
+        assert server.url.startswith("https://")
+        for cas, lands in (((), False), ((str(tls.ca),), True)):
+            context = DriverContext(server.url + "/contextual", server.url, "https://psc.invalid/authorize",
+                                    "10000000001", cas=cas)
+            driver = example.PlaywrightReferenceDriver(context)
+            try:
+                if lands:
+                    driver.open_patient({"PatientID": "1"})
+                    assert driver.page.url == server.url + "/contextual"
+                else:
+                    with pytest.raises(StepUnavailable, match="ERR_CERT_AUTHORITY_INVALID"):
+                        driver.open_patient({"PatientID": "1"})
+            finally:
+                driver.close()
+    finally:
+        server.stop()
