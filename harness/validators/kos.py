@@ -96,6 +96,7 @@ SOPS = "(0008,1199)"
 CONTENT = "(0040,A730)"
 _DATE = re.compile(r"[0-9]{8}\Z")
 _INSEE = re.compile(r"[0-9][0-9AB][0-9]{3}\Z")
+_KOS_TITLE = re.compile(r"11[0-9]{4}\Z")  # a DCM code of the 113xxx family: CID 7010 titles
 
 
 class KosReadError(ValueError):
@@ -521,17 +522,33 @@ def _uids(refs: Refs, with_sops: bool = True) -> Iterator[tuple[str, str]]:
             yield f"{loc}>(0008,1150)", cls
 
 
+AGENCY_ACCEPTS = ("the agency's DICOM Standard Conformance validator accepts it (its sample OK_KOS_Valide): "
+                  "a warning, not an error")
+
+
 def _check_sr(refs: Refs) -> Iterator[Finding]:
+    """TID 2010 at the root (PS3.3 C.17.3, PS3.16 TID 2010, IHE RAD TF-3 §4.68.4.1.2.3).
+
+    Severity follows what the agency's tools decide: its DICOM Standard Conformance validator says OK to
+    a KOS whose root is TEXT titled with a placeholder code (``OK_KOS_Valide.xml``), so those are warnings.
+    A title that is another DICOM KOS title (CID 7010: "Rejected for Quality Reasons", "For Teaching", ...)
+    stays an error: the object then declares itself something other than the XDS-I manifest."""
     ds = refs.values
     if ds.get("ValueType") != "CONTAINER":
-        yield error("KOS-SR-001", "(0040,A040)", "root content item is a CONTAINER", "CONTAINER", ds.get("ValueType"))
+        yield warning("KOS-SR-001", "(0040,A040)", f"root content item is a CONTAINER (PS3.3 C.17.3); "
+                      f"{AGENCY_ACCEPTS}", "CONTAINER", ds.get("ValueType"))
     if ds.get("ContinuityOfContent") != "SEPARATE":
         yield error("KOS-SR-001", "(0040,A050)", "continuity of content", "SEPARATE", ds.get("ContinuityOfContent"))
     concept = (ds.get("ConceptNameCodeSequence") or [None])[0]
     code = (str(concept.get("CodeValue", "")), str(concept.get("CodingSchemeDesignator", ""))) if concept else None
     if code != ("113030", "DCM"):
-        yield error("KOS-SR-001", "(0040,A043)[0]", "document title is 113030 (DCM) Manifest",
-                    "113030^DCM", "^".join(code) if code else "(none)")
+        found = "^".join(code) if code else "(none)"
+        if code is None or (code[1] == "DCM" and _KOS_TITLE.match(code[0])):
+            yield error("KOS-SR-001", "(0040,A043)[0]", "document title is 113030 (DCM) Manifest",
+                        "113030^DCM", found)
+        else:
+            yield warning("KOS-SR-001", "(0040,A043)[0]", "document title is 113030 (DCM) Manifest, and this "
+                          f"title is no DICOM KOS title (CID 7010); {AGENCY_ACCEPTS}", "113030^DCM", found)
 
 
 def _content_all_well(refs: Refs) -> bool:
@@ -678,7 +695,12 @@ def _check_patient(refs: Refs) -> Iterator[Finding]:
 def _check_traits(ds: Dataset | _Values) -> Iterator[Finding]:
     name = str(ds.get("PatientName", "") or "")
     parts = name.split("^")
-    if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
+    if "^" not in name and len(name.split()) >= 2:
+        # both names written, unseparated (PS3.5 6.2 PN): the agency's conformance sample OK_KOS_Valide has
+        # "John Doe"; the Source plan compares the KOS's name with the report's (SRC-KOS-PAT) itself
+        yield warning("KOS-PAT-004", "(0010,0010)", "patient name is birth name^first given name, components "
+                      f"separated by ^ (PS3.5 6.2); {AGENCY_ACCEPTS}", "FAMILY^GIVEN", name)
+    elif len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
         yield error("KOS-PAT-004", "(0010,0010)", "patient name is birth name^first given name",
                     "FAMILY^GIVEN", name)
     birth = str(ds.get("PatientBirthDate", "") or "")

@@ -81,11 +81,10 @@ SAMPLES = [
       dmp="XDS-XSD-001"),
     # --- ANS: DICOM standard conformance, KOS ------------------------------------------------------------------
     s(f"{DM}/test a blanc/Validateur DICOM Standard Conformance/OK_KOS_Valide/OK_KOS_Valide.xml",
-      "KOS-PAT-004 KOS-SR-001", "OK (DICOM Standard Conformance: IOD level; dciodvfy agrees)",
-      "the root content item is TEXT titled DCM^DCM: PS3.3 C.17.3 requires a CONTAINER root and TID 2010 a "
-      "CID 7010 title, which an IOD-level check does not look at; PatientName 'John Doe' has no ^ (CI-SIS INS "
-      "traits, REM INS/va1.36)"),
-    s("derived/kos_valide.dcm", "KOS-PAT-004 KOS-SR-001", "OK (xml2dcm of OK_KOS_Valide.xml)",
+      "", "OK (DICOM Standard Conformance: IOD level; dciodvfy agrees)",
+      "the agency's verdict: the root content item TEXT titled DCM^DCM (PS3.3 C.17.3 wants a CONTAINER, TID "
+      "2010 a CID 7010 title) and PatientName 'John Doe' without ^ (REM INS/va1.36) are warnings"),
+    s("derived/kos_valide.dcm", "", "OK (xml2dcm of OK_KOS_Valide.xml)",
       "same object as OK_KOS_Valide.xml, same findings"),
     s("derived/kos_ok.dcm", "", "OK (xml2dcm of KOS_OK.xml)", "same object as KOS_OK.xml"),
     s(f"{DM}/informatif/KIN/Manifest_KOS.xml", "", "conforms to the DRIM-M corpus (informatif/Readme.md)",
