@@ -2,7 +2,8 @@
 reference Source DRIMbox in front of Orthanc, with the Consumer's peak RSS; beside it a direct dcmtk
 ``movescu`` of the same study from Orthanc to an embedded PACS (figures printed, never asserted).
 
-The ANS performance reference is a 1300-image CT study, JPEG-LS lossless, ~200 MB (FACTS §7).
+The ANS performance reference is a 1300-image CT study, JPEG-LS lossless, ~200 MB
+(ANS DRIM-M_DATA informatif/Performances/Readme.md).
 Run: /work/venv/bin/python bench/bench_consumer.py [--instances 1300] [--rows 512] [--workdir DIR]
 Needs Orthanc + its DICOMweb plugin and dcmtk (``movescu``); says so and exits 0 when absent.
 """

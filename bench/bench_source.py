@@ -7,7 +7,8 @@ cost: steadier than the ratio, which moves with Orthanc's own figure on a shared
 peak RSS of the Source process while it serves a ~1 GB study (target < 200 MB).
 
 Studies: a 300-instance CT series (512x512, explicit VR LE, ~157 MB) and the ANS-shaped 1300-image CT
-(JPEG-LS lossless, FACTS §7); the RSS study is ``--rss-gb`` GB of explicit CT (0 skips it).
+(JPEG-LS lossless, ANS DRIM-M_DATA informatif/Performances); the RSS study is ``--rss-gb`` GB of explicit
+CT (0 skips it).
 The Source runs in its own process (``drimcheck serve source``) so its RSS is its own (VmHWM).
 
     python bench/bench_source.py [--repeat 3] [--rss-gb 1.0] [--skip-ans]

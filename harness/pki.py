@@ -43,7 +43,8 @@ except ImportError:  # not POSIX: writes stay atomic (os.replace), only concurre
     fcntl = None  # type: ignore[assignment]
 
 ROOT_CN = "DRIMCHECK TEST AC RACINE IGC-SANTE ELEMENTAIRE"
-INTERMEDIATE_CN = "TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS"  # the issuer FACTS §8 names for the whitelist
+# the whitelist's issuer (ANS DRIM-M_DATA informatif/listeblanche/Readme.md)
+INTERMEDIATE_CN = "TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS"
 CA_OU = "IGC-SANTE TEST"
 USAGES = ("server", "client", "sign")
 ISSUERS = ("intermediate", "root")
@@ -723,7 +724,7 @@ SERVERS = ("dmp", "source", "consumer", "psc", "pacs", "ocsp")
 
 def structure_ou(siret: str) -> str:
     """IGC-Santé organisation OU: identifier type 3 (SIRET) then the SIRET, as the ANS whitelist signer's
-    OU=318751275100020 (FACTS §8)."""
+    OU=318751275100020 (ANS DRIM-M_DATA informatif/listeblanche/Readme.md)."""
     return f"3{siret}"
 
 

@@ -1,4 +1,5 @@
-"""VIHF: the SAML 2.0 assertion a DMP client puts in wsse:Security (FACTS §3), built, signed, verified.
+"""VIHF: the SAML 2.0 assertion a DMP client puts in wsse:Security (ANS DRIM-M_DATA Validateur XDS/XDS.xml),
+built, signed, verified.
 
 Public:
 - ``build_vihf(identity, *, patient, key_pem, cert_pem, ...) -> etree._Element`` (a signed wsse:Security)
@@ -7,7 +8,7 @@ Public:
 - ``throwaway_pki(common_name) -> TestPki``: a CA and a leaf certificate made at run time for tests
   (no key is ever committed).
 
-Sources: FACTS §3 (VIHF attributes, sample ``drim-m-data/Echantillons validateurs/Validateur XDS/XDS.xml``,
+Sources: ANS DRIM-M_DATA (VIHF attributes, sample ``Echantillons validateurs/Validateur XDS/XDS.xml``,
 ``dmp/VIHF_example_...xml``), OASIS SAML 2.0 Core §2.3-2.7, WSS SAML Token Profile 1.1 §3,
 W3C XML-DSig (enveloped signature, exc-c14n). Rule ids are catalog ids DMP-VIHF-00x.
 """
@@ -41,7 +42,7 @@ RESOURCE_ID = "urn:oasis:names:tc:xacml:2.0:resource:resource-id"
 SUBJECT_ID = "urn:oasis:names:tc:xspa:1.0:subject:subject-id"
 PURPOSE_OF_USE = "urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"
 ROLE = "urn:oasis:names:tc:xacml:2.0:subject:role"
-# FACTS §3 / VIHF 3.0: attributes every DMP assertion carries
+# VIHF 3.0 attributes (ANS DRIM-M_DATA Validateur XDS/XDS.xml): every DMP assertion carries
 ATTRIBUTES = ("VIHF_Version", "Secteur_Activite", "Ressource_URN", SUBJECT_ID, "Identifiant_Structure", "LPS_ID",
               "LPS_Nom", "LPS_Version", RESOURCE_ID, "Authentification_Mode", PURPOSE_OF_USE, ROLE)
 TLS_CLIENT = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient"
@@ -49,7 +50,7 @@ TLS_CLIENT = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient"
 
 @dataclass
 class VihfIdentity:
-    """The professional and the software behind a request (FACTS §3 sample values by default)."""
+    """The professional and the software behind a request (ANS DRIM-M_DATA Validateur XDS/XDS.xml values by default)."""
 
     name_id: str = "899700367909"
     subject_name: str = "Kit DOC0036790"
@@ -116,7 +117,8 @@ def build_assertion(identity: VihfIdentity, *, patient: str, issuer: str, now: d
 
 
 def sign_assertion(assertion: etree._Element, key_pem: bytes, cert_pem: bytes) -> etree._Element:
-    """Enveloped RSA-SHA256 signature with exc-c14n over the assertion (FACTS §3: signed, exc-c14n)."""
+    """Enveloped RSA-SHA256 signature with exc-c14n over the assertion (ANS DRIM-M_DATA Validateur XDS/XDS.xml:
+    signed, exc-c14n)."""
     from signxml import XMLSigner
     from signxml.algorithms import CanonicalizationMethod
 

@@ -1,12 +1,12 @@
 """The ANS whitelist of DRIMboxes (``ListeBlancheDRIM-M``): read and verify, write and sign.
 
-FACTS §5 and §8: ``<ListeBlancheDRIM-M versionFormat="1.0.0">`` with ``DateDeGeneration`` and, per
-``Domaine``, ``Identifiant``, ``db`` (the DRIMbox's WADO-RS host), ``vi`` (its viewer host; empty or absent
-in lists before 2025), ``Denomination``, ``DNCertificatOperateur``, ``SupportContact``, ``DateMAJ``. The
-ANS signs it with an enveloped XAdES-BASELINE-B signature (ETSI EN 319 132-1 §6.3) from an IGC-Santé
+ANS DRIM-M_DATA ``Liste blanche TEST/Readme.md``: ``<ListeBlancheDRIM-M versionFormat="1.0.0">`` with
+``DateDeGeneration`` and, per ``Domaine``, ``Identifiant``, ``db`` (the DRIMbox's WADO-RS host), ``vi`` (its viewer
+host; empty or absent in lists before 2025), ``Denomination``, ``DNCertificatOperateur``, ``SupportContact``,
+``DateMAJ``. The ANS signs it with an enveloped XAdES-BASELINE-B signature (ETSI EN 319 132-1 §6.3) from an IGC-Santé
 ORG SIGN certificate ``CN=Liste Blanche DRIM-M, OU=318751275100020``. After each fetch a DRIMbox checks
-(``drim-m-data/informatif/listeblanche/Readme.md``): the signature, the chain to the IGC-Santé CAs, the
-signer's CN and OU, its validity and that it is not revoked (CRL).
+(``drim-m-data/informatif/listeblanche/Readme.md``): the signature, the chain to the IGC-Santé CAs, the signer's CN and
+OU, its validity and that it is not revoked (CRL).
 
 The signature is verified by hand for the shapes W3C XML-DSig 1.1 allows and the ANS uses: one
 reference to the whole document with the signature taken out (the enveloped-signature transform, or
@@ -51,7 +51,7 @@ XADES = "{http://uri.etsi.org/01903/v1.3.2#}"
 LIST_NS = "https://github.com/ansforge/DRIM-M_DATA"  # the namespace of the ANS test lists since 2024
 ROOT = "ListeBlancheDRIM-M"
 VERSION = "1.0.0"
-SIGNER_CN = "Liste Blanche DRIM-M"  # FACTS §8, informatif/listeblanche/Readme.md
+SIGNER_CN = "Liste Blanche DRIM-M"  # ANS DRIM-M_DATA informatif/listeblanche/Readme.md
 SIGNER_OU = "318751275100020"  # the ANS's SIRET
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
@@ -439,7 +439,8 @@ def _when(moment: datetime) -> str:
 
 
 def name_problems(cert: x509.Certificate, signer_cn: str | None, signer_ou: str | None) -> list[str]:
-    """The signer's CN and OU against the configured ones (FACTS §8: CN=Liste Blanche DRIM-M, OU=SIRET)."""
+    """The signer's CN and OU against the configured ones (ANS DRIM-M_DATA listeblanche/Readme.md:
+    CN=Liste Blanche DRIM-M, OU=SIRET)."""
     problems = []
     for label, oid, wanted in (("CN", NameOID.COMMON_NAME, signer_cn), ("OU", NameOID.ORGANIZATIONAL_UNIT_NAME,
                                                                         signer_ou)):

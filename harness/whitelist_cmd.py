@@ -1,4 +1,5 @@
-"""``drimcheck whitelist``: write, sign and verify an ANS ``ListeBlancheDRIM-M`` (FACTS §5, §8).
+"""``drimcheck whitelist``: write, sign and verify an ANS ``ListeBlancheDRIM-M`` (ANS DRIM-M_DATA
+Liste blanche TEST/Readme.md).
 
 ``make`` writes an unsigned list from ``--entry`` values; ``sign`` adds the enveloped XAdES-BASELINE-B
 signature (ETSI EN 319 132-1) with a key and certificate, or the ``whitelist-signer`` of a test PKI;

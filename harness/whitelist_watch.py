@@ -1,6 +1,6 @@
 """The whitelist's life: fetch the ANS list on a schedule, verify each copy, keep the last good one.
 
-ANS FAQ (FACTS §8, "whitelist refresh"): a DRIMbox fetches the list every day and verifies its
+ANS FAQ ("dispositif DRIMbox", whitelist refresh): a DRIMbox fetches the list every day and verifies its
 signature after each fetch; a list that does not verify (unsigned, altered, foreign CA, expired or
 revoked signer) is corrupted and must not replace the one in force. C17: the list comes over HTTPS
 (verified against a CA bundle); only the CRL may come over plain HTTP. Verification is

@@ -19,7 +19,7 @@ from harness.servers import LOOPBACK
 from harness.vihf import throwaway_pki
 
 APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
-TEST_NIR_OID = "1.2.250.1.213.1.4.10"  # FACTS §2: INS-NIR of test patients
+TEST_NIR_OID = "1.2.250.1.213.1.4.10"  # INS-NIR of test patients (ANS DRIM-M_DATA KOS_OK.xml)
 
 
 @dataclass

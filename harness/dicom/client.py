@@ -240,7 +240,7 @@ def _final(responses: Iterator[tuple[Dataset, Dataset | None]]) -> RetrieveResul
 
 def find_study_instances(peer: Peer, study_uid: str) -> list[Dataset]:
     """IMAGE-level C-FIND of one study: what a Source DRIMbox reads before building the KOS
-    (FACTS §4, PoC flow). Each answer has the UIDs, InstanceNumber, PatientID and AccessionNumber."""
+    (ANS PoC flow). Each answer has the UIDs, InstanceNumber, PatientID and AccessionNumber."""
     return find(peer, query("IMAGE", StudyInstanceUID=study_uid, SeriesInstanceUID="", SOPInstanceUID="",
                             SOPClassUID="", InstanceNumber="", PatientID="", AccessionNumber=""))
 

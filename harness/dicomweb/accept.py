@@ -2,8 +2,8 @@
 
 The ANS client simulator sends several ``multipart/related; type="application/dicom";
 transfer-syntax=<TS>; q=<0..1>`` values, comma-joined or one Accept line each, sometimes
-with a trailing comma and a ``boundary=**`` parameter (FACTS §5,
-``drim-m-data/test a blanc/Simulateur client wadoRS/*.txt``). All of that must parse.
+with a trailing comma and a ``boundary=**`` parameter (ANS DRIM-M_DATA
+``test a blanc/Simulateur client wadoRS/*.txt``). All of that must parse.
 
 Sans-IO: header strings in, :class:`MediaRange` objects out; :func:`negotiate` picks an
 :class:`Offer` or returns None, which the server turns into 406 Not Acceptable.
@@ -20,7 +20,8 @@ from harness.dicomweb.mediatype import MediaTypeError, format_media_type, parse_
 # and 8.7.3-4 (bulkdata, uncompressed): Explicit VR Little Endian. Implicit VR LE shall not be used there.
 DEFAULT_TRANSFER_SYNTAX = "1.2.840.10008.1.2.1"
 
-# Transfer syntaxes of FACTS §5 (seen in the ANS WADO-RS samples), PS3.6 Table A-1; value: (name, lossless)
+# Transfer syntaxes seen in the ANS WADO-RS samples (ANS DRIM-M_DATA Simulateur client wadoRS), PS3.6 Table A-1;
+# value: (name, lossless)
 TRANSFER_SYNTAXES: dict[str, tuple[str, bool]] = {
     "1.2.840.10008.1.2": ("Implicit VR Little Endian", True),
     "1.2.840.10008.1.2.1": ("Explicit VR Little Endian", True),
@@ -100,7 +101,7 @@ class Offer:
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def content_type(self, boundary: str | None = None) -> str:
-        """The response Content-Type for this offer (PS3.18 §8.7.3, FACTS §5)."""
+        """The response Content-Type for this offer (PS3.18 §8.7.3, ANS DRIM-M_DATA Simulateur client wadoRS)."""
         params: list[tuple[str, str]] = []
         if self.related_type:
             params.append(("type", self.related_type))
@@ -206,7 +207,7 @@ def negotiate(ranges: list[MediaRange], available: list[Offer]) -> Offer | None:
     """Best offer: highest q, then the server's order of ``available``; None means 406.
 
     No range at all (no Accept header) accepts anything (RFC 9110 §12.5.1); whether a WADO-RS
-    server should then answer 400 instead is the caller's rule (FACTS §5, PoC).
+    server should then answer 400 instead is the caller's rule (ANS PoC).
     """
     if not ranges:
         return available[0] if available else None

@@ -80,7 +80,7 @@ def content_type_header(type_: str, boundary: str, **params: str) -> str:
     """``content_type_header("multipart/related", b, type="application/dicom", transfer_syntax=ts)``.
 
     Underscores in keyword names become hyphens (``transfer_syntax`` -> ``transfer-syntax``);
-    the boundary comes last, as in the ANS samples (FACTS §5).
+    the boundary comes last, as in the ANS samples (ANS DRIM-M_DATA Simulateur client wadoRS).
     """
     check_boundary(boundary)
     pairs = [(k.replace("_", "-"), v) for k, v in params.items() if v is not None]

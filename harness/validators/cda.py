@@ -3,7 +3,7 @@
 Public: :func:`validate_cda` (findings), :func:`check_cda` (findings and the rule sets that ran),
 :func:`parse_cda` (bytes -> root element or
 UnsafeXmlError), :func:`cda_facts` (identity, studies, accessions, confidentiality, modalities for
-the cross-document checks). Header rules follow FACTS §4 and the TestContenuCDA schematron
+the cross-document checks). Header rules follow ANS CI-SIS CR-IMG and the TestContenuCDA schematron
 ``Entete_IMG-CR-IMG.sch``; ``xsd`` (path to CI-SIS ``CDA_extended.xsd``) and ``schematron`` (path
 to a CI-SIS ``.sch``, run with saxonche) add their findings (origin ``xsd`` / ``schematron``).
 Locations are XPaths with local names: ``/ClinicalDocument/documentationOf[2]/serviceEvent/id``.

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# INS OIDs: FACTS §3 (1.2.250.1.213.1.4.8 INS-NIR, .9 INS-NIA, .10 / .11 test NIR / NIA).
+# INS OIDs: ANS DRIM-M_DATA Validateur XDS/XDS.xml
+# (1.2.250.1.213.1.4.8 INS-NIR, .9 INS-NIA, .10 / .11 test NIR / NIA).
 INS_OIDS: dict[str, str] = {
     "1.2.250.1.213.1.4.8": "INS-NIR",
     "1.2.250.1.213.1.4.9": "INS-NIA",

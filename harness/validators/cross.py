@@ -1,6 +1,6 @@
 """Cross-document consistency of a KOS, its CR-IMG, its XDS metadata and its HL7 message.
 
-What the ANS cross-validator checks (DRIM-M_DATA ``test a blanc/Cross-validateur``, FACTS §2-§4):
+What the ANS cross-validator checks (DRIM-M_DATA ``test a blanc/Cross-validateur``):
 patient identity (INS, birth name and first given name, used names vs OtherPatientNames, birth date,
 sex, birthplace), Study Instance UID, accession number, masking flags vs confidentialityCode, modality
 and region eventCodes vs the KOS series and the CDA serviceEvent.
@@ -37,12 +37,12 @@ SCHEME_CONFIDENTIALITY = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
 SCHEME_EVENT = "urn:uuid:2c6b8cb7-8b2a-4051-b291-b1ae6a575ef4"
 SCHEME_PATIENT_ID = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
 SCHEME_UNIQUE_ID = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
-MODALITY_VALUE_SET = "1.2.250.1.213.1.1.5.618"  # JDV_ModaliteAcquisition_CISIS, FACTS §3
-REGION_VALUE_SET = "1.2.250.1.213.1.1.5.695"  # JDV_RegionAnatomique_CISIS, FACTS §3
-# FACTS §3: the code-system OIDs are used too (informatif/XDS/publication.xml, acknowledged by the DMP)
+MODALITY_VALUE_SET = "1.2.250.1.213.1.1.5.618"  # JDV_ModaliteAcquisition_CISIS, ANS DRIM-M_DATA Validateur XDS/XDS.xml
+REGION_VALUE_SET = "1.2.250.1.213.1.1.5.695"  # JDV_RegionAnatomique_CISIS, ANS DRIM-M_DATA Validateur XDS/XDS.xml
+# the code-system OIDs are used too (ANS DRIM-M_DATA informatif/XDS/publication.xml, acknowledged by the DMP)
 MODALITY_SCHEMES = (MODALITY_VALUE_SET, "1.2.840.10008.2.16.4")  # + DICOM DCM
 REGION_SCHEMES = (REGION_VALUE_SET, "2.16.840.1.113883.6.96")  # + SNOMED CT
-# HL7 flag (IG-hl7v2) -> XDS confidentialityCode (scheme 1.2.250.1.213.1.1.4.13), FACTS §3 / §4
+# HL7 flag (IG-hl7v2) -> XDS confidentialityCode (scheme 1.2.250.1.213.1.1.4.13), ANS DRIM-M_DATA Validateur XDS
 FLAG_CONFIDENTIALITY = {"MASQUE_PS": "MASQUE_PS", "INVISIBLE_PATIENT": "INVISIBLE_PATIENT",
                         "INVISIBLE_REP_LEGAUX": "INVISIBLE_REPRESENTANTS_LEGAUX"}
 MAX_XDS_BYTES = 64 * 1024 * 1024

@@ -3,7 +3,7 @@
 Mapping (our verdict never depends on dciodvfy being installed, DESIGN "Real parts"):
 ``Error - ...`` -> severity warning, ``Warning - ...`` -> info, all with rule ``DCIODVFY`` and
 origin ``dciodvfy``. dciodvfy errors are not our errors: it flags the DRIMbox Retrieve URL at series
-level as "not in standard IOD" (Standard Extended SOP Class, expected per FACTS §2) and does not know
+level as "not in standard IOD" (Standard Extended SOP Class, expected in ANS DRIM-M_DATA KOS_OK.xml) and does not know
 the CI-SIS rules; our own KOS-* rules give the verdict. Identical messages are merged with a count.
 """
 

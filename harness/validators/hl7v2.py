@@ -1,4 +1,4 @@
-"""HL7 v2 validator for the RIS messages a Source DRIMbox receives (FACTS §4, IG-hl7v2 CISIS_CDA_HL7_V2).
+"""HL7 v2 validator for the RIS messages a Source DRIMbox receives (IG-hl7v2 CISIS_CDA_HL7_V2).
 
 Public: :func:`parse_hl7` (sans-IO: bytes/str -> :class:`Message`, MLLP framing tolerated),
 :func:`validate_hl7` (findings), :func:`check_hl7` (findings and the rule sets that ran),
@@ -47,7 +47,7 @@ PROFILE = ("2.1", "CISIS_CDA_HL7_V2")  # MSH-21, IG-hl7v2
 OLDER_PROFILES = {("2.0", "CISIS_CDA_HL7_V2")}  # seen in DRIM-M_DATA Cross-validateur/OK_Cas_Passant (2021)
 RESULT_STATUS = {"F": "new document", "C": "replacement", "D": "deletion"}  # OBX-11
 DMP_FLAGS = ("MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REP_LEGAUX", "CONNEXION_SECRETE",
-             "MODIF_CONF_CODE", "DESTDMP")  # IG-hl7v2 OBX MetaDMPMSS; FACTS §4
+             "MODIF_CONF_CODE", "DESTDMP")  # IG-hl7v2 OBX MetaDMPMSS
 MLLP_START, MLLP_END = b"\x0b", b"\x1c\x0d"
 MAX_HL7_BYTES = 64 * 1024 * 1024
 _SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
@@ -239,7 +239,7 @@ def _check_document(msg: Message, validate_cda_too: bool) -> Iterator[Finding]:
 
 
 def _check_replacement(obx: Segment, cda_bytes: bytes) -> Iterator[Finding]:
-    """A replacement must say what it replaces: CDA relatedDocument RPLC (FACTS §4)."""
+    """A replacement must say what it replaces: CDA relatedDocument RPLC (TestContenuCDA Entete_IMG-CR-IMG.sch)."""
     from harness.validators.cda import NS, parse_cda
     from harness.xmlsafe import UnsafeXmlError
 
@@ -278,7 +278,7 @@ def _check_prt(msg: Message) -> Iterator[Finding]:
 
 def _check_omi(msg: Message) -> Iterator[Finding]:
     """HL7-IPC-001: an exam change (cancel/change order) names its exam in IPC (IPC-1 accession, IPC-3 Study
-    Instance UID; IHE RAD TF-2 IPC segment, FACTS §4). A new order (ORC-1 NW) creates no exam yet: the rule
+    Instance UID; IHE RAD TF-2 IPC segment, IG-hl7v2). A new order (ORC-1 NW) creates no exam yet: the rule
     does not apply to it (the ANS OMI^O23 sample is one)."""
     orc = msg.first("ORC")
     code = orc.get(1) if orc else None

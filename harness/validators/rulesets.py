@@ -23,7 +23,7 @@ NAMES: dict[str, tuple[str, str | None]] = {
     "dicom-xml": ("DICOM XML reader", None),  # dicomxml.py (PS3.19 §A.1, dcmtk dcm2xml)
     "kos-iod": ("DICOM KOS IOD + TID 2010 rules", None),  # kos.py KOS-IOD/SR/EVD (PS3.3 A.35.4, PS3.16)
     "kos-xdsi": ("IHE XDS-I.b retrieve location rule", None),  # kos.py KOS-EVD-003 (RAD TF-3 §4.68)
-    "kos-cisis": ("CI-SIS / DRIMbox KOS rules", None),  # kos.py KOS-URL/PAT/REQ/DRIM (FACTS §2)
+    "kos-cisis": ("CI-SIS / DRIMbox KOS rules", None),  # kos.py KOS-URL/PAT/REQ/DRIM (ANS DRIM-M_DATA KOS_OK.xml)
     "dciodvfy": ("dciodvfy", None),  # dciodvfy.py (dicom3tools)
     "cda-header": ("CI-SIS IMG-CR-IMG header rules", "2024.01"),  # cda.py, after Entete_IMG-CR-IMG.sch
     "cda-xsd": ("CI-SIS CDA_extended.xsd", None),  # schematron.py validate_xsd
@@ -36,7 +36,7 @@ NAMES: dict[str, tuple[str, str | None]] = {
     "xds-xsd": ("ebRS 3.0 / IHE XDS.b XSD", None),  # schemas/xsd/all.xsd
     "xds-ihe": ("IHE XDS.b metadata rules", None),  # harness.xds.validate (ITI TF-3 §4.2, TF-2b §3.41)
     "xds-content": ("document hash and size", None),  # harness.xds.validate (ITI TF-2b §3.41.4.1.3)
-    "xds-dmp": ("CI-SIS / DMP rules", None),  # harness.xds.dmp_rules (FACTS §3, schemas/codes/dmp-xds.yaml)
+    "xds-dmp": ("CI-SIS / DMP rules", None),  # harness.xds.dmp_rules (ANS DRIM-M_DATA Validateur XDS, dmp-xds.yaml)
     "xds-query": ("ITI-18 query request rules", None),  # harness.xds.query_rules (ITI TF-2a §3.18.4.1.2)
     "xds-response": ("ebRS response rules", None),  # harness.xds.response_rules (ebRS 3.0 §2.1.3)
     "xds-retrieve": ("ITI-43 request rules", None),  # harness.xds.validate (ITI TF-2b §3.43.4.1.2)

@@ -40,7 +40,7 @@ def _schema(path: str) -> etree.XMLSchema:
 
 
 def validate_xsd(root: etree._Element, xsd: Path) -> list[Finding]:
-    """Validate against an XSD given by path (e.g. CI-SIS CDA_extended.xsd, FACTS §4)."""
+    """Validate against an XSD given by path (e.g. CI-SIS CDA_extended.xsd, TestContenuCDA)."""
     schema = _schema(str(Path(xsd).resolve()))
     with _validating:
         if schema.validate(root):

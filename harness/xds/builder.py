@@ -1,7 +1,7 @@
 """Build ITI-41 / RAD-68 Provide and Register requests, ready to POST.
 
 Public: :func:`build_pnr_request`, :func:`build_pnr_message`, :func:`kos_submission`,
-:func:`fill_hash_size`, :func:`signature_document`, the DMP code constants (FACTS §3).
+:func:`fill_hash_size`, :func:`signature_document`, the DMP code constants (ANS DRIM-M_DATA Validateur XDS/XDS.xml).
 
 ``kos_submission`` builds a DMP-style KOS submission like the ANS sample
 ``drim-m-data/Echantillons validateurs/Validateur XDS/XDS.xml``: the KOS DocumentEntry, the
@@ -44,7 +44,7 @@ from harness.xds.model import (
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 
-# CI-SIS / DMP values seen in the ANS sample (FACTS §3)
+# CI-SIS / DMP values seen in the ANS sample (ANS DRIM-M_DATA Validateur XDS/XDS.xml)
 KOS_CLASS = Classification(DOC_CLASSIFICATION_SCHEMES["classCode"], "31", "1.2.250.1.213.1.1.4.1",
                            "Imagerie médicale")
 KOS_TYPE = Classification(DOC_CLASSIFICATION_SCHEMES["typeCode"], "IMG-KOS", "1.2.250.1.213.1.1.4.12",
@@ -171,7 +171,7 @@ def kos_submission(kos: bytes, *, patient_id: str, study_uid: str, accession: st
                    facility_type: tuple[str, str, str] = ("SA07", "1.2.250.1.71.4.2.4", "Cabinet individuel"),
                    source_patient_info: Sequence[str] = (), signature: bool = True,
                    legal_authenticator: str | None = None, signer: Signer | None = None) -> Submission:
-    """A DMP-style RAD-68 submission of one KOS (FACTS §3), with the Signature01 document.
+    """A DMP-style RAD-68 submission of one KOS (ANS DRIM-M_DATA Validateur XDS/XDS.xml), with the Signature01 document.
 
     ``patient_id`` is the INS in CX form ``<INS>^^^&1.2.250.1.213.1.4.10&ISO^NH``; ``regions``
     are (SNOMED code, display) pairs; ``extra_confidentiality`` takes ``MASQUE_PS``,
@@ -216,7 +216,8 @@ def _mask(code: str) -> Classification:
 
 def _reference_ids(study_uid: str, accession: str | None, acc_issuer: str, order: str | None,
                    order_issuer: str) -> list[str]:
-    """referenceIdList values in CXi form (ITI TF-3 §4.2.3.2 referenceIdList, FACTS §3)."""
+    """referenceIdList values in CXi form (ITI TF-3 §4.2.3.2 referenceIdList,
+    ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
     ids = []
     if accession:
         ids.append(f"{accession}^^^&{acc_issuer}&ISO^urn:ihe:iti:xds:2013:accession")

@@ -1,4 +1,5 @@
-"""CI-SIS / DMP rules (profile ``dmp``) on top of the IHE XDS.b rules: FACTS §3.
+"""CI-SIS / DMP rules (profile ``dmp``) on top of the IHE XDS.b rules:
+ANS DRIM-M_DATA Validateur XDS/XDS.xml.
 
 Public: :func:`dmp_rules`. Rules XDS-DMP-* of testplans/catalog/xds.yaml; value sets in
 schemas/codes/dmp-xds.yaml (each with its source and version).
@@ -20,7 +21,8 @@ from harness.xmlsafe import UnsafeXmlError, parse_xml
 
 
 def dmp_rules(sub: Submission) -> list[Finding]:
-    """CI-SIS / DMP rules of FACTS §3 on top of IHE: KOS codes, masks, events, references, signature."""
+    """CI-SIS / DMP rules (ANS DRIM-M_DATA Validateur XDS/XDS.xml) on top of IHE: KOS codes, masks, events,
+    references, signature."""
     out = _dmp_patient_rules(sub)
     for doc in sub.documents:
         if _is_signature(doc):
@@ -76,7 +78,7 @@ _XON_FINESS = re.compile(r"^[^\^]+\^{5}&1\.2\.250\.1\.71\.4\.2\.2&ISO\^[^\^]*\^{
 
 def _dmp_author_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
     """authorPerson XCN with the national professional-id authority 1.2.250.1.71.4.2.1 and
-    authorInstitution XON with 1.2.250.1.71.4.2.2 (FACTS §3, ANS sample): SHOULD, so warnings."""
+    authorInstitution XON with 1.2.250.1.71.4.2.2 (ANS DRIM-M_DATA Validateur XDS/XDS.xml): SHOULD, so warnings."""
     where = f"{loc}/Classification[author]"
     if not doc.authors:
         return [warning("XDS-DMP-AUTHOR-001", where, "no author", "authorPerson and authorInstitution", None)]
@@ -130,7 +132,8 @@ def _dmp_confidentiality_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
     return out
 
 
-# eventCodeList: ANS material codes modality and region two ways, and the real DMP took both (FACTS §3):
+# eventCodeList: ANS material codes modality and region two ways, and the real DMP took both
+# (ANS DRIM-M_DATA informatif/Readme.md):
 # the CI-SIS value-set OIDs (schemas/codes/dmp-xds.yaml; Echantillons validateurs/Validateur XDS/XDS.xml)
 # and the code systems the codes come from (informatif/XDS/publication.xml, acknowledged by the DMP).
 CODE_SYSTEM_SCHEMES: dict[str, tuple[str, str]] = {
@@ -141,7 +144,8 @@ CODE_SYSTEM_SCHEMES: dict[str, tuple[str, str]] = {
 
 def _dmp_event_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
     """eventCodeList of a KOS: modalities (JDV 1.2.250.1.213.1.1.5.618 or DICOM 1.2.840.10008.2.16.4) and
-    regions (JDV 1.2.250.1.213.1.1.5.695 or SNOMED CT 2.16.840.1.113883.6.96), FACTS §3."""
+    regions (JDV 1.2.250.1.213.1.1.5.695 or SNOMED CT 2.16.840.1.113883.6.96), ANS DRIM-M_DATA Validateur XDS/XDS.xml,
+    informatif/XDS/publication.xml."""
     mod = codes()["event_modality"]
     out = []
     modalities = 0
@@ -207,7 +211,8 @@ _CXI = re.compile(r"^([^\^]+)\^\^\^([^\^]*)\^([^\^]+)$")  # CXi: id^^^assigning 
 
 
 def _dmp_reference_id_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
-    """referenceIdList in CXi form with an ISO assigning authority (ITI TF-3 §4.2.3.2, FACTS §3)."""
+    """referenceIdList in CXi form with an ISO assigning authority (ITI TF-3 §4.2.3.2,
+    ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
     ref = codes()["reference_id_types"]
     where = f"{loc}/Slot[@name='urn:ihe:iti:xds:2013:referenceIdList']"
     out = []
@@ -229,7 +234,7 @@ def _dmp_reference_id_rules(loc: str, doc: DocumentEntry) -> list[Finding]:
 
 
 def _dmp_patient_rules(sub: Submission) -> list[Finding]:
-    """patientId is an INS: <15 digits>^^^&<INS OID>&ISO^NH (FACTS §3)."""
+    """patientId is an INS: <15 digits>^^^&<INS OID>&ISO^NH (ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
     oids = {c["code"] for c in codes()["ins_oids"]["codes"]}
     out = []
     objects = [("RegistryPackage", sub.submission_set.id, sub.submission_set.patientId)] if sub.submission_set else []
@@ -257,7 +262,8 @@ def _dmp_signature_entry_rules(doc: DocumentEntry) -> list[Finding]:
 
 
 def _dmp_signature_rules(sub: Submission) -> list[Finding]:
-    """Every DMP submission carries a signature document that ``signs`` the submission set (FACTS §3)."""
+    """Every DMP submission carries a signature document that ``signs`` the submission set
+    (ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
     sigs = [d for d in sub.documents if _is_signature(d)]
     if not sub.documents:
         return []  # an ITI-57 status or association update carries no document to sign
@@ -309,10 +315,10 @@ def _signature_manifest_rules(sub: Submission, sig: DocumentEntry) -> list[Findi
 
 
 def _signature_value_rules(root: etree._Element, loc: str) -> list[Finding]:
-    """XML-DSig core validation of Signature01 (XAdES over #IHEManifest, FACTS §3; xmldsig-core §3.2):
-    an empty SignatureValue or one that does not verify is an error; a signature this tool cannot check
-    (no readable certificate, an algorithm it does not know) is a warning. Trust in the signer's
-    certificate is the receiving DMP's business and is not judged here."""
+    """XML-DSig core validation of Signature01 (XAdES over #IHEManifest, ANS DRIM-M_DATA Validateur XDS/XDS.xml;
+    xmldsig-core §3.2): an empty SignatureValue or one that does not verify is an error; a signature this tool cannot
+    check (no readable certificate, an algorithm it does not know) is a warning. Trust in the signer's certificate is
+    the receiving DMP's business and is not judged here."""
     verdict = verify_signature(root)
     where = f"{loc}/{verdict.location}" if verdict.location else loc
     if verdict.status in ("unsigned", "invalid"):

@@ -1,10 +1,10 @@
 """Sign and verify the DMP signature document (``Signature01``): XML-DSig + XAdES over ``#IHEManifest``.
 
-IHE DSG (ITI TF-3 §5.5) puts a ``ds:Manifest`` (Id ``IHEManifest``) listing each document's digest in an
-enveloping ``ds:Signature``; the DMP asks for an XAdES signature over it (FACTS §3) made with the
-structure's IGC-Santé ORG SIGN certificate, like the ANS demonstrator's ``SIGN_1.XML``. The signed
-``SignedInfo`` references the manifest and the XAdES ``SignedProperties`` (signing time, digest of the
-signing certificate); the certificate travels in ``KeyInfo``.
+IHE DSG (ITI TF-3 §5.5) puts a ``ds:Manifest`` (Id ``IHEManifest``) listing each document's digest in an enveloping
+``ds:Signature``; the DMP asks for an XAdES signature over it (ANS DRIM-M_DATA Validateur XDS/XDS.xml) made with the
+structure's IGC-Santé ORG SIGN certificate, like the ANS demonstrator's ``SIGN_1.XML``. The signed ``SignedInfo``
+references the manifest and the XAdES ``SignedProperties`` (signing time, digest of the signing certificate); the
+certificate travels in ``KeyInfo``.
 
 :func:`sign` fills a placeholder built by :func:`harness.xds.builder.signature_document`;
 :func:`verify` recomputes every reference digest and checks ``SignatureValue`` with the public key of the

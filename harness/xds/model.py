@@ -90,7 +90,7 @@ STATUS: dict[str, str] = {
     "Approved": "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved",  # ITI TF-3 §4.2.3.2
     "Deprecated": "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated",  # ITI TF-3 §4.2.3.2
     "Submitted": "urn:oasis:names:tc:ebxml-regrep:StatusType:Submitted",  # ebRIM 3.0 §2.5.1
-    "Deleted": "urn:asip:ci-sis:2010:StatusType:Deleted",  # CI-SIS DMP (FACTS §3, ITI-57 delete)
+    "Deleted": "urn:asip:ci-sis:2010:StatusType:Deleted",  # CI-SIS DMP delete (ANS PoC, ITI-57)
 }
 
 # ---------------------------------------------------------------- RegistryResponse status (ebRS 3.0 §2.1.3)

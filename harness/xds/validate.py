@@ -3,11 +3,10 @@
 Public: :func:`validate_message`, :func:`validate_submission`, :func:`validate_and_parse`,
 :data:`PROFILES`, :data:`REGISTRY_ERROR_CODES`.
 
-Profiles: ``xds`` (IHE only) and ``dmp`` (IHE + CI-SIS/DMP, FACTS §3). Every finding's rule is a
-requirement id of ``testplans/catalog/xds.yaml`` (actor ``content``), where each rule cites its
-source. This module holds the transport and IHE rules; the CI-SIS/DMP rules are in dmp_rules.py,
-ITI-18 request rules in query_rules.py, response rules in response_rules.py. Value sets are data:
-``schemas/codes/dmp-xds.yaml``.
+Profiles: ``xds`` (IHE only) and ``dmp`` (IHE + CI-SIS/DMP, ANS DRIM-M_DATA Validateur XDS/XDS.xml). Every finding's
+rule is a requirement id of ``testplans/catalog/xds.yaml`` (actor ``content``), where each rule cites its source. This
+module holds the transport and IHE rules; the CI-SIS/DMP rules are in dmp_rules.py, ITI-18 request rules in
+query_rules.py, response rules in response_rules.py. Value sets are data: ``schemas/codes/dmp-xds.yaml``.
 """
 
 from __future__ import annotations
@@ -482,7 +481,7 @@ def _association_rules(sub: Submission) -> list[Finding]:
 
 def _status_update_rules(a) -> list[Finding]:
     """ITI-57 UpdateAvailabilityStatus: OriginalStatus and NewStatus slots, each one status URN
-    (ITI TF-2b §3.57.4.1.3.3.1); the CI-SIS Deleted status is accepted (FACTS §3, DMP delete)."""
+    (ITI TF-2b §3.57.4.1.3.3.1); the CI-SIS Deleted status is accepted (ANS PoC delete)."""
     out = []
     for slot in ("OriginalStatus", "NewStatus"):
         values = a.slots.get(slot, [])

@@ -1,4 +1,4 @@
-"""Reference Consumer DRIMbox (Imaging Document Consumer, FACTS §1, §5, §6).
+"""Reference Consumer DRIMbox (Imaging Document Consumer, IHE RAD TF-1 XDS-I.b and WIA).
 
 Public: ``FAULTS``, ``start_reference(fault, workdir, *, peers=None) -> Reference``,
 ``create_app(config)``, ``ConsumerConfig``.

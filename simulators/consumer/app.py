@@ -1,6 +1,6 @@
 """Flask app of the reference Consumer DRIMbox: contextual call, PSC login, history, exam, import.
 
-Routes (one per step of the professional's path, FACTS §1 and §6):
+Routes (one per step of the professional's path, IHE RAD TF-1, ANS PoC):
 ``POST /context`` contextual call -> 303 to ``/exams/<ctx>``; ``GET /exams/<ctx>`` history (PSC
 login first); ``GET /auth/redirect`` PSC callback; ``GET /exams/<ctx>/<uid>`` exam page (series,
 viewer link, import action); ``POST /exams/<ctx>/<uid>/import`` retrieval + import;
@@ -62,7 +62,8 @@ class ConsumerApp:
         return find_exams(self.xds(login), call, self.behaviour.history, limit=self.config.max_entries)
 
     def manifest(self, login: Login, call: ContextualCall, exam: Exam) -> Manifest:
-        """ITI-43 for the exam's KOS, checked against the call's patient and the allowlist (FACTS §2, §5)."""
+        """ITI-43 for the exam's KOS, checked against the call's patient and the allowlist (ANS DRIM-M_DATA
+        KOS_OK.xml, Liste blanche TEST)."""
         behaviour = self.behaviour
         return fetch_manifest(self.xds(login), exam, call.dmp_patient_id, self.config.allowed_hosts,
                               call.ins if behaviour.check_kos_patient else None, behaviour.host_allowed,

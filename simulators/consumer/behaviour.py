@@ -1,6 +1,6 @@
 """What a named fault may change in the reference Consumer: one field per choice, each read in one place.
 
-The defaults are the correct behaviour (FACTS §3, §5, §6); ``simulators.consumer.faults`` pairs each
+The defaults are the correct behaviour (ANS DRIM-M_DATA, ANS FAQ, ANS PoC); ``simulators.consumer.faults`` pairs each
 named fault with the field it changes, as a product with that one bug would differ (STYLE.md §4).
 """
 
@@ -25,7 +25,7 @@ CallParser = Callable[[Mapping[str, str]], "ContextualCall | list[ParamError]"]
 class Behaviour:
     """The Consumer's swappable parts; where each is read is named beside it."""
 
-    # POST /context (app): the form's validation, the redirect to the exam list (FACTS §6: 302/303)
+    # POST /context (app): the form's validation, the redirect to the exam list (ANS PoC: 302/303)
     parse_call: CallParser = parse_contextual_call
     context_redirect: int = 303
     # pages: output encoding of every value shown (create_app); INS traits shown by default, INS/va1.36

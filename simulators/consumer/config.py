@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 # Transfer syntaxes this Consumer can decode (pylibjpeg, pyjpegls, openjpeg, pydicom RLE), with the
-# q-value it sends for each in Accept (FACTS §5: lossless first, then lossy, explicit VR last resort).
+# q-value it sends for each in Accept (ANS DRIM-M_DATA Simulateur client wadoRS: lossless first, then lossy,
+# explicit VR last resort).
 DEFAULT_ACCEPT: tuple[tuple[str, float], ...] = (
     ("1.2.840.10008.1.2.4.80", 1.0),  # JPEG-LS lossless, PS3.5 A.4.3
     ("1.2.840.10008.1.2.4.90", 0.9),  # JPEG 2000 lossless, PS3.5 A.4.4
@@ -43,7 +44,7 @@ class ConsumerConfig:
     timeout: float = 60.0
     max_part_bytes: int = 512 * 1024 * 1024
     max_entries: int = 500  # exams shown; the rest is reported as cut off
-    # VIHF attributes of the software (FACTS §3); the professional's come from PSC userinfo
+    # VIHF attributes of the software (ANS DRIM-M_DATA Validateur XDS); the professional's come from PSC userinfo
     vihf_issuer: str = "CN=DRIMbox Consumer, OU=499700367909006, O=DRIMCHECK, C=FR"  # when unsigned
     vihf_key: bytes | None = None  # PEM key + certificate of the structure (IGC-Santé ORG AUTH CLI)
     vihf_cert: bytes | None = None
@@ -59,5 +60,5 @@ class ConsumerConfig:
     fault: str | None = None
 
     def psc(self, name: str) -> str:
-        """A PSC endpoint URL (FACTS §5: .../protocol/openid-connect/{auth,token,userinfo})."""
+        """A PSC endpoint URL (ANS PoC: .../protocol/openid-connect/{auth,token,userinfo})."""
         return f"{self.psc_issuer}/protocol/openid-connect/{name}"

@@ -1,6 +1,6 @@
 """The contextual call: the form POST that opens the Consumer from the professional's software.
 
-FACTS §6 (ANS PoC and DRIM-M_DATA): ``Patient.identifier.value``/``.system`` (INS and its OID),
+ANS PoC ``TestServer-AppelContextuel`` and ANS FAQ: ``Patient.identifier.value``/``.system`` (INS and its OID),
 ``Patient.name.family``/``.given``, ``Patient.gender``, ``Patient.birthDate``, ``Address.district``
 (INSEE birthplace code), ``InformationEtConsentement``, ``PatientID``, ``PatientIDIssuer`` (PID-3
 CX-4), and optionally ``Situation``, ``StudyInstanceUID``, ``Modality``, ``AccessionNumber``,
@@ -60,11 +60,11 @@ class ContextualCall:
 
     @property
     def dmp_patient_id(self) -> str:
-        """The patient id of the DMP queries: ``INS^^^&OID&ISO^NH`` (FACTS §3)."""
+        """The patient id of the DMP queries: ``INS^^^&OID&ISO^NH`` (ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
         return f"{self.ins}^^^&{self.ins_oid}&ISO^NH"
 
 
-# the INS traits displayed by default, in order (Référentiel INS, INS/va1.36; FACTS §6): key -> label
+# the INS traits displayed by default, in order (Référentiel INS, INS/va1.36, ANS FAQ): key -> label
 TRAIT_LABELS = {"birth-name": "Nom de naissance", "first-given-name": "Premier prénom",
                 "birth-date": "Date de naissance", "sex": "Sexe", "birthplace": "Lieu de naissance (code INSEE)"}
 INS_TRAITS = tuple(TRAIT_LABELS)
@@ -101,7 +101,7 @@ def parse_contextual_call(form: Mapping[str, str], *, mandatory: tuple[str, ...]
                           ) -> ContextualCall | list[ParamError]:
     """Validate the form; return the call, or every problem found (never raises on odd input).
 
-    ``mandatory``: the parameters that must be there (FACTS §6); the others may be empty.
+    ``mandatory``: the parameters that must be there (ANS PoC, ANS FAQ); the others may be empty.
     """
     errors: list[ParamError] = []
     values: dict[str, str] = {}

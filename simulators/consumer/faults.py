@@ -95,7 +95,7 @@ def _retrieve(**changes: Any) -> RetrieveOptions:
 
 
 _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
-    # --- contextual call, pages, KPI (FACTS §6)
+    # --- contextual call, pages, KPI (ANS PoC, ANS FAQ)
     (Fault("context-answered-307", "the contextual call is answered 307, not 302/303: a browser posts the form "
            "again to the exam list", ("CON-CTX-POST",)), {"context_redirect": 307}),
     (Fault("issuer-optional", "PatientIDIssuer is treated as optional: a contextual call without it opens the "
@@ -109,10 +109,10 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
      {"ins_traits": tuple(t for t in INS_TRAITS if t != "birthplace")}),
     (Fault("no-kpi-on-error", "a refused contextual call leaves no ModelStat record", ("CON-KPI",)),
      {"modelstat": _SuccessOnlyModelStat}),
-    # --- Pro Santé Connect (FACTS §5)
+    # --- Pro Santé Connect (ANS PoC, ANS FAQ)
     (Fault("psc-scope-openid-only", "the PSC authorization request asks for scope openid only, without scope_all",
            ("CON-AUTH-PKCE",)), {"psc_scope": "openid"}),
-    # --- DMP: ITI-18, ITI-43, VIHF (FACTS §3)
+    # --- DMP: ITI-18, ITI-43, VIHF (ANS DRIM-M_DATA Validateur XDS/XDS.xml)
     (Fault("wrong-query-params", "FindDocuments is sent without the IMG-KOS typeCode filter", ("CON-Q-FINDDOCS",)),
      {"history": HistoryOptions(with_type=False)}),
     (Fault("shows-deprecated", "the history asks for Approved and Deprecated entries and shows both",
@@ -130,7 +130,7 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
     (Fault("skips-kos-patient-check", "the KOS's patient is not compared with the contextual call's INS: the "
            "images of a KOS naming another patient are retrieved and imported", ("CON-KOS-PATIENT",)),
      {"check_kos_patient": False}),
-    # --- WADO-RS (FACTS §5)
+    # --- WADO-RS (ANS DRIM-M_DATA Simulateur client wadoRS)
     (Fault("ignores-allowlist", "Retrieve URL hosts are not checked against the DRIMbox allowlist",
            ("CON-URL-ALLOWLIST",)), {"host_allowed": _any_host}),
     (Fault("configured-wado-root", "each series is asked for at the Source host's /dicom-web root built from "
@@ -153,7 +153,7 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
     (Fault("keeps-malformed-multipart", "a malformed multipart answer is read up to its defect and the instances "
            "before it kept as the series' answer", ("CON-ERR-MULTIPART",)),
      {"retrieve": _retrieve(keep_parts_on_error=True)}),
-    # --- import into the local PACS (FACTS §1)
+    # --- import into the local PACS (IHE RAD TF-1 XDS-I.b)
     (Fault("ascii-patient-name", "imported instances are stored with Patient's Name upper-cased and without "
            "accents", ("CON-IMP-COMPLETE",)), {"rewrite_before_store": _ascii_patient_name}),
 )

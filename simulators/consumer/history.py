@@ -1,4 +1,5 @@
-"""Exam history of a patient from the DMP: ITI-18 stored queries with a VIHF (FACTS §3).
+"""Exam history of a patient from the DMP: ITI-18 stored queries with a VIHF (ANS PoC, ANS DRIM-M_DATA
+Validateur XDS/XDS.xml).
 
 FindDocuments (typeCode ``IMG-KOS``, status Approved) for the patient, or
 FindDocumentsByReferenceId when the contextual call names a Study Instance UID or an accession
@@ -67,7 +68,8 @@ class History:
 
 
 def exam_date(entry: DocumentEntry) -> str:
-    """The exam's date: serviceStartTime (the acquisition, FACTS §3), else creationTime; YYYYMMDD."""
+    """The exam's date: serviceStartTime (the acquisition, ANS DRIM-M_DATA Validateur XDS/XDS.xml), else creationTime;
+    YYYYMMDD."""
     return (entry.serviceStartTime or entry.creationTime or "")[:8]
 
 

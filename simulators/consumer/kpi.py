@@ -1,8 +1,8 @@
-"""ModelStat: the KPI record the Consumer keeps for each contextual call (FACTS §6, Ségur FAQ).
+"""ModelStat: the KPI record the Consumer keeps for each contextual call (ANS FAQ, Ségur vague 2).
 
 One JSON line per call in ``<workdir>/ModelStat.jsonl``: ``Nombre_Appel`` (always 1, summed by
 the collector), ``Statut_Appel`` (``succes`` | ``erreur``), the time, and the reason of an error.
-:func:`whitelist_record` is the state of the daily whitelist fetch (FACTS §8, "whitelist refresh").
+:func:`whitelist_record` is the state of the daily whitelist fetch (ANS FAQ, whitelist refresh).
 """
 
 from __future__ import annotations

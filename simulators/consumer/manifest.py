@@ -1,9 +1,9 @@
 """The KOS manifest of an exam: ITI-43 retrieve, content validation, Retrieve URLs per series.
 
-IHE ITI TF-2b §3.43 (Retrieve Document Set, MTOM); KOS content per FACTS §2 (validated with
+IHE ITI TF-2b §3.43 (Retrieve Document Set, MTOM); KOS content per ANS DRIM-M_DATA KOS_OK.xml (validated with
 ``harness.validators.validate_kos``); each series' Retrieve URL (0008,1190) names the Source
 DRIMbox's WADO-RS service. A URL whose host is not on the DRIMbox allowlist is refused before any
-request is sent (FACTS §5: whitelist of DRIMboxes).
+request is sent (ANS DRIM-M_DATA Liste blanche TEST: whitelist of DRIMboxes).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def fetch_manifest(client: XdsClient, exam: Exam, patient_cx: str, allowed_hosts
                    expected_ins: str | None = None, allowed: AllowlistCheck = host_allowed,
                    request_of: DocumentRequest = document_request) -> Manifest:
     """ITI-43 for the exam's KOS, then :func:`parse_manifest`; with ``expected_ins``, the KOS must
-    name that patient (identity vigilance: the INS of the call is the only key, FACTS §2, §6)."""
+    name that patient (identity vigilance: the INS of the call is the only key, ANS FAQ INS/va1.36)."""
     try:
         result = client.retrieve([request_of(exam)], patient=patient_cx)
     except OSError as exc:

@@ -1,11 +1,10 @@
 """WADO-RS retrieval of a series from the Source DRIMbox (IHE RAD-107, DICOM PS3.18 §10.4).
 
-FACTS §5: ``Authorization: Bearer <PSC token>``, ``KOS-SOPInstanceUID``, and an Accept listing
-every transfer syntax the Consumer decodes with its q-value. The multipart/related answer is
-parsed as a stream (one part on disk at a time), every received instance is compared with the KOS
-references (missing or extra instances are reported and the series is not imported), and error
-statuses are handled per series: 401 re-authenticates once, 410 means the images were deleted at
-the Source, 404 / 5xx / connection errors are retried, then reported.
+ANS DRIM-M_DATA Simulateur client wadoRS: ``Authorization: Bearer <PSC token>``, ``KOS-SOPInstanceUID``, and an Accept
+listing every transfer syntax the Consumer decodes with its q-value. The multipart/related answer is parsed as a stream
+(one part on disk at a time), every received instance is compared with the KOS references (missing or extra instances
+are reported and the series is not imported), and error statuses are handled per series: 401 re-authenticates once, 410
+means the images were deleted at the Source, 404 / 5xx / connection errors are retried, then reported.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ MESSAGES = {
 
 # HTTP status of a WADO-RS answer other than 200 -> (series status, next step): ``reauth`` (renew the
 # token, then ask again), ``retry`` (ask again, up to the retries allowed) or ``done`` (report it).
-# FACTS §5 (401 inactive token, 404 unknown KOS, 410 deleted), PS3.18 §8.7.3.5 (406), RFC 9110 §15.6 (5xx).
+# ANS PoC (401 inactive token, 404 unknown KOS, 410 deleted), PS3.18 §8.7.3.5 (406), RFC 9110 §15.6 (5xx).
 OUTCOMES: dict[int, tuple[str, str]] = {
     401: ("unauthorized", "reauth"),  # RFC 6750 §3.1 invalid_token
     404: ("not-found", "retry"),
@@ -58,7 +57,8 @@ OUTCOMES: dict[int, tuple[str, str]] = {
 
 
 def retrieve_url(ref: SeriesRef) -> str:
-    """Where a series is asked for: its Retrieve URL (0008,1190) in the KOS (FACTS §2, PS3.18 §10.4)."""
+    """Where a series is asked for: its Retrieve URL (0008,1190) in the KOS (ANS DRIM-M_DATA KOS_OK.xml,
+    PS3.18 §10.4)."""
     return ref.retrieve_url
 
 
@@ -95,7 +95,7 @@ class SeriesResult:
 
 
 def accept_header(accept: tuple[tuple[str, float], ...], with_q: bool = True) -> str:
-    """One Accept value, comma-joined media ranges (FACTS §5, PS3.18 §8.7.3.5)."""
+    """One Accept value, comma-joined media ranges (ANS DRIM-M_DATA Simulateur client wadoRS, PS3.18 §8.7.3.5)."""
     ranges = []
     for ts, q in accept:
         text = f'multipart/related; type="application/dicom"; transfer-syntax={ts}'

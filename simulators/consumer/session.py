@@ -1,6 +1,6 @@
 """Pro Santé Connect login of the professional: authorization code + PKCE (RFC 6749 §4.1, RFC 7636).
 
-FACTS §5: PSC endpoints ``.../protocol/openid-connect/{auth,token,userinfo}``, scope ``scope_all``,
+ANS PoC: PSC endpoints ``.../protocol/openid-connect/{auth,token,userinfo}``, scope ``scope_all``,
 ``acr_values=eidas1``. The Consumer keeps tokens server-side (never in the cookie) and refreshes
 the access token when a Source answers 401 (RFC 6749 §6).
 """
@@ -20,7 +20,7 @@ from harness.capture import capturing_session
 from simulators.consumer.config import ConsumerConfig
 
 ACTOR = "consumer:psc-client"
-SCOPE = "openid scope_all"  # FACTS §5: PSC scope scope_all
+SCOPE = "openid scope_all"  # ANS PoC: PSC scope scope_all
 
 
 class LoginError(RuntimeError):

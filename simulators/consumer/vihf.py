@@ -1,4 +1,4 @@
-"""The VIHF the Consumer puts in wsse:Security of its ITI-18 / ITI-43 requests (FACTS §3).
+"""The VIHF the Consumer puts in wsse:Security of its ITI-18 / ITI-43 requests (ANS DRIM-M_DATA Validateur XDS/XDS.xml).
 
 The assertion itself is ``harness.vihf`` (shaped like the ANS sample ``Validateur XDS/XDS.xml``);
 here only who it speaks for: the professional logged in at PSC (NameID = national id, roles from

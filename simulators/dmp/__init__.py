@@ -1,4 +1,4 @@
-"""DMP simulator: XDS.b document registry + repository over SOAP 1.2 / MTOM (FACTS §3).
+"""DMP simulator: XDS.b document registry + repository over SOAP 1.2 / MTOM (ANS DRIM-M_DATA Validateur XDS/XDS.xml).
 
 Public: ``FAULTS``, ``start_reference(fault, workdir) -> Reference``, ``create_app(config)``,
 ``DmpConfig``.

@@ -1,4 +1,4 @@
-"""App factory of the DMP simulator (XDS.b registry + repository, FACTS §3).
+"""App factory of the DMP simulator (XDS.b registry + repository, ANS DRIM-M_DATA Validateur XDS/XDS.xml).
 
 ``create_app(config, handlers=None)`` -> a WSGI app wrapped in CaptureMiddleware: every
 request and response is evidence (actor ``dmp-simulator``). Endpoints (configurable paths):

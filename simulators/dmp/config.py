@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# FACTS §3: INS assigning authorities (INS-NIR, INS-NIA, test NIR, test NIA)
+# ANS DRIM-M_DATA Validateur XDS/XDS.xml: INS assigning authorities (INS-NIR, INS-NIA, test NIR, test NIA)
 INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
 
 

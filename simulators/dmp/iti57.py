@@ -1,7 +1,7 @@
 """ITI-57 Update Document Set, registry side (IHE ITI TF-2b §3.57.4.1.3, XDS Metadata Update).
 
 The DMP uses it to change an entry's availability status, in particular to delete a document
-(NewStatus ``urn:asip:ci-sis:2010:StatusType:Deleted``, FACTS §3).
+(NewStatus ``urn:asip:ci-sis:2010:StatusType:Deleted``, ANS PoC).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""VIHF enforcement at the DMP endpoints (FACTS §3): off, warn (log + evidence), enforce (SOAP fault).
+"""VIHF enforcement at the DMP endpoints (ANS DRIM-M_DATA Validateur XDS): off, warn (log + evidence),
+enforce (SOAP fault).
 
 The assertion rules live in harness.vihf (shared with clients that build assertions); here only
 the policy: which patient the request is about, and what to do with the findings. Findings that

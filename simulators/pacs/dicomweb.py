@@ -30,7 +30,7 @@ def create_app(store: InstanceStore, aet: str = "DRIMPACS") -> Flask:
     @app.get(BASE)
     @app.get(BASE + "/")
     def healthcheck() -> Response:
-        """FACTS §5 healthcheck: GET <base> with Accept: application/json."""
+        """ANS DRIM-M_DATA Simulateur client healthcheck: GET <base> with Accept: application/json."""
         return Response(json.dumps({"status": "ok", "instances": store.count()}), 200,
                         content_type="application/json")
 

@@ -1,4 +1,4 @@
-"""Pro Santé Connect simulator: the OpenID Connect provider of health professionals (FACTS §5).
+"""Pro Santé Connect simulator: the OpenID Connect provider of health professionals (ANS PoC, ANS FAQ).
 
 Paths as PSC (Keycloak realm ``esante-wallet``), under ``<base>/auth/realms/esante-wallet``:
 ``.well-known/openid-configuration`` (also ``wallet-openid-configuration``), and

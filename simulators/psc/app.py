@@ -1,6 +1,6 @@
 """Flask app of the PSC simulator: one route per OpenID Connect / OAuth transaction.
 
-Paths follow PSC (Keycloak realm ``esante-wallet``, FACTS §5):
+Paths follow PSC (Keycloak realm ``esante-wallet``, ANS PoC):
 ``{realm}/protocol/openid-connect/{auth,token,userinfo,token/introspect,revoke,certs}`` and the
 discovery document at ``{realm}/.well-known/openid-configuration`` (PSC also publishes it as
 ``wallet-openid-configuration``).

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 
 DEFAULT_USERS = Path(__file__).resolve().parent / "users.yaml"
-REALM_PATH = "/auth/realms/esante-wallet"  # PSC issuer path (FACTS §5, PoC configuration)
+REALM_PATH = "/auth/realms/esante-wallet"  # PSC issuer path (ANS PoC configuration)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _SUB_NAMESPACE = uuid.UUID("5b0b1f5e-3a7c-4d59-9c55-5d6b2a0c9a11")
 

@@ -1,6 +1,6 @@
 """HTTPS and mutual TLS for the PSC simulator (RFC 8705 §2.1 ``tls_client_auth``).
 
-Calls to PSC go through mutual TLS from the "proxy e-santé" (FACTS §5, FAQ). The simulator
+Calls to PSC go through mutual TLS from the "proxy e-santé" (ANS FAQ, RFC 8705). The simulator
 serves HTTPS when given a certificate; with a client CA it asks for a client certificate
 (``optional`` or ``required`` at the handshake), and a client configured with
 ``tls_client_subject`` may then authenticate by its certificate instead of a secret: the

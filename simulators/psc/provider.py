@@ -34,7 +34,7 @@ from simulators.psc.mtls import TLS_CLIENT_AUTH
 
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]  # RFC 6749 §2.3.1
 CLIENT_AUTH_METHODS = [*SECRET_METHODS, TLS_CLIENT_AUTH]  # RFC 8705 §2.1
-SUPPORTED_ACR = ("eidas1",)  # PSC: acr_values=eidas1 (FACTS §5)
+SUPPORTED_ACR = ("eidas1",)  # PSC: acr_values=eidas1 (ANS PoC)
 ALG = "RS256"
 PURGE_EVERY = 1000  # token additions between two purges of long-dead tokens
 

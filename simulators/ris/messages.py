@@ -1,4 +1,4 @@
-"""The RIS's fixture messages, consistent with a generated study (FACTS §4, IG-hl7v2).
+"""The RIS's fixture messages, consistent with a generated study (IG-hl7v2).
 
 Built on the good content set of ``fixtures.mutations.goodset`` (CR-IMG and ORU^R01 shaped like the
 ANS samples) and on ``fixtures.studies`` for the images, so report, HL7 and PACS agree: same
@@ -43,7 +43,8 @@ def study_spec(ex: Exam, *, transfer_syntax: str = "explicit", rows: int = 64, c
 
 
 def replacement_cda(ex: Exam, version: int = 2) -> bytes:
-    """A CR-IMG that replaces the first one: new id, same setId, ``relatedDocument typeCode="RPLC"`` (FACTS §4)."""
+    """A CR-IMG that replaces the first one: new id, same setId, ``relatedDocument typeCode="RPLC"``
+    (TestContenuCDA Entete_IMG-CR-IMG.sch)."""
     cda = build_cda(ex).decode()
     old_id = ex.uid("cda")
     cda = cda.replace(f'<id root="{old_id}"/>', f'<id root="{ex.uid("cda", version)}"/>', 1)
@@ -109,7 +110,7 @@ def mdm(ex: Exam, event: str = "T02", *, cda: bytes | None = None) -> bytes:
 
 
 def omi_cancel(ex: Exam, station_aet: str = "CT_SALLE1") -> bytes:
-    """OMI^O23 ``ORC|CA`` with IPC-1 accession, IPC-3 Study Instance UID, IPC-9 station AET (FACTS §4)."""
+    """OMI^O23 ``ORC|CA`` with IPC-1 accession, IPC-3 Study Instance UID, IPC-9 station AET (IG-hl7v2)."""
     segs = [
         "MSH|^~\\&|RIS|CENTRE|DRIMBOX|CENTRE|20240105130000||OMI^O23^OMI_O23|X|P|2.5|||||FRA|UNICODE UTF-8",
         f"PID|||{ex.ins}^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS||{ex.birth_name}^{ex.given}^^^^^L"

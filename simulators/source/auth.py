@@ -1,5 +1,5 @@
-"""Who may retrieve what over RAD-107: the bearer token introspected at Pro Santé Connect (FACTS §5,
-RFC 7662), then the masking flags the manifest was published with (FACTS §3, §4).
+"""Who may retrieve what over RAD-107: the bearer token introspected at Pro Santé Connect (ANS PoC,
+RFC 7662), then the masking flags the manifest was published with (IG-hl7v2 MetaDMPMSS, ANS DRIM-M_DATA Validateur XDS).
 
 No cache: a token revoked at PSC is refused on the next request (PoC behaviour: introspect each call).
 
@@ -22,7 +22,7 @@ import requests
 from harness.tls import session
 from simulators.source.store import KosAccess
 
-MASKED_FROM_PROFESSIONALS = "MASQUE_PS"  # FACTS §3 confidentialityCode, IG-hl7v2 MetaDMP/MSS
+MASKED_FROM_PROFESSIONALS = "MASQUE_PS"  # confidentialityCode (ANS DRIM-M_DATA Validateur XDS), IG-hl7v2 MetaDMP/MSS
 IDNPS_PREFIX = "8"  # national id of a professional = "8" + RPPS (PSC SubjectNameID, XDS authorPerson IDNPS)
 
 
@@ -87,7 +87,8 @@ def masking_refusal(access: KosAccess, who: TokenCheck) -> str | None:
 
 
 def access_from_pnr(sop_uid: str, entry_uuid: str, content_type: str, body: bytes) -> KosAccess | None:
-    """confidentialityCodes and author ids of DocumentEntry ``entry_uuid`` in a RAD-68 message (FACTS §3)."""
+    """confidentialityCodes and author ids of DocumentEntry ``entry_uuid`` in a RAD-68 message
+    (ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
     from harness.soap import decode_message
     from harness.xds import parse_pnr
 

@@ -12,24 +12,24 @@ class SourceConfig:
     """Where the Source's peers are, and how it behaves; every field has a usable default."""
 
     workdir: Path = field(default_factory=Path.cwd)
-    # PACS: DIMSE for the study lookup (FACTS §4: IMAGE-level C-FIND), DICOMweb for retrieval
+    # PACS: DIMSE for the study lookup (ANS PoC: IMAGE-level C-FIND), DICOMweb for retrieval
     pacs_host: str = "127.0.0.1"
     pacs_port: int = 11112
     pacs_aet: str = "DRIMPACS"
     calling_aet: str = "DRIMBOX-SRC"
     pacs_dicomweb: str = ""  # base URL of the PACS's DICOMweb (…/dicom-web)
     pacs_retrieve: str = "dicomweb"  # dicomweb (the PACS's WADO-RS) | cget (DIMSE C-GET)
-    # DMP (FACTS §3 endpoints: /registry ITI-57, /repository ITI-41)
+    # DMP (ANS PoC endpoints: /registry ITI-57, /repository ITI-41)
     dmp_registry: str = ""
     dmp_repository: str = ""
-    # Pro Santé Connect introspection (FACTS §5, RFC 7662)
+    # Pro Santé Connect introspection (ANS PoC, RFC 7662)
     psc_introspect: str = ""
     psc_client_id: str = "drimbox-source"
     psc_client_secret: str = "source-secret"
-    # VIHF signer (FACTS §3): PEM key + certificate the DMP trusts; no VIHF is sent without them
+    # VIHF signer (ANS DRIM-M_DATA Validateur XDS): PEM key + certificate the DMP trusts; no VIHF is sent without them
     vihf_key: bytes | None = None
     vihf_cert: bytes | None = None
-    # Signature01 signer (FACTS §3, XAdES, IGC-Santé ORG SIGN): PEM key + certificate; without them the
+    # Signature01 signer (XAdES, IGC-Santé ORG SIGN): PEM key + certificate; without them the
     # VIHF pair signs, and without that a throwaway pair (harness.xds.builder.throwaway_signer)
     signing_key: bytes | None = None
     signing_cert: bytes | None = None
@@ -43,7 +43,8 @@ class SourceConfig:
     # WADO-RS (RAD-107) path on our HTTP server; public_base is set once the port is known
     wado_path: str = "/wado-rs"
     public_base: str = ""
-    institution: str = "Centre de radiologie DRIMcheck^^^^^^^^^750803447"  # FINESS in XON-10 (FACTS §2)
+    # FINESS in XON-10 (ANS DRIM-M_DATA KOS_OK.xml)
+    institution: str = "Centre de radiologie DRIMcheck^^^^^^^^^750803447"
     source_id: str = "1.2.250.1.999.1.1"  # XDS sourceId of this Source
     # outbox back-off: first retry after retry_initial s, doubled each time, capped at retry_max s
     retry_initial: float = 0.2

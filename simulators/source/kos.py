@@ -1,8 +1,8 @@
-"""KOS manifest of a reported study, exactly as FACTS §2 (ANS KOS_OK.xml, PoC ko.dcm).
+"""KOS manifest of a reported study, exactly as ANS DRIM-M_DATA KOS_OK.xml and PoC ko.dcm.
 
-Input: the report's identity and order (the CDA, FACTS §4) and the instances the PACS answered
+Input: the report's identity and order (the CDA, ANS CI-SIS CR-IMG) and the instances the PACS answered
 at IMAGE level; output: DICOM Part 10 bytes, Explicit VR Little Endian. The Retrieve URL of each
-series points at this Source's own WADO-RS base (IHE RAD-107, FACTS §5).
+series points at this Source's own WADO-RS base (IHE RAD-107, ANS DRIM-M_DATA Simulateur client wadoRS).
 
 The parts whose output is the same as the fixtures' KOS (request item, evidence, content items,
 manifest title, file meta) come from the shared builder :mod:`fixtures.documents.kos`; the header
@@ -34,7 +34,7 @@ from fixtures.documents.kos import (
     request_item,
 )
 
-INS_ISSUER = "ASIP-SANTE-INS-NIR"  # FACTS §2
+INS_ISSUER = "ASIP-SANTE-INS-NIR"  # ANS DRIM-M_DATA KOS_OK.xml
 INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
 
 
@@ -55,7 +55,7 @@ class ImageRef:
 
 @dataclass
 class Identity:
-    """Patient traits and order of the report (CR-IMG header, FACTS §4)."""
+    """Patient traits and order of the report (ANS CI-SIS CR-IMG header)."""
 
     ins: str
     ins_oid: str
@@ -78,7 +78,7 @@ def new_uid() -> str:
 
 
 def _patient(ds: Dataset, who: Identity) -> None:
-    """Patient module with the INS (FACTS §2: PatientID, issuer, qualifiers, OtherPatientIDs)."""
+    """Patient module with the INS (ANS DRIM-M_DATA KOS_OK.xml: PatientID, issuer, qualifiers, OtherPatientIDs)."""
     ds.PatientName = f"{who.birth_name}^{who.given}"
     ds.PatientID, ds.IssuerOfPatientID = who.ins, INS_ISSUER
     ds.IssuerOfPatientIDQualifiersSequence = issuer(who.ins_oid)

@@ -1,8 +1,8 @@
 """Publication to the DMP: RAD-68 Provide and Register (RPLC when replacing), ITI-57 delete, durable outbox.
 
-RAD-68 uses the ITI-41 transaction over SOAP 1.2/MTOM with the XDS metadata of FACTS §3; a
+RAD-68 uses the ITI-41 transaction over SOAP 1.2/MTOM with the XDS metadata of ANS DRIM-M_DATA Validateur XDS/XDS.xml; a
 replacement carries an ``RPLC`` association to the previous entry (ITI TF-3 §4.2.2.2); a deletion is
-an ITI-57 status update to ``urn:asip:ci-sis:2010:StatusType:Deleted`` (FACTS §3, PoC).
+an ITI-57 status update to ``urn:asip:ci-sis:2010:StatusType:Deleted`` (ANS PoC).
 Every message goes through the SQLite outbox: a transport failure or a 5xx is retried with
 exponential back-off, in order, across restarts; a registry error answer is final and logged.
 """
@@ -27,16 +27,16 @@ from simulators.source.store import SourceStore
 log = logging.getLogger(__name__)
 ACTOR = "source-drimbox"
 APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
-DELETED = "urn:asip:ci-sis:2010:StatusType:Deleted"  # FACTS §3 (PoC)
+DELETED = "urn:asip:ci-sis:2010:StatusType:Deleted"  # ANS PoC
 DEPRECATED_KOS_FORMAT = "urn:ihe:rad:1.2.840.10008.5.1.4.1.1.88.59"  # deprecated 2017-10-13 (ANS TRE_A09)
 STUDY_REFERENCE = "urn:ihe:iti:xds:2016:studyInstanceUID"  # referenceIdList type (ITI TF-3 §4.2.3.2.28)
-CONF_FROM_FLAG = {"MASQUE_PS": "MASQUE_PS", "INVISIBLE_PATIENT": "INVISIBLE_PATIENT",  # FACTS §3 / §4
-                  "INVISIBLE_REP_LEGAUX": "INVISIBLE_REPRESENTANTS_LEGAUX"}
+CONF_FROM_FLAG = {"MASQUE_PS": "MASQUE_PS", "INVISIBLE_PATIENT": "INVISIBLE_PATIENT",
+                  "INVISIBLE_REP_LEGAUX": "INVISIBLE_REPRESENTANTS_LEGAUX"}  # IG-hl7v2, ANS DRIM-M_DATA XDS.xml
 
 
 @dataclass
 class KosMetadata:
-    """What the XDS DocumentEntry of a KOS is derived from (CDA + study, FACTS §3)."""
+    """What the XDS DocumentEntry of a KOS is derived from (CDA + study, ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
 
     patient_cx: str
     study_uid: str
@@ -143,8 +143,8 @@ VIHF_LIFETIME = dt.timedelta(hours=12)  # a queued message may wait for the DMP 
 
 def vihf_security(key_pem: bytes | None, cert_pem: bytes | None,
                   resource: Callable[[str], str] = lambda patient: patient) -> Security:
-    """VIHF signer (FACTS §3, ``harness.vihf``); no header at all without key and certificate. ``resource``
-    gives the VIHF's resource-id from the request's patient (itself, by default)."""
+    """VIHF signer (ANS DRIM-M_DATA Validateur XDS, ``harness.vihf``); no header at all without key and
+    certificate. ``resource`` gives the VIHF's resource-id from the request's patient (itself, by default)."""
     if not key_pem or not cert_pem:
         return lambda patient: []
     from harness.vihf import VihfIdentity, build_vihf
@@ -156,7 +156,7 @@ def vihf_security(key_pem: bytes | None, cert_pem: bytes | None,
 
 def delete_message(patient_cx: str, entry_uuid: str, source_id: str, registry: str,
                    security: Security = lambda p: []) -> tuple[str, bytes]:
-    """ITI-57 Update Document Set: Approved -> Deleted (FACTS §3)."""
+    """ITI-57 Update Document Set: Approved -> Deleted (ANS PoC)."""
     req = build_status_update(patient_cx, entry_uuid, APPROVED, DELETED, source_id=source_id)
     env = build_envelope(req, action=ITI57_ACTION, to=registry, header_extra=security(patient_cx))
     return f'application/soap+xml; charset=UTF-8; action="{ITI57_ACTION}"', env

@@ -1,6 +1,6 @@
-"""WADO-RS server of the Source DRIMbox (IHE RAD-107 between DRIMboxes, DICOM PS3.18 §10.4, FACTS §5).
+"""WADO-RS server of the Source DRIMbox (IHE RAD-107 between DRIMboxes, DICOM PS3.18 §10.4, ANS PoC).
 
-Order of the checks (PoC behaviour, FACTS §5): path (400 for anything but canonical UIDs: ``../``,
+Order of the checks (ANS PoC behaviour): path (400 for anything but canonical UIDs: ``../``,
 encoded slashes), bearer token introspected at Pro Santé Connect (401), ``KOS-SOPInstanceUID``
 header (400 missing, 404 not the stored KOS of this study, 410 when that KOS was deleted), masking
 flags the KOS was published with (403 when ``MASQUE_PS`` hides it from this professional, see ``auth``),
@@ -60,7 +60,7 @@ from simulators.source.relay import DATA, END, START, arrivals, body_reader, coa
 from simulators.source.store import DELETED, KosAccess, SourceStore, StoredKos
 
 log = logging.getLogger(__name__)
-KOS_HEADER = "KOS-SOPInstanceUID"  # FACTS §5
+KOS_HEADER = "KOS-SOPInstanceUID"  # ANS DRIM-M_DATA Simulateur client wadoRS
 NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
 FRAME_MEDIA_TYPES = {  # PS3.18 Table 8.7.3-2: compressed bitstreams of frames
     "1.2.840.10008.1.2.4.80": "image/jls", "1.2.840.10008.1.2.4.81": "image/jls",
@@ -327,7 +327,7 @@ class Rad107App:
                 return self._bulk(path, bulk["tags"], req)
             accept = [line for line in req.headers.getlist("Accept") if line.strip()]
             if not accept:
-                return text(400, "Accept header is required (FACTS §5)")
+                return text(400, "Accept header is required (ANS DRIM-M_DATA WADO-RS samples)")
             try:
                 ranges = self.behaviour.parse_accept(accept)
             except AcceptError as exc:
@@ -368,7 +368,8 @@ class Rad107App:
         return text(401, verdict.reason, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
 
     def _masked(self, kos: StoredKos, who: TokenCheck | None) -> Answer | None:
-        """403 when the manifest was published masked from this professional (FACTS §3 MASQUE_PS)."""
+        """403 when the manifest was published masked from this professional (MASQUE_PS, ANS DRIM-M_DATA
+        Validateur XDS/XDS.xml)."""
         if who is None or not self.behaviour.check_masking:
             return None
         access = self._access(kos)
@@ -400,7 +401,7 @@ class Rad107App:
         else:
             uid = (req.headers.get(KOS_HEADER) or "").strip()
             if not uid:
-                return text(400, f"{KOS_HEADER} header is required (FACTS §5)")
+                return text(400, f"{KOS_HEADER} header is required (ANS DRIM-M_DATA WADO-RS samples)")
             kos = self.store.kos(uid)
             if kos is None or kos.study_uid != path.study:
                 return text(404, f"{uid[:64]} is not a KOS this Source published for study {path.study}")
@@ -603,8 +604,8 @@ def frame_ranges(ranges: list[MediaRange]) -> list[MediaRange]:
 
     PS3.18 §8.7.3 gives frames only bulk data media types (``application/octet-stream`` for native pixels,
     ``image/jls``, ``image/jp2``... for compressed bitstreams, Table 8.7.3-2), yet the ANS client simulator asks
-    frames with the instance media type and a list of transfer syntaxes (FACTS §5,
-    ``drim-m-data/test a blanc/Simulateur client wadoRS/OK_Frames.txt``) and expects them served: each such
+    frames with the instance media type and a list of transfer syntaxes (ANS DRIM-M_DATA
+    ``test a blanc/Simulateur client wadoRS/OK_Frames.txt``) and expects them served: each such
     range becomes the frame media type of its syntax, with the same q; a syntax without one (MPEG) is dropped.
     """
     out: list[MediaRange] = []
@@ -620,8 +621,9 @@ def frame_ranges(ranges: list[MediaRange]) -> list[MediaRange]:
 
 
 def kos_references(data: bytes) -> dict[str, list[str]]:
-    """series -> instances of a KOS's evidence (FACTS §2): the validators' raw reader (4x faster than pydicom on
-    the 1300-image manifest of FACTS §7), pydicom when that reader finds the layout unusual."""
+    """series -> instances of a KOS's evidence (ANS DRIM-M_DATA KOS_OK.xml): the validators' raw reader (4x faster than
+    pydicom on the 1300-image manifest of DRIM-M_DATA informatif/Performances), pydicom when that reader finds the
+    layout unusual."""
     ds = dcmread(io.BytesIO(data), stop_before_pixels=True)
     implicit, little = getattr(ds, "original_encoding", (None, None))
     elem = ds.get_item(0x0040A375)  # CurrentRequestedProcedureEvidenceSequence

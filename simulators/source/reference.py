@@ -26,7 +26,7 @@ IMAGE_KEYS = dict(StudyInstanceUID="", SeriesInstanceUID="", SOPInstanceUID="", 
 
 
 def pacs_finder(config: SourceConfig):
-    """IMAGE-level C-FIND on the study (PoC flow, FACTS §4)."""
+    """IMAGE-level C-FIND on the study (ANS PoC flow)."""
     peer = Peer(config.pacs_host, config.pacs_port, config.pacs_aet, config.calling_aet)
 
     def find_images(study_uid: str) -> list[ImageRef]:

@@ -1,6 +1,6 @@
 """Report trigger: HL7 v2 from the RIS -> CR-IMG -> study lookup -> consistency -> KOS -> publication.
 
-FACTS §4 (IG-hl7v2, PoC flow): ORU^R01 with OBX-11 ``F`` (new) / ``C`` (replace) / ``D`` (delete),
+IG-hl7v2 and the ANS PoC flow: ORU^R01 with OBX-11 ``F`` (new) / ``C`` (replace) / ``D`` (delete),
 MDM^T02 / T10 / T04, OMI^O23 ``ORC|CA`` (exam cancelled). The answer is an HL7 v2.5 ACK: ``AA``
 once the KOS is built, stored and queued for the DMP; ``AE`` when the content is refused (HL7
 envelope not conforming to IG-hl7v2, CDA invalid, study not in the PACS, accession or patient
@@ -190,7 +190,7 @@ class ReportProcessor:
 
         One manifest per study at the DMP: a correction (OBX-11 ``C``) and a second final report
         (``F`` again, e.g. re-validated after an addendum or new images) both publish a new KOS with an
-        ``RPLC`` association to the current entry, which the registry then deprecates (FACTS §3; IHE ITI
+        ``RPLC`` association to the current entry, which the registry then deprecates (IHE ITI
         TF-3 §4.2.2.2; PoC ``DmpAPI.updateKOS`` keeps one KOS per study and sends an RPLC update).
         """
         try:
@@ -220,7 +220,7 @@ class ReportProcessor:
 
     def _delete(self, study_uid: str, why: str, at_dmp: bool = True) -> Outcome:
         """The study's current KOS marked deleted here (WADO-RS answers 410) and, ``at_dmp``, at the DMP by
-        ITI-57 (FACTS §3)."""
+        ITI-57 (ANS PoC)."""
         current = self.store.kos_of_study(study_uid, CURRENT)
         if not current:
             raise Rejected("AE", "204", f"no published KOS for study {study_uid}: nothing to delete")
@@ -300,7 +300,7 @@ def _attr(elem: etree._Element | None, name: str) -> str:
 
 
 def identity(root: etree._Element) -> Identity:
-    """Patient (INS, birth names, used names), study and order of a CR-IMG (FACTS §4)."""
+    """Patient (INS, birth names, used names), study and order of a CR-IMG (ANS CI-SIS CR-IMG)."""
     role = root.find("cda:recordTarget/cda:patientRole", NS)
     ins_id = next((i for i in role.findall("cda:id", NS) if i.get("root") in INS_OIDS), None) if role is not None \
         else None
@@ -332,7 +332,7 @@ def identity(root: etree._Element) -> Identity:
 
 
 def check_consistency(who: Identity, images: list[ImageRef]) -> None:
-    """PoC rule (FACTS §4): reject when accession number or patient id differ between CDA and images."""
+    """ANS PoC rule: reject when accession number or patient id differ between CDA and images."""
     patients = {i.patient_id for i in images}
     accessions = {i.accession for i in images}
     if patients != {who.ins}:
@@ -377,7 +377,7 @@ def _xds_time(value: str) -> str | None:
 
 
 def metadata(root: etree._Element, who: Identity, images: list[ImageRef], flags: dict[str, str]) -> KosMetadata:
-    """XDS metadata of the KOS from the CDA and the study (FACTS §3)."""
+    """XDS metadata of the KOS from the CDA and the study (ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
     events = imaging_events(root)
     modalities, regions = [], []
     for e in events:

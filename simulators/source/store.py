@@ -49,7 +49,7 @@ class StoredKos:
 @dataclass(frozen=True)
 class KosAccess:
     """Who may see a published KOS, as published: its confidentialityCodes and its authors' national ids
-    (XDS DocumentEntry confidentialityCode and authorPerson XCN-1, FACTS §3)."""
+    (XDS DocumentEntry confidentialityCode and authorPerson XCN-1, ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
 
     sop_uid: str
     confidentiality: tuple[str, ...]

@@ -1,6 +1,6 @@
 """Fixture exams of the consumer_drimbox plan: a small study, its DMP-style KOS, its DMP submission.
 
-The KOS follows FACTS §2 (ANS ``KOS_OK``): INS as PatientID with its issuer and qualifiers, the
+The KOS follows ANS DRIM-M_DATA ``KOS_OK.xml``: INS as PatientID with its issuer and qualifiers, the
 birth-name^given name, birth date, sex, INSEE birthplace in PatientComments, ReferencedRequestSequence
 with accession + issuer, one evidence study with a Retrieve URL per series, one CONTAINS IMAGE item
 per referenced instance. Small studies (64x64, a few instances) keep the plan fast.
@@ -47,7 +47,7 @@ def patient_cx(patient: Patient) -> str:
 
 
 def contextual_form(patient: Patient, **optional: str) -> dict[str, str]:
-    """The professional's software form (FACTS §6) for ``patient``."""
+    """The professional's software form (ANS PoC TestServer-AppelContextuel) for ``patient``."""
     d = patient.birth_date
     form = {"Patient.identifier.value": patient.ins, "Patient.identifier.system": f"urn:oid:{TEST_NIR_OID}",
             "Patient.name.family": patient.birth_name, "Patient.name.given": patient.given,

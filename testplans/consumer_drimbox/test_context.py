@@ -1,4 +1,4 @@
-"""Contextual call, PSC login, INS display and ModelStat KPI (FACTS §5, §6)."""
+"""Contextual call, PSC login, INS display and ModelStat KPI (ANS FAQ, ANS PoC TestServer-AppelContextuel)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Exam history (ITI-18), VIHF, manifest retrieval (ITI-43) and the exam page (FACTS §3)."""
+"""Exam history (ITI-18), VIHF, manifest retrieval (ITI-43) and the exam page
+(ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
 
 from __future__ import annotations
 

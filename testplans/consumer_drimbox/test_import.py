@@ -1,4 +1,5 @@
-"""Import into the local PACS: completeness and identity reconciliation (FACTS §1)."""
+"""Import into the local PACS: completeness and identity reconciliation (IHE RAD TF-1 XDS-I.b Imaging
+Document Consumer)."""
 
 from __future__ import annotations
 

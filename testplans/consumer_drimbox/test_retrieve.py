@@ -1,5 +1,5 @@
 """WADO-RS retrieval from the Source DRIMbox: headers, negotiation, reference check, error statuses
-(FACTS §5; IHE RAD-107; DICOM PS3.18 §10.4)."""
+(ANS DRIM-M_DATA Simulateur client wadoRS; IHE RAD-107; DICOM PS3.18 §10.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Small KOS manifests for the dmp plan, made with pydicom (DICOM PS3.3 A.35.4, FACTS §2).
+"""Small KOS manifests for the dmp plan, made with pydicom (DICOM PS3.3 A.35.4, ANS DRIM-M_DATA KOS_OK.xml).
 
 Deterministic for given UIDs so a test can compare a retrieved document byte for byte.
 """

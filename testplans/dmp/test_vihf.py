@@ -1,4 +1,4 @@
-"""VIHF: the SAML 2.0 assertion in wsse:Security that the DMP requires (FACTS §3)."""
+"""VIHF: the SAML 2.0 assertion in wsse:Security that the DMP requires (ANS DRIM-M_DATA Validateur XDS/XDS.xml)."""
 
 from __future__ import annotations
 

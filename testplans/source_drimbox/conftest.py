@@ -65,7 +65,7 @@ STUDIES: dict[str, tuple[int, int, str, int]] = {
     "envelope": (1, 1, "explicit", 32),
     "masked": (1, 1, "explicit", 32), "invisible": (1, 1, "explicit", 32),
 }
-# key -> the report's HL7 masking flags (FACTS §4, IG-hl7v2 MetaDMP/MSS); the others keep the fixture's (all N)
+# key -> the report's HL7 masking flags (IG-hl7v2 MetaDMP/MSS); the others keep the fixture's (all N)
 FLAGS: dict[str, dict[str, str]] = {
     "masked": {"MASQUE_PS": "Y"}, "invisible": {"INVISIBLE_PATIENT": "Y", "INVISIBLE_REP_LEGAUX": "Y"},
 }

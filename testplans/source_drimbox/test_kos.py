@@ -1,4 +1,5 @@
-"""The KOS manifest the Source publishes (FACTS §2), read from the RAD-68 request the DMP received."""
+"""The KOS manifest the Source publishes (ANS DRIM-M_DATA KOS_OK.xml, DICOM PS3.3 KOS IOD), read from the RAD-68
+request the DMP received."""
 
 from __future__ import annotations
 

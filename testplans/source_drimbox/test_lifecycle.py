@@ -1,4 +1,4 @@
-"""Replacement (RPLC), deletion (ITI-57), cancellation and 410 after deletion (FACTS §3-§5)."""
+"""Replacement (RPLC), deletion (ITI-57), cancellation and 410 after deletion (ANS PoC, IG-hl7v2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Report trigger: HL7 v2 messages from the RIS and the Source's acknowledgements (FACTS §4, HL7 v2.5 §2.9)."""
+"""Report trigger: HL7 v2 messages from the RIS and the Source's acknowledgements (IG-hl7v2, HL7 v2.5 §2.9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""RAD-107 WADO-RS of the Source: levels, multipart, negotiation, streaming (FACTS §5, DICOM PS3.18 §10.4)."""
+"""RAD-107 WADO-RS of the Source: levels, multipart, negotiation, streaming (ANS DRIM-M_DATA Simulateur client wadoRS,
+DICOM PS3.18 §10.4)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ def _originals(env, key: str) -> dict[str, object]:
 
 
 def _referenced(env, key: str) -> dict[str, list[str]]:
-    """series -> instances the published KOS of exam ``key`` references: what WADO-RS shares (FACTS §5). Whether
-    the KOS references the whole study is SRC-KOS-REFS's question, not these tests'."""
+    """series -> instances the published KOS of exam ``key`` references: what WADO-RS shares (IHE RAD-107).
+    Whether the KOS references the whole study is SRC-KOS-REFS's question, not these tests'."""
     out: dict[str, list[str]] = {}
     for study in published_kos(env, key).kos().CurrentRequestedProcedureEvidenceSequence:
         for series in study.ReferencedSeriesSequence:
@@ -164,7 +165,7 @@ def test_multipart_is_well_formed(env):
     expect(ctype.startswith("multipart/related") and 'type="application/dicom"' in ctype and "boundary=" in ctype,
            rule="SRC-WADO-MULTIPART", location="Content-Type",
            expected='multipart/related; type="application/dicom"; boundary=...', observed=ctype,
-           message="response Content-Type (FACTS §5)")
+           message="response Content-Type (ANS DRIM-M_DATA Simulateur client wadoRS)")
     try:
         parts = parse_multipart(ctype, reply.body)
     except MultipartError as exc:

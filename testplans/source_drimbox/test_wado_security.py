@@ -1,4 +1,5 @@
-"""RAD-107 access checks and bad input: bearer token, KOS-SOPInstanceUID, path tricks, odd Accept (FACTS §5)."""
+"""RAD-107 access checks and bad input: bearer token, KOS-SOPInstanceUID, path tricks, odd Accept (ANS PoC,
+RFC 7662)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""simulators.consumer.context: every parameter, valid and broken (FACTS §6)."""
+"""simulators.consumer.context: every parameter, valid and broken (ANS PoC, ANS FAQ)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Accept parsing and negotiation (PS3.18 §8.7, FACTS §5), with the ANS client simulator's requests."""
+"""Accept parsing and negotiation (PS3.18 §8.7, ANS DRIM-M_DATA Simulateur client wadoRS), with the ANS client
+simulator's requests."""
 
 from __future__ import annotations
 
@@ -133,7 +134,7 @@ def test_default_transfer_syntax_is_known():
     assert TRANSFER_SYNTAXES[DEFAULT_TRANSFER_SYNTAX] == ("Explicit VR Little Endian", True)
 
 
-# what the ANS client simulator expects from a server holding JPEG-LS (FACTS §5)
+# what the ANS client simulator expects from a server holding JPEG-LS (ANS DRIM-M_DATA Simulateur client wadoRS)
 ANS_EXPECTED = {
     "OK_Requete_CISIS_TSLossless.txt": JLL,  # q=0.9 is the highest
     "OK_Requete_CISIS_TSLossy.txt": JPEG,  # .50 and .51 at q=0.9; the server prefers .50 (listed first)

@@ -18,7 +18,8 @@ it would.
 The Consumer's allowlist holds the two DRIMbox hosts the samples name: the ANS demonstrator's Source
 (``localhost:4200``, ``/api/source``) and the agency's test-bench Source (``79.137.56.229:10368``,
 ``/drim-so/v1/rs``). ``localhost:8080/dcm4chee-arc/...`` is a PACS archive's own DICOMweb, not a DRIMbox:
-its series are listed and not requested (FACTS §5: only the DRIMboxes of the whitelist are called).
+its series are listed and not requested (ANS DRIM-M_DATA Liste blanche TEST: only the DRIMboxes of the
+whitelist are called).
 
 Also here: the case of ``OK_KOS_Valide.xml`` (the agency's DICOM conformance tool says OK although its root
 item is TEXT), decided by ``test_ok_kos_valide_gets_the_agencys_verdict``.
@@ -51,7 +52,7 @@ ANS = ("drim-m-data", "drimbox-poc-samples", "drimbox", "kos", "derived", "cda/c
 DM = "drim-m-data"
 CROSS = f"{DM}/test a blanc/Cross-validateur"
 CONFORMANCE = f"{DM}/test a blanc/Validateur DICOM Standard Conformance/OK_KOS_Valide/OK_KOS_Valide.xml"
-INS_OID = "1.2.250.1.213.1.4.10"  # test INS-NIR (FACTS §3)
+INS_OID = "1.2.250.1.213.1.4.10"  # test INS-NIR (ANS DRIM-M_DATA Validateur XDS)
 PAT_TROIS, PAT_HUIT = "279035121518989", "274075176079430"  # INS of the cross-validator cases (HL7 PID-3)
 NO_STUDY, NO_ACCESSION = "1.2.250.1.999.9.9", "REPLAY"  # the metadata of a sample without them
 
@@ -193,7 +194,8 @@ def part10(data: bytes) -> bytes:
 
 def identity(kos: bytes) -> tuple[str, str, str]:
     """(PatientID, StudyInstanceUID, AccessionNumber) of a KOS, to file it under (the referenceIdList needs a
-    study and an accession, FACTS §3); placeholders for what it does not have or when it cannot be read."""
+    study and an accession, IHE ITI TF-3 referenceIdList); placeholders for what it does not have or when it
+    cannot be read."""
     try:
         ds = read_kos(kos)
     except KosReadError:

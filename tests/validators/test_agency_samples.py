@@ -53,7 +53,8 @@ JDD = f"{DM}/Référencement DRIMBox/Jeux de données/HL7v2"
 MV = "xds/nist-messagevalidator"
 TK = "xds/nist-testkit"
 SLICE = "head slice of a larger ANS file (MANIFEST-drim-m-data.md): the cut, not the sample, breaks"
-SLOT = "Slot (referenceIdList) after the Classifications: rim.xsd refuses it, the real DMP accepts it (FACTS §3)"
+SLOT = ("Slot (referenceIdList) after the Classifications: rim.xsd refuses it, the real DMP accepts it "
+        "(ANS DRIM-M_DATA informatif/Readme.md)")
 TWO_PATIENTS = ("serviceStart/StopTime with a +0100 offset (ITI TF-3 §4.2.3.1.7: DTM in UTC, no offset); "
                 "DocumentEntry patientId 274075176079430 vs SubmissionSet 162018885045327 (XDSPatientIdDoesNotMatch)")
 SAMPLES = [

@@ -74,7 +74,7 @@ def test_ans_omi_exam_change_passes(corpus_file):
 
 def test_new_order_is_not_an_exam_change(corpus_file):
     """The ANS OMI^O23 sample is a new order (ORC-1 NW): the exam-change rule does not apply to it
-    (HL7 v2.5 §4.5.1.1 Table 0119; an exam change is a cancel/change order, FACTS §4)."""
+    (HL7 v2.5 §4.5.1.1 Table 0119; an exam change is a cancel/change order, IG-hl7v2)."""
     data = corpus_file("drim-m-data/informatif/HL7v2 OMI^O23 Sample/OMI^O23-ImagingOrder.hl7").read_bytes()
     findings = validate_hl7(data)
     assert [(f.rule, f.severity, f.found) for f in findings] == [("HL7-IPC-001", Severity.INFO, "NW")]

@@ -19,7 +19,7 @@ def error_rules(path, profile="dmp"):
 
 
 def test_ans_kos_ok_is_clean(corpus_file):
-    """ANS cross-validator "OK" case (FACTS §2): no error, no warning."""
+    """ANS cross-validator "OK" case (ANS DRIM-M_DATA OK_Cas_Passant): no error, no warning."""
     findings = validate_kos(corpus_file("derived/kos_ok.dcm"))
     assert [f for f in findings if f.severity is not Severity.INFO] == []
 

@@ -1,5 +1,5 @@
 """``drimcheck serve consumer --whitelist-url``: the reference Consumer's allowed hosts and viewers follow the
-last list that verified, and ``GET /kpi/whitelist`` reports the fetches (FACTS §8, whitelist refresh)."""
+last list that verified, and ``GET /kpi/whitelist`` reports the fetches (ANS FAQ, whitelist refresh)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""PnR builder: the DMP KOS submission carries the FACTS §3 values and the Signature01 document."""
+"""PnR builder: the DMP KOS submission carries the values of ANS DRIM-M_DATA Validateur XDS/XDS.xml and the
+Signature01 document."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def test_ans_dmp_sample_findings_are_explained():
     assert {f.rule for f in findings if f.severity is Severity.WARNING} == {"XDS-DMP-EVENT-002"}
 
 
-# eventCodeList codingScheme forms of the ANS samples (FACTS §3): value-set OIDs in Validateur XDS/XDS.xml,
+# eventCodeList codingScheme forms of the ANS samples: value-set OIDs in Validateur XDS/XDS.xml,
 # code-system OIDs in informatif/XDS/publication.xml, which the real DMP acknowledged
 VALUE_SETS = {"MR": "1.2.250.1.213.1.1.5.618", "63337009": "1.2.250.1.213.1.1.5.695"}
 CODE_SYSTEMS = {"MR": "1.2.840.10008.2.16.4", "63337009": "2.16.840.1.113883.6.96"}

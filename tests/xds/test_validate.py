@@ -353,7 +353,7 @@ def test_oversized_body_is_refused_before_parsing():
 
 
 def _status_update(new: str = "urn:asip:ci-sis:2010:StatusType:Deleted") -> Submission:
-    """An ITI-57 status change as the DMP deletes a document (FACTS §3): a SubmissionSet and one
+    """An ITI-57 status change as the DMP deletes a document (ANS PoC): a SubmissionSet and one
     UpdateAvailabilityStatus association to a registered entry, no document."""
     ss = good_submission().submission_set
     upd = Association("assoc-update", ASSOCIATION_TYPES["UpdateAvailabilityStatus"], ss.id,
