@@ -1,4 +1,4 @@
-"""Benchmark of the DMP simulator (issue 4, printed figures, never a test).
+"""Benchmark of the DMP simulator (printed figures, never a test).
 
 1. RAD-68 Provide and Register per second: DMP KOS submissions (KOS of 300 references + Signature01),
    MTOM, over HTTP on loopback, several clients, SQLite, with 1 and N server worker processes

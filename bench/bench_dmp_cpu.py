@@ -1,4 +1,4 @@
-"""CPU cost of one RAD-68 Provide and Register inside the DMP simulator, without HTTP (issue 4).
+"""CPU cost of one RAD-68 Provide and Register inside the DMP simulator, without HTTP.
 
 bench_dmp.py measures PnR/s over loopback, with the clients on the same cores; on a shared
 machine its figures move by a quarter from one minute to the next. This bench runs the same

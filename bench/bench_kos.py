@@ -1,6 +1,6 @@
 """Validate 1000 KOS manifests of 1300 references each (the ANS performance study size) and print KOS/s.
 
-Target (issue 3): >= 200 KOS/s on one core. The KOS bytes are built once (same shape as the good set:
+Target: >= 200 KOS/s on one core. The KOS bytes are built once (same shape as the good set:
 one study, 1300 CT instances in 4 series, one IMAGE item per instance); each iteration parses the
 bytes and runs every rule of profile dmp, as ``drimcheck validate`` does. ``--shape ans`` adds what the
 ANS samples carry (KOS_OK: an Instance Number in each evidence item, a TEXT description item) and

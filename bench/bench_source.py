@@ -1,4 +1,4 @@
-"""WADO-RS series retrieve through the reference Source DRIMbox vs Orthanc's own DICOMweb (issue 6, "Speed").
+"""WADO-RS series retrieve through the reference Source DRIMbox vs Orthanc's own DICOMweb.
 
 One run prints, side by side, for each study (best and median of ``--repeat`` alternating runs): throughput
 (MB/s) and time to first byte of Orthanc direct and through the Source, the throughput ratio (target >= 0.8)
@@ -175,7 +175,7 @@ def main() -> int:
                   f"{m['source_ttfb_ms'] / max(m['orthanc_ttfb_ms'], 1e-6):>7.1f} {r['cpu_s_per_gb']:>16.2f}")
     if rss is not None:
         print(f"peak RSS of the Source process (VmHWM): {rss:.0f} MB (target < 200 MB)")
-    print("targets: ratio >= 0.8, TTFB <= 2x Orthanc (issue 6)")
+    print("targets: ratio >= 0.8, TTFB <= 2x Orthanc")
     return 0
 
 

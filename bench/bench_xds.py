@@ -1,7 +1,7 @@
 """Benchmark: validate 1000 XDS Provide and Register messages (MTOM, DMP KOS submissions).
 
 Prints messages/s for the full path (MTOM decode, SOAP/WS-Addressing, XSD, IHE + DMP rules,
-SHA-1 of the documents). Target (issue 3): >= 200 messages/s on one core.
+SHA-1 of the documents). Target: >= 200 messages/s on one core.
 
     /work/venv/bin/python bench/bench_xds.py [--count 1000] [--kos-bytes 60000] [--profile dmp]
 """

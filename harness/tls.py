@@ -187,7 +187,8 @@ def session() -> Any:
 class ClientGate:
     """WSGI middleware of a DRIMbox's WADO-RS under mutual TLS: the TLS layer has verified the client
     certificate's chain, validity and revocation; here its subject must be a DRIMbox operator the
-    whitelist names (``DNCertificatOperateur``, FACTS §5), else 403 with the reason. ``allowed`` is a
+    whitelist names (``DNCertificatOperateur``, ANS DRIM-M_DATA Liste blanche TEST/Readme.md), else 403
+    with the reason. ``allowed`` is a
     callable giving the DNs allowed now (the whitelist in force may change), None allows any
     certificate the TLS layer accepted."""
 

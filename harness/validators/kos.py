@@ -5,7 +5,8 @@ Public: :func:`validate_kos` (findings), :func:`read_kos` (bytes/path/dataset ->
 
 Rule ids are the catalog ids of ``testplans/catalog/content.yaml`` (KOS-*). Profile ``xds`` runs the
 DICOM and IHE rules only (KOS-PARSE/IOD/SR/EVD, with KOS-EVD-003 for the RAD-69 retrieve location);
-``dmp`` adds the CI-SIS / DRIMbox rules of FACTS §2 (KOS-URL/PAT/REQ/DRIM).
+``dmp`` adds the CI-SIS / DRIMbox rules (KOS-URL/PAT/REQ/DRIM; ANS DRIM-M_DATA
+test a blanc/Cross-validateur/OK_Cas_Passant/KOS_OK.xml).
 Locations are DICOM tag paths: ``(0040,A375)[0]>(0008,1115)[1]>(0008,1190)``.
 
 Speed (>= 200 manifests of 1300 references per second, ``bench/bench_kos.py``): the evidence and
@@ -60,11 +61,11 @@ from harness.validators.kosrefs import (
 from harness.validators.kosrefs import content_end as kosrefs_content_end
 
 KOS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"  # DICOM PS3.4 B.5
-TRANSFER_SYNTAXES = {  # FACTS §2: both occur in ANS samples
+TRANSFER_SYNTAXES = {  # both occur in the ANS DRIM-M_DATA KOS samples
     "1.2.840.10008.1.2": "Implicit VR Little Endian",
     "1.2.840.10008.1.2.1": "Explicit VR Little Endian",
 }
-INS_ISSUERS = ("ASIP-SANTE-INS-NIR", "ASIP-SANTE-INS-NIA")  # FACTS §2
+INS_ISSUERS = ("ASIP-SANTE-INS-NIR", "ASIP-SANTE-INS-NIA")  # ANS DRIM-M_DATA KOS_OK.xml
 REFERENCE_VALUE_TYPES = ("IMAGE", "COMPOSITE", "WAVEFORM")  # PS3.16 TID 2010
 MAX_KOS_BYTES = 256 * 1024 * 1024
 
@@ -639,7 +640,7 @@ def _check_retrieve_location(refs: Refs) -> Iterator[Finding]:
                             "(none)")
 
 
-# --- DRIMbox / CI-SIS rules (FACTS §2) ---
+# --- DRIMbox / CI-SIS rules (ANS DRIM-M_DATA KOS_OK.xml, CI-SIS CR-IMG) ---
 
 def _check_retrieve_urls(refs: Refs) -> Iterator[Finding]:
     bases: dict[str, str] = {}
@@ -752,8 +753,8 @@ _DMP_CHECKS = (_check_retrieve_urls, _check_patient, _check_request, _check_drim
 
 
 def kos_facts(ds: Dataset) -> dict:
-    """What the cross-document checks compare (FACTS §2): identity, study, accession, modalities, and the
-    referenced instances as (series, SOP instance, SOP class)."""
+    """What the cross-document checks compare (ANS DRIM-M_DATA Cross-validateur samples): identity, study,
+    accession, modalities, and the referenced instances as (series, SOP instance, SOP class)."""
     name = str(ds.get("PatientName", "") or "").split("^")
     other = str(ds.get("OtherPatientNames", "") or "")
     used = [n.split("^") for n in other.split("\\")] if other else []

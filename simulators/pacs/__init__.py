@@ -1,6 +1,6 @@
 """Embedded PACS: pynetdicom SCP + SQLite index + files, and the same store over DICOMweb.
 
-The default PACS of every plan (issue 5). ``start_pacs()`` returns a running :class:`EmbeddedPacs`
+The default PACS of every plan. ``start_pacs()`` returns a running :class:`EmbeddedPacs`
 whose ``endpoints`` name the DIMSE address and, when enabled, the DICOMweb base URL.
 """
 

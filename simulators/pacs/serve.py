@@ -1,4 +1,4 @@
-"""``drimcheck serve pacs``: the embedded PACS on the command line (issue 5).
+"""``drimcheck serve pacs``: the embedded PACS on the command line.
 
 ``--port`` (DIMSE, 0 = free) and ``--host`` come from the CLI; this module adds ``--aet``,
 ``--storage``, ``--dicomweb-port`` and ``--move-destination AET=HOST:PORT`` (repeatable).

@@ -3,7 +3,7 @@
 One row per instance carries the study, series and instance attributes the Study Root
 C-FIND and QIDO-RS return (DICOM PS3.4 C.6.2.1.2, PS3.18 §10.6.3.3). Files are written to a
 temporary name then renamed, and a study never changes patient, so a bad C-STORE leaves the
-store as it was (issue 5, bad input).
+store as it was (bad input loses nothing).
 """
 
 from __future__ import annotations

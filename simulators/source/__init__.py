@@ -1,4 +1,4 @@
-"""Reference Source DRIMbox (issue 6): HL7 report trigger -> KOS -> DMP publication, and RAD-107 WADO-RS.
+"""Reference Source DRIMbox: HL7 report trigger -> KOS -> DMP publication, and RAD-107 WADO-RS.
 
 Public: ``FAULTS``, ``start_reference(fault, workdir, **peers) -> Reference``, ``SourceConfig``, ``start``.
 """

@@ -1,6 +1,6 @@
 """The Source's own records in SQLite: the KOS it built (the WADO-RS checks read them) and the outbox.
 
-One file, transactional, so a restart keeps both (issue 6: "never lost").
+One file, transactional, so a restart keeps both (nothing acknowledged is lost).
 """
 
 from __future__ import annotations

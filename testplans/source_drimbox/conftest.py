@@ -51,7 +51,7 @@ from simulators.psc import start_psc
 from simulators.ris import messages as M
 from simulators.ris import send
 
-PACS_ENV = "DRIMCHECK_SOURCE_PACS"  # "orthanc": the reference Source runs in front of Orthanc (issue 6)
+PACS_ENV = "DRIMCHECK_SOURCE_PACS"  # "orthanc": the reference Source runs in front of Orthanc
 RETRIEVE_ENV = "DRIMCHECK_SOURCE_RETRIEVE"  # "cget": the reference Source reads the PACS by C-GET
 CONSUMER_CLIENT = "drimbox-consumer"
 PROFESSIONAL = "10001000002"  # a test professional of simulators/psc/users.yaml

@@ -1,4 +1,4 @@
-"""Publication retry while the DMP is down (issue 6: "retried with back-off and never lost").
+"""Publication retry while the DMP is down (retried with back-off and never lost).
 
 The file name sorts last on purpose: the test stops the DMP simulator, and should bringing it back fail,
 no other test of the plan is left without its DMP.

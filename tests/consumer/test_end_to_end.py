@@ -1,4 +1,4 @@
-"""The national scenario on one machine (issue 7 "End to end"): fixture study in the Source's PACS,
+"""The national scenario on one machine: fixture study in the Source's PACS,
 RIS report (ORU F) -> reference Source publishes the KOS to the DMP simulator -> contextual call on the
 reference Consumer -> history shows the exam -> images retrieved from the Source (WADO-RS, PSC token,
 KOS UID) and imported into the Consumer's PACS identical; then a replacement report (C) and a

@@ -1,4 +1,4 @@
-"""8 clients x 100 submissions in parallel: all 800 registered and queryable (issue 4, load), on one
+"""8 clients x 100 submissions in parallel: all 800 registered and queryable, on one
 process and on two worker processes; a uniqueId sent to two workers at once is registered once."""
 
 from __future__ import annotations

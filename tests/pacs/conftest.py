@@ -34,7 +34,7 @@ def loaded(embedded: EmbeddedPacs, small_study: list[InstanceRef]) -> EmbeddedPa
 
 @pytest.fixture(scope="module", params=["embedded", "orthanc"])
 def any_pacs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """The same scenario against the embedded PACS and against Orthanc (issue 5 §2).
+    """The same scenario against the embedded PACS and against Orthanc.
 
     Module-scoped (Orthanc takes seconds to stop): tests only add the same small study, idempotently.
     """

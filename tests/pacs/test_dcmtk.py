@@ -1,4 +1,4 @@
-"""dcmtk as the third-party peer of the embedded PACS (issue 5 §3): storescu, findscu, movescu, getscu."""
+"""dcmtk as the third-party peer of the embedded PACS: storescu, findscu, movescu, getscu."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Differential test: our XSDs (schemas/xsd) reach the official XSDs' verdict on every XML message
-of the corpus (issue 3, Interoperability). Two official sets are compared, the NIST toolkit and the
+of the corpus. Two official sets are compared, the NIST toolkit and the
 dcm4chee-xds copies of ebRS 3.0 (rim, rs, lcm, query) and IHE XDS.b (XDS.b_DocumentRepository.xsd);
 XDS-I.b (RAD-69) payloads are outside every set, so all reject them as undeclared roots.
 
