@@ -115,7 +115,7 @@ def world(sut: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pyte
         _start_consumer(w, sut)
         w.driver = load_driver(sut.driver or "reference", DriverContext(
             w.contextual_call, w.consumer_base, w.psc_auth, PROFESSIONAL, say=_say(config),
-            options=dict(sut.options or {}), cas=trusted_cas(), verify=(sut.tls or {}).get("verify") is not False))
+            options=dict(sut.options or {}), cas=trusted_cas(), verify=sut.http_kwargs()["verify"] is not False))
         stops.append(w.driver.close)
         yield w
     finally:
