@@ -168,15 +168,21 @@ class Exchange:
     error: str | None = None
     test: str | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # RFC 4514 subject of the client certificate the TLS layer verified for this request ("" = none, or not
+    # known to the recorder): how a plan tells a mutual-TLS client (RFC 8705 §2.1) from traffic
+    tls_client: str = ""
 
     def to_json(self, root: Path | None = None) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id, "test": self.test, "protocol": self.protocol, "actor": self.actor,
             "direction": self.direction, "summary": self.summary, "peer": self.peer,
             "status": self.status, "started": self.started, "elapsed": self.elapsed, "error": self.error,
             "request": {"headers": self.request_headers, "body": self.request_body.to_json(root)},
             "response": {"headers": self.response_headers, "body": self.response_body.to_json(root)},
         }
+        if self.tls_client:  # only when known: earlier readers see the records they always saw
+            out["tls_client"] = self.tls_client
+        return out
 
 
 class Recorder:
@@ -270,8 +276,10 @@ def record(protocol: str, actor: str, direction: str, summary: str, *, peer: str
            request_headers: Iterable[tuple[str, str]] = (), request_body: bytes | Body | None = None,
            response_headers: Iterable[tuple[str, str]] = (), response_body: bytes | Body | None = None,
            status: object = None, started: float | None = None, elapsed: float | None = None,
-           error: str | None = None) -> Exchange:
-    """Record one exchange, linked to the running test. Never raises on odd input."""
+           error: str | None = None, tls_client: str = "") -> Exchange:
+    """Record one exchange, linked to the running test. Never raises on odd input.
+
+    ``tls_client``: subject DN of the verified client certificate the request came with (mutual TLS)."""
     exchange = Exchange(
         protocol=protocol, actor=actor, direction=direction, summary=summary, peer=peer,
         request_headers=[(str(k), str(v)) for k, v in request_headers],
@@ -280,7 +288,7 @@ def record(protocol: str, actor: str, direction: str, summary: str, *, peer: str
         response_body=as_body(response_body),
         status=None if status is None else str(status),
         started=time.time() if started is None else started, elapsed=elapsed, error=error,
-        test=_current_test,
+        test=_current_test, tls_client=str(tls_client or ""),
     )
     _recorder.add(exchange)
     return exchange
@@ -345,6 +353,7 @@ class CaptureMiddleware:
             path += "?" + environ["QUERY_STRING"]
         summary = f"{environ.get('REQUEST_METHOD', '?')} {path}"
         peer = f"{environ.get('REMOTE_ADDR', '')}:{environ.get('REMOTE_PORT', '')}"
+        tls_client = client_subject(environ)
         state: dict[str, Any] = {}
 
         def _start(status: str, headers: list, exc_info: Any = None) -> Callable:
@@ -352,10 +361,10 @@ class CaptureMiddleware:
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         result = self.app(environ, _start)
-        return self._tee(result, state, summary, peer, request_headers, request_body, started, t0)
+        return self._tee(result, state, summary, peer, request_headers, request_body, started, t0, tls_client)
 
     def _tee(self, result: Iterable[bytes], state: dict, summary: str, peer: str, request_headers: list,
-             request_body: Body, started: float, t0: float) -> Iterator[bytes]:
+             request_body: Body, started: float, t0: float, tls_client: str = "") -> Iterator[bytes]:
         resp_spool = spool()
         error = None
         try:
@@ -377,7 +386,20 @@ class CaptureMiddleware:
                    request_headers=request_headers, request_body=request_body,
                    response_headers=state.get("headers", []), response_body=resp_spool.close(),
                    status=status.split(" ", 1)[0] if status else None, started=started,
-                   elapsed=time.perf_counter() - t0, error=error)
+                   elapsed=time.perf_counter() - t0, error=error, tls_client=tls_client)
+
+
+def client_subject(environ: dict) -> str:
+    """RFC 4514 subject of the client certificate verified for a WSGI request over TLS, "" without one."""
+    if environ.get("wsgi.url_scheme") != "https":
+        return ""
+    from harness.tls import peer_certificate
+
+    try:
+        cert = peer_certificate(environ)
+    except ValueError:  # not a certificate: nothing verified to report
+        return ""
+    return "" if cert is None else cert.subject.rfc4514_string()
 
 
 def capturing_session(actor: str, protocol: str = "http") -> Any:
