@@ -18,13 +18,14 @@ from flask import Flask, Response, jsonify, request
 from harness.capture import CaptureMiddleware
 from simulators.psc.config import PscConfig
 from simulators.psc.misbehaviours import tamper_token_response
-from simulators.psc.mtls import TLS_CLIENT_AUTH, authenticate_tls_client
+from simulators.psc.mtls import TLS_CLIENT_AUTH, authenticate_tls_client, secret_methods
 from simulators.psc.provider import (
     CLIENT_AUTH_METHODS,
     SECRET_METHODS,
     SUPPORTED_ACR,
     PscProvider,
     S256Challenge,
+    bound_thumbprint,
     build_endpoints,
     build_grants,
 )
@@ -42,6 +43,8 @@ def create_app(config: PscConfig | None = None, provider: PscProvider | None = N
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": provider.config.token_ttl,
                                              "refresh_token": provider.config.token_ttl}
     server = AuthorizationServer(app, query_client=provider.clients.get, save_token=provider.save_token)
+    for method, authenticate in secret_methods().items():  # a tls_client_auth-only client's secret: 401
+        server.register_client_auth_method(method, authenticate)
     server.register_client_auth_method(TLS_CLIENT_AUTH, authenticate_tls_client)
     code_grant, refresh_grant, openid = build_grants(provider)
     server.register_grant(code_grant, [S256Challenge(required=True), openid])
@@ -63,9 +66,11 @@ def _issuer(provider: PscProvider) -> str:
 
 
 def discovery_document(issuer: str, mtls: bool = False) -> dict[str, Any]:
-    """OpenID Connect Discovery 1.0 §3 metadata (RFC 8414 for the OAuth members, RFC 8705 §2.3)."""
+    """OpenID Connect Discovery 1.0 §3 metadata (RFC 8414 for the OAuth members); with mutual TLS,
+    ``tls_client_auth`` (RFC 8705 §2.3) and certificate-bound access tokens (§3.3)."""
     base = issuer + OIDC
     methods = CLIENT_AUTH_METHODS if mtls else SECRET_METHODS
+    bound = {"tls_client_certificate_bound_access_tokens": True} if mtls else {}
     return {
         "issuer": issuer, "authorization_endpoint": base + "/auth", "token_endpoint": base + "/token",
         "userinfo_endpoint": base + "/userinfo", "introspection_endpoint": base + "/token/introspect",
@@ -79,6 +84,7 @@ def discovery_document(issuer: str, mtls: bool = False) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": methods,
         "claims_supported": ["sub", "preferred_username", "given_name", "family_name", "SubjectNameID",
                              "SubjectRefPro", "acr", "nonce"],
+        **bound,
     }
 
 
@@ -197,17 +203,19 @@ def _userinfo(provider: PscProvider) -> Response:
 
 
 def _issue_token(server: AuthorizationServer, provider: PscProvider) -> Any:
-    """Test shortcut for out-of-process plans: a client gets a token for ``sub`` without a browser."""
+    """Test shortcut for out-of-process plans: a client gets a token for ``sub`` without a browser (bound to
+    its certificate when it authenticated by tls_client_auth, RFC 8705 §3)."""
+    oauth_request = server.create_oauth2_request(request)
     try:
-        client = server.authenticate_client(server.create_oauth2_request(request), CLIENT_AUTH_METHODS,
-                                            "issue_token")
+        client = server.authenticate_client(oauth_request, CLIENT_AUTH_METHODS, "issue_token")
     except OAuth2Error as error:
         return server.handle_error_response(request, error)
     ttl_text = request.form.get("ttl")
     try:
         ttl = int(ttl_text) if ttl_text else None
         token = provider.issue_token(request.form.get("sub", ""), client.get_client_id(), ttl=ttl,
-                                     scope=request.form.get("scope", "openid scope_all"))
+                                     scope=request.form.get("scope", "openid scope_all"),
+                                     x5t_s256=bound_thumbprint(oauth_request))
     except ValueError as exc:
         return jsonify({"error": "invalid_request", "error_description": str(exc)}), 400
     return jsonify({"access_token": token, "token_type": "Bearer",

@@ -30,7 +30,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from simulators.psc.config import Client, PscConfig, User
 from simulators.psc.misbehaviours import check_name
-from simulators.psc.mtls import TLS_CLIENT_AUTH
+from simulators.psc.mtls import TLS_CLIENT_AUTH, peer_thumbprint
 
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]  # RFC 6749 §2.3.1
 CLIENT_AUTH_METHODS = [*SECRET_METHODS, TLS_CLIENT_AUTH]  # RFC 8705 §2.1
@@ -64,9 +64,12 @@ class OAuthClient(ClientMixin):
         return hmac.compare_digest(client_secret.encode(), self.client.client_secret.encode())
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        """tls_client_auth for a registered subject (RFC 8705 §2.1.2), secrets unless registered for the
+        certificate only."""
         if method == TLS_CLIENT_AUTH:
-            return bool(self.client.tls_client_subject)
-        return method in SECRET_METHODS
+            return bool(self.client.tls_client_subject) and self.client.token_endpoint_auth_method in (
+                "", TLS_CLIENT_AUTH)
+        return method in SECRET_METHODS and bool(self.client.client_secret) and not self.client.tls_only
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
@@ -123,6 +126,7 @@ class TokenRecord(TokenMixin):
     acr: str | None = None
     revoked: bool = False
     claims: dict[str, Any] = field(default_factory=dict)
+    x5t_s256: str | None = None  # thumbprint of the client certificate the token is bound to (RFC 8705 §3)
 
     def check_client(self, client: OAuthClient) -> bool:
         return client.get_client_id() == self.client.get_client_id()
@@ -229,8 +233,10 @@ class PscProvider:
         return None
 
     def mint(self, user: User, client: OAuthClient, scope: str, ttl: int | None = None,
-             nonce: str | None = None, acr: str | None = None, refresh: bool = False) -> TokenRecord:
-        """Create, sign and store an access token (and a refresh token when asked)."""
+             nonce: str | None = None, acr: str | None = None, refresh: bool = False,
+             x5t_s256: str | None = None) -> TokenRecord:
+        """Create, sign and store an access token (and a refresh token when asked); with ``x5t_s256``
+        the token is bound to that client certificate (RFC 8705 §3.1 ``cnf`` claim)."""
         now = self.clock()
         ttl = self.config.token_ttl if ttl is None else ttl
         claims = {"iss": self.issuer, "sub": user.subject, "aud": client.client_id, "azp": client.client_id,
@@ -240,8 +246,10 @@ class PscProvider:
             claims["nonce"] = nonce
         if acr:
             claims["acr"] = acr
+        if x5t_s256:
+            claims["cnf"] = {"x5t#S256": x5t_s256}
         record = TokenRecord(self.sign(claims), client, user, scope, now, ttl, self.clock, nonce=nonce, acr=acr,
-                             claims=claims)
+                             claims=claims, x5t_s256=x5t_s256)
         if refresh:
             record.refresh_token = secrets.token_urlsafe(48)
             record.refresh_expires_at = now + self.config.refresh_ttl
@@ -249,15 +257,16 @@ class PscProvider:
         return record
 
     def issue_token(self, sub: str, client_id: str, ttl: int | None = None, scope: str = "openid scope_all",
-                    acr: str | None = "eidas1") -> str:
-        """An access token without a browser flow, for plans and tests (``ttl <= 0``: already expired)."""
+                    acr: str | None = "eidas1", x5t_s256: str | None = None) -> str:
+        """An access token without a browser flow, for plans and tests (``ttl <= 0``: already expired);
+        bound to the client certificate of thumbprint ``x5t_s256`` when given (RFC 8705 §3)."""
         user = self.find_user(sub)
         if user is None:
             raise ValueError(f"unknown professional {sub!r}: add it to the users file")
         client = self.clients.get(client_id)
         if client is None:
             raise ValueError(f"unknown client {client_id!r}: add it to the users file")
-        return self.mint(user, client, scope, ttl=ttl, acr=acr).access_token
+        return self.mint(user, client, scope, ttl=ttl, acr=acr, x5t_s256=x5t_s256).access_token
 
     def revoke(self, token: str) -> bool:
         record = self.store.find(token)
@@ -266,13 +275,14 @@ class PscProvider:
         return record is not None
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        """authlib hook: replace the random token by a signed JWT and store it (PSC-like)."""
+        """authlib hook: replace the random token by a signed JWT and store it (PSC-like); a client
+        authenticated by tls_client_auth gets a token bound to its certificate (RFC 8705 §3)."""
         code = getattr(request, "authorization_code", None)
         previous = getattr(request, "refresh_token", None)
         nonce = code.get_nonce() if code else getattr(previous, "nonce", None)
         acr = code.get_acr() if code else getattr(previous, "acr", None)
         record = self.mint(request.user, request.client, token.get("scope", ""), nonce=nonce, acr=acr,
-                           refresh=True)
+                           refresh=True, x5t_s256=bound_thumbprint(request))
         token.update(access_token=record.access_token, expires_in=record.expires_in, token_type="Bearer",
                      refresh_token=record.refresh_token, refresh_expires_in=self.config.refresh_ttl)
 
@@ -282,7 +292,18 @@ class PscProvider:
                 "exp": int(record.issued_at + record.expires_in), "iat": int(record.issued_at),
                 "scope": record.scope, "token_type": "Bearer", "iss": self.issuer,
                 "username": record.user.subject_name_id, "preferred_username": record.user.subject_name_id,
-                **({"acr": record.acr} if record.acr else {})}
+                **({"acr": record.acr} if record.acr else {}),
+                **({"cnf": {"x5t#S256": record.x5t_s256}} if record.x5t_s256 else {})}  # RFC 8705 §3.2
+
+
+def bound_thumbprint(request: Any) -> str | None:
+    """``x5t#S256`` of the certificate an OAuth request was authenticated with by tls_client_auth, else None."""
+    if getattr(request, "auth_method", None) != TLS_CLIENT_AUTH:
+        return None
+    from flask import has_request_context
+    from flask import request as flask_request
+
+    return peer_thumbprint(flask_request.environ) if has_request_context() else None
 
 
 class S256Challenge(CodeChallenge):

@@ -21,9 +21,10 @@ class Service:
     endpoints: dict[str, str]
 
     def issue_token(self, sub: str, client_id: str, ttl: int | None = None, scope: str = "openid scope_all",
-                    acr: str | None = "eidas1") -> str:
-        """Access token for professional ``sub`` (RPPS, ``8``+RPPS or OIDC sub) without a browser flow."""
-        return self.provider.issue_token(sub, client_id, ttl=ttl, scope=scope, acr=acr)
+                    acr: str | None = "eidas1", x5t_s256: str | None = None) -> str:
+        """Access token for professional ``sub`` (RPPS, ``8``+RPPS or OIDC sub) without a browser flow;
+        bound to a client certificate (RFC 8705 §3) by its ``x5t_s256`` (``simulators.psc.mtls.x5t_s256``)."""
+        return self.provider.issue_token(sub, client_id, ttl=ttl, scope=scope, acr=acr, x5t_s256=x5t_s256)
 
     def revoke(self, token: str) -> bool:
         return self.provider.revoke(token)
