@@ -25,9 +25,12 @@ import base64
 import copy
 import hashlib
 import re
+import ssl
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -506,35 +509,308 @@ def chain_problems(info: SignatureInfo, trusted_cas: bytes, at: datetime, crl: b
     return check_chain(_pem([info.certificate]), trusted_cas, at=at, crl=crl, intermediates=_pem(info.others))
 
 
-def load_whitelist(data: bytes, trusted_cas: bytes | Sequence[bytes] = (), *, at: datetime | None = None,
+# -- the verdict: what was verified, and at what time ---------------------------------------------------
+AT_NOW, AT_SIGNING_TIME = "now", "signing-time"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :func:`verify_whitelist` found. ``status``: ``refused`` (``problems`` says why), ``not anchored``
+    (every check that could be made passed, but no trust anchor vouches for the signer: ``unverified``
+    says what is missing) or ``verified``. ``verified`` and ``unverified`` are sentences for a person;
+    ``notes`` are facts that do not change the verdict (a signer expired since the signing time)."""
+
+    problems: tuple[str, ...]
+    verified: tuple[str, ...]
+    unverified: tuple[str, ...]
+    notes: tuple[str, ...]
+    at: datetime  # the time the signer's validity (and the chain's) was checked at
+    at_label: str  # "now", "signing time" or "given time"
+    anchored: bool
+    anchor: str = ""  # where the trust anchor came from (the CA bundle given, or the system trust store)
+    unanchored_reason: str = ""
+    signing_time: datetime | None = None
+    signer: x509.Certificate | None = field(default=None, compare=False, repr=False)
+    path: tuple[x509.Certificate, ...] = field(default=(), compare=False, repr=False)  # signer first
+    whitelist: Whitelist | None = None  # None when refused
+
+    @property
+    def status(self) -> str:
+        return "refused" if self.problems else "verified" if self.anchored else "not anchored"
+
+
+def signer_label(cert: x509.Certificate) -> str:
+    """``CN=..., OU=...`` of a certificate (its whole DN when it has neither)."""
+    parts = [f"{label}={a.value}" for label, oid in (("CN", NameOID.COMMON_NAME),
+                                                     ("OU", NameOID.ORGANIZATIONAL_UNIT_NAME))
+             for a in cert.subject.get_attributes_for_oid(oid)]
+    return ", ".join(parts) or cert.subject.rfc4514_string()
+
+
+def parse_signing_time(text: str) -> datetime:
+    """xades:SigningTime (an xs:dateTime, ETSI EN 319 132-1 §5.2.1) as an aware UTC time; UTC when it
+    carries no offset. WhitelistError when unreadable."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise WhitelistError(f"the XAdES SigningTime {text!r} is not an xs:dateTime") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def signing_time_problems(cert: x509.Certificate, signed: datetime) -> list[str]:
+    """A signature whose SigningTime falls outside the signer's validity (RFC 5280 §4.1.2.5) was made by a
+    certificate that could not sign then: refused whatever the verification time."""
+    who = signer_label(cert)
+    if signed > cert.not_valid_after_utc:
+        return [f"the list says it was signed on {_when(signed)}, after its signer {who} expired on "
+                f"{_when(cert.not_valid_after_utc)}: a signature made by an expired signer is refused"]
+    if signed < cert.not_valid_before_utc:
+        return [f"the list says it was signed on {_when(signed)}, before its signer {who} became valid on "
+                f"{_when(cert.not_valid_before_utc)}: a signature made outside the signer's validity is refused"]
+    return []
+
+
+def expired_since_signing(cert: x509.Certificate, signed: datetime, at: datetime, when: str = "today") -> str:
+    """The sentence for a signer valid at the signing time that has expired by ``at`` ('' when it has not)."""
+    if not cert.not_valid_before_utc <= signed <= cert.not_valid_after_utc < at:
+        return ""
+    return (f"the signer {signer_label(cert)} expired on {_when(cert.not_valid_after_utc)}, after the list was "
+            f"signed on {_when(signed)}: valid at signing time; a DRIMbox fetching this list {when} must refuse it")
+
+
+def _load_pem_blocks(pem: bytes) -> list[x509.Certificate]:
+    """The certificates of a PEM bundle, one block at a time: a block cryptography cannot read is skipped
+    (a system store may hold certificates that RFC 5280 disallows, such as negative serial numbers)."""
+    certs = []
+    for block in re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem, re.S):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                certs.append(x509.load_pem_x509_certificate(block))
+            except ValueError:
+                continue
+    return certs
+
+
+def system_trust_store() -> tuple[str, bytes]:
+    """The system's CA certificates as OpenSSL finds them (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` honoured):
+    (where, PEM bundle), or ('', b'') when there is none."""
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile and Path(paths.cafile).is_file():
+        return paths.cafile, Path(paths.cafile).read_bytes()
+    if paths.capath and Path(paths.capath).is_dir():
+        blobs = [p.read_bytes() for p in sorted(Path(paths.capath).iterdir())
+                 if p.suffix in (".pem", ".crt") and p.is_file()]
+        if blobs:
+            return paths.capath, b"\n".join(blobs)
+    return "", b""
+
+
+def _issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def embedded_path(leaf: x509.Certificate, others: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The signer then each issuer found among the certificates the signature carries (name and signature,
+    RFC 5280 §6.1), up to a self-signed one or the first issuer that is not carried."""
+    path = [leaf]
+    while len(path) <= 8 and path[-1].issuer != path[-1].subject:
+        issuer = next((c for c in others if c not in path and _issued(path[-1], c)), None)
+        if issuer is None:
+            break
+        path.append(issuer)
+    return path
+
+
+def _system_anchor(path: Sequence[x509.Certificate], system: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    """The first certificate of the system store, going up ``path``, that is on it or issued one of it."""
+    ders = {c.public_bytes(serialization.Encoding.DER) for c in system}
+    for cert in path:
+        if cert.public_bytes(serialization.Encoding.DER) in ders:
+            return cert
+        issuer = next((c for c in system if _issued(cert, c)), None)
+        if issuer is not None:
+            return issuer
+    return None
+
+
+def _short(name: x509.Name) -> str:
+    cns = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return f"CN={cns[0].value}" if cns else name.rfc4514_string()
+
+
+def _unanchored_reason(path: Sequence[x509.Certificate], store: str) -> str:
+    top = path[-1]
+    nowhere = f"not in the system trust store ({store})" if store else "not in a system trust store (none found)"
+    if top.subject == top.issuer and len(path) > 1:
+        return (f"no --ca given and the root {_short(top.subject)} is carried only by the signature itself (which "
+                f"proves nothing) and is {nowhere}")
+    if top.subject == top.issuer:
+        return f"no --ca given and the signer's certificate is self-signed and {nowhere}"
+    carried = "" if len(path) == 1 else f" of {_short(top.subject)}"
+    return f"no --ca given and the issuer {_short(top.issuer)}{carried} is {nowhere}"
+
+
+def _without_leaf_validity(problems: list[str], leaf: x509.Certificate) -> list[str]:
+    """check_chain's problems less its sentence on the signer's own validity, which verify_whitelist words."""
+    prefix = f"certificate {leaf.subject.rfc4514_string()} "
+    return [p for p in problems if not (p.startswith(prefix) and ("expired on" in p or "not valid before" in p))]
+
+
+def at_phrase(label: str, when: datetime) -> str:
+    """``now (...)``, ``at the SigningTime (...)`` or ``at the given time (...)``."""
+    return f"{'now' if label == 'now' else f'at the {label}'} ({_when(when)})".replace("signing time", "SigningTime")
+
+
+def _check_time(at: datetime | str | None, signed: datetime | None) -> tuple[datetime, str]:
+    if at is None or at == AT_NOW:
+        return datetime.now(UTC), "now"
+    if at == AT_SIGNING_TIME:
+        if signed is None:
+            raise WhitelistError("the list carries no readable SigningTime to verify it at")
+        return signed, "signing time"
+    if isinstance(at, datetime):
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC), "given time"
+    raise ValueError(f"at must be a datetime, {AT_NOW!r} or {AT_SIGNING_TIME!r}, not {at!r}")
+
+
+def verify_whitelist(data: bytes, trusted_cas: bytes | Sequence[bytes] = (), *,
+                     at: datetime | str | None = AT_NOW, crl: bytes | None = None, fetch_crl: bool = False,
+                     system_cas: bytes | None = None, signer_cn: str | None = SIGNER_CN,
+                     signer_ou: str | None = SIGNER_OU, timeout: float = 10.0) -> Verdict:
+    """Verify a ``ListeBlancheDRIM-M`` and say what was verified and what was not; never raises on the list.
+
+    The XAdES signature (XML-DSig 1.1 core validation), the signer's CN and OU, a SigningTime within the
+    signer's validity (whatever ``at``), the signer's validity at ``at``: ``now`` (what a DRIMbox does
+    with a list it fetches), ``signing-time`` (what a verifier of a XAdES-BASELINE-B signature without
+    timestamp can do for a list signed in the past, ETSI EN 319 132-1 §6.3 and EN 319 102-1) or a given
+    time. The chain (RFC 5280 §6) goes to ``trusted_cas`` when given, else as far as the certificates the
+    signature carries and ``system_cas`` go (None reads the system trust store, b'' uses none): a root
+    carried by the signature is no anchor. Revocation (RFC 5280 §6.3) with ``crl`` or ``fetch_crl`` only
+    (no network otherwise); a signer revoked at any time is refused, since B-level SigningTime is the
+    signer's claim and proves nothing about when it signed.
+    """
+    verified: list[str] = []
+    unverified: list[str] = []
+    try:
+        root = _parse(data)
+        info = verify_signature(root)
+    except WhitelistError as exc:
+        return Verdict(exc.problems, (), (), (), datetime.now(UTC), "now", False)
+    cert = info.certificate
+    verified.append("the XAdES signature: both reference digests and the signature value, with the "
+                    "SigningCertificateV2 naming the certificate that signed")
+    problems = name_problems(cert, signer_cn, signer_ou)
+    wanted = " and ".join(n for n, w in (("CN", signer_cn), ("OU", signer_ou)) if w)
+    if wanted and not problems:
+        verified.append(f"the signer's {wanted}")
+
+    # when: the SigningTime must fall within the signer's validity; then the validity at the chosen time
+    try:
+        signed: datetime | None = parse_signing_time(info.signing_time)
+    except WhitelistError as exc:
+        problems += exc.problems
+        signed = None
+    try:
+        when, label = _check_time(at, signed)
+    except WhitelistError as exc:
+        return Verdict((*problems, *exc.problems), tuple(verified), (), (), datetime.now(UTC), "signing time",
+                       False, signer=cert)
+    validity = signing_time_problems(cert, signed) if signed else []
+    if signed and not validity:
+        verified.append(f"the signer was valid at the list's SigningTime {_when(signed)}")
+        expired = expired_since_signing(cert, signed, when, "today" if label == "now" else f"on {when:%Y-%m-%d}")
+        validity = [expired] if expired else validity_problems(cert, when)
+    problems += validity
+    if not validity and label != "signing time":
+        verified.append(f"the signer is valid {at_phrase(label, when)}")
+    now = datetime.now(UTC)
+    since = expired_since_signing(cert, signed, now) if signed and label != "now" and not validity else ""
+    notes = (since,) if since else ()
+
+    # who vouches for the signer: the CAs given, else the system trust store, else nobody
+    anchors = _anchors(trusted_cas)
+    path = embedded_path(cert, info.others)
+    anchor_from, unanchored = ("the CA certificate(s) given" if anchors else ""), ""
+    if not anchors:
+        store = ""
+        if system_cas is None:
+            store, system_cas = system_trust_store()
+        found = _system_anchor(path, _load_pem_blocks(system_cas))
+        if found is not None:
+            anchors, anchor_from = _pem([found]), f"the system trust store{f' ({store})' if store else ''}"
+        else:
+            unanchored = _unanchored_reason(path, store if system_cas else "")
+    chain_to = anchors or (_pem([path[-1]]) if len(path) > 1 else b"")  # else: as far as the signature goes
+    wants_crl = crl is not None or fetch_crl
+    if wants_crl and crl is None and chain_to:
+        try:
+            crl = download_crl(cert, timeout)
+        except WhitelistError as exc:
+            problems += exc.problems
+    chain_ok = False
+    if chain_to:
+        chain = _without_leaf_validity(check_chain(_pem([cert]), chain_to, at=when, crl=crl,
+                                                   intermediates=_pem(info.others)), cert)
+        problems += chain
+        chain_ok = not chain and not validity  # check_chain stops at an invalid signer
+    carried = " <- ".join(signer_label(c) for c in path)
+    if anchors:
+        (verified if chain_ok else unverified).append(
+            f"the chain to a trust anchor of {anchor_from}, each certificate valid {at_phrase(label, when)}")
+    else:
+        if chain_ok:
+            verified.append(f"the chain the signature carries ({carried}): each signature, and each certificate "
+                            f"valid {at_phrase(label, when)}")
+        unverified.append("the chain to a trust anchor: NOT anchored")
+    if not wants_crl:
+        unverified.append("revocation: no CRL given (--crl FILE or --fetch-crl), and no network access by default")
+    elif crl is not None and chain_ok:
+        unanchored_crl = ", whose signature verifies with the issuer the signature carries (itself not anchored)"
+        verified.append("revocation: the signer is not on its CA's CRL" + ("" if anchors else unanchored_crl))
+    elif not chain_to:
+        unverified.append("revocation: a CRL's signature cannot be checked without the issuer's certificate, "
+                          "which the signature does not carry (give --ca)")
+    elif crl is not None:
+        unverified.append("revocation: not checked, the chain was refused first")
+    else:
+        unverified.append("revocation: the CRL could not be fetched")
+    extra: dict[str, Any] = {"anchor": anchor_from, "unanchored_reason": unanchored, "signing_time": signed,
+                             "signer": cert, "path": tuple(path)}
+    if problems:
+        return Verdict(tuple(problems), tuple(verified), tuple(unverified), notes, when, label, False, **extra)
+    checks = ["signature", "signer name", "validity"]
+    if anchors:
+        checks += ["chain"] + (["revocation"] if crl is not None else [])
+    wl = Whitelist(_domains(root), cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(),
+                   _child_text(root, "DateDeGeneration"), info.signing_time, tuple(checks), cert)
+    return Verdict((), tuple(verified), tuple(unverified), notes, when, label, bool(anchors), whitelist=wl, **extra)
+
+
+def load_whitelist(data: bytes, trusted_cas: bytes | Sequence[bytes] = (), *, at: datetime | str | None = None,
                    crl: bytes | None = None, fetch_crl: bool = False, signer_cn: str | None = SIGNER_CN,
                    signer_ou: str | None = SIGNER_OU, timeout: float = 10.0) -> Whitelist:
     """Parse and verify a ``ListeBlancheDRIM-M``; WhitelistError lists every reason it is refused.
 
-    Checked: the XAdES signature, the signer's CN and OU (None skips one), its validity at ``at``
-    (default now); with ``trusted_cas`` (PEM, one bundle or several) the chain to one of them and, with
-    ``crl`` (PEM or DER) or ``fetch_crl`` (from the certificate's distribution point), revocation.
+    :func:`verify_whitelist` at ``at`` (default now) without the system trust store: with ``trusted_cas``
+    (PEM, one bundle or several) the chain to one of them and, with ``crl`` (PEM or DER) or ``fetch_crl``
+    (from the certificate's distribution point), revocation; without, the list is returned unanchored
+    (``checks`` has no ``chain``).
     """
     anchors = _anchors(trusted_cas)
     if (crl is not None or fetch_crl) and not anchors:
         raise WhitelistError("a CRL check needs the CA bundle (trusted_cas): the CRL's signature cannot be checked")
-    root = _parse(data)
-    info = verify_signature(root)
-    at = (at or datetime.now(UTC)).astimezone(UTC)
-    problems = name_problems(info.certificate, signer_cn, signer_ou)
-    if not anchors:  # with CAs, check_chain checks the validity of the signer and of its CAs
-        problems += validity_problems(info.certificate, at)
-    checks = ["signature", "signer name", "validity"]
-    if anchors:
-        if crl is None and fetch_crl:
-            crl = download_crl(info.certificate, timeout)
-        problems += chain_problems(info, anchors, at, crl)
-        checks += ["chain"] + (["revocation"] if crl is not None else [])
-    if problems:
-        raise WhitelistError(problems)
-    cert = info.certificate
-    return Whitelist(_domains(root), cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(),
-                     _child_text(root, "DateDeGeneration"), info.signing_time, tuple(checks), cert)
+    verdict = verify_whitelist(data, anchors, at=at, crl=crl, fetch_crl=fetch_crl, system_cas=b"",
+                               signer_cn=signer_cn, signer_ou=signer_ou, timeout=timeout)
+    if verdict.problems or verdict.whitelist is None:
+        raise WhitelistError(verdict.problems or ("the list could not be verified",))
+    return verdict.whitelist
 
 
 # -- writing and signing --------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ EXC = "http://www.w3.org/2001/10/xml-exc-c14n#"
 
 
 def test_signature_has_the_ans_shape(pki, plain):
-    when = dt.datetime(2026, 11, 5, 10, 30, tzinfo=dt.UTC)
+    leaf = x509.load_pem_x509_certificate(pki.cert_path("whitelist-signer").read_bytes())
+    when = leaf.not_valid_before_utc.replace(microsecond=0) + dt.timedelta(seconds=1)  # the signer valid then
     signed = sign_whitelist(plain, pki.key_path("whitelist-signer").read_bytes(),
                             pki.cert_path("whitelist-signer").read_bytes(), signing_time=when)
     root = etree.fromstring(signed)
@@ -37,8 +38,7 @@ def test_signature_has_the_ans_shape(pki, plain):
     assert len(sig.xpath("ds:SignedInfo/ds:Reference", namespaces=NS)) == 2  # as the ANS: KeyInfo not signed
     signed_props = sig.xpath("ds:Object/xades:QualifyingProperties/xades:SignedProperties", namespaces=NS)[0]
     assert "#" + signed_props.get("Id") == props.get("URI")
-    assert signed_props.xpath("string(.//xades:SigningTime)", namespaces=NS) == "2026-11-05T10:30:00Z"
-    leaf = x509.load_pem_x509_certificate(pki.cert_path("whitelist-signer").read_bytes())
+    assert signed_props.xpath("string(.//xades:SigningTime)", namespaces=NS) == f"{when:%Y-%m-%dT%H:%M:%SZ}"
     digest = base64.b64encode(hashlib.sha256(leaf.public_bytes(serialization.Encoding.DER)).digest())
     assert signed_props.xpath("string(.//xades:SigningCertificateV2/xades:Cert[1]//ds:DigestValue)",
                               namespaces=NS) == digest.decode()
@@ -46,7 +46,7 @@ def test_signature_has_the_ans_shape(pki, plain):
         "#" + whole.get("Id")
     # the intermediate travels in KeyInfo, so a DRIMbox needs only the root
     assert len(sig.xpath("ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces=NS)) == 2
-    assert load_whitelist(signed, pki.ca_path.read_bytes()).signing_time == "2026-11-05T10:30:00Z"
+    assert load_whitelist(signed, pki.ca_path.read_bytes()).signing_time == f"{when:%Y-%m-%dT%H:%M:%SZ}"
 
 
 def test_signing_again_replaces_the_signature(signed, sign_as, pki):
