@@ -25,7 +25,10 @@ class SourceConfig:
     # Pro Santé Connect introspection (ANS PoC, RFC 7662)
     psc_introspect: str = ""
     psc_client_id: str = "drimbox-source"
-    psc_client_secret: str = "source-secret"
+    psc_client_secret: str = "source-secret"  # HTTP Basic, used only without psc_client_cert
+    # (certificate file, key file) of the ORG AUTH CLI certificate: introspect by mutual TLS (RFC 8705 §2.1
+    # tls_client_auth), no secret sent; None = the secret
+    psc_client_cert: tuple[str, str] | None = None
     # VIHF signer (ANS DRIM-M_DATA Validateur XDS): PEM key + certificate the DMP trusts; no VIHF is sent without them
     vihf_key: bytes | None = None
     vihf_cert: bytes | None = None

@@ -52,7 +52,7 @@ from harness.dicomweb import (
 )
 from harness.dicomweb.mediatype import MediaTypeError, split_quoted
 from harness.dicomweb.paths import WadoPath
-from harness.tls import session
+from harness.tls import peer_certificate, session
 from harness.validators.kosrefs import Unusual, evidence_from_raw
 from simulators.source.auth import Introspector, TokenCheck, access_from_pnr, masking_refusal
 from simulators.source.kos import referenced
@@ -360,7 +360,7 @@ class Rad107App:
         """The token's verdict (None without a PSC); 401 unless PSC says the token is active."""
         if self.introspector is None:
             return None
-        verdict = self.introspector.check(req.headers.get("Authorization"))
+        verdict = self.introspector.check(req.headers.get("Authorization"), peer_certificate(req.environ))
         if verdict.ok:
             return verdict
         if not self.behaviour.check_token:  # served anyway, as nobody in particular

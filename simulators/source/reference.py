@@ -48,8 +48,8 @@ class Reference:
         publishing = publish_behaviour_for(config.fault)
         self.outbox = Outbox(self.store, initial=config.retry_initial, maximum=config.retry_max,
                              timeout=config.http_timeout, retry=publishing.retry, mtom=publishing.mtom)
-        introspector = Introspector(config.psc_introspect, config.psc_client_id, config.psc_client_secret) \
-            if config.psc_introspect else None
+        introspector = Introspector(config.psc_introspect, config.psc_client_id, config.psc_client_secret,
+                                    cert=config.psc_client_cert) if config.psc_introspect else None
         if config.pacs_retrieve not in ("dicomweb", "cget"):
             raise ValueError(f"pacs_retrieve must be dicomweb or cget, not {config.pacs_retrieve!r}")
         dimse = None
@@ -155,7 +155,8 @@ def wado_tls(tls: Any, fault: str | None = None, allowed: tuple[str, ...] | None
 
 def start_reference(fault: str | None, workdir: Path, ssl_context: ssl.SSLContext | None = None, **peers: str
                     ) -> Reference:
-    """The reference Source for plans; ``peers`` fill :class:`SourceConfig` (PACS, DMP, PSC endpoints).
+    """The reference Source for plans; ``peers`` fill :class:`SourceConfig` (PACS, DMP, PSC endpoints;
+    ``psc_client_cert=(cert, key)`` introspects by mutual TLS, RFC 8705 §2.1, instead of the secret).
 
     Without peers it starts with none configured: the plan's conftest passes them (it starts the
     PACS, DMP and PSC simulators first).

@@ -4,6 +4,12 @@
 (``--pacs AET@HOST:PORT`` for the C-FIND, ``--pacs-dicomweb URL`` for retrieval), a DMP
 (``--dmp URL`` = base of ``/registry`` and ``/repository``), Pro Santé Connect (``--psc-introspect URL``)
 and, for a DMP that enforces VIHF, ``--vihf-key`` / ``--vihf-cert`` (PEM).
+
+At PSC the Source authenticates by mutual TLS (RFC 8705 §2.1 ``tls_client_auth``: client_id, no secret)
+with ``--psc-client-cert`` / ``--psc-client-key``, by default in TLS mode its ORG AUTH CLI certificate of the
+network PKI (``source-client``) for an https:// PSC. The secret of ``--psc-client ID:SECRET`` is sent
+(HTTP Basic) only without a certificate: with ``--plain-http`` (the debugging exception), a plain-HTTP PSC,
+or a secret given explicitly and no ``--psc-client-cert``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how instances are read from the PACS (frames and metadata always use DICOMweb)")
     parser.add_argument("--dmp", default="http://127.0.0.1:8080", help="DMP base URL (/registry, /repository)")
     parser.add_argument("--psc-introspect", default="", help="PSC introspection endpoint (empty = no token check)")
-    parser.add_argument("--psc-client", default="drimbox-source:source-secret", help="CLIENT_ID:SECRET at PSC")
+    parser.add_argument("--psc-client", default=None, metavar="CLIENT_ID[:SECRET]",
+                        help="the Source's client at PSC (default drimbox-source); its SECRET is sent only "
+                             "without a client certificate (default secret with --plain-http: source-secret)")
+    parser.add_argument("--psc-client-cert", type=Path, default=None, metavar="PEM",
+                        help="certificate (ORG AUTH CLI) the Source presents to PSC: mutual TLS, RFC 8705 "
+                             "tls_client_auth, no secret (default in TLS mode for an https:// PSC: the network "
+                             "PKI's source-client)")
+    parser.add_argument("--psc-client-key", type=Path, default=None, metavar="PEM",
+                        help="private key of --psc-client-cert")
     parser.add_argument("--vihf-key", type=Path, default=None, help="PEM private key of the VIHF signer")
     parser.add_argument("--vihf-cert", type=Path, default=None, help="PEM certificate of the VIHF signer")
     parser.add_argument("--signing-key", type=Path, default=None,
@@ -49,17 +63,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CA that must have issued the whitelist's signing certificate (repeatable)")
 
 
+DEFAULT_CLIENT, DEFAULT_SECRET = "drimbox-source", "source-secret"
+
+
+def psc_credentials(args: argparse.Namespace) -> tuple[str, str, tuple[str, str] | None]:
+    """(client_id, secret, (certificate, key) or None) the Source authenticates with at PSC: the certificate of
+    --psc-client-cert, else in TLS mode (``args.tls``) for an https:// PSC the network PKI's ``source-client``
+    unless a secret was given explicitly; the secret only when no certificate is used (RFC 8705 §2.1)."""
+    given = getattr(args, "psc_client", None)
+    client_id, colon, secret = (given or DEFAULT_CLIENT).partition(":")
+    client_id = client_id or DEFAULT_CLIENT
+    cert_file, key_file = getattr(args, "psc_client_cert", None), getattr(args, "psc_client_key", None)
+    if bool(cert_file) != bool(key_file):
+        raise SystemExit("drimcheck serve source: --psc-client-cert and --psc-client-key go together")
+    if cert_file and key_file:
+        return client_id, "", (str(cert_file), str(key_file))
+    tls = getattr(args, "tls", None)
+    https = str(getattr(args, "psc_introspect", "") or "").lower().startswith("https://")
+    if tls is not None and https and not colon:
+        return client_id, "", tls.client("source-client")
+    return client_id, secret if colon else DEFAULT_SECRET, None
+
+
 def config_from(args: argparse.Namespace) -> SourceConfig:
     match = re.fullmatch(r"([^@]+)@([^:]+):(\d+)", args.pacs)
     if match is None:
         raise SystemExit(f"--pacs {args.pacs!r}: expected AET@HOST:PORT")
-    client_id, _, secret = args.psc_client.partition(":")
+    client_id, secret, psc_cert = psc_credentials(args)
     dmp = args.dmp.rstrip("/")
     return SourceConfig(
         workdir=args.source_workdir, pacs_aet=match[1], pacs_host=match[2], pacs_port=int(match[3]),
         pacs_dicomweb=args.pacs_dicomweb, pacs_retrieve=args.pacs_retrieve,
         dmp_registry=dmp + "/registry", dmp_repository=dmp + "/repository",
         psc_introspect=args.psc_introspect, psc_client_id=client_id, psc_client_secret=secret,
+        psc_client_cert=psc_cert,
         vihf_key=args.vihf_key.read_bytes() if args.vihf_key else None,
         vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None,
         signing_key=args.signing_key.read_bytes() if args.signing_key else None,
