@@ -458,8 +458,8 @@ def validity_problems(cert: x509.Certificate, at: datetime) -> list[str]:
     """RFC 5280 §4.1.2.5: ``at`` within notBefore..notAfter."""
     subject = cert.subject.rfc4514_string()
     if at < cert.not_valid_before_utc:
-        return [f"the signing certificate {subject} is not valid yet: valid from "
-                f"{_when(cert.not_valid_before_utc)}, checked at {_when(at)}"]
+        return [f"the signing certificate {subject} is not valid before {_when(cert.not_valid_before_utc)} "
+                f"(checked at {_when(at)})"]
     if at > cert.not_valid_after_utc:
         return [f"the signing certificate {subject} expired on {_when(cert.not_valid_after_utc)} "
                 f"(checked at {_when(at)})"]
@@ -646,8 +646,9 @@ def _short(name: x509.Name) -> str:
 
 
 def _unanchored_reason(path: Sequence[x509.Certificate], store: str) -> str:
+    """Why nobody vouches for ``path``; ``store`` names the trust store consulted besides the signature."""
     top = path[-1]
-    nowhere = f"not in the system trust store ({store})" if store else "not in a system trust store (none found)"
+    nowhere = f"not in {store}"
     if top.subject == top.issuer and len(path) > 1:
         return (f"no --ca given and the root {_short(top.subject)} is carried only by the signature itself (which "
                 f"proves nothing) and is {nowhere}")
@@ -739,14 +740,15 @@ def verify_whitelist(data: bytes, trusted_cas: bytes | Sequence[bytes] = (), *,
     path = embedded_path(cert, info.others)
     anchor_from, unanchored = ("the CA certificate(s) given" if anchors else ""), ""
     if not anchors:
-        store = ""
+        store = "the trust store given"
         if system_cas is None:
-            store, system_cas = system_trust_store()
+            where, system_cas = system_trust_store()
+            store = f"the system trust store ({where})" if where else "any system trust store (none found)"
         found = _system_anchor(path, _load_pem_blocks(system_cas))
         if found is not None:
-            anchors, anchor_from = _pem([found]), f"the system trust store{f' ({store})' if store else ''}"
+            anchors, anchor_from = _pem([found]), store
         else:
-            unanchored = _unanchored_reason(path, store if system_cas else "")
+            unanchored = _unanchored_reason(path, store)
     chain_to = anchors or (_pem([path[-1]]) if len(path) > 1 else b"")  # else: as far as the signature goes
     wants_crl = crl is not None or fetch_crl
     if wants_crl and crl is None and chain_to:

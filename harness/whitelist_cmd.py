@@ -4,8 +4,27 @@ Liste blanche TEST/Readme.md).
 ``make`` writes an unsigned list from ``--entry`` values; ``sign`` adds the enveloped XAdES-BASELINE-B
 signature (ETSI EN 319 132-1) with a key and certificate, or the ``whitelist-signer`` of a test PKI;
 ``verify`` checks a list as a DRIMbox does after each fetch: signature, chain to the CA, signer CN and
-OU, validity, revocation (RFC 5280 §6). Exit 0 done or verified, 1 list refused, 2 usage error or
-unreadable file.
+OU, validity, revocation (RFC 5280 §6), and says what it verified and what it could not.
+
+Exit statuses of ``verify``, chosen so that nothing unverified passes for verified (a script testing
+``== 0`` never trusts a list nobody vouches for, and one testing ``== 1`` still sees every list shown
+wrong):
+
+- 0 verified: signature, signer CN/OU, SigningTime within the signer's validity, validity at ``--at``
+  and the chain to a trust anchor (``--ca``/``--pki``, or the system trust store); revocation too when
+  a CRL was asked for (``--crl``, ``--fetch-crl``, ``--pki``).
+- 1 refused: something is shown wrong (altered list, bad signature, foreign CA, other CN/OU, expired or
+  revoked signer, SigningTime outside the signer's validity, CRL unreachable when asked for).
+- 2 usage error or unreadable file.
+- 3 not anchored: nothing is wrong, but no trust anchor vouches for the signer (no ``--ca``, and neither
+  the signer's issuer nor a root the signature carries is in the system trust store; a root carried by
+  the signature proves nothing). The list must not be trusted as it stands.
+
+``--at`` (default ``now``) is when the signer's validity is checked: ``now`` is what a DRIMbox does
+before trusting a list it fetches; ``signing-time`` (xades:SigningTime) is what a verifier of a
+XAdES-BASELINE-B signature without timestamp can do for a list signed in the past (ETSI EN 319 132-1
+§6.3; ETSI EN 319 102-1 for validation at a past time). A SigningTime outside the signer's validity is
+refused whatever ``--at`` says.
 """
 
 from __future__ import annotations
@@ -18,17 +37,22 @@ from typing import Any
 
 from harness.pki import Pki, PkiError
 from harness.whitelist import (
+    AT_NOW,
+    AT_SIGNING_TIME,
     SIGNER_CN,
     SIGNER_OU,
     Domain,
-    Whitelist,
+    Verdict,
     WhitelistError,
+    at_phrase,
     build_whitelist,
-    load_whitelist,
+    expired_since_signing,
     sign_whitelist,
+    signer_label,
+    verify_whitelist,
 )
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_ANCHORED = 0, 1, 2, 3
 SIGNER_NAME = "whitelist-signer"  # harness.pki.network_pki issues it: CN=Liste Blanche DRIM-M, OU=318751275100020
 SIGNER_O = "AGENCE DU NUMERIQUE EN SANTE"
 
@@ -44,10 +68,18 @@ SIGN_EPILOG = """examples:
 VERIFY_EPILOG = """examples:
   drimcheck whitelist verify signed.xml --ca run/pki/ca.pem --crl run/pki/crl.pem
   drimcheck whitelist verify signed.xml --pki run/pki                 # its ca.pem and crl.pem
-  drimcheck whitelist verify ans.xml --ca igc-sante-test.pem --fetch-crl --at 2026-10-01T00:00:00Z
+  drimcheck whitelist verify ans.xml --ca igc-sante-test.pem --fetch-crl
+  drimcheck whitelist verify ans.xml --ca igc-sante-test.pem --at signing-time   # a list signed in the past
+  drimcheck whitelist verify ans.xml        # no CA: the signature only; the chain is reported NOT anchored
 
-exit status: 0 the list is trusted (signer, entries and OK printed), 1 refused (each problem listed),
-2 a usage error or a file that cannot be read."""
+--at: when the signer's validity is checked: now (default; what a DRIMbox does with a list it
+fetches), signing-time (the list's xades:SigningTime) or an ISO 8601 time. A SigningTime outside the
+signer's validity is refused whatever --at says. No network access unless --fetch-crl.
+
+exit status: 0 verified (signature, signer, validity and the chain to a trust anchor; revocation when
+a CRL was asked for), 1 refused (each problem listed), 2 a usage error or a file that cannot be read,
+3 the signature is valid but no trust anchor vouches for the signer (no --ca, issuer not in the system
+trust store): NOT anchored, not to be trusted as it stands."""
 
 
 class UsageError(Exception):
@@ -82,16 +114,20 @@ def add_parser(sub: Any) -> None:
     sign.set_defaults(func=cmd_sign)
     verify = wsub.add_parser("verify", help="verify a signed list", epilog=VERIFY_EPILOG, formatter_class=raw,
                              description="Verify a list as a DRIMbox does after each fetch: signature, chain "
-                                         "to the CA, signer CN and OU, validity, revocation.")
+                                         "to the CA, signer CN and OU, validity, revocation; say what was "
+                                         "verified and what was not.")
     verify.add_argument("file", type=Path, metavar="XML", help="the signed list")
-    verify.add_argument("--ca", type=Path, metavar="PEM", help="CA certificate(s) the signer must chain to")
+    verify.add_argument("--ca", type=Path, metavar="PEM", help="CA certificate(s) the signer must chain to "
+                                                               "(without: the system trust store, else NOT anchored)")
     verify.add_argument("--pki", type=Path, metavar="DIR", help="a test PKI: its ca.pem, and its crl.pem "
                                                                  "unless --crl or --fetch-crl")
     revocation = verify.add_mutually_exclusive_group()
     revocation.add_argument("--crl", type=Path, metavar="FILE", help="CRL of the signer's CA (PEM or DER)")
     revocation.add_argument("--fetch-crl", action="store_true",
                             help="fetch the CRL from the signer certificate's distribution point")
-    verify.add_argument("--at", metavar="ISO", help="verification time (default now), e.g. 2026-10-01T00:00:00Z")
+    verify.add_argument("--at", default=AT_NOW, metavar="signing-time|now|ISO",
+                        help="when the signer's validity is checked: now (default), signing-time (the list's "
+                             "xades:SigningTime) or a time such as 2026-10-01T00:00:00Z")
     verify.add_argument("--signer-cn", default=SIGNER_CN, help=f"expected signer CN (default {SIGNER_CN!r})")
     verify.add_argument("--signer-ou", default=SIGNER_OU, help=f"expected signer OU (default {SIGNER_OU})")
     verify.set_defaults(func=cmd_verify)
@@ -183,9 +219,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 # -- verify ------------------------------------------------------------------------------------------
 def _trust(args: argparse.Namespace) -> tuple[bytes, bytes | None]:
-    if not args.ca and not args.pki:
-        raise UsageError("--ca PEM (or --pki DIR) is needed: a list is trusted only through its signer's CA")
-    ca = _read(args.ca, "--ca") if args.ca else _read(args.pki / "ca.pem", "--pki")
+    """The CA bundle (b'' without --ca/--pki) and the CRL given, if any."""
+    ca = _read(args.ca, "--ca") if args.ca else _read(args.pki / "ca.pem", "--pki") if args.pki else b""
     if args.crl:
         return ca, _read(args.crl, "--crl")
     if args.pki and not args.fetch_crl:
@@ -193,32 +228,57 @@ def _trust(args: argparse.Namespace) -> tuple[bytes, bytes | None]:
     return ca, None
 
 
+def _at(text: str) -> datetime | str:
+    return text if text in (AT_NOW, AT_SIGNING_TIME) else _time(text, "--at")
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     try:
         ca, crl = _trust(args)
-        at = _time(args.at, "--at") if args.at else datetime.now(UTC)
+        at = _at(args.at)
         data = _read(args.file, "XML")
     except UsageError as exc:
         return _error(str(exc))
-    try:
-        wl = load_whitelist(data, ca, at=at, crl=crl, fetch_crl=args.fetch_crl, signer_cn=args.signer_cn or None,
-                            signer_ou=args.signer_ou or None)
-    except WhitelistError as exc:
-        print(f"{args.file}: REFUSED")
-        for problem in exc.problems:
-            print(f"  - {problem}")
-        return EXIT_REFUSED
-    print(describe(wl, str(args.file), at))
-    return EXIT_OK
+    verdict = verify_whitelist(data, ca, at=at, crl=crl, fetch_crl=args.fetch_crl,
+                               signer_cn=args.signer_cn or None, signer_ou=args.signer_ou or None)
+    print(describe(verdict, str(args.file)))
+    return {"verified": EXIT_OK, "not anchored": EXIT_NOT_ANCHORED}.get(verdict.status, EXIT_REFUSED)
 
 
-def describe(wl: Whitelist, name: str, at: datetime) -> str:
-    """The verdict of a trusted list as ``verify`` prints it: signer, what was checked, entries, OK."""
-    lines = [f"{name}: signed by {wl.signer}", f"  issuer     {wl.issuer}", f"  signed at  {wl.signing_time}",
-             f"  generated  {wl.generated or '(no DateDeGeneration)'}",
-             f"  checked    {', '.join(wl.checks)} at {at.astimezone(UTC):%Y-%m-%d %H:%M:%SZ}",
-             f"  entries    {len(wl.domains)}"]
-    for d in wl.domains:
-        lines.append(f"    {d.identifiant:>4}  {d.db}  vi={d.vi or '-'}  {d.dn}")
-    lines.append("OK")
+def summary(verdict: Verdict) -> str:
+    """One line: ``signature valid; signer CN=..., OU=...; chain anchored in ... | NOT anchored: why``."""
+    if verdict.signer is None:
+        return "signature NOT valid"
+    chain = (f"chain anchored in {verdict.anchor}" if verdict.anchored else
+             f"chain NOT anchored: {verdict.unanchored_reason}" if verdict.unanchored_reason else
+             "chain NOT verified")
+    return f"signature valid; signer {signer_label(verdict.signer)}; {chain}"
+
+
+def describe(verdict: Verdict, name: str) -> str:
+    """The verdict as ``verify`` prints it: status, what was verified and what not, the signer, the entries."""
+    status = {"verified": "VERIFIED", "not anchored": "NOT ANCHORED"}.get(verdict.status, "REFUSED")
+    lines = [f"{name}: {status}"]
+    lines += [f"  - {problem}" for problem in verdict.problems]
+    lines.append(f"  {summary(verdict)}")
+    lines += ["  verified:", *(f"    + {v}" for v in verdict.verified)] if verdict.verified else []
+    lines += ["  NOT verified:", *(f"    - {u}" for u in verdict.unverified)] if verdict.unverified else []
+    lines += [f"  note: {n}" for n in verdict.notes]
+    cert, signed = verdict.signer, verdict.signing_time
+    if cert is not None and signed is not None and verdict.at_label != "signing time" and \
+            expired_since_signing(cert, signed, verdict.at):
+        lines.append("  hint: --at signing-time checks the list as of its SigningTime (a DRIMbox fetching it must not)")
+    if cert is not None:
+        lines += [f"  signer     {cert.subject.rfc4514_string()}", f"  issuer     {cert.issuer.rfc4514_string()}",
+                  f"  carried    {' <- '.join(signer_label(c) for c in verdict.path)} (the signature's certificates)",
+                  f"  signed at  {signed:%Y-%m-%dT%H:%M:%SZ} (xades:SigningTime)" if signed else
+                  "  signed at  (no readable SigningTime)",
+                  f"  checked    {at_phrase(verdict.at_label, verdict.at)}"]
+    wl = verdict.whitelist
+    if wl is not None:
+        lines += [f"  generated  {wl.generated or '(no DateDeGeneration)'}", f"  entries    {len(wl.domains)}"]
+        lines += [f"    {d.identifiant:>4}  {d.db}  vi={d.vi or '-'}  {d.dn}" for d in wl.domains]
+    lines.append({"verified": "OK", "not anchored": "NOT ANCHORED: the signature is valid but no trust anchor "
+                  "vouches for its signer; do not trust this list as it stands (give --ca)"}
+                 .get(verdict.status, "REFUSED"))
     return "\n".join(lines)
