@@ -26,6 +26,7 @@ from harness.validators.dicom import check_dicom
 from harness.validators.hl7v2 import MAX_HL7_BYTES, check_hl7, validate_hl7
 from harness.validators.kos import MAX_KOS_BYTES, validate_kos
 from harness.validators.rulesets import Checked, RuleSet, ran, skipped
+from harness.validators.xdm import check_xdm, is_xdm_package
 
 __all__ = ["Checked", "FileReport", "RuleSet", "ValidationOptions", "check_bytes", "cross_validate", "detect_kind",
            "validate_bytes", "validate_cda", "validate_file", "validate_files", "validate_hl7", "validate_kos"]
@@ -90,9 +91,13 @@ def validate_bytes(data: bytes, kind: str, profile: str = "dmp",
 def validate_file(path: Path, profile: str = "dmp", options: ValidationOptions = ValidationOptions()) -> FileReport:
     """Detect (from the first 64 KB) and validate one file; OSError when it cannot be read.
 
-    A file larger than its kind allows is refused unread (a 200 MB "CDA" never reaches memory).
+    A file larger than its kind allows is refused unread (a 200 MB "CDA" never reaches memory). An IHE XDM
+    package (a folder holding IHE_XDM/, or a ZIP of one) is of kind ``xdm`` (:mod:`harness.validators.xdm`).
     """
     path = Path(path)
+    if is_xdm_package(path):
+        checked = check_xdm(path, profile, options.dciodvfy)
+        return FileReport(path, checked.kind, checked.findings, checked.rule_sets)
     kind = detect_path(path)
     size = path.stat().st_size
     limit, rule = SIZE_LIMITS.get(kind, (MAX_FILE_BYTES, "CONTENT-SIZE"))

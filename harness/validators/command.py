@@ -19,19 +19,22 @@ from pathlib import Path
 
 from harness.findings import Severity
 from harness.validators import FileReport, ValidationOptions, validate_files
+from harness.validators.xdm import is_xdm_package
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="drimcheck validate", description="Validate KOS, XDS messages, CR-IMG CDA and HL7 v2 files.",
+        prog="drimcheck validate",
+        description="Validate KOS, XDS messages, CR-IMG CDA, HL7 v2 files and IHE XDM packages.",
         epilog="examples:\n  drimcheck validate kos.dcm pnr.xml cr-img.xml oru.hl7\n"
                "  drimcheck validate --with cr-img.xml --with oru.hl7 kos.dcm   # cross-document checks\n"
                "  drimcheck validate --schematron CI-SIS_IMG-CR-IMG_2024.01.sch cr-img.xml\n"
+               "  drimcheck validate KA202401/ export.zip   # XDM media: a folder holding IHE_XDM/, or a ZIP\n"
                "exit status: 0 no error finding, 1 an error finding, 2 a file cannot be read",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
-                        help="KOS (.dcm or DICOM as XML), XDS message (SOAP, MTOM package), CR-IMG CDA, HL7 v2; "
-                             "the kind is detected")
+                        help="KOS (.dcm or DICOM as XML), XDS message (SOAP, MTOM package), CR-IMG CDA, HL7 v2, "
+                             "XDM package (folder holding IHE_XDM/, or ZIP); the kind is detected")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text: one verdict per file with its findings and the rule sets that ran (default); "
                              "json: the same as a document")
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"drimcheck validate: {extra}: no such file or folder", file=sys.stderr)
                 return 2
     for path in paths:
-        if not path.is_file():
+        if not path.is_file() and not is_xdm_package(path):
             print(f"drimcheck validate: {path}: not a readable file", file=sys.stderr)
             return 2
     options = ValidationOptions(dciodvfy=args.dciodvfy, cda_xsd=args.cda_xsd, schematron=args.schematron)
