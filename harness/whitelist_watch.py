@@ -4,7 +4,9 @@ ANS FAQ ("dispositif DRIMbox", whitelist refresh): a DRIMbox fetches the list ev
 signature after each fetch; a list that does not verify (unsigned, altered, foreign CA, expired or
 revoked signer) is corrupted and must not replace the one in force. C17: the list comes over HTTPS
 (verified against a CA bundle); only the CRL may come over plain HTTP. Verification is
-:func:`harness.whitelist.load_whitelist` (XML-DSig 1.1, ETSI EN 319 132 XAdES, RFC 5280).
+:func:`harness.whitelist.load_whitelist` (XML-DSig 1.1, ETSI EN 319 132 XAdES, RFC 5280) at the
+watcher's clock, never at the list's SigningTime: a list whose signer has expired since it was signed
+is refused, with a sentence saying so.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class WhitelistWatcher:
     def _fetch(self) -> tuple[bytes, Whitelist]:
         data = self._read(self.source, "whitelist", the_list=True)
         crl = self.crl if isinstance(self.crl, bytes | None) else self._read(self.crl, "CRL", the_list=False)
+        # at the fetch time, as a DRIMbox must: a signer valid when it signed but expired since is refused
         return data, load_whitelist(data, self.ca_pem, at=self.clock(), crl=crl, fetch_crl=self.fetch_crl,
                                     signer_cn=self.signer_cn, signer_ou=self.signer_ou, timeout=self.timeout)
 
@@ -127,6 +130,9 @@ class WhitelistWatcher:
         kept = self._current
         keeping = (f"keeping the list generated {kept.generated or '?'} signed by {kept.signer}, accepted at "
                    f"{_iso(self._last_success)}" if kept is not None else "no list is in force")
+        cert = kept.signer_certificate if kept is not None else None
+        if cert is not None and self._last_fetch is not None and self._last_fetch > cert.not_valid_after_utc:
+            keeping += f" (its own signer expired on {_iso(cert.not_valid_after_utc)}: a newer list is needed)"
         log.warning("whitelist %s refused (%d failure(s) in a row): %s; %s", self.source, self._failures, reason,
                     keeping)
 

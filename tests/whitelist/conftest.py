@@ -45,6 +45,18 @@ def pki(tmp_path_factory) -> Pki:
 
 
 @pytest.fixture(scope="session")
+def lapsed(pki: Pki) -> bytes:
+    """The two DOMAINS signed 30 minutes ago by ``lapsed-signer``, valid from 50 to 10 minutes ago (the test
+    CAs exist since an hour ago): valid at signing time, expired since."""
+    now = dt.datetime.now(dt.UTC)
+    pki.issue("lapsed-signer", cn=SIGNER_CN, ou=SIGNER_OU, o=ANS_O, usage="sign",
+              not_before=now - dt.timedelta(minutes=50), not_after=now - dt.timedelta(minutes=10))
+    return sign_whitelist(build_whitelist(DOMAINS, generated=now - dt.timedelta(minutes=35)),
+                          pki.key_path("lapsed-signer").read_bytes(),
+                          pki.cert_path("lapsed-signer").read_bytes(), signing_time=now - dt.timedelta(minutes=30))
+
+
+@pytest.fixture(scope="session")
 def foreign(tmp_path_factory) -> Pki:
     """Another CA with a signer of the right name: its lists must not be trusted by ``pki``'s users."""
     pki = Pki.init(tmp_path_factory.mktemp("foreign") / "pki", organisation="ELSEWHERE")

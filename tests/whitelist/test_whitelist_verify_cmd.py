@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from harness.whitelist import SIGNER_CN, SIGNER_OU, Domain, build_whitelist, sign_whitelist, verify_whitelist
+from harness.whitelist import Domain, build_whitelist, sign_whitelist, verify_whitelist
 from harness.whitelist_cmd import EXIT_NOT_ANCHORED, EXIT_OK, EXIT_REFUSED, add_parser
 
 SUMMARY = "signature valid; signer CN=Liste Blanche DRIM-M, OU=318751275100020; chain "
@@ -40,16 +40,6 @@ def _verify(capsys, *argv) -> tuple[int, str]:
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["whitelist", "verify", *(str(a) for a in argv)])
     return args.func(args), capsys.readouterr().out
-
-
-@pytest.fixture(scope="module")
-def lapsed(pki) -> bytes:
-    """A list signed 30 minutes ago by a signer valid from 50 to 10 minutes ago (the test CAs exist since an
-    hour ago): valid at signing time, expired since."""
-    now = dt.datetime.now(dt.UTC)
-    pki.issue("lapsed-signer", cn=SIGNER_CN, ou=SIGNER_OU, o="AGENCE DU NUMERIQUE EN SANTE", usage="sign",
-              not_before=now - dt.timedelta(minutes=50), not_after=now - dt.timedelta(minutes=10))
-    return _sign_at(pki, "lapsed-signer", now - dt.timedelta(minutes=30))
 
 
 def _sign_at(pki, name: str, when: dt.datetime) -> bytes:

@@ -81,6 +81,36 @@ def test_last_good_list_stays_across_bad_fetches(server, files, pki, foreign, si
     assert watcher.refresh_now() and len(changes) == 2  # the same list again is no change
 
 
+def test_signer_expired_since_signing_is_refused_and_says_why(server, files, pki, signed, lapsed, caplog):
+    """At its clock, never at the SigningTime: a list whose signer expired since it was signed is refused."""
+    watcher = _watcher(server, pki)
+    files.files[LIST] = signed
+    assert watcher.refresh_now()
+    files.files[LIST] = lapsed
+    caplog.set_level(logging.WARNING, logger="harness.whitelist_watch")
+    assert not watcher.refresh_now()
+    error = watcher.status()["last_error"]
+    assert "the signer CN=Liste Blanche DRIM-M, OU=318751275100020 expired on" in error
+    assert "valid at signing time; a DRIMbox fetching this list on" in error and error.endswith("must refuse it")
+    logged = caplog.records[-1].getMessage()
+    assert error in logged and "keeping the list generated" in logged and "its own signer expired" not in logged
+    assert watcher.current.signer_certificate.not_valid_after_utc > dt.datetime.now(dt.UTC)
+
+
+def test_the_list_in_force_whose_signer_expired_is_named(server, files, pki, lapsed, caplog):
+    clock = Clock()
+    clock.now -= dt.timedelta(minutes=25)  # the lapsed signer is valid for 15 more minutes
+    watcher = _watcher(server, pki, clock=clock)
+    files.files[LIST] = lapsed
+    assert watcher.refresh_now()
+    clock.now += dt.timedelta(minutes=25)
+    caplog.set_level(logging.WARNING, logger="harness.whitelist_watch")
+    assert not watcher.refresh_now() and watcher.current is not None
+    logged = caplog.records[-1].getMessage()
+    assert "valid at signing time" in logged and "keeping the list generated" in logged
+    assert "(its own signer expired on " in logged and "a newer list is needed)" in logged
+
+
 def test_signer_revoked_after_the_list_was_accepted(server, files, tmp_path, plain):
     pki = Pki.init(tmp_path / "pki")
     pki.issue("whitelist-signer", cn="Liste Blanche DRIM-M", ou="318751275100020", usage="sign")
