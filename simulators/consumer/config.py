@@ -30,7 +30,10 @@ class ConsumerConfig:
     repository_url: str = ""  # DMP ITI-43 endpoint
     psc_issuer: str = ""  # PSC realm URL: <issuer>/protocol/openid-connect/{auth,token,userinfo}
     client_id: str = "drimbox-consumer"
-    client_secret: str = "consumer-secret"
+    client_secret: str = "consumer-secret"  # HTTP Basic at the token endpoint, used only without psc_client_cert
+    # (certificate file, key file) presented to PSC: the token endpoint authenticates it by mutual TLS
+    # (RFC 8705 §2.1 tls_client_auth), no secret sent; None = the secret
+    psc_client_cert: tuple[str, str] | None = None
     public_url: str = ""  # this Consumer's base URL, for the PSC redirect_uri (set when it listens)
     allowed_hosts: tuple[str, ...] = ()  # DRIMbox whitelist: host[:port] the Consumer may retrieve from
     viewers: dict[str, str] = field(default_factory=dict)  # DRIMbox host -> its viewer host (whitelist vi)

@@ -58,8 +58,9 @@ def start_reference(fault: str | None, workdir: Path, *, peers: dict[str, Any] |
     """The reference Consumer with one named fault or none.
 
     ``peers`` gives ``registry``, ``repository``, ``psc_issuer``, ``pacs`` (AET@host:port) and
-    ``allowed_hosts``; without it the Consumer starts its own DMP simulator, PSC simulator and
-    embedded PACS in ``workdir`` (a standalone demo).
+    ``allowed_hosts``, optionally ``psc_client_cert`` = (certificate, key) files for the token endpoint by
+    mutual TLS (RFC 8705 §2.1; default None: the client secret); without it the Consumer starts its own DMP
+    simulator, PSC simulator and embedded PACS in ``workdir`` (a standalone demo).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,7 @@ def start_reference(fault: str | None, workdir: Path, *, peers: dict[str, Any] |
                             pacs=peers.get("pacs", ""), allowed_hosts=tuple(peers.get("allowed_hosts", ())),
                             fault=fault)
     for key in ("retries", "retry_delay", "timeout", "max_entries", "vihf_key", "vihf_cert", "accept",
-                "wado_client_cert"):
+                "wado_client_cert", "psc_client_cert"):
         if key in peers:
             config = replace(config, **{key: peers[key]})
     try:

@@ -6,8 +6,12 @@ list of DRIMboxes, read once) make the allowlist; ``--whitelist-url URL --whitel
 [--whitelist-interval SECONDS]`` fetches the list at start and on that schedule, the allowlist following
 the last list that verified (state at ``GET /kpi/whitelist``); ``--consumer-workdir DIR``, ``--accept TS=Q``,
 ``--consumer-fault NAME``, ``--vihf-key PEM --vihf-cert PEM`` (the structure's certificate that
-signs the VIHF), ``--psc-client ID:SECRET``. Without ``--dmp-registry`` the Consumer starts its own DMP simulator,
-PSC simulator and embedded PACS (a demo on one machine). ``--port`` / ``--host`` come from the CLI.
+signs the VIHF), ``--psc-client ID[:SECRET]``, ``--psc-client-cert PEM --psc-client-key PEM`` (the ORG AUTH CLI
+certificate the token endpoint authenticates by mutual TLS, RFC 8705 §2.1 tls_client_auth, no secret; default in
+TLS mode for an https:// PSC: the network PKI's ``consumer-client``; the secret only without a certificate:
+``--plain-http``, the debugging exception, a plain-HTTP PSC, or a secret given explicitly). Without
+``--dmp-registry`` the Consumer starts its own DMP simulator, PSC simulator and embedded PACS (a demo on one
+machine). ``--port`` / ``--host`` come from the CLI.
 """
 
 from __future__ import annotations
@@ -43,8 +47,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vihf-key", type=Path, default=None, metavar="PEM",
                         help="private key of the structure's certificate that signs the VIHF (unsigned without it)")
     parser.add_argument("--vihf-cert", type=Path, default=None, metavar="PEM", help="certificate of --vihf-key")
-    parser.add_argument("--psc-client", default="drimbox-consumer:consumer-secret", metavar="CLIENT_ID:SECRET",
-                        help="the Consumer's client at Pro Santé Connect (default drimbox-consumer:consumer-secret)")
+    parser.add_argument("--psc-client", default=None, metavar="CLIENT_ID[:SECRET]",
+                        help="the Consumer's client at Pro Santé Connect (default drimbox-consumer); its SECRET is "
+                             "sent only without a client certificate (default secret: consumer-secret)")
+    parser.add_argument("--psc-client-cert", type=Path, default=None, metavar="PEM",
+                        help="certificate (ORG AUTH CLI) presented to PSC: mutual TLS, RFC 8705 tls_client_auth, "
+                             "no secret (default in TLS mode for an https:// PSC: the network PKI's "
+                             "consumer-client)")
+    parser.add_argument("--psc-client-key", type=Path, default=None, metavar="PEM",
+                        help="private key of --psc-client-cert")
     parser.add_argument("--accept", action="append", default=[], metavar="TS=Q",
                         help="transfer syntax the Consumer asks for, with its q-value (repeatable; default: "
                              "every syntax it decodes, lossless first)")
@@ -131,6 +142,29 @@ def _with_watcher(ref: Reference, watcher: WhitelistWatcher | None, hosts: tuple
     return ref
 
 
+DEFAULT_CLIENT, DEFAULT_SECRET = "drimbox-consumer", "consumer-secret"
+
+
+def psc_credentials(args: argparse.Namespace) -> tuple[str, str, tuple[str, str] | None]:
+    """(client_id, secret, (certificate, key) or None) of the Consumer at PSC's token endpoint: the certificate
+    of --psc-client-cert, else in TLS mode (``args.tls``) for an https:// PSC the network PKI's
+    ``consumer-client`` unless a secret was given explicitly; the secret only without a certificate
+    (RFC 8705 §2.1)."""
+    given = getattr(args, "psc_client", None)
+    client_id, colon, secret = (given or DEFAULT_CLIENT).partition(":")
+    client_id = client_id or DEFAULT_CLIENT
+    cert_file, key_file = getattr(args, "psc_client_cert", None), getattr(args, "psc_client_key", None)
+    if bool(cert_file) != bool(key_file):
+        raise SystemExit("drimcheck serve consumer: --psc-client-cert and --psc-client-key go together")
+    if cert_file and key_file:
+        return client_id, "", (str(cert_file), str(key_file))
+    tls = getattr(args, "tls", None)
+    https = str(getattr(args, "psc_issuer", "") or "").lower().startswith("https://")
+    if tls is not None and https and not colon:
+        return client_id, "", tls.client("consumer-client")
+    return client_id, secret if colon else DEFAULT_SECRET, None
+
+
 def start(args: argparse.Namespace) -> Reference:
     hosts, viewers = allowlist(args)
     watcher = whitelist_watcher(args)
@@ -147,11 +181,12 @@ def start(args: argparse.Namespace) -> Reference:
         raise SystemExit(f"drimcheck serve consumer: {', '.join(missing)} required with --dmp-registry")
     if bool(args.vihf_key) != bool(args.vihf_cert):
         raise SystemExit("drimcheck serve consumer: --vihf-key and --vihf-cert go together")
-    client_id, _, secret = args.psc_client.partition(":")
+    client_id, secret, psc_cert = psc_credentials(args)
     config = ConsumerConfig(workdir=args.consumer_workdir, registry_url=args.dmp_registry,
                             repository_url=args.dmp_repository, psc_issuer=args.psc_issuer, pacs=args.pacs,
                             allowed_hosts=hosts, viewers=viewers, fault=args.consumer_fault,
                             accept=parse_accept_option(args.accept), client_id=client_id, client_secret=secret,
+                            psc_client_cert=psc_cert,
                             vihf_key=args.vihf_key.read_bytes() if args.vihf_key else None,
                             vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None,
                             wado_client_cert=tls.client("consumer-client") if tls else None)

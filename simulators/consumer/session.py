@@ -3,6 +3,10 @@
 ANS PoC: PSC endpoints ``.../protocol/openid-connect/{auth,token,userinfo}``, scope ``scope_all``,
 ``acr_values=eidas1``. The Consumer keeps tokens server-side (never in the cookie) and refreshes
 the access token when a Source answers 401 (RFC 6749 §6).
+
+With ``ConsumerConfig.psc_client_cert`` every call to PSC presents that certificate and the token endpoint
+is authenticated by it (RFC 8705 §2.1 ``tls_client_auth``: ``client_id`` in the form, no secret); the
+tokens PSC then binds to it (§3) are used with the same certificate at the Sources' WADO-RS.
 """
 
 from __future__ import annotations
@@ -107,9 +111,20 @@ class PscClient:
                  "code_challenge_method": "S256"}
         return self.config.psc("auth") + "?" + urlencode(query)
 
+    def _tls(self) -> dict[str, Any]:
+        """The client certificate presented to PSC, if configured (``requests`` ``cert=``)."""
+        cert = self.config.psc_client_cert
+        return {"cert": (str(cert[0]), str(cert[1]))} if cert else {}
+
     def _token(self, data: dict[str, str]) -> dict:
-        resp = self.http.post(self.config.psc("token"), data=data, timeout=self.config.timeout,
-                              auth=(self.config.client_id, self.config.client_secret))
+        """POST to the token endpoint, the client authenticated by its certificate (RFC 8705 §2.1) when one
+        is configured, else by HTTP Basic with the secret (RFC 6749 §2.3.1)."""
+        tls = self._tls()
+        if tls:
+            credentials: dict[str, Any] = {**tls, "data": {**data, "client_id": self.config.client_id}}
+        else:
+            credentials = {"data": data, "auth": (self.config.client_id, self.config.client_secret)}
+        resp = self.http.post(self.config.psc("token"), timeout=self.config.timeout, **credentials)
         if resp.status_code != 200:
             raise LoginError(f"PSC token endpoint answered {resp.status_code}: {resp.text[:200]}")
         return resp.json()
@@ -137,7 +152,7 @@ class PscClient:
 
     def userinfo(self, token: str) -> Professional:
         resp = self.http.get(self.config.psc("userinfo"), headers={"Authorization": f"Bearer {token}"},
-                             timeout=self.config.timeout)
+                             timeout=self.config.timeout, **self._tls())
         if resp.status_code != 200:
             raise LoginError(f"PSC userinfo answered {resp.status_code}")
         info = resp.json()
