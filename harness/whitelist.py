@@ -785,8 +785,9 @@ def verify_whitelist(data: bytes, trusted_cas: bytes | Sequence[bytes] = (), *,
         unverified.append("revocation: the CRL could not be fetched")
     extra: dict[str, Any] = {"anchor": anchor_from, "unanchored_reason": unanchored, "signing_time": signed,
                              "signer": cert, "path": tuple(path)}
-    if problems:
-        return Verdict(tuple(problems), tuple(verified), tuple(unverified), notes, when, label, False, **extra)
+    if problems:  # anchored stays a fact about the chain, even when the list is refused for another reason
+        return Verdict(tuple(problems), tuple(verified), tuple(unverified), notes, when, label,
+                       bool(anchors) and chain_ok, **extra)
     checks = ["signature", "signer name", "validity"]
     if anchors:
         checks += ["chain"] + (["revocation"] if crl is not None else [])

@@ -176,3 +176,22 @@ def test_library_verdict_lists_what_was_and_was_not_verified(signed, pki):
     full = verify_whitelist(signed, pki.ca_path.read_bytes(), crl=(pki.folder / "crl.pem").read_bytes())
     assert full.status == "verified" and full.unverified == () and full.anchored
     assert full.whitelist.checks == ("signature", "signer name", "validity", "chain", "revocation")
+
+
+def test_refused_for_another_reason_keeps_the_chain_verdict(files, tmp_path, write, capsys, plain):
+    """A CRL that cannot be fetched refuses the list, and the summary still says the chain was anchored."""
+    from harness.pki import Pki
+    from harness.servers import serve_wsgi
+
+    server = serve_wsgi(files, "no-crl")  # serves nothing: the CRL distribution point answers 404
+    try:
+        pki = Pki.init(tmp_path / "pki", base_url=server.url)
+        pki.issue("whitelist-signer", cn="Liste Blanche DRIM-M", ou="318751275100020", usage="sign")
+        data = sign_whitelist(plain, pki.key_path("whitelist-signer").read_bytes(),
+                              pki.cert_path("whitelist-signer").read_bytes())
+        code, out = _verify(capsys, write(data), "--ca", pki.ca_path, "--fetch-crl")
+    finally:
+        server.stop()
+    assert code == EXIT_REFUSED and "the CRL of the signing certificate could not be fetched" in out
+    assert f"{SUMMARY}anchored in the CA certificate(s) given" in out
+    assert "    - revocation: the CRL could not be fetched" in out.splitlines()
