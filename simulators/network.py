@@ -4,6 +4,7 @@ Pro Santé Connect, the DMP (VIHF enforced against a throwaway CA made at start)
 the reference Source DRIMbox (C-FIND + WADO-RS on that PACS, publishing to the DMP, checking tokens
 at PSC), the Consumer's PACS and the reference Consumer DRIMbox (ITI-18/43 at the DMP, login at PSC,
 import into its PACS, allowed to retrieve from the Source). Each actor takes a free loopback port.
+In TLS mode the DRIMboxes authenticate to PSC by mutual TLS (RFC 8705 §2.1), without a secret.
 With ``demo=True`` one fixture exam is stored in the Source's PACS and its report sent by the RIS
 over MLLP, so the DMP holds a manifest to find as soon as the network is up.
 """
@@ -50,7 +51,10 @@ def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False, tl
 
     With ``tls`` (a :class:`harness.tls.NetworkTls`) every HTTP endpoint is HTTPS from its PKI (control
     point C17), the Consumer presents its ORG AUTH CLI certificate to the Source, and VIHF and
-    Signature01 are signed with the structures' ORG SIGN certificates, which the DMP checks up to the PKI."""
+    Signature01 are signed with the structures' ORG SIGN certificates, which the DMP checks up to the PKI.
+    The DRIMboxes call Pro Santé Connect with their ORG AUTH CLI certificates and no secret: PSC registers
+    drimbox-source and drimbox-consumer for tls_client_auth only (RFC 8705 §2.1.2) and binds the
+    Consumer's tokens to its certificate, which the Source checks at the WADO-RS (§3)."""
     from simulators.consumer import start_reference as start_consumer
     from simulators.dmp.config import DmpConfig
     from simulators.dmp.reference import start as start_dmp
@@ -70,9 +74,11 @@ def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False, tl
         psc_config = None
         if tls is not None:
             from simulators.psc.config import PscConfig
+            from simulators.psc.serve import network_client_subjects
 
             files = tls.files("psc")
-            psc_config = PscConfig(tls_cert=files["cert"], tls_key=files["key"], client_ca=str(tls.ca)).load()
+            psc_config = PscConfig(tls_cert=files["cert"], tls_key=files["key"], client_ca=str(tls.ca),
+                                   client_subjects=network_client_subjects(tls)).load()
         psc = start_psc(psc_config, host=host)
         net.parts.append(("psc", psc))
         dmp = start_dmp(DmpConfig(workdir=workdir / "dmp", vihf="enforce", trust_store=pki.trust),
@@ -88,6 +94,7 @@ def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False, tl
                               pacs_aet=src_pacs.aet, pacs_dicomweb=src_pacs.dicomweb_url,
                               dmp_registry=dmp.endpoints["registry"], dmp_repository=dmp.endpoints["repository"],
                               psc_introspect=psc.endpoints["introspect"],
+                              psc_client_cert=tls.client("source-client") if tls is not None else None,
                               vihf_key=pki.key_pem, vihf_cert=pki.cert_pem)
         net.parts.append(("source", source))
         dst_pacs = start_pacs(workdir / "consumer-pacs", aet="DSTPACS", host=host, dicomweb=False)
@@ -97,7 +104,8 @@ def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False, tl
             "psc_issuer": psc.endpoints["issuer"], "pacs": dst_pacs.endpoints["dimse"],
             "allowed_hosts": (source.endpoints["base"].split("//", 1)[1],),
             "vihf_key": pki.key_pem, "vihf_cert": pki.cert_pem,
-            "wado_client_cert": tls.client("consumer-client") if tls is not None else None})
+            "wado_client_cert": tls.client("consumer-client") if tls is not None else None,
+            "psc_client_cert": tls.client("consumer-client") if tls is not None else None})
         net.parts.append(("consumer", consumer))
         if demo:
             net.demo = publish_demo_exam(workdir / "demo", src_pacs, source.endpoints["mllp"], dmp.endpoints,

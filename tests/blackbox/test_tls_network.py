@@ -6,7 +6,10 @@ peer would, over the network only.
   HTTP answer;
 - the Source's WADO-RS demands a client certificate (DRIMboxes authenticate each other with IGC-Santé
   certificates): none, one from another CA, or one of the PKI whose subject the whitelist does not name is
-  refused; the Consumer's ORG AUTH CLI certificate with a Pro Santé Connect token is served.
+  refused; the Consumer's ORG AUTH CLI certificate with a Pro Santé Connect token is served;
+- Pro Santé Connect authenticates the DRIMboxes by their ORG AUTH CLI certificates (RFC 8705 §2.1
+  tls_client_auth) and refuses their secrets, so the Source that served a token introspected it by
+  certificate; the token is bound to the Consumer's certificate (§3).
 """
 
 from __future__ import annotations
@@ -93,10 +96,15 @@ def test_plain_http_gets_no_http_answer(network):
     assert not answer.startswith(b"HTTP/1.1 200"), answer[:200]
 
 
+def _client(pki: Path, name: str) -> tuple[str, str]:
+    return str(pki / f"{name}.pem"), str(pki / f"{name}.key")
+
+
 def _token(product: Product, pki: Path) -> str:
+    """A token of drimbox-consumer, which PSC authenticates by its certificate only (RFC 8705 §2.1)."""
     issuer = product.endpoints["psc"]["issue_token"]
-    resp = requests.post(issuer, data={"sub": PROFESSIONAL, "client_id": "drimbox-consumer",
-                                       "client_secret": "consumer-secret"}, verify=str(pki / "ca.pem"), timeout=30)
+    resp = requests.post(issuer, data={"sub": PROFESSIONAL, "client_id": "drimbox-consumer"},
+                         cert=_client(pki, "consumer-client"), verify=str(pki / "ca.pem"), timeout=30)
     assert resp.status_code == 200, resp.text
     return resp.json()["access_token"]
 
@@ -111,11 +119,33 @@ def test_source_serves_the_consumers_certificate_with_a_token(network):
     kos = product.endpoints["demo"]["KOS"].split()[-1]  # printed as "demo  KOS UID  <uid>"
     resp = requests.get(_study_url(product), headers={"Authorization": f"Bearer {_token(product, pki)}",
                                                       "KOS-SOPInstanceUID": kos, "Accept": "application/dicom+json"},
-                        cert=(str(pki / "consumer-client.pem"), str(pki / "consumer-client.key")),
+                        cert=_client(pki, "consumer-client"),
                         verify=str(pki / "ca.pem"), timeout=30)
     assert resp.status_code == 200, resp.text
     assert len(resp.json()) == int(product.endpoints["demo"]["instances"])
     assert product.endpoints["tls"]["trust_anchor"] == str(pki / "ca.pem")
+
+
+def test_psc_authenticates_the_drimboxes_by_certificate_only(network):
+    """The Source served a token (above), and PSC refuses drimbox-source's secret: the Source introspected by
+    its certificate. The introspection answer binds the token to the Consumer's certificate (RFC 8705 §3)."""
+    product, pki = network
+    psc, ca = product.endpoints["psc"], str(pki / "ca.pem")
+    token = _token(product, pki)
+    by_secret = requests.post(psc["introspect"], data={"token": token}, auth=("drimbox-source", "source-secret"),
+                              verify=ca, timeout=30)
+    assert by_secret.status_code == 401 and by_secret.json()["error"] == "invalid_client", by_secret.text
+    by_cert = requests.post(psc["introspect"], data={"token": token, "client_id": "drimbox-source"},
+                            cert=_client(pki, "source-client"), verify=ca, timeout=30)
+    assert by_cert.status_code == 200 and by_cert.json()["active"] is True, by_cert.text
+    assert set(by_cert.json()["cnf"]) == {"x5t#S256"}
+    refused = requests.post(psc["issue_token"], data={"sub": PROFESSIONAL, "client_id": "drimbox-consumer",
+                                                      "client_secret": "consumer-secret"},
+                            cert=_client(pki, "consumer-client"), verify=ca, timeout=30)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client", refused.text
+    doc = requests.get(psc["discovery"], verify=ca, timeout=30).json()
+    assert "tls_client_auth" in doc["introspection_endpoint_auth_methods_supported"]
+    assert doc["tls_client_certificate_bound_access_tokens"] is True
 
 
 def test_source_refuses_a_missing_or_foreign_client_certificate(network, tmp_path):
