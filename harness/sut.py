@@ -88,13 +88,17 @@ _TLS = [("tls.ca", "the harness's HTTP clients trust the SUT's https endpoints t
         ("tls.key", "key of tls.cert"),
         ("tls.verify", "false turns the check of the SUT's certificate off"),
         ("tls.pki", "the source_drimbox plan's transport-security tests present the expired, revoked and "
-                    "non-whitelisted client certificates of that test PKI (the one the Source trusts)")]
+                    "non-whitelisted client certificates of that test PKI (the one the Source trusts); the "
+                    "peers the plans start serve HTTPS from it (default: the PKI of drimcheck serve)"),
+        ("tls.peers", "https (default) or http: how the peers the plans start serve (C17); http to debug only")]
 # plan -> (field, what it changes): used when given, never a problem when absent
 PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
     "source_drimbox": [
         ("credentials.psc_client_id", "its PSC simulator registers that client, which the Source uses to "
                                       "introspect tokens; default drimbox-source"),
         ("credentials.psc_client_secret", "secret of that client; default source-secret"),
+        ("credentials.psc_client_subject", "subject of the certificate the Source presents to PSC (RFC 8705); "
+                                           "default the test PKI's source-client"),
         ("options.publish_timeout", "seconds a publication is waited for after the ACK AA, and a refused report "
                                     "watched for a publication that must not come; default 20"),
         *_TLS,
@@ -102,6 +106,8 @@ PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
     "consumer_drimbox": [
         ("options.operator", "with driver: operator, how long each step waits (timeout) and a step file (steps) "
                              "for unattended runs"),
+        ("credentials.psc_client_subject", "subject of the certificate the Consumer presents to PSC (RFC 8705); "
+                                           "default the test PKI's consumer-client"),
         *_TLS,
     ],
     "dmp": [

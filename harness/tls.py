@@ -243,3 +243,19 @@ def security_certificates(pki: Any) -> dict[str, tuple[Path, Path]]:
     if "outsider-client" not in current:
         pki.issue("outsider-client", cn=cn, ou=structure_ou("99999999900028"), usage="client")
     return {name: (pki.cert_path(name), pki.key_path(name)) for name in SECURITY_CERTIFICATES}
+
+
+def plan_peers_tls(sut: Any, reference_folder: str | Path) -> NetworkTls | None:
+    """TLS of the peers a plan starts itself (the DMP, PSC, a recording Source): control point C17 wants
+    every flow encrypted, the SUT's outgoing ones included, so they serve HTTPS from the campaign's test
+    PKI: the profile's ``tls.pki``, else the default PKI that ``drimcheck serve`` uses (the product under
+    test trusts its ``ca.pem``); the reference run in process gets a PKI of its own in ``reference_folder``.
+    None when the profile sets ``tls.peers: http``, the explicit debugging exception."""
+    from harness.pki import default_folder
+
+    settings = getattr(sut, "tls", None) or {}
+    if settings.get("peers") == "http":
+        return None
+    if getattr(sut, "reference", False):
+        return network_tls(reference_folder)
+    return network_tls(settings.get("pki") or default_folder())

@@ -30,11 +30,10 @@ import pytest
 from fixtures.studies import Patient
 from harness.drivers import ConsumerDriver, DriverContext, ExamRef, PatientTraits, StepUnavailable, load_driver
 from harness.servers import RunningServer, serve_wsgi
-from harness.tls import trusted_cas
+from harness.tls import plan_peers_tls, trusted_cas
 from harness.xds import kos_submission
 from harness.xds.clients import XdsClient
 from harness.xds.model import ASSOCIATION_TYPES, Association
-from simulators.consumer.wsgi import captured
 from testplans.consumer_drimbox.browser import Browser
 from testplans.consumer_drimbox.exams import (
     FixtureExam,
@@ -48,6 +47,7 @@ from testplans.consumer_drimbox.exams import (
 from testplans.consumer_drimbox.recording_source import RecordingSource
 
 PROFESSIONAL = "10001000001"  # PSC simulator users.yaml: Marie RADIOLOGUE
+PSC_CLIENT = "drimbox-consumer"  # the Consumer's client at PSC (simulators/psc/users.yaml)
 REGIONS = [("51185008", "Thorax")]
 
 
@@ -69,18 +69,31 @@ class World:
     consumer: Any = None
     driver: ConsumerDriver | None = None
     stops: list[Callable[[], None]] = field(default_factory=list)
+    tls: Any = None  # harness.tls.NetworkTls of the peers (None: plain HTTP peers, tls.peers: http)
+    source_server: RunningServer | None = None  # the recording Source's server (its TLS context can be swapped)
 
     @property
     def psc_auth(self) -> str:
         return self.psc_issuer + "/protocol/openid-connect/auth"
 
 
-def _start_psc(port: int) -> tuple[Any, RunningServer]:
+def _start_psc(port: int, tls: Any = None, subject: str | None = None) -> tuple[Any, RunningServer]:
+    """The PSC simulator (it captures itself as ``psc-simulator``), HTTPS from the peers' PKI with ``tls``,
+    asking (not demanding) a client certificate. The Consumer's client may authenticate by its certificate
+    (``subject``, RFC 8705 §2.1) as well as by its secret: the plan accepts both, so every other check still
+    runs, and CON-SEC-PSC-MTLS judges from the traffic."""
+    from dataclasses import replace
+
     from simulators.psc import PscConfig, PscProvider, create_app
 
-    provider = PscProvider(PscConfig())
-    server = serve_wsgi(captured(create_app(provider=provider), "psc-simulator"), "psc-simulator",
-                        port=port)
+    config = PscConfig().load()
+    if tls is not None:
+        subject = subject or tls.pki.certificate("consumer-client").subject.rfc4514_string()
+        config = replace(config, clients=[replace(c, tls_client_subject=subject) if c.client_id == PSC_CLIENT else c
+                                          for c in config.clients])
+    provider = PscProvider(config)
+    server = serve_wsgi(create_app(provider=provider), "psc-simulator",
+                        port=port, ssl_context=tls.context("psc", client_auth="optional") if tls else None)
     provider.base_url = server.url
     return provider, server
 
@@ -95,23 +108,30 @@ def world(sut: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pyte
     workdir = tmp_path_factory.mktemp("consumer-plan")
     ports = {name: sut.port(name) for name in ("dmp", "psc", "pacs", "source")}
     stops: list[Callable[[], None]] = []
+    # C17: every peer serves HTTPS from the campaign's test PKI, the Source asking for the Consumer's
+    # ORG AUTH CLI certificate (mutual TLS between DRIMboxes), recorded per request
+    tls = plan_peers_tls(sut, workdir / "pki")
     try:
-        dmp = start_dmp(DmpConfig(workdir=workdir / "dmp"), port=int(ports.get("dmp", 0)))
+        dmp = start_dmp(DmpConfig(workdir=workdir / "dmp"), port=int(ports.get("dmp", 0)),
+                        ssl_context=tls.context("dmp") if tls else None)
         stops.append(dmp.stop)
-        provider, psc_server = _start_psc(int(ports.get("psc", 0)))
+        provider, psc_server = _start_psc(int(ports.get("psc", 0)), tls,
+                                          (sut.credentials or {}).get("psc_client_subject"))
         stops.append(psc_server.stop)
         pacs = start_pacs(workdir / "pacs", aet="LOCALPACS", port=int(ports.get("pacs", 0)), dicomweb=False)
         stops.append(pacs.stop)
         source = RecordingSource()
-        source_server = serve_wsgi(source.wsgi, "recording-source", port=int(ports.get("source", 0)))
+        source_context = tls.context("source", client_auth="optional") if tls else None
+        source_server = serve_wsgi(source.wsgi, "recording-source", port=int(ports.get("source", 0)),
+                                   ssl_context=source_context)
         stops.append(source_server.stop)
         outsider = RecordingSource()
-        outsider_server = serve_wsgi(outsider.wsgi, "outsider-source")
+        outsider_server = serve_wsgi(outsider.wsgi, "outsider-source", ssl_context=source_context)
         stops.append(outsider_server.stop)
         loader = XdsClient(dmp.endpoints["registry"], dmp.endpoints["repository"], actor="harness:dmp-loader")
         w = World("", "", dmp, provider, provider.issuer, pacs, source,
                   source_server.url + "/wado-rs", loader, workdir, outsider, outsider_server.url + "/wado-rs",
-                  stops=stops)
+                  stops=stops, tls=tls, source_server=source_server)
         _start_consumer(w, sut)
         w.driver = load_driver(sut.driver or "reference", DriverContext(
             w.contextual_call, w.consumer_base, w.psc_auth, PROFESSIONAL, say=_say(config),
@@ -130,11 +150,15 @@ def _start_consumer(w: World, sut: Any) -> None:
     if sut.reference:
         from harness.vihf import throwaway_pki
         from simulators.consumer import start_reference
+        from simulators.consumer.tls import server_tls
 
         pki = throwaway_pki("DRIMbox Consumer reference")
         w.vihf_trust = [pki.ca_pem]
-        ref = start_reference(sut.fault, w.workdir / "reference",
-                              peers={**peers, "vihf_key": pki.key_pem, "vihf_cert": pki.cert_pem})
+        tls = w.tls
+        ref = start_reference(sut.fault, w.workdir / "reference", ssl_context=server_tls(tls, sut.fault),
+                              peers={**peers, "vihf_key": pki.key_pem, "vihf_cert": pki.cert_pem,
+                                     "wado_client_cert": tls.client("consumer-client") if tls else None,
+                                     "psc_client_cert": tls.client("consumer-client") if tls else None})
         w.stops.append(ref.stop)
         w.consumer, w.contextual_call, w.consumer_base = ref, ref.endpoints["contextual_call"], ref.endpoints["base"]
         return
@@ -144,9 +168,32 @@ def _start_consumer(w: World, sut: Any) -> None:
     w.vihf_trust = [Path(vihf_ca).read_bytes()] if vihf_ca else []
     w.consumer_base = sut.endpoints.get("base", call.rsplit("/", 1)[0])
     print("consumer_drimbox plan peers (configure the Consumer under test with them):", file=sys.stderr)
-    for name, value in {**peers, "wado_rs_source": w.source_url, "psc_client_id": "drimbox-consumer",
+    for name, value in {**peers, "wado_rs_source": w.source_url, "psc_client_id": PSC_CLIENT,
                         "not_allowed": w.outsider_url}.items():
         print(f"  {name:<16} {value}", file=sys.stderr)
+
+
+def restart_source(w: World, ssl_context: Any) -> None:
+    """Serve the recording Source again on its port with another TLS context: every connection the Consumer
+    holds is closed, so its next request makes a new handshake (a server certificate swapped in place would
+    go unseen on a kept-alive connection). The port may stay in TIME_WAIT a moment: retry a few seconds."""
+    import time
+
+    from harness.servers import PortInUseError
+
+    old = w.source_server
+    assert old is not None, "the recording Source is not running"
+    old.stop()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            w.source_server = serve_wsgi(w.source.wsgi, "recording-source", port=old.port, ssl_context=ssl_context)
+            break
+        except (OSError, PortInUseError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    w.stops.append(w.source_server.stop)
 
 
 # ------------------------------------------------------------------ publishing fixture exams

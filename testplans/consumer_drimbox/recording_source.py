@@ -24,6 +24,7 @@ import pydicom
 from harness.dicomweb.accept import AcceptError, dicom_offers, negotiate, parse_accept
 from harness.dicomweb.multipart import iter_multipart, new_boundary
 from harness.dicomweb.paths import parse_wado_path
+from harness.tls import peer_certificate
 from simulators.consumer.wsgi import captured
 
 EXPLICIT = "1.2.840.10008.1.2.1"
@@ -38,6 +39,8 @@ class SeenRequest:
     headers: list[tuple[str, str]]
     status: int = 0
     action: str = ""
+    scheme: str = "http"  # https when the request came over TLS
+    client_subject: str | None = None  # RFC 4514 subject of the client certificate the TLS layer verified
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
@@ -100,7 +103,10 @@ class RecordingSource:
     def _app(self, environ: dict, start_response: Any) -> Iterator[bytes]:
         path = environ.get("PATH_INFO", "")
         headers = [(k[5:].replace("_", "-").title(), v) for k, v in environ.items() if k.startswith("HTTP_")]
-        seen = SeenRequest(environ.get("REQUEST_METHOD", ""), path, headers)
+        cert = peer_certificate(environ)
+        seen = SeenRequest(environ.get("REQUEST_METHOD", ""), path, headers,
+                           scheme=environ.get("wsgi.url_scheme", "http"),
+                           client_subject=cert.subject.rfc4514_string() if cert is not None else None)
         with self._lock:
             self.requests.append(seen)
         status, resp_headers, body = self._answer(environ, path, seen)

@@ -41,6 +41,7 @@ from fixtures.studies import write_study
 from harness import capture
 from harness.dicom import load_study_into_pacs
 from harness.servers import PortInUseError, serve_wsgi
+from harness.tls import plan_peers_tls
 from harness.vihf import TestPki, throwaway_pki
 from simulators.dmp.app import create_app
 from simulators.dmp.config import DmpConfig
@@ -54,6 +55,7 @@ from simulators.ris import send
 PACS_ENV = "DRIMCHECK_SOURCE_PACS"  # "orthanc": the reference Source runs in front of Orthanc
 RETRIEVE_ENV = "DRIMCHECK_SOURCE_RETRIEVE"  # "cget": the reference Source reads the PACS by C-GET
 CONSUMER_CLIENT = "drimbox-consumer"
+SOURCE_CLIENT = "drimbox-source"  # the client the Source introspects tokens as (simulators/psc/users.yaml)
 PROFESSIONAL = "10001000002"  # a test professional of simulators/psc/users.yaml
 
 # key -> (series, instances per series, stored transfer syntax, rows/columns); small, so the plan stays fast
@@ -189,9 +191,11 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     trust = [Path(vendor_ca).read_bytes()] if vendor_ca else [pki.ca_pem] if pki else []
     dmp_dir = root / "dmp"
     dmp_dir.mkdir()
-    dmp_ref = start_dmp(_dmp_config(dmp_dir, trust), port=sut.port("dmp"), vihf_pki=pki)
-    dmp = Dmp(dmp_ref, dmp_dir, pki, trust, dmp_ref.server.port)
-    psc = start_psc(_psc_config(sut), port=sut.port("psc"))
+    peers_tls = plan_peers_tls(sut, root / "pki")  # C17: the Source's calls to the DMP and PSC are HTTPS too
+    dmp_context = peers_tls.context("dmp") if peers_tls else None
+    dmp_ref = start_dmp(_dmp_config(dmp_dir, trust), port=sut.port("dmp"), vihf_pki=pki, ssl_context=dmp_context)
+    dmp = Dmp(dmp_ref, dmp_dir, pki, trust, dmp_ref.server.port, ssl_context=dmp_context)
+    psc = start_psc(_psc_config(sut, peers_tls), port=sut.port("psc"))
     stack: list[Any] = [psc]
     security = None
     try:
@@ -205,7 +209,7 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             pacs = _start_pacs(root)
             stack.append(pacs)
             _load(files, (pacs.host, pacs.port, pacs.aet))
-            tls = network_tls(root / "pki")  # the reference's WADO-RS: HTTPS and mutual TLS (C17)
+            tls = peers_tls or network_tls(root / "pki")  # the reference's WADO-RS: HTTPS and mutual TLS (C17)
             context, allowed = wado_tls(tls, sut.fault)
             good = tuple(Path(p) for p in tls.client("consumer-client"))
             use_tls(verify=str(tls.ca), cert=tls.client("consumer-client"))
@@ -214,7 +218,7 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                 pacs_host=pacs.host, pacs_port=pacs.port, pacs_aet=pacs.aet,
                 pacs_dicomweb=pacs.dicomweb_url, dmp_registry=dmp.endpoints["registry"],
                 dmp_repository=dmp.endpoints["repository"], psc_introspect=psc.endpoints["introspect"],
-                vihf_key=pki.key_pem, vihf_cert=pki.cert_pem,
+                vihf_key=pki.key_pem, vihf_cert=pki.cert_pem, psc_client_cert=tls.client("source-client"),
                 pacs_retrieve=os.environ.get(RETRIEVE_ENV, "dicomweb"))
             stack.append(source)
             wado, mllp = source.endpoints["wado_rs"], source.endpoints["mllp"]
@@ -246,17 +250,30 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         dmp.stop()
 
 
-def _psc_config(sut: Any) -> Any:
-    """The PSC simulator's configuration, with the Source's own client when the profile gives it."""
+def _psc_config(sut: Any, tls: Any = None) -> Any:
+    """The PSC simulator's configuration, with the Source's own client when the profile gives it; HTTPS
+    from the peers' PKI with ``tls``, asking (not demanding) a client certificate, as PSC's mTLS
+    (RFC 8705) is checked from what each call presented, not refused at the handshake."""
     from dataclasses import replace
 
     from simulators.psc.config import Client, PscConfig
 
     config = PscConfig().load()
+    if tls is not None:
+        files = tls.files("psc")
+        config = replace(config, tls_cert=files["cert"], tls_key=files["key"], client_ca=str(tls.ca),
+                         client_cert="optional")
     creds = sut.credentials or {}
     if creds.get("psc_client_id"):
         client = Client(creds["psc_client_id"], creds.get("psc_client_secret", ""), require_pkce=False)
         config = replace(config, clients=[c for c in config.clients if c.client_id != client.client_id] + [client])
+    if tls is not None:
+        # the Source's client may authenticate by its certificate (RFC 8705 §2.1) as well as by a secret: the
+        # plan accepts both, so every WADO-RS check still runs, and SRC-SEC-PSC-MTLS judges from the traffic
+        subject = creds.get("psc_client_subject") or tls.pki.certificate("source-client").subject.rfc4514_string()
+        wanted = creds.get("psc_client_id") or SOURCE_CLIENT
+        config = replace(config, clients=[replace(c, tls_client_subject=subject) if c.client_id == wanted else c
+                                          for c in config.clients])
     return config
 
 

@@ -12,78 +12,26 @@ before the Source started), and valid but absent from the whitelist; plus one fr
 
 from __future__ import annotations
 
-import socket
 import ssl
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from harness import tlsprobe
 from harness.checks import expect, fail, inconclusive
 from harness.pki import Pki
+from harness.tlsprobe import WEAK_SUITES, Probe
 from testplans.source_drimbox.support import SecurityEnv
-
-WEAK_SUITES = "AES128-SHA:AES256-SHA:DES-CBC3-SHA:RC4-SHA:NULL-SHA:AES128-SHA256:AES256-SHA256"
-
-
-@dataclass(frozen=True)
-class Probe:
-    """What one handshake + request gave: the HTTP status, or why there was none."""
-
-    status: int | None
-    reason: str = ""
-
-    @property
-    def refused(self) -> bool:
-        return self.status is None or self.status == 403
-
-    def __str__(self) -> str:
-        return f"HTTP {self.status}" if self.status is not None else f"no HTTP answer ({self.reason})"
 
 
 def probe(url: str, context: ssl.SSLContext | None, path: str = "/studies/1.2.3/metadata") -> Probe:
-    """One GET of ``path`` under ``url``; TLS with ``context`` (None: plain HTTP on the same port)."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
-    request = (f"GET {parts.path.rstrip('/')}{path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-               f"Accept: application/dicom+json\r\nConnection: close\r\n\r\n").encode()
-    try:
-        with socket.create_connection((host, port), timeout=15) as raw:
-            sock = context.wrap_socket(raw, server_hostname=host) if context is not None else raw
-            with sock:
-                sock.sendall(request)
-                answer = b""
-                while b"\r\n" not in answer:
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        break
-                    answer += chunk
-    except (ssl.SSLError, OSError) as exc:
-        return Probe(None, str(exc) or type(exc).__name__)
-    line = answer.split(b"\r\n", 1)[0].decode("latin-1")
-    fields = line.split(" ", 2)
-    if len(fields) >= 2 and fields[0].startswith("HTTP/") and fields[1].isdigit():
-        return Probe(int(fields[1]))
-    return Probe(None, f"connection closed after {line[:60]!r}" if line else "connection closed")
+    """One GET of a WADO-RS resource under ``url`` (see :func:`harness.tlsprobe.probe`)."""
+    return tlsprobe.probe(url, context, path, accept="application/dicom+json")
 
 
 def client_context(sec: SecurityEnv, cert: tuple[Path, Path] | None = None, *, legacy: bool = False,
                    ciphers: str | None = None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(sec.ca))
-    if legacy or ciphers:
-        context.set_ciphers((ciphers or "DEFAULT") + ":@SECLEVEL=0")
-    if legacy:
-        with warnings.catch_warnings():  # the deprecated versions are offered on purpose
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context.minimum_version = ssl.TLSVersion.TLSv1
-            context.maximum_version = ssl.TLSVersion.TLSv1_1
-    elif ciphers:
-        context.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 suites cannot be weakened
-    if cert is not None:
-        context.load_cert_chain(str(cert[0]), str(cert[1]))
-    return context
+    return tlsprobe.client_context(sec.ca, cert, legacy=legacy, ciphers=ciphers)
 
 
 @pytest.fixture(scope="module")

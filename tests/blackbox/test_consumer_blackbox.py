@@ -40,9 +40,9 @@ def run_consumer(fault: str | None, pki: Path, folder: Path, driver: str = "refe
     """Start the reference Consumer (with ``fault``), run the plan through a profile, stop the Consumer."""
     ports = {name: free_port() for name in ("dmp", "psc", "pacs", "source")}
     args = ["consumer", "--port", "0", "--consumer-workdir", str(folder / "consumer-data"),
-            "--dmp-registry", f"http://127.0.0.1:{ports['dmp']}/registry",
-            "--dmp-repository", f"http://127.0.0.1:{ports['dmp']}/repository",
-            "--psc-issuer", f"http://127.0.0.1:{ports['psc']}/auth/realms/esante-wallet",
+            "--dmp-registry", f"https://127.0.0.1:{ports['dmp']}/registry",
+            "--dmp-repository", f"https://127.0.0.1:{ports['dmp']}/repository",
+            "--psc-issuer", f"https://127.0.0.1:{ports['psc']}/auth/realms/esante-wallet",
             "--pacs", f"LOCALPACS@127.0.0.1:{ports['pacs']}", "--allow-host", f"127.0.0.1:{ports['source']}",
             "--vihf-key", str(pki / "vihf.key"), "--vihf-cert", str(pki / "vihf.pem")]
     if fault:

@@ -39,8 +39,8 @@ def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path)
     """Start the reference Source (with ``fault``), run the plan through a profile, stop the Source."""
     dmp, psc = free_port(), free_port()
     args = ["source", "--port", "0", "--mllp-port", "0", "--source-workdir", str(folder / "source-data"),
-            "--pacs", pacs["dimse"], "--pacs-dicomweb", pacs["dicomweb"], "--dmp", f"http://127.0.0.1:{dmp}",
-            "--psc-introspect", f"http://127.0.0.1:{psc}{REALM}/token/introspect",
+            "--pacs", pacs["dimse"], "--pacs-dicomweb", pacs["dicomweb"], "--dmp", f"https://127.0.0.1:{dmp}",
+            "--psc-introspect", f"https://127.0.0.1:{psc}{REALM}/token/introspect",
             "--vihf-key", str(pki / "vihf.key"), "--vihf-cert", str(pki / "vihf.pem")]
     if fault:
         args += ["--source-fault", fault]
