@@ -44,10 +44,12 @@ class ConsumerApp:
         self.behaviour = behaviour_for(config.fault)
         Path(config.workdir).mkdir(parents=True, exist_ok=True)
         self.sessions = Sessions()
-        self.psc = PscClient(config, scope=self.behaviour.psc_scope)
+        self.psc = PscClient(config, scope=self.behaviour.psc_scope, mtls=self.behaviour.psc_mtls)
         self.kpi = self.behaviour.modelstat(Path(config.workdir))
         self.wado = capturing_session("consumer:wado-client")
-        self.wado.cert = config.wado_client_cert
+        self.wado.cert = config.wado_client_cert if self.behaviour.wado_client_cert else None
+        if not self.behaviour.wado_verify:
+            self.wado.verify = False
 
     def xds(self, login: Login) -> XdsClient:
         professional = login.professional

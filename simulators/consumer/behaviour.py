@@ -48,3 +48,13 @@ class Behaviour:
     # WADO-RS retrieval and import into the local PACS (ConsumerApp.run_import)
     retrieve: RetrieveOptions = field(default_factory=RetrieveOptions)
     rewrite_before_store: Callable[[Path], Path] | None = None
+    # WADO-RS transport (ConsumerApp): the Source's certificate verified against the trusted CAs, the
+    # Consumer's ORG AUTH CLI certificate presented (mutual TLS between DRIMboxes, control point C17)
+    wado_verify: bool = True
+    wado_client_cert: bool = True
+    # Pro Santé Connect token endpoint (ConsumerApp -> PscClient): the client certificate when one is
+    # configured (RFC 8705 §2.1), else the secret
+    psc_mtls: bool = True
+    # the Consumer's own HTTPS (simulators.consumer.tls.server_tls): "" the reference's TLS, else "plain"
+    # (no TLS), "legacy" (TLS 1.0/1.1 too) or "weak" (TLS 1.2 suites without forward secrecy too)
+    server_tls: str = ""

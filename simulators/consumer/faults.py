@@ -153,6 +153,21 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
     (Fault("keeps-malformed-multipart", "a malformed multipart answer is read up to its defect and the instances "
            "before it kept as the series' answer", ("CON-ERR-MULTIPART",)),
      {"retrieve": _retrieve(keep_parts_on_error=True)}),
+    # --- transport security (control point C17, mutual TLS between DRIMboxes); server_tls is applied to the
+    # Consumer's HTTPS context by simulators.consumer.tls
+    (Fault("no-client-certificate", "WADO-RS requests to the Source present no client certificate (bearer "
+           "token only)", ("CON-SEC-CLIENT-CERT",)), {"wado_client_cert": False}),
+    (Fault("trusts-any-source-certificate", "the Source's server certificate is not verified: the professional's "
+           "token is sent to whoever answers at the Retrieve URL's host", ("CON-SEC-SOURCE-VERIFY",)),
+     {"wado_verify": False}),
+    (Fault("psc-client-secret", "the PSC token endpoint is called with the client secret (HTTP Basic), without "
+           "the Consumer's certificate", ("CON-SEC-PSC-MTLS",)), {"psc_mtls": False}),
+    (Fault("plain-http", "the Consumer's pages and contextual call are served over plain HTTP",
+           ("CON-SEC-HTTPS", "CON-SEC-PLAIN")), {"server_tls": "plain"}),
+    (Fault("legacy-tls", "the Consumer's HTTPS also accepts TLS 1.0 / 1.1", ("CON-SEC-TLS12",)),
+     {"server_tls": "legacy"}),
+    (Fault("weak-ciphers", "the Consumer's HTTPS also negotiates TLS 1.2 suites without forward secrecy, 3DES, "
+           "RC4", ("CON-SEC-CIPHERS",)), {"server_tls": "weak"}),
     # --- import into the local PACS (IHE RAD TF-1 XDS-I.b)
     (Fault("ascii-patient-name", "imported instances are stored with Patient's Name upper-cased and without "
            "accents", ("CON-IMP-COMPLETE",)), {"rewrite_before_store": _ascii_patient_name}),

@@ -26,6 +26,7 @@ from simulators.consumer import reference
 from simulators.consumer.config import DEFAULT_ACCEPT, ConsumerConfig
 from simulators.consumer.faults import FAULTS
 from simulators.consumer.reference import Reference
+from simulators.consumer.tls import server_tls
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -169,7 +170,7 @@ def start(args: argparse.Namespace) -> Reference:
     hosts, viewers = allowlist(args)
     watcher = whitelist_watcher(args)
     tls = getattr(args, "tls", None)  # harness.tls.NetworkTls, None with --plain-http
-    context = tls.context("consumer") if tls else None
+    context = server_tls(tls, args.consumer_fault)
     if not args.dmp_registry:
         ref = reference.start_reference(args.consumer_fault, args.consumer_workdir, port=args.port or 0,
                                         host=args.host or "127.0.0.1", ssl_context=context)

@@ -94,8 +94,9 @@ class Sessions:
 class PscClient:
     """The Consumer's OAuth client at PSC; every exchange is captured."""
 
-    def __init__(self, config: ConsumerConfig, scope: str = SCOPE) -> None:
-        self.config, self.scope = config, scope
+    def __init__(self, config: ConsumerConfig, scope: str = SCOPE, mtls: bool = True) -> None:
+        """``mtls=False`` (a named fault) ignores ``config.psc_client_cert`` and sends the secret."""
+        self.config, self.scope, self.mtls = config, scope, mtls
         self.http = capturing_session(ACTOR, protocol="oidc")
 
     def redirect_uri(self) -> str:
@@ -113,7 +114,7 @@ class PscClient:
 
     def _tls(self) -> dict[str, Any]:
         """The client certificate presented to PSC, if configured (``requests`` ``cert=``)."""
-        cert = self.config.psc_client_cert
+        cert = self.config.psc_client_cert if self.mtls else None
         return {"cert": (str(cert[0]), str(cert[1]))} if cert else {}
 
     def _token(self, data: dict[str, str]) -> dict:
@@ -123,7 +124,9 @@ class PscClient:
         if tls:
             credentials: dict[str, Any] = {**tls, "data": {**data, "client_id": self.config.client_id}}
         else:
-            credentials = {"data": data, "auth": (self.config.client_id, self.config.client_secret)}
+            # the secret registered with the client (the configured one, else the default of ConsumerConfig)
+            secret = self.config.client_secret or ("" if self.mtls else type(self.config).client_secret)
+            credentials = {"data": data, "auth": (self.config.client_id, secret)}
         resp = self.http.post(self.config.psc("token"), timeout=self.config.timeout, **credentials)
         if resp.status_code != 200:
             raise LoginError(f"PSC token endpoint answered {resp.status_code}: {resp.text[:200]}")

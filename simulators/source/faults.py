@@ -102,4 +102,6 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           ("SRC-SEC-MTLS-REVOKED",)),
     Fault("any-client-certificate", "any client certificate of the PKI is served, whitelisted or not",
           ("SRC-SEC-MTLS-WHITELIST",)),
+    Fault("psc-client-secret", "tokens are introspected at PSC with the client secret (HTTP Basic), without the "
+          "Source's certificate", ("SRC-SEC-PSC-MTLS",)),
 )}

@@ -48,8 +48,11 @@ class Reference:
         publishing = publish_behaviour_for(config.fault)
         self.outbox = Outbox(self.store, initial=config.retry_initial, maximum=config.retry_max,
                              timeout=config.http_timeout, retry=publishing.retry, mtom=publishing.mtom)
-        introspector = Introspector(config.psc_introspect, config.psc_client_id, config.psc_client_secret,
-                                    cert=config.psc_client_cert) if config.psc_introspect else None
+        psc_cert, psc_secret = config.psc_client_cert, config.psc_client_secret
+        if config.fault == "psc-client-secret":  # the secret registered with the client, never the certificate
+            psc_cert, psc_secret = None, psc_secret or SourceConfig.psc_client_secret
+        introspector = Introspector(config.psc_introspect, config.psc_client_id, psc_secret,
+                                    cert=psc_cert) if config.psc_introspect else None
         if config.pacs_retrieve not in ("dicomweb", "cget"):
             raise ValueError(f"pacs_retrieve must be dicomweb or cget, not {config.pacs_retrieve!r}")
         dimse = None

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from harness.checks import expect, expect_equal
+from harness.checks import expect, expect_equal, inconclusive
+from testplans.psc_auth import client_auth_problem, describe, psc_calls
 from testplans.source_drimbox.conftest import published_kos
 from testplans.source_drimbox.consumer import ANY_DICOM, request
 
@@ -126,3 +127,21 @@ def test_invisible_to_patient_is_still_served_to_professionals(env):
     reply = request(env.wado, f"/studies/{kos.StudyInstanceUID}", token=env.token(), kos=str(kos.SOPInstanceUID))
     expect_equal(reply.status, 200, rule="SRC-WADO-MASK", location="INVISIBLE_PATIENT + INVISIBLE_REP_LEGAUX",
                  message="flags about the patient and legal representatives do not hide images from professionals")
+
+
+@pytest.mark.requirement("SRC-SEC-PSC-MTLS")
+def test_tokens_are_introspected_at_psc_by_certificate_without_secret(env):
+    if not env.psc.endpoints["introspect"].startswith("https://"):
+        inconclusive("the plan's PSC is plain HTTP (tls.peers: http), so no client certificate can be presented")
+    study, kos = _target(env)
+    reply = request(env.wado, f"/studies/{study}", token=env.token(), kos=kos)
+    calls = psc_calls("/token/introspect")
+    if not calls:
+        inconclusive(f"the Source introspected no token at the plan's PSC (it answered {reply.status}; checking the "
+                     "token is SRC-WADO-TOKEN's question), so how it authenticates there cannot be seen")
+    for call in calls:
+        problem = client_auth_problem(call)
+        expect(problem is None, rule="SRC-SEC-PSC-MTLS", location=describe(call),
+               expected="the Source's certificate verified by the TLS layer and client_id, no secret "
+                        "(RFC 8705 §2.1 tls_client_auth)", observed=problem,
+               message="the Source authenticates to Pro Santé Connect by mutual TLS")
