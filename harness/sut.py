@@ -99,6 +99,7 @@ PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
         ("credentials.psc_client_secret", "secret of that client; default source-secret"),
         ("credentials.psc_client_subject", "subject of the certificate the Source presents to PSC (RFC 8705); "
                                            "default the test PKI's source-client"),
+        ("options.tls_scan", "true scans the WADO-RS with testssl.sh (SRC-SEC-SCAN, about 30 s); else not run"),
         ("options.publish_timeout", "seconds a publication is waited for after the ACK AA, and a refused report "
                                     "watched for a publication that must not come; default 20"),
         *_TLS,
@@ -106,6 +107,8 @@ PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
     "consumer_drimbox": [
         ("options.operator", "with driver: operator, how long each step waits (timeout) and a step file (steps) "
                              "for unattended runs"),
+        ("options.tls_scan", "true scans the Consumer's interface with testssl.sh (CON-SEC-SCAN, about 30 s); "
+                             "else not run"),
         ("credentials.psc_client_subject", "subject of the certificate the Consumer presents to PSC (RFC 8705); "
                                            "default the test PKI's consumer-client"),
         *_TLS,

@@ -28,6 +28,7 @@ from testplans.consumer_drimbox import conftest
 from testplans.consumer_drimbox.exams import new_patient
 from testplans.consumer_drimbox.traffic import require_kos
 from testplans.psc_auth import client_auth_problem, describe, psc_calls
+from testplans.tls_scan import check_scan
 
 
 def _ca(sut) -> str | None:
@@ -181,3 +182,8 @@ def test_psc_token_calls_use_the_certificate_without_secret(world, new_browser):
                expected="the Consumer's certificate verified by the TLS layer and client_id, no secret "
                         "(RFC 8705 §2.1 tls_client_auth)", observed=problem,
                message="the Consumer authenticates to Pro Santé Connect by mutual TLS")
+
+
+@pytest.mark.requirement("CON-SEC-SCAN")
+def test_a_tls_scanner_finds_no_c17_problem(interface, sut):
+    check_scan(interface, rule="CON-SEC-SCAN", options=sut.options, ca=_ca(sut))

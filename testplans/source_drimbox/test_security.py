@@ -22,6 +22,7 @@ from harness.checks import expect, fail, inconclusive
 from harness.pki import Pki
 from harness.tlsprobe import WEAK_SUITES, Probe
 from testplans.source_drimbox.support import SecurityEnv
+from testplans.tls_scan import check_scan
 
 
 def probe(url: str, context: ssl.SSLContext | None, path: str = "/studies/1.2.3/metadata") -> Probe:
@@ -155,3 +156,8 @@ def test_a_certificate_the_whitelist_does_not_name_is_refused(sec):
     expect_refused(sec, "SRC-SEC-MTLS-WHITELIST", sec.outsider,
                    "the certificate is valid but no DNCertificatOperateur of the whitelist names it",
                    "only the whitelisted DRIMboxes' operator certificates are served")
+
+
+@pytest.mark.requirement("SRC-SEC-SCAN")
+def test_a_tls_scanner_finds_no_c17_problem(sec, sut):
+    check_scan(sec.wado, rule="SRC-SEC-SCAN", options=sut.options, ca=sec.ca, client_cert=sec.good)

@@ -36,7 +36,7 @@ def consumer_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_consumer(fault: str | None, pki: Path, folder: Path, driver: str = "reference",
-                 operator: dict | None = None) -> tuple[int, dict, str]:
+                 operator: dict | None = None, options: dict | None = None) -> tuple[int, dict, str]:
     """Start the reference Consumer (with ``fault``), run the plan through a profile, stop the Consumer."""
     ports = {name: free_port() for name in ("dmp", "psc", "pacs", "source")}
     args = ["consumer", "--port", "0", "--consumer-workdir", str(folder / "consumer-data"),
@@ -52,7 +52,7 @@ def run_consumer(fault: str | None, pki: Path, folder: Path, driver: str = "refe
         profile = {"name": f"reference Consumer as a product{f' ({fault})' if fault else ''}",
                    "actor": "consumer_drimbox", "driver": driver,
                    "endpoints": {"contextual_call": ep["contextual_call"], "base": ep["base"]},
-                   "options": {"ports": ports, **({"operator": operator} if operator else {})},
+                   "options": {"ports": ports, **({"operator": operator} if operator else {}), **(options or {})},
                    "credentials": {"vihf_ca": str(pki / "ca.pem")}, "tls": tls_profile()}
         return campaign(profile, "consumer_drimbox", folder / "campaign", quiet=driver != "operator")
 

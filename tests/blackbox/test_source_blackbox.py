@@ -35,7 +35,8 @@ def pacs(tmp_path_factory: pytest.TempPathFactory):
         yield p.endpoints["pacs"]
 
 
-def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path) -> tuple[int, dict, str]:
+def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path,
+               options: dict | None = None) -> tuple[int, dict, str]:
     """Start the reference Source (with ``fault``), run the plan through a profile, stop the Source."""
     dmp, psc = free_port(), free_port()
     args = ["source", "--port", "0", "--mllp-port", "0", "--source-workdir", str(folder / "source-data"),
@@ -50,7 +51,7 @@ def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path)
                    "actor": "source_drimbox",
                    "endpoints": {"wado_rs": ep["wado_rs"], "mllp": ep["mllp"],
                                  "dicom": {"ae_title": pacs["aet"], "host": pacs["host"], "port": int(pacs["port"])}},
-                   "options": {"ports": {"dmp": dmp, "psc": psc}, "publish_timeout": PUBLISH_WAIT},
+                   "options": {"ports": {"dmp": dmp, "psc": psc}, "publish_timeout": PUBLISH_WAIT, **(options or {})},
                    "credentials": {"vihf_ca": str(pki / "ca.pem")}, "tls": tls_profile(client=True)}
         return campaign(profile, "source_drimbox", folder / "campaign")
 
