@@ -33,7 +33,7 @@ REFERENCE_ALIASES = {
     "consumer": "consumer_drimbox", "consumer_drimbox": "consumer_drimbox",
     "dmp": "dmp", "content": "content",
 }
-PORT_NAMES = ("dmp", "psc", "pacs", "source", "consumer", "ris")  # keys of options.ports
+PORT_NAMES = ("dmp", "psc", "pacs", "source", "consumer", "ris", "whitelist")  # keys of options.ports
 # fields holding a file or folder path, resolved against the profile's folder
 PATH_FIELDS = ("credentials.vihf_key", "credentials.vihf_cert", "credentials.vihf_ca",
                "credentials.evidence_key", "credentials.evidence_cert",
@@ -107,6 +107,9 @@ PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
     "consumer_drimbox": [
         ("options.operator", "with driver: operator, how long each step waits (timeout) and a step file (steps) "
                              "for unattended runs"),
+        ("options.ports.whitelist", "the plan serves the signed whitelist there (https://127.0.0.1:PORT/"
+                                    "ListeBlancheDRIM-M.xml); without it the CON-WL requirements are not applicable"),
+        ("options.whitelist_interval", "seconds between two fetches of the whitelist by the Consumer; default 60"),
         ("options.tls_scan", "true scans the Consumer's interface with testssl.sh (CON-SEC-SCAN, about 30 s); "
                              "else not run"),
         ("credentials.psc_client_subject", "subject of the certificate the Consumer presents to PSC (RFC 8705); "

@@ -52,14 +52,18 @@ class WhitelistWatcher:
 
     def __init__(self, source: str | Path, ca_pem: bytes | Sequence[bytes], *, interval: timedelta = timedelta(days=1),
                  crl: bytes | str | Path | None = None, fetch_crl: bool = False,
-                 on_change: Callable[[Whitelist], Any] | None = None, clock: Callable[[], datetime] = _now,
+                 on_change: Callable[[Whitelist | None], Any] | None = None, clock: Callable[[], datetime] = _now,
                  verify_tls: str | bool = True, client_cert: tuple[str, str] | None = None,
-                 signer_cn: str | None = SIGNER_CN, signer_ou: str | None = SIGNER_OU, timeout: float = 30.0) -> None:
+                 signer_cn: str | None = SIGNER_CN, signer_ou: str | None = SIGNER_OU, timeout: float = 30.0,
+                 keep_last: bool = True) -> None:
         if interval.total_seconds() <= 0:
             raise ValueError(f"interval must be positive, not {interval}")
         self.source, self.ca_pem, self.interval, self.crl, self.fetch_crl = source, ca_pem, interval, crl, fetch_crl
         self.on_change, self.clock, self.verify_tls, self.client_cert = on_change, clock, verify_tls, client_cert
         self.signer_cn, self.signer_ou, self.timeout = signer_cn, signer_ou, timeout
+        # keep_last=False drops the list in force when a fetched one fails (on_change(None)): what the ANS FAQ's
+        # daily fetch must not do (a named fault of the reference Consumer shows it)
+        self.keep_last = keep_last
         self._lock = threading.Lock()  # one refresh at a time; guards the state below
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -127,6 +131,11 @@ class WhitelistWatcher:
 
     def _failed(self, reason: str) -> None:
         self._last_error, self._failures = reason, self._failures + 1
+        if not self.keep_last and self._current is not None:
+            self._current, self._digest = None, ""
+            log.warning("whitelist %s refused: %s; the list in force is dropped", self.source, reason)
+            self._notify(None)
+            return
         kept = self._current
         keeping = (f"keeping the list generated {kept.generated or '?'} signed by {kept.signer}, accepted at "
                    f"{_iso(self._last_success)}" if kept is not None else "no list is in force")
@@ -136,7 +145,7 @@ class WhitelistWatcher:
         log.warning("whitelist %s refused (%d failure(s) in a row): %s; %s", self.source, self._failures, reason,
                     keeping)
 
-    def _notify(self, wl: Whitelist) -> None:
+    def _notify(self, wl: Whitelist | None) -> None:
         if self.on_change is None:
             return
         try:

@@ -58,3 +58,7 @@ class Behaviour:
     # the Consumer's own HTTPS (simulators.consumer.tls.server_tls): "" the reference's TLS, else "plain"
     # (no TLS), "legacy" (TLS 1.0/1.1 too) or "weak" (TLS 1.2 suites without forward secrecy too)
     server_tls: str = ""
+    # the whitelist fetched from a URL (simulators.consumer.whitelist.watcher): "" verified at each fetch
+    # and the last good list kept, else "any-signer" (no chain to the CA), "no-crl" (revocation not
+    # checked) or "drop-on-failure" (a refused list drops the one in force)
+    whitelist: str = ""

@@ -160,6 +160,13 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
     (Fault("trusts-any-source-certificate", "the Source's server certificate is not verified: the professional's "
            "token is sent to whoever answers at the Retrieve URL's host", ("CON-SEC-SOURCE-VERIFY",)),
      {"wado_verify": False}),
+    (Fault("whitelist-any-signer", "a fetched whitelist is used when its signature verifies, whoever signed it: "
+           "the chain to the IGC-Santé CA is not checked, nor so the CA's revocation list",
+           ("CON-WL-SIGNED", "CON-WL-VALIDITY")), {"whitelist": "any-signer"}),
+    (Fault("whitelist-no-crl", "a fetched whitelist's signer is not checked against its CA's revocation list",
+           ("CON-WL-VALIDITY",)), {"whitelist": "no-crl"}),
+    (Fault("whitelist-drop-on-failure", "when a fetched whitelist is refused, the list in force is dropped instead "
+           "of kept", ("CON-WL-KEEP",)), {"whitelist": "drop-on-failure"}),
     (Fault("psc-client-secret", "the PSC token endpoint is called with the client secret (HTTP Basic), without "
            "the Consumer's certificate", ("CON-SEC-PSC-MTLS",)), {"psc_mtls": False}),
     (Fault("plain-http", "the Consumer's pages and contextual call are served over plain HTTP",

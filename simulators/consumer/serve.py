@@ -20,9 +20,10 @@ import argparse
 from datetime import timedelta
 from pathlib import Path
 
-from harness.whitelist import Whitelist, WhitelistError, load_whitelist
+from harness.whitelist import WhitelistError, load_whitelist
 from harness.whitelist_watch import WhitelistWatcher
 from simulators.consumer import reference
+from simulators.consumer import whitelist as consumer_whitelist
 from simulators.consumer.config import DEFAULT_ACCEPT, ConsumerConfig
 from simulators.consumer.faults import FAULTS
 from simulators.consumer.reference import Reference
@@ -120,19 +121,14 @@ def whitelist_watcher(args: argparse.Namespace) -> WhitelistWatcher | None:
         cas = tuple(p.read_bytes() for p in args.whitelist_ca)
     except OSError as exc:
         raise SystemExit(f"drimcheck serve consumer: --whitelist-ca {exc.filename}: {exc.strerror}") from None
-    return WhitelistWatcher(args.whitelist_url, cas, interval=timedelta(seconds=args.whitelist_interval),
-                            crl=args.whitelist_crl,
-                            verify_tls=str(args.whitelist_tls_ca) if args.whitelist_tls_ca else True)
+    return consumer_whitelist.watcher(args.whitelist_url, cas, interval=timedelta(seconds=args.whitelist_interval),
+                                      crl=args.whitelist_crl, fault=args.consumer_fault,
+                                      verify_tls=str(args.whitelist_tls_ca) if args.whitelist_tls_ca else True)
 
 
 def follow_whitelist(config: ConsumerConfig, watcher: WhitelistWatcher, static_hosts: tuple[str, ...]) -> None:
     """Make the Consumer's allowed hosts and viewers follow the watcher's list in force, its status the KPI."""
-    def apply(wl: Whitelist) -> None:
-        config.viewers = {d.db.lower(): d.vi for d in wl.domains if d.db and d.vi}
-        config.allowed_hosts = static_hosts + wl.hosts
-
-    watcher.on_change = apply
-    config.whitelist_status = watcher.status
+    consumer_whitelist.follow(config, watcher, static_hosts)
 
 
 def _with_watcher(ref: Reference, watcher: WhitelistWatcher | None, hosts: tuple[str, ...]) -> Reference:

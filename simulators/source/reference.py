@@ -49,7 +49,7 @@ class Reference:
         self.outbox = Outbox(self.store, initial=config.retry_initial, maximum=config.retry_max,
                              timeout=config.http_timeout, retry=publishing.retry, mtom=publishing.mtom)
         psc_cert, psc_secret = config.psc_client_cert, config.psc_client_secret
-        if config.fault == "psc-client-secret":  # the secret registered with the client, never the certificate
+        if not replace(TlsBehaviour(), **FAULTY.get(config.fault or "", {})).psc_mtls:  # the registered secret
             psc_cert, psc_secret = None, psc_secret or SourceConfig.psc_client_secret
         introspector = Introspector(config.psc_introspect, config.psc_client_id, psc_secret,
                                     cert=psc_cert) if config.psc_introspect else None
@@ -117,6 +117,7 @@ class TlsBehaviour:
     client_auth: str = "required"
     crl: bool = True
     whitelist: bool = True
+    psc_mtls: bool = True  # introspection at PSC by the client certificate (RFC 8705 §2.1), else the secret
 
 
 FAULTY: dict[str, dict[str, object]] = {
@@ -126,6 +127,7 @@ FAULTY: dict[str, dict[str, object]] = {
     "no-client-certificate": {"client_auth": "none"},
     "no-revocation-check": {"crl": False},
     "any-client-certificate": {"whitelist": False},
+    "psc-client-secret": {"psc_mtls": False},
 }
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -65,12 +66,17 @@ class World:
     workdir: Path
     outsider: RecordingSource | None = None  # a WADO-RS server NOT on the Consumer's allowlist
     outsider_url: str = ""
+    whitelist_url: str = ""  # where the plan serves the signed whitelist of DRIMboxes
     vihf_trust: list[bytes] = field(default_factory=list)  # CA certificates the VIHF signature must chain to
     consumer: Any = None
     driver: ConsumerDriver | None = None
     stops: list[Callable[[], None]] = field(default_factory=list)
     tls: Any = None  # harness.tls.NetworkTls of the peers (None: plain HTTP peers, tls.peers: http)
     source_server: RunningServer | None = None  # the recording Source's server (its TLS context can be swapped)
+    lists: Any = None  # whitelist_peer.ListServer: the whitelist the Consumer fetches (None: not configured)
+    list_variants: dict[str, bytes] = field(default_factory=dict)  # good and each bad list (whitelist_peer)
+    list_interval: float = 0.0  # seconds between two fetches of the Consumer (options.whitelist_interval)
+    list_reason: str = ""  # why no whitelist is served, for the not-applicable verdicts
 
     @property
     def psc_auth(self) -> str:
@@ -106,7 +112,7 @@ def world(sut: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pyte
 
     config = pytestconfig
     workdir = tmp_path_factory.mktemp("consumer-plan")
-    ports = {name: sut.port(name) for name in ("dmp", "psc", "pacs", "source")}
+    ports = {name: sut.port(name) for name in ("dmp", "psc", "pacs", "source", "whitelist")}
     stops: list[Callable[[], None]] = []
     # C17: every peer serves HTTPS from the campaign's test PKI, the Source asking for the Consumer's
     # ORG AUTH CLI certificate (mutual TLS between DRIMboxes), recorded per request
@@ -132,6 +138,7 @@ def world(sut: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pyte
         w = World("", "", dmp, provider, provider.issuer, pacs, source,
                   source_server.url + "/wado-rs", loader, workdir, outsider, outsider_server.url + "/wado-rs",
                   stops=stops, tls=tls, source_server=source_server)
+        _serve_whitelist(w, sut, int(ports.get("whitelist", 0) or 0))
         _start_consumer(w, sut)
         w.driver = load_driver(sut.driver or "reference", DriverContext(
             w.contextual_call, w.consumer_base, w.psc_auth, PROFESSIONAL, say=_say(config),
@@ -141,6 +148,26 @@ def world(sut: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pyte
     finally:
         for stop in reversed(stops):
             stop()
+
+
+def _serve_whitelist(w: World, sut: Any, port: int) -> None:
+    """Serve the signed whitelist the Consumer fetches (options.ports.whitelist, every
+    options.whitelist_interval seconds; the reference in process: at once, every half second)."""
+    from testplans.consumer_drimbox.whitelist_peer import ListServer, make_lists
+
+    if w.tls is None:
+        w.list_reason = "the plan's peers are plain HTTP (tls.peers: http), and the list is served over HTTPS"
+        return
+    if not sut.reference and not port:
+        w.list_reason = ("the profile gives no options.ports.whitelist: the plan cannot serve the list the Consumer "
+                         "fetches (configure it to fetch https://127.0.0.1:<port>/ListeBlancheDRIM-M.xml)")
+        return
+    w.lists, w.list_variants = ListServer(), make_lists(w.tls.pki, w.workdir / "whitelists")
+    w.lists.serve(w.list_variants["good"])
+    server = serve_wsgi(w.lists, "whitelist-server", port=port, ssl_context=w.tls.context("dmp"))
+    w.stops.append(server.stop)
+    w.whitelist_url = server.url + "/ListeBlancheDRIM-M.xml"
+    w.list_interval = 0.5 if sut.reference else float((sut.options or {}).get("whitelist_interval", 60))
 
 
 def _start_consumer(w: World, sut: Any) -> None:
@@ -161,6 +188,17 @@ def _start_consumer(w: World, sut: Any) -> None:
                                      "psc_client_cert": tls.client("consumer-client") if tls else None})
         w.stops.append(ref.stop)
         w.consumer, w.contextual_call, w.consumer_base = ref, ref.endpoints["contextual_call"], ref.endpoints["base"]
+        if w.lists is not None:  # the reference fetches the plan's list as drimcheck serve --whitelist-url does
+            from datetime import timedelta
+
+            from simulators.consumer import whitelist as consumer_whitelist
+
+            watcher = consumer_whitelist.watcher(
+                w.whitelist_url, [tls.ca.read_bytes()], interval=timedelta(seconds=w.list_interval),
+                crl=tls.crl, verify_tls=str(tls.ca), fault=sut.fault)
+            consumer_whitelist.follow(ref.config, watcher, tuple(ref.config.allowed_hosts))
+            watcher.start()
+            w.stops.append(watcher.stop)
         return
     call = sut.endpoints["contextual_call"]
     w.contextual_call = call
@@ -168,8 +206,10 @@ def _start_consumer(w: World, sut: Any) -> None:
     w.vihf_trust = [Path(vihf_ca).read_bytes()] if vihf_ca else []
     w.consumer_base = sut.endpoints.get("base", call.rsplit("/", 1)[0])
     print("consumer_drimbox plan peers (configure the Consumer under test with them):", file=sys.stderr)
+    lists = {"whitelist_url": w.whitelist_url, "whitelist_ca": str(w.tls.ca), "whitelist_crl": str(w.tls.crl)} \
+        if w.lists is not None else {}
     for name, value in {**peers, "wado_rs_source": w.source_url, "psc_client_id": PSC_CLIENT,
-                        "not_allowed": w.outsider_url}.items():
+                        "not_allowed": w.outsider_url, **lists}.items():
         print(f"  {name:<16} {value}", file=sys.stderr)
 
 
@@ -199,12 +239,18 @@ def restart_source(w: World, ssl_context: Any) -> None:
 # ------------------------------------------------------------------ publishing fixture exams
 def publish_exam(w: World, patient: Patient, *, series: int = 2, instances: int = 3,
                  url_for: dict[str, str] | None = None, replaces: FixtureExam | None = None,
-                 serve: bool = True, outside: bool = False, kos_patient: Patient | None = None) -> FixtureExam:
+                 serve: bool = True, outside: bool = False, kos_patient: Patient | None = None,
+                 source_host: str | None = None) -> FixtureExam:
     """Write a small study, serve it from the recording Source, submit its KOS to the DMP.
 
     ``outside``: the first series' Retrieve URL names the server that is not on the allowlist;
-    ``kos_patient``: the KOS names that patient while the DMP entry names ``patient``.
+    ``kos_patient``: the KOS names that patient while the DMP entry names ``patient``;
+    ``source_host``: the Retrieve URLs name the recording Source by that host (e.g. ``localhost``).
     """
+    source_url = w.source_url
+    if source_host:
+        parts = urlsplit(source_url)
+        source_url = parts._replace(netloc=f"{source_host}:{parts.port}").geturl()
     refs = write_fixture_study(w.workdir / "studies", patient, series=series, instances=instances)
     study_uid = refs[0].study_instance_uid
     if outside:
@@ -215,11 +261,11 @@ def publish_exam(w: World, patient: Patient, *, series: int = 2, instances: int 
         w.source.add_files([r.path for r in refs])
         if w.outsider is not None:
             w.outsider.add_files([r.path for r in refs])
-    kos, kos_uid = build_kos(refs, kos_patient or patient, w.source_url, accession, url_for=url_for)
+    kos, kos_uid = build_kos(refs, kos_patient or patient, source_url, accession, url_for=url_for)
     by_series: dict[str, list] = {}
     for r in refs:
         by_series.setdefault(r.series_instance_uid, []).append(r)
-    exam = FixtureExam(patient, study_uid, accession, kos, kos_uid, by_series, w.source_url, unique_id=new_uid())
+    exam = FixtureExam(patient, study_uid, accession, kos, kos_uid, by_series, source_url, unique_id=new_uid())
     sub = kos_submission(kos, patient_id=patient_cx(patient), study_uid=study_uid, accession=accession,
                          accession_issuer="1.2.250.1.999.1.1.7", modalities=("CT",), regions=REGIONS,
                          document_unique_id=exam.unique_id, service_start="20250314101500")

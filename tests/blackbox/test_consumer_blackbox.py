@@ -1,7 +1,8 @@
 """Black-box proof of the consumer_drimbox plan: the reference Consumer started as its own process.
 
 Each case starts ``drimcheck serve consumer`` configured by its command line only (the DMP, PSC and local
-PACS on the ports the profile pins, the Source host it may retrieve from, its VIHF key), and runs
+PACS on the ports the profile pins, the Source host it may retrieve from, its VIHF key, the URL of the signed
+whitelist the plan serves with the CA and CRL that verify it), and runs
 ``drimcheck run --sut sut.yaml --plan consumer_drimbox`` from the profile's folder with ``driver: reference``:
 - the clean Consumer exits 0 with every SHALL passed, and the same verdicts as the in-process golden run;
 - each named fault (``--consumer-fault NAME``) exits 1 and fails exactly the requirements it names;
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.faults import faults_of
+from harness.pki import default_folder
 from harness.servers import free_port
 from tests.blackbox.products import (
     campaign,
@@ -28,6 +30,7 @@ from tests.blackbox.products import (
 )
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "consumer_drimbox.json"
+LIST_INTERVAL = 0.25  # seconds between two fetches of the plan's whitelist (the ANS daily refresh, shortened)
 
 
 @pytest.fixture(scope="session")
@@ -35,16 +38,25 @@ def consumer_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_pki(tmp_path_factory.mktemp("consumer-pki"), "black-box Consumer VIHF")
 
 
-def run_consumer(fault: str | None, pki: Path, folder: Path, driver: str = "reference",
+def run_consumer(fault: str | None, vihf: Path, folder: Path, driver: str = "reference",
                  operator: dict | None = None, options: dict | None = None) -> tuple[int, dict, str]:
     """Start the reference Consumer (with ``fault``), run the plan through a profile, stop the Consumer."""
-    ports = {name: free_port() for name in ("dmp", "psc", "pacs", "source")}
+    ports = {name: free_port() for name in ("dmp", "psc", "pacs", "source", "whitelist")}
+    pki = default_folder()  # drimcheck serve's PKI: the plan's peers serve from it, the list's signer is in it
     args = ["consumer", "--port", "0", "--consumer-workdir", str(folder / "consumer-data"),
             "--dmp-registry", f"https://127.0.0.1:{ports['dmp']}/registry",
             "--dmp-repository", f"https://127.0.0.1:{ports['dmp']}/repository",
             "--psc-issuer", f"https://127.0.0.1:{ports['psc']}/auth/realms/esante-wallet",
             "--pacs", f"LOCALPACS@127.0.0.1:{ports['pacs']}", "--allow-host", f"127.0.0.1:{ports['source']}",
-            "--vihf-key", str(pki / "vihf.key"), "--vihf-cert", str(pki / "vihf.pem")]
+            "--vihf-key", str(vihf / "vihf.key"), "--vihf-cert", str(vihf / "vihf.pem")]
+    if fault is None or fault.startswith("whitelist-"):
+        # the whitelist's life (CON-WL-*, ~10 s a campaign) for the clean Consumer and the faults of the
+        # whitelist: the other faults leave its code alone, their campaigns say CON-WL-* not applicable
+        args += ["--whitelist-url", f"https://127.0.0.1:{ports['whitelist']}/ListeBlancheDRIM-M.xml",
+                 "--whitelist-ca", str(pki / "ca.pem"), "--whitelist-crl", str(pki / "crl.pem"),
+                 "--whitelist-tls-ca", str(pki / "ca.pem"), "--whitelist-interval", str(LIST_INTERVAL)]
+    else:
+        del ports["whitelist"]
     if fault:
         args += ["--consumer-fault", fault]
     with serve(args, folder) as consumer:
@@ -52,8 +64,9 @@ def run_consumer(fault: str | None, pki: Path, folder: Path, driver: str = "refe
         profile = {"name": f"reference Consumer as a product{f' ({fault})' if fault else ''}",
                    "actor": "consumer_drimbox", "driver": driver,
                    "endpoints": {"contextual_call": ep["contextual_call"], "base": ep["base"]},
-                   "options": {"ports": ports, **({"operator": operator} if operator else {}), **(options or {})},
-                   "credentials": {"vihf_ca": str(pki / "ca.pem")}, "tls": tls_profile()}
+                   "options": {"ports": ports, "whitelist_interval": LIST_INTERVAL,
+                               **({"operator": operator} if operator else {}), **(options or {})},
+                   "credentials": {"vihf_ca": str(vihf / "ca.pem")}, "tls": tls_profile()}
         return campaign(profile, "consumer_drimbox", folder / "campaign", quiet=driver != "operator")
 
 
