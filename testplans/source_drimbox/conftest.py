@@ -290,9 +290,24 @@ def _start_pacs(root: Path) -> Any:
 
 
 def _load(files: dict[str, list[Path]], target: tuple[str, int, str]) -> None:
-    """C-STORE each study on its own association (one transfer syntax per study, one context each)."""
+    """C-STORE each study on its own association (one transfer syntax per study, one context each), leaving out
+    the instances the PACS already holds: the fixture studies are the same bytes every campaign (seeded,
+    their UIDs derived from the exam's key), and a PACS a vendor keeps between campaigns has them from the
+    last one (C-FIND at IMAGE level, PS3.4 C.4.1). A PACS that cannot answer the query gets every file."""
+    from pydicom import dcmread
+
+    from harness.dicom.client import DimseError, Peer, find_study_instances
+
+    peer = Peer(target[0], target[1], target[2], "DRIMCHECK")
     for paths in files.values():
-        load_study_into_pacs(paths, target[0], target[1], target[2])
+        study = str(dcmread(paths[0], stop_before_pixels=True).StudyInstanceUID)
+        try:
+            held = {str(ds.get("SOPInstanceUID", "")) for ds in find_study_instances(peer, study)}
+        except (DimseError, OSError, RuntimeError):
+            held = set()
+        missing = [p for p in paths if str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) not in held]
+        if missing:
+            load_study_into_pacs(missing, target[0], target[1], target[2])
 
 
 @dataclass
