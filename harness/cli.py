@@ -86,6 +86,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_HARNESS
 
 
+def _lazy_epilog(parser: argparse.ArgumentParser, factory: Callable[[], str]) -> None:
+    """Give ``parser`` the epilog ``factory()`` makes, built only when its help is shown (each campaign and
+    product starts a process that parses its command line; the epilog's imports cost a second of CPU)."""
+    plain = parser.format_help
+
+    def format_help() -> str:
+        if parser.epilog is None:
+            parser.epilog = factory()
+        return plain()
+
+    parser.format_help = format_help  # type: ignore[method-assign]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drimcheck", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"drimcheck {__version__}")
@@ -95,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a campaign against a SUT and write its report",
                          description="Run the plans against a system under test and write the campaign's reports "
                                      "(report.html, results.json, junit.xml, coverage.csv, evidence.zip).",
-                         epilog=_run_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _lazy_epilog(run, _run_epilog)  # it names every fault: importing every simulator only for --help
     run.add_argument("--sut", required=True,
                      help="SUT profile (YAML) or reference:source|consumer|dmp|content[?fault=NAME] or reference:all")
     run.add_argument("--plan", action="append", required=True, help="plan name, 'all', or a plan folder (repeatable)")

@@ -9,6 +9,7 @@ import base64
 from urllib.parse import parse_qs
 
 from harness import capture
+from harness.checks import expect
 
 
 def psc_calls(endpoint: str, test: str | None = None) -> list[capture.Exchange]:
@@ -44,3 +45,13 @@ def describe(exchange: capture.Exchange) -> str:
     """One line for a verdict: the call and how its client authenticated."""
     how = f"certificate {exchange.tls_client}" if exchange.tls_client else "no client certificate"
     return f"{exchange.summary} ({how})"
+
+
+def expect_by_certificate(calls: list[capture.Exchange], rule: str, who: str) -> None:
+    """Each call authenticated its client by certificate alone, else ``rule`` fails naming how it did."""
+    for call in calls:
+        problem = client_auth_problem(call)
+        expect(problem is None, rule=rule, location=describe(call),
+               expected=f"{who}'s certificate verified by the TLS layer and client_id, no secret "
+                        "(RFC 8705 §2.1 tls_client_auth)", observed=problem,
+               message=f"{who} authenticates to Pro Santé Connect by mutual TLS")

@@ -28,6 +28,7 @@ from simulators.consumer.config import DEFAULT_ACCEPT, ConsumerConfig
 from simulators.consumer.faults import FAULTS
 from simulators.consumer.reference import Reference
 from simulators.consumer.tls import server_tls
+from simulators.psc.mtls import client_credentials
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,23 +144,11 @@ DEFAULT_CLIENT, DEFAULT_SECRET = "drimbox-consumer", "consumer-secret"
 
 
 def psc_credentials(args: argparse.Namespace) -> tuple[str, str, tuple[str, str] | None]:
-    """(client_id, secret, (certificate, key) or None) of the Consumer at PSC's token endpoint: the certificate
-    of --psc-client-cert, else in TLS mode (``args.tls``) for an https:// PSC the network PKI's
-    ``consumer-client`` unless a secret was given explicitly; the secret only without a certificate
-    (RFC 8705 §2.1)."""
-    given = getattr(args, "psc_client", None)
-    client_id, colon, secret = (given or DEFAULT_CLIENT).partition(":")
-    client_id = client_id or DEFAULT_CLIENT
-    cert_file, key_file = getattr(args, "psc_client_cert", None), getattr(args, "psc_client_key", None)
-    if bool(cert_file) != bool(key_file):
-        raise SystemExit("drimcheck serve consumer: --psc-client-cert and --psc-client-key go together")
-    if cert_file and key_file:
-        return client_id, "", (str(cert_file), str(key_file))
-    tls = getattr(args, "tls", None)
-    https = str(getattr(args, "psc_issuer", "") or "").lower().startswith("https://")
-    if tls is not None and https and not colon:
-        return client_id, "", tls.client("consumer-client")
-    return client_id, secret if colon else DEFAULT_SECRET, None
+    """(client_id, secret, (certificate, key) or None) of the Consumer at PSC
+    (:func:`simulators.psc.mtls.client_credentials`)."""
+    return client_credentials(args, command="drimcheck serve consumer", url=getattr(args, "psc_issuer", "") or "",
+                              default_client=DEFAULT_CLIENT, default_secret=DEFAULT_SECRET,
+                              network_client="consumer-client")
 
 
 def start(args: argparse.Namespace) -> Reference:

@@ -110,3 +110,24 @@ def secret_methods() -> dict[str, Callable[[Any, Any], Any]]:
     """authlib's ``client_secret_basic`` / ``client_secret_post``, refusing a tls_client_auth-only client's
     secret with 401 instead of trying its certificate next: a product still sending a secret is visibly refused."""
     return {"client_secret_basic": _basic, "client_secret_post": _post}
+
+
+def client_credentials(args: Any, *, command: str, url: str, default_client: str, default_secret: str,
+                       network_client: str) -> tuple[str, str, tuple[str, str] | None]:
+    """(client_id, secret, (certificate, key) or None) a DRIMbox served by ``drimcheck serve`` authenticates
+    with at PSC: the certificate of ``--psc-client-cert``/``--psc-client-key``, else in TLS mode (``args.tls``)
+    for an https:// PSC ``url`` the network PKI's ``network_client`` certificate unless ``--psc-client
+    ID:SECRET`` gives a secret; the secret only when no certificate is used (RFC 8705 §2.1: a client
+    registered for tls_client_auth sends its client_id and no secret)."""
+    given = getattr(args, "psc_client", None)
+    client_id, colon, secret = (given or default_client).partition(":")
+    client_id = client_id or default_client
+    cert_file, key_file = getattr(args, "psc_client_cert", None), getattr(args, "psc_client_key", None)
+    if bool(cert_file) != bool(key_file):
+        raise SystemExit(f"{command}: --psc-client-cert and --psc-client-key go together")
+    if cert_file and key_file:
+        return client_id, "", (str(cert_file), str(key_file))
+    network = getattr(args, "tls", None)
+    if network is not None and str(url or "").lower().startswith("https://") and not colon:
+        return client_id, "", network.client(network_client)
+    return client_id, secret if colon else default_secret, None

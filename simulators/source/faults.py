@@ -104,4 +104,6 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           ("SRC-SEC-MTLS-WHITELIST",)),
     Fault("psc-client-secret", "tokens are introspected at PSC with the client secret (HTTP Basic), without the "
           "Source's certificate", ("SRC-SEC-PSC-MTLS",)),
+    Fault("ignores-token-binding", "a token bound to a client certificate (introspection cnf x5t#S256) is served "
+          "over any client certificate", ("SRC-SEC-TOKEN-BINDING",)),
 )}

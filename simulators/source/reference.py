@@ -49,10 +49,11 @@ class Reference:
         self.outbox = Outbox(self.store, initial=config.retry_initial, maximum=config.retry_max,
                              timeout=config.http_timeout, retry=publishing.retry, mtom=publishing.mtom)
         psc_cert, psc_secret = config.psc_client_cert, config.psc_client_secret
-        if not replace(TlsBehaviour(), **FAULTY.get(config.fault or "", {})).psc_mtls:  # the registered secret
+        how = replace(TlsBehaviour(), **FAULTY.get(config.fault or "", {}))
+        if not how.psc_mtls:  # the named fault: the secret registered with the client, never the certificate
             psc_cert, psc_secret = None, psc_secret or SourceConfig.psc_client_secret
-        introspector = Introspector(config.psc_introspect, config.psc_client_id, psc_secret,
-                                    cert=psc_cert) if config.psc_introspect else None
+        introspector = Introspector(config.psc_introspect, config.psc_client_id, psc_secret, cert=psc_cert,
+                                    binding=how.token_binding) if config.psc_introspect else None
         if config.pacs_retrieve not in ("dicomweb", "cget"):
             raise ValueError(f"pacs_retrieve must be dicomweb or cget, not {config.pacs_retrieve!r}")
         dimse = None
@@ -118,6 +119,7 @@ class TlsBehaviour:
     crl: bool = True
     whitelist: bool = True
     psc_mtls: bool = True  # introspection at PSC by the client certificate (RFC 8705 §2.1), else the secret
+    token_binding: bool = True  # a certificate-bound token served over its certificate only (RFC 8705 §3)
 
 
 FAULTY: dict[str, dict[str, object]] = {
@@ -128,6 +130,7 @@ FAULTY: dict[str, dict[str, object]] = {
     "no-revocation-check": {"crl": False},
     "any-client-certificate": {"whitelist": False},
     "psc-client-secret": {"psc_mtls": False},
+    "ignores-token-binding": {"token_binding": False},
 }
 
 

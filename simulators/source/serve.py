@@ -18,6 +18,7 @@ import argparse
 import re
 from pathlib import Path
 
+from simulators.psc.mtls import client_credentials
 from simulators.source.config import SourceConfig
 from simulators.source.faults import FAULTS
 from simulators.source.reference import Reference, wado_tls
@@ -67,22 +68,11 @@ DEFAULT_CLIENT, DEFAULT_SECRET = "drimbox-source", "source-secret"
 
 
 def psc_credentials(args: argparse.Namespace) -> tuple[str, str, tuple[str, str] | None]:
-    """(client_id, secret, (certificate, key) or None) the Source authenticates with at PSC: the certificate of
-    --psc-client-cert, else in TLS mode (``args.tls``) for an https:// PSC the network PKI's ``source-client``
-    unless a secret was given explicitly; the secret only when no certificate is used (RFC 8705 §2.1)."""
-    given = getattr(args, "psc_client", None)
-    client_id, colon, secret = (given or DEFAULT_CLIENT).partition(":")
-    client_id = client_id or DEFAULT_CLIENT
-    cert_file, key_file = getattr(args, "psc_client_cert", None), getattr(args, "psc_client_key", None)
-    if bool(cert_file) != bool(key_file):
-        raise SystemExit("drimcheck serve source: --psc-client-cert and --psc-client-key go together")
-    if cert_file and key_file:
-        return client_id, "", (str(cert_file), str(key_file))
-    tls = getattr(args, "tls", None)
-    https = str(getattr(args, "psc_introspect", "") or "").lower().startswith("https://")
-    if tls is not None and https and not colon:
-        return client_id, "", tls.client("source-client")
-    return client_id, secret if colon else DEFAULT_SECRET, None
+    """(client_id, secret, (certificate, key) or None) of the Source at PSC
+    (:func:`simulators.psc.mtls.client_credentials`)."""
+    return client_credentials(args, command="drimcheck serve source", url=getattr(args, "psc_introspect", "") or "",
+                              default_client=DEFAULT_CLIENT, default_secret=DEFAULT_SECRET,
+                              network_client="source-client")
 
 
 def config_from(args: argparse.Namespace) -> SourceConfig:

@@ -27,7 +27,7 @@ from harness.tlsprobe import WEAK_SUITES, Probe
 from testplans.consumer_drimbox import conftest
 from testplans.consumer_drimbox.exams import new_patient
 from testplans.consumer_drimbox.traffic import require_kos
-from testplans.psc_auth import client_auth_problem, describe, psc_calls
+from testplans.psc_auth import expect_by_certificate, psc_calls
 from testplans.tls_scan import check_scan
 
 
@@ -176,12 +176,7 @@ def test_psc_token_calls_use_the_certificate_without_secret(world, new_browser):
     if not calls:
         inconclusive("the Consumer called no token endpoint at the plan's PSC (the login is CON-AUTH-PKCE's "
                      "question), so how it authenticates there cannot be seen")
-    for call in calls:
-        problem = client_auth_problem(call)
-        expect(problem is None, rule="CON-SEC-PSC-MTLS", location=describe(call),
-               expected="the Consumer's certificate verified by the TLS layer and client_id, no secret "
-                        "(RFC 8705 §2.1 tls_client_auth)", observed=problem,
-               message="the Consumer authenticates to Pro Santé Connect by mutual TLS")
+    expect_by_certificate(calls, "CON-SEC-PSC-MTLS", "the Consumer")
 
 
 @pytest.mark.requirement("CON-SEC-SCAN")

@@ -11,6 +11,8 @@ import http.client
 import ssl
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from harness import capture
@@ -26,19 +28,29 @@ def dicom_accept(ts: str, q: str | None = None) -> str:
 
 
 _tls: ssl.SSLContext | None = None
+_cert: tuple[str, str] | None = None  # the client certificate the requests present (mutual TLS)
 
 
 def use_tls(verify: bool | str = True, cert: tuple[str, str] | None = None) -> None:
     """TLS of the requests to an ``https://`` SUT, from ``SutProfile.http_kwargs()``: the CA file to trust
     (or False: no verification, for a debugging session only) and the client certificate and key."""
-    global _tls
+    global _tls, _cert
     context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
     if verify is False:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     if cert:
         context.load_cert_chain(*cert)
-    _tls = context
+    _tls, _cert = context, (str(cert[0]), str(cert[1])) if cert else None
+
+
+def client_certificate() -> Any:
+    """The client certificate (cryptography x509) the requests present, or None."""
+    if _cert is None:
+        return None
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(Path(_cert[0]).read_bytes())
 
 
 def _connection(url) -> http.client.HTTPConnection:

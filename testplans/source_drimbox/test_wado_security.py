@@ -8,7 +8,7 @@ import time
 import pytest
 
 from harness.checks import expect, expect_equal, inconclusive
-from testplans.psc_auth import client_auth_problem, describe, psc_calls
+from testplans.psc_auth import expect_by_certificate, psc_calls
 from testplans.source_drimbox.conftest import published_kos
 from testplans.source_drimbox.consumer import ANY_DICOM, request
 
@@ -139,9 +139,45 @@ def test_tokens_are_introspected_at_psc_by_certificate_without_secret(env):
     if not calls:
         inconclusive(f"the Source introspected no token at the plan's PSC (it answered {reply.status}; checking the "
                      "token is SRC-WADO-TOKEN's question), so how it authenticates there cannot be seen")
-    for call in calls:
-        problem = client_auth_problem(call)
-        expect(problem is None, rule="SRC-SEC-PSC-MTLS", location=describe(call),
-               expected="the Source's certificate verified by the TLS layer and client_id, no secret "
-                        "(RFC 8705 §2.1 tls_client_auth)", observed=problem,
-               message="the Source authenticates to Pro Santé Connect by mutual TLS")
+    expect_by_certificate(calls, "SRC-SEC-PSC-MTLS", "the Source")
+
+
+def _thumbprint_of_another_certificate() -> str:
+    """x5t#S256 of a throwaway certificate made here: one the plan never presents."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from simulators.psc.mtls import x5t_s256
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "another DRIMbox")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return x5t_s256(cert)
+
+
+@pytest.mark.requirement("SRC-SEC-TOKEN-BINDING")
+def test_a_certificate_bound_token_is_served_over_its_certificate_only(env):
+    from simulators.psc.mtls import x5t_s256
+    from testplans.source_drimbox.consumer import client_certificate
+
+    mine = client_certificate()
+    if mine is None:
+        inconclusive("the plan presents no client certificate (tls.cert), so a token bound to one cannot be tried")
+    study, kos = _target(env)
+    own = request(env.wado, f"/studies/{study}", token=env.token(x5t_s256=x5t_s256(mine)), kos=kos)
+    expect_equal(own.status, 200, rule="SRC-SEC-TOKEN-BINDING",
+                 location=f"GET /studies/{study} with a token bound to the certificate presented",
+                 message="a token bound to the client certificate of the connection is served (RFC 8705 §3)")
+    other = request(env.wado, f"/studies/{study}", token=env.token(x5t_s256=_thumbprint_of_another_certificate()),
+                    kos=kos)
+    expect_equal(other.status, 401, rule="SRC-SEC-TOKEN-BINDING",
+                 location=f"GET /studies/{study} with a token bound to another certificate",
+                 message="a token bound to another client certificate is refused: introspection's cnf x5t#S256 "
+                         "differs from the connection's certificate (RFC 8705 §3.2)")
