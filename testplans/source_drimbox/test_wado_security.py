@@ -170,7 +170,22 @@ def test_a_certificate_bound_token_is_served_over_its_certificate_only(env):
     mine = client_certificate()
     if mine is None:
         inconclusive("the plan presents no client certificate (tls.cert), so a token bound to one cannot be tried")
+    if not env.wado.startswith("https://"):
+        inconclusive(f"the WADO-RS is plain HTTP ({env.wado}): no client certificate to bind a token to "
+                     "(see SRC-SEC-HTTPS)")
     study, kos = _target(env)
+    unknown = request(env.wado, f"/studies/{study}", token="not-a-token-issued-by-psc", kos=kos)
+    if unknown.status != 401:
+        inconclusive(f"the Source answers {unknown.status} to a token PSC never issued: it does not check tokens "
+                     "at all (see SRC-WADO-TOKEN), so their binding cannot be judged")
+    if env.security is not None:
+        from harness import tlsprobe
+
+        anonymous = tlsprobe.probe(env.wado, tlsprobe.client_context(env.security.ca),
+                                   path=f"/studies/{study}/metadata", accept="application/dicom+json")
+        if not anonymous.refused:
+            inconclusive(f"the Source serves a client without certificate ({anonymous}): without mutual TLS a "
+                         "bound token has no certificate to be checked against (see SRC-SEC-MTLS)")
     own = request(env.wado, f"/studies/{study}", token=env.token(x5t_s256=x5t_s256(mine)), kos=kos)
     expect_equal(own.status, 200, rule="SRC-SEC-TOKEN-BINDING",
                  location=f"GET /studies/{study} with a token bound to the certificate presented",
