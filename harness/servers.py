@@ -139,3 +139,20 @@ def serve_wsgi(app: Callable, name: str, port: int = 0, host: str = LOOPBACK,
     thread = _ServeThread(server, name)
     thread.start()
     return RunningServer(name, host, server.bind_addr[1], server, thread, tls=ssl_context is not None)
+
+
+def serve_again(app: Callable, name: str, port: int, host: str = LOOPBACK, ssl_context: ssl.SSLContext | None = None,
+                timeout: float = 10.0) -> RunningServer:
+    """Serve ``app`` on the port a stopped server just left (a peer restarted by a plan: an outage, another
+    certificate). Sockets of the previous server may keep the port in TIME_WAIT a moment: retry until
+    ``timeout`` seconds have passed, then raise."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return serve_wsgi(app, name, port=port, host=host, ssl_context=ssl_context)
+        except (OSError, PortInUseError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

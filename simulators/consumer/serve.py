@@ -28,7 +28,7 @@ from simulators.consumer.config import DEFAULT_ACCEPT, ConsumerConfig
 from simulators.consumer.faults import FAULTS
 from simulators.consumer.reference import Reference
 from simulators.consumer.tls import server_tls
-from simulators.psc.mtls import client_credentials
+from simulators.psc.mtls import add_client_arguments, client_credentials
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,15 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vihf-key", type=Path, default=None, metavar="PEM",
                         help="private key of the structure's certificate that signs the VIHF (unsigned without it)")
     parser.add_argument("--vihf-cert", type=Path, default=None, metavar="PEM", help="certificate of --vihf-key")
-    parser.add_argument("--psc-client", default=None, metavar="CLIENT_ID[:SECRET]",
-                        help="the Consumer's client at Pro Santé Connect (default drimbox-consumer); its SECRET is "
-                             "sent only without a client certificate (default secret: consumer-secret)")
-    parser.add_argument("--psc-client-cert", type=Path, default=None, metavar="PEM",
-                        help="certificate (ORG AUTH CLI) presented to PSC: mutual TLS, RFC 8705 tls_client_auth, "
-                             "no secret (default in TLS mode for an https:// PSC: the network PKI's "
-                             "consumer-client)")
-    parser.add_argument("--psc-client-key", type=Path, default=None, metavar="PEM",
-                        help="private key of --psc-client-cert")
+    add_client_arguments(parser, who="the Consumer", default_client=DEFAULT_CLIENT, default_secret=DEFAULT_SECRET,
+                         network_client="consumer-client")
     parser.add_argument("--accept", action="append", default=[], metavar="TS=Q",
                         help="transfer syntax the Consumer asks for, with its q-value (repeatable; default: "
                              "every syntax it decodes, lossless first)")

@@ -131,3 +131,20 @@ def client_credentials(args: Any, *, command: str, url: str, default_client: str
     if network is not None and str(url or "").lower().startswith("https://") and not colon:
         return client_id, "", network.client(network_client)
     return client_id, secret if colon else default_secret, None
+
+
+def add_client_arguments(parser: Any, *, who: str, default_client: str, default_secret: str,
+                         network_client: str) -> None:
+    """``--psc-client``, ``--psc-client-cert`` and ``--psc-client-key`` of a DRIMbox served by ``drimcheck
+    serve``, read back by :func:`client_credentials`."""
+    from pathlib import Path
+
+    parser.add_argument("--psc-client", default=None, metavar="CLIENT_ID[:SECRET]",
+                        help=f"{who}'s client at Pro Santé Connect (default {default_client}); its SECRET is sent "
+                             f"only without a client certificate (default secret: {default_secret})")
+    parser.add_argument("--psc-client-cert", type=Path, default=None, metavar="PEM",
+                        help=f"certificate (ORG AUTH CLI) {who} presents to PSC: mutual TLS, RFC 8705 "
+                             "tls_client_auth, no secret (default in TLS mode for an https:// PSC: the network "
+                             f"PKI's {network_client})")
+    parser.add_argument("--psc-client-key", type=Path, default=None, metavar="PEM",
+                        help="private key of --psc-client-cert")

@@ -18,7 +18,7 @@ import argparse
 import re
 from pathlib import Path
 
-from simulators.psc.mtls import client_credentials
+from simulators.psc.mtls import add_client_arguments, client_credentials
 from simulators.source.config import SourceConfig
 from simulators.source.faults import FAULTS
 from simulators.source.reference import Reference, wado_tls
@@ -34,15 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how instances are read from the PACS (frames and metadata always use DICOMweb)")
     parser.add_argument("--dmp", default="http://127.0.0.1:8080", help="DMP base URL (/registry, /repository)")
     parser.add_argument("--psc-introspect", default="", help="PSC introspection endpoint (empty = no token check)")
-    parser.add_argument("--psc-client", default=None, metavar="CLIENT_ID[:SECRET]",
-                        help="the Source's client at PSC (default drimbox-source); its SECRET is sent only "
-                             "without a client certificate (default secret with --plain-http: source-secret)")
-    parser.add_argument("--psc-client-cert", type=Path, default=None, metavar="PEM",
-                        help="certificate (ORG AUTH CLI) the Source presents to PSC: mutual TLS, RFC 8705 "
-                             "tls_client_auth, no secret (default in TLS mode for an https:// PSC: the network "
-                             "PKI's source-client)")
-    parser.add_argument("--psc-client-key", type=Path, default=None, metavar="PEM",
-                        help="private key of --psc-client-cert")
+    add_client_arguments(parser, who="the Source", default_client=DEFAULT_CLIENT, default_secret=DEFAULT_SECRET,
+                         network_client="source-client")
     parser.add_argument("--vihf-key", type=Path, default=None, help="PEM private key of the VIHF signer")
     parser.add_argument("--vihf-cert", type=Path, default=None, help="PEM certificate of the VIHF signer")
     parser.add_argument("--signing-key", type=Path, default=None,

@@ -216,23 +216,13 @@ def _start_consumer(w: World, sut: Any) -> None:
 def restart_source(w: World, ssl_context: Any) -> None:
     """Serve the recording Source again on its port with another TLS context: every connection the Consumer
     holds is closed, so its next request makes a new handshake (a server certificate swapped in place would
-    go unseen on a kept-alive connection). The port may stay in TIME_WAIT a moment: retry a few seconds."""
-    import time
-
-    from harness.servers import PortInUseError
+    go unseen on a kept-alive connection)."""
+    from harness.servers import serve_again
 
     old = w.source_server
     assert old is not None, "the recording Source is not running"
     old.stop()
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            w.source_server = serve_wsgi(w.source.wsgi, "recording-source", port=old.port, ssl_context=ssl_context)
-            break
-        except (OSError, PortInUseError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    w.source_server = serve_again(w.source.wsgi, "recording-source", old.port, ssl_context=ssl_context)
     w.stops.append(w.source_server.stop)
 
 

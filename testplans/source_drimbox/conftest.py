@@ -40,7 +40,7 @@ from fixtures.mutations.goodset import Exam
 from fixtures.studies import write_study
 from harness import capture
 from harness.dicom import load_study_into_pacs
-from harness.servers import PortInUseError, serve_wsgi
+from harness.servers import serve_again
 from harness.tls import plan_peers_tls
 from harness.vihf import TestPki, throwaway_pki
 from simulators.dmp.app import create_app
@@ -96,16 +96,11 @@ class Dmp:
         retry a few seconds if the port cannot be bound yet."""
         config = _dmp_config(self.workdir, self.trust)
         app = create_app(config, handlers_for(None))
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                server = serve_wsgi(app, "dmp-simulator", port=self.port, ssl_context=self.ssl_context)
-                break
-            except (OSError, PortInUseError):
-                if time.monotonic() > deadline:
-                    app.close()
-                    raise
-                time.sleep(0.2)
+        try:
+            server = serve_again(app, "dmp-simulator", self.port, ssl_context=self.ssl_context)
+        except BaseException:
+            app.close()
+            raise
         self.ref = DmpReference(app, server, config, self.pki)
 
 
