@@ -18,7 +18,8 @@ checked, each rule with the text it comes from:
 - a ZIP is read in memory, never extracted: member count, declared sizes and compression ratios are capped, and a
   member path that is absolute or climbs out (``..``) is refused (XDM-ZIP-*; PKWARE APPNOTE §4.4.17).
 
-Public: :func:`is_xdm_package`, :func:`check_xdm` -> :class:`~harness.validators.rulesets.Checked` (kind ``xdm``).
+Public: :func:`is_xdm_package`, :func:`check_xdm` -> :class:`~harness.validators.rulesets.Checked` (kind ``xdm``),
+:func:`unpack_xdm` (the same check, then the KOS and images copied out for an importer).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import shutil
 import stat
 import struct
 import warnings
@@ -40,7 +42,7 @@ from urllib.parse import unquote
 import pydicom
 from lxml import etree
 
-from harness.findings import Finding, error, warning
+from harness.findings import Finding, Severity, error, warning
 from harness.validators.dicom import check_dicom, read_dicom
 from harness.validators.kos import KOS_SOP_CLASS, KosReadError, Refs, sop_location
 from harness.validators.rulesets import Checked, RuleSet, ran, skipped
@@ -301,6 +303,23 @@ class _Run:
 
 def check_xdm(path: Path, profile: str = "dmp", dciodvfy: bool | None = None) -> Checked:
     """Validate an XDM package (a folder holding IHE_XDM/, or a ZIP of one): see the module docstring."""
+    return unpack_xdm(path, None, profile, dciodvfy).checked
+
+
+@dataclass
+class Unpacked:
+    """What :func:`unpack_xdm` copied out of a package: its verdict, the KOS files and the DICOM instances."""
+
+    checked: Checked
+    koses: list[Path] = field(default_factory=list)  # each KOS a DocumentEntry names
+    images: dict[str, Path] = field(default_factory=dict)  # SOP Instance UID -> file, the DICOM objects beside them
+
+
+def unpack_xdm(path: Path, folder: Path | None, profile: str = "dmp", dciodvfy: bool | None = None, *,
+               refuse_errors: bool = True) -> Unpacked:
+    """:func:`check_xdm`, then (with ``folder``) the KOS and the DICOM instances beside it copied into ``folder``
+    member by member through the same guarded reader (a ZIP is never extracted whole; ITI TF-2b §3.32.4.1.2).
+    With ``refuse_errors`` a package with an error finding has nothing copied."""
     zf = None
     try:
         pkg, zf = _open(Path(path))
@@ -313,13 +332,32 @@ def check_xdm(path: Path, profile: str = "dmp", dciodvfy: bool | None = None) ->
             _check_subset(run, subset)
         _check_images(run)
         _unreferenced(run, subsets)
-        return Checked("xdm", run.findings, list(run.sets.values()))
+        out = Unpacked(Checked("xdm", run.findings, list(run.sets.values())))
+        if folder is not None and not (refuse_errors and any(f.severity is Severity.ERROR for f in run.findings)):
+            _copy_out(run, Path(folder), out)
+        return out
     except PackageRefused as refused:
-        return Checked("xdm", [refused.finding], [replace(XDM_SET, ran=False, reason="package refused: "
-                                                          + refused.finding.message)])
+        return Unpacked(Checked("xdm", [refused.finding], [replace(XDM_SET, ran=False, reason="package refused: "
+                                                                   + refused.finding.message)]))
     finally:
         if zf is not None:
             zf.close()
+
+
+def _copy_out(run: _Run, folder: Path, out: Unpacked) -> None:
+    """Copy the KOS files and the DICOM instances of ``run`` into ``folder`` under names of this function's
+    making (never the member's path), streamed in bounded chunks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (name, _ds) in enumerate(run.koses, 1):
+        out.koses.append(_copy_member(run.pkg, name, folder / f"kos-{i:04d}.dcm"))
+    for i, (uid, name) in enumerate(sorted(run.images.items()), 1):
+        out.images[uid] = _copy_member(run.pkg, name, folder / f"instance-{i:06d}.dcm")
+
+
+def _copy_member(pkg: _Package, name: str, target: Path) -> Path:
+    with pkg.open(name) as src, target.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return target
 
 
 def _layout(run: _Run) -> None:
