@@ -32,6 +32,7 @@ from simulators.consumer.manifest import IdentityMismatch, Manifest, ManifestErr
 from simulators.consumer.retrieve import SeriesResult, SeriesRetriever
 from simulators.consumer.session import Login, LoginError, PscClient, Sessions
 from simulators.consumer.vihf import build_vihf
+from simulators.consumer.xdm import bp as xdm_pages
 
 COOKIE = "drimbox_sid"
 
@@ -117,6 +118,7 @@ def create_app(config: ConsumerConfig) -> Flask:
     app.jinja_env.autoescape = state.behaviour.autoescape
     app.jinja_env.globals["ins_traits"] = state.shown_traits
     _routes(app, state)
+    app.register_blueprint(xdm_pages)  # XDM export and import (ITI-32), simulators.consumer.xdm
     return app
 
 

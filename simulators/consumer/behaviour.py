@@ -17,6 +17,7 @@ from simulators.consumer.kpi import ModelStat
 from simulators.consumer.manifest import AllowlistCheck, DocumentRequest, document_request, host_allowed
 from simulators.consumer.retrieve import RetrieveOptions
 from simulators.consumer.session import SCOPE
+from simulators.consumer.xdm import XdmOptions
 
 CallParser = Callable[[Mapping[str, str]], "ContextualCall | list[ParamError]"]
 
@@ -48,6 +49,8 @@ class Behaviour:
     # WADO-RS retrieval and import into the local PACS (ConsumerApp.run_import)
     retrieve: RetrieveOptions = field(default_factory=RetrieveOptions)
     rewrite_before_store: Callable[[Path], Path] | None = None
+    # XDM media: the export's metadata and images, the import's validation (simulators.consumer.xdm)
+    xdm: XdmOptions = field(default_factory=XdmOptions)
     # WADO-RS transport (ConsumerApp): the Source's certificate verified against the trusted CAs, the
     # Consumer's ORG AUTH CLI certificate presented (mutual TLS between DRIMboxes, control point C17)
     wado_verify: bool = True
