@@ -98,9 +98,11 @@ class ConsumerDriver(ABC):
         self.context = context
 
     @abstractmethod
-    def open_patient(self, form: dict[str, str], *, until: Callable[[], bool] | None = None) -> None:
+    def open_patient(self, form: dict[str, Any], *, until: Callable[[], bool] | None = None) -> None:
         """Send the contextual call with ``form`` (POST, as the professional's software does), log in at
         Pro Santé Connect when asked, and end on the patient's exam list (the Consumer queries ITI-18).
+        A value is a string, or a list of strings sent as the parameter repeated in order (several
+        ``Patient.name.given``: the list of given names, the first one first).
         ``until``: a predicate on the traffic the step must cause; a driver that waits (the operator) may
         stop waiting as soon as it holds."""
 
@@ -118,8 +120,16 @@ class ConsumerDriver(ABC):
 
     @abstractmethod
     def shown_patient(self) -> dict[str, str]:
-        """The INS traits the Consumer shows by default for the patient of the last contextual call:
-        ``birth-name``, ``first-given-name``, ``birth-date`` (DD/MM/YYYY), ``sex``, ``birthplace``."""
+        """The patient traits the Consumer shows for the patient of the last contextual call: by default
+        ``birth-name``, ``first-given-name``, ``birth-date`` (DD/MM/YYYY), ``sex``, ``birthplace``; with the
+        extended display on (:meth:`set_extended_ins_display`) also ``ins``, ``ins-oid`` (the OID of the INS),
+        ``given-names`` (the list of given names, separated by a space), ``used-name`` and ``used-given-name``
+        (when the call gave them). A trait the screen does not show is left out."""
+
+    def set_extended_ins_display(self, on: bool) -> None:
+        """Switch the logged-in professional's setting that shows, beyond the default traits, the INS with its
+        OID, the list of given names and the used names (INS/va1.36: "on a user setting"), on or off."""
+        raise StepUnavailable(f"{self.answered_by} cannot change the professional's INS display setting")
 
     @abstractmethod
     def listed_exams(self) -> list[dict[str, str]]:

@@ -37,6 +37,10 @@ from harness.drivers import (
 
 TRAITS = (("birth-name", "birth name (nom de naissance)"), ("first-given-name", "first given name"),
           ("birth-date", "birth date (DD/MM/YYYY)"), ("sex", "sex (F/M)"), ("birthplace", "birthplace (INSEE code)"))
+EXTENDED_TRAITS = (("ins", "INS number (matricule INS)"), ("ins-oid", "OID of the INS"),
+                   ("given-names", "given names, in order, separated by a space"),
+                   ("used-name", "used name (nom utilisé), empty if none is shown"),
+                   ("used-given-name", "used first name (prénom utilisé), empty if none is shown"))
 LIST_FIELDS = ("date", "modality", "region", "description", "source")
 
 
@@ -50,6 +54,7 @@ class OperatorDriver(ConsumerDriver):
         self.stdin = stdin or sys.__stdin__  # pytest replaces sys.stdin while it captures
         self.delegate: ConsumerDriver | None = None
         self.step = 0
+        self.extended = False  # the professional's extended INS display, as the person was last asked to set it
         steps = options.get("steps")
         if steps:
             plan = yaml.safe_load(Path(steps).read_text(encoding="utf-8")) or {}
@@ -89,10 +94,12 @@ class OperatorDriver(ConsumerDriver):
         return self.stdin.readline().strip()
 
     # -- steps ------------------------------------------------------------------------------------
-    def open_patient(self, form: dict[str, str], *, until: Callable[[], bool] | None = None) -> None:
-        traits = "; ".join(f"{k}={v}" for k, v in form.items())
+    def open_patient(self, form: dict[str, Any], *, until: Callable[[], bool] | None = None) -> None:
+        pairs = [(k, x) for k, v in form.items() for x in (v if isinstance(v, list) else [v])]
+        traits = "; ".join(f"{k}={v}" for k, v in pairs)
+        given = next((v for k, v in pairs if k == "Patient.name.given"), "")
         self._prompt(f"from the professional's software, open the patient {form.get('Patient.name.family', '')} "
-                     f"{form.get('Patient.name.given', '')} born {form.get('Patient.birthDate', '')} in your Consumer "
+                     f"{given} born {form.get('Patient.birthDate', '')} in your Consumer "
                      f"(contextual call to {self.context.contextual_call} with {traits}); log in at Pro Santé "
                      f"Connect as professional {self.context.professional} when asked")
         if self.delegate is not None:
@@ -118,10 +125,23 @@ class OperatorDriver(ConsumerDriver):
                 for i, uid in enumerate(exam.series, 1)}
 
     def shown_patient(self) -> dict[str, str]:
-        self._prompt("read the patient's identity shown by default on the exam list")
+        self._prompt("read the patient's identity shown on the exam list" if self.extended else
+                     "read the patient's identity shown by default on the exam list")
         if self.delegate is not None:
             return self.delegate.shown_patient()
-        return {key: self._ask(f"the {label} shown") for key, label in TRAITS}
+        asked = TRAITS + (EXTENDED_TRAITS if self.extended else ())
+        answers = {key: self._ask(f"the {label} shown") for key, label in asked}
+        return {key: value for key, value in answers.items() if value}
+
+    def set_extended_ins_display(self, on: bool) -> None:
+        self._prompt(f"in your Consumer's settings, as professional {self.context.professional}, switch "
+                     f"{'on' if on else 'off'} the display of the INS number with its OID, the list of given names "
+                     "and the used names (INS/va1.36)")
+        if self.delegate is not None:
+            self.delegate.set_extended_ins_display(on)
+        else:
+            self._wait(None)
+        self.extended = on
 
     def listed_exams(self) -> list[dict[str, str]]:
         self._prompt("read the exam list: for each row, its date, modality, region, description and source")

@@ -31,6 +31,8 @@ from simulators.consumer.importer import import_series, parse_peer
 from simulators.consumer.manifest import IdentityMismatch, Manifest, ManifestError, fetch_manifest
 from simulators.consumer.retrieve import SeriesResult, SeriesRetriever
 from simulators.consumer.session import Login, LoginError, PscClient, Sessions
+from simulators.consumer.settings import blueprint as settings_pages
+from simulators.consumer.settings import extended_ins_shown
 from simulators.consumer.vihf import build_vihf
 from simulators.consumer.xdm import bp as xdm_pages
 
@@ -73,9 +75,11 @@ class ConsumerApp:
                               behaviour.kos_request)
 
     def shown_traits(self, call: ContextualCall) -> list[tuple[str, str, str]]:
-        """(key, label, value) of each INS trait shown by default (INS/va1.36)."""
+        """(key, label, value) of each trait shown: the defaults, and the INS with its OID, the given names and the
+        used names the call carried when the professional's setting asks for them (INS/va1.36)."""
         values = trait_values(call)
-        return [(key, TRAIT_LABELS[key], values[key]) for key in self.behaviour.ins_traits]
+        keys = self.behaviour.ins_traits + (self.behaviour.extended_traits if extended_ins_shown() else ())
+        return [(key, TRAIT_LABELS[key], values[key]) for key in keys if values[key]]
 
     def run_import(self, login: Login, manifest: Manifest, local_id: str, local_issuer: str) -> list[SeriesResult]:
         cfg = self.config
@@ -118,6 +122,7 @@ def create_app(config: ConsumerConfig) -> Flask:
     app.jinja_env.autoescape = state.behaviour.autoescape
     app.jinja_env.globals["ins_traits"] = state.shown_traits
     _routes(app, state)
+    app.register_blueprint(settings_pages(state, COOKIE))
     app.register_blueprint(xdm_pages)  # XDM export and import (ITI-32), simulators.consumer.xdm
     return app
 

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.xds.clients import XdsClient
-from simulators.consumer.context import INS_TRAITS, ContextualCall, ParamError, parse_contextual_call
+from simulators.consumer.context import (
+    EXTENDED_TRAITS,
+    INS_TRAITS,
+    ContextualCall,
+    ParamError,
+    parse_contextual_call,
+)
 from simulators.consumer.history import HistoryOptions
 from simulators.consumer.kpi import ModelStat
 from simulators.consumer.manifest import AllowlistCheck, DocumentRequest, document_request, host_allowed
@@ -33,6 +39,8 @@ class Behaviour:
     # (ConsumerApp.shown_traits)
     autoescape: bool = True
     ins_traits: tuple[str, ...] = INS_TRAITS
+    # the traits added when the professional's setting asks for them, INS/va1.36 (ConsumerApp.shown_traits)
+    extended_traits: tuple[str, ...] = EXTENDED_TRAITS
     # ModelStat KPI file, one record per contextual call (ConsumerApp)
     modelstat: type[ModelStat] = ModelStat
     # Pro Santé Connect authorization request scope (ConsumerApp -> PscClient)

@@ -6,6 +6,15 @@ ANS PoC ``TestServer-AppelContextuel`` and ANS FAQ: ``Patient.identifier.value``
 CX-4), and optionally ``Situation``, ``StudyInstanceUID``, ``Modality``, ``AccessionNumber``,
 ``StudyDate``, ``AnatomicRegion``. Sans-IO: a mapping in, a :class:`ContextualCall` or the list of
 :class:`ParamError` out, each naming the parameter so the 400 page can say which one is wrong.
+
+The traits shown on the professional's setting (INS/va1.36, ANS FAQ spec §4.6.2: the INS and its OID, the
+list of given names, the used names) are not all in the ANS list of parameters: the INS and its OID are
+(``Patient.identifier.value``/``.system``); the list of birth given names comes as ``Patient.name.given``
+repeated, in order (HL7 FHIR R4 HumanName.given 0..*, the first being the first given name, as FR Core's
+birth-list-given-name extension orders it); the used family name and used first name come as
+``Patient.name.usual.family`` / ``Patient.name.usual.given`` (FHIR NameUse ``usual``), names this project
+chose because no public ANS document names them (the ANS PoC's call carries neither, and refuses unknown
+parameters). A single ``Patient.name.given`` is kept as sent, never split at spaces.
 """
 
 from __future__ import annotations
@@ -13,14 +22,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from harness.validators.common import INS_OIDS, is_uid, nir_key_ok
 
 MANDATORY = ("Patient.identifier.value", "Patient.identifier.system", "Patient.name.family",
              "Patient.name.given", "Patient.gender", "Patient.birthDate", "Address.district",
              "InformationEtConsentement", "PatientID", "PatientIDIssuer")
-OPTIONAL = ("Situation", "StudyInstanceUID", "Modality", "AccessionNumber", "StudyDate", "AnatomicRegion")
+OPTIONAL = ("Situation", "StudyInstanceUID", "Modality", "AccessionNumber", "StudyDate", "AnatomicRegion",
+            "Patient.name.usual.family", "Patient.name.usual.given")
+GIVEN = "Patient.name.given"  # repeated: the list of birth given names, in order
 MAX_LENGTH = 256
+MAX_GIVEN_NAMES = 16
 
 # FHIR administrative-gender (as sent by the PoC) and the HL7 v2 / DICOM letters -> INS sex
 GENDERS = {"male": "M", "female": "F", "other": "O", "unknown": "U", "M": "M", "F": "F", "O": "O", "U": "U"}
@@ -57,6 +70,9 @@ class ContextualCall:
     accession: str = ""
     study_date: str = ""
     anatomic_region: str = ""
+    given_names: tuple[str, ...] = ()  # every Patient.name.given, in order (the first is ``given``)
+    used_family: str = ""  # nom utilisé (Patient.name.usual.family), "" when not sent
+    used_given: str = ""  # prénom utilisé (Patient.name.usual.given), "" when not sent
 
     @property
     def dmp_patient_id(self) -> str:
@@ -64,17 +80,26 @@ class ContextualCall:
         return f"{self.ins}^^^&{self.ins_oid}&ISO^NH"
 
 
-# the INS traits displayed by default, in order (Référentiel INS, INS/va1.36, ANS FAQ): key -> label
+# the traits the Consumer can display, in order (Référentiel INS, INS/va1.36, ANS FAQ spec §4.6.2): key -> label
 TRAIT_LABELS = {"birth-name": "Nom de naissance", "first-given-name": "Premier prénom",
-                "birth-date": "Date de naissance", "sex": "Sexe", "birthplace": "Lieu de naissance (code INSEE)"}
-INS_TRAITS = tuple(TRAIT_LABELS)
+                "birth-date": "Date de naissance", "sex": "Sexe", "birthplace": "Lieu de naissance (code INSEE)",
+                "ins": "Matricule INS", "ins-oid": "OID de l'INS", "ins-kind": "Nature de l'INS",
+                "given-names": "Prénoms de naissance", "used-name": "Nom utilisé", "used-given-name": "Prénom utilisé"}
+# shown by default (INS/va1.36)
+INS_TRAITS = ("birth-name", "first-given-name", "birth-date", "sex", "birthplace")
+# shown besides on the professional's setting (INS/va1.36): the INS with its OID and the OID's meaning
+# (INS-NIR / INS-NIA, test or not: ANS CI-SIS Volet Structuration Minimale), the given-name list, the used names
+EXTENDED_TRAITS = ("ins", "ins-oid", "ins-kind", "given-names", "used-name", "used-given-name")
 
 
 def trait_values(call: ContextualCall) -> dict[str, str]:
-    """The INS traits of ``call`` as the professional reads them (birth date DD/MM/YYYY)."""
+    """Every trait of ``call`` as the professional reads it (birth date DD/MM/YYYY, given names separated by a
+    space as the Référentiel INS writes the list); "" for a used name the call did not carry."""
     d = call.birth_date
     return {"birth-name": call.family, "first-given-name": call.given, "birth-date": f"{d[6:8]}/{d[4:6]}/{d[0:4]}",
-            "sex": call.sex, "birthplace": call.birthplace}
+            "sex": call.sex, "birthplace": call.birthplace, "ins": call.ins, "ins-oid": call.ins_oid,
+            "ins-kind": INS_OIDS.get(call.ins_oid, ""), "given-names": " ".join(call.given_names or (call.given,)),
+            "used-name": call.used_family, "used-given-name": call.used_given}
 
 
 def _date(value: str) -> str | None:
@@ -97,7 +122,7 @@ def _check_ins(value: str, system: str, errors: list[ParamError]) -> str:
     return oid
 
 
-def parse_contextual_call(form: Mapping[str, str], *, mandatory: tuple[str, ...] = MANDATORY
+def parse_contextual_call(form: Mapping[str, Any], *, mandatory: tuple[str, ...] = MANDATORY
                           ) -> ContextualCall | list[ParamError]:
     """Validate the form; return the call, or every problem found (never raises on odd input).
 
@@ -106,14 +131,15 @@ def parse_contextual_call(form: Mapping[str, str], *, mandatory: tuple[str, ...]
     errors: list[ParamError] = []
     values: dict[str, str] = {}
     for name in MANDATORY + OPTIONAL:
-        raw = form.get(name)
-        value = "" if raw is None else str(raw).strip()
+        sent = _all_values(form, name)  # a repeated parameter: its first value (the rest: _given_names)
+        value = sent[0].strip() if sent else ""
         if len(value) > MAX_LENGTH or _CONTROL.search(value):
             errors.append(ParamError(name, f"longer than {MAX_LENGTH} characters or holds control characters"))
             value = ""
         elif name in mandatory and not value:
             errors.append(ParamError(name, "missing (mandatory parameter)"))
         values[name] = value
+    given_names = _given_names(form, errors)
     if errors:
         return errors
     oid = _check_ins(values["Patient.identifier.value"], values["Patient.identifier.system"], errors)
@@ -140,7 +166,35 @@ def parse_contextual_call(form: Mapping[str, str], *, mandatory: tuple[str, ...]
         patient_id_issuer=values["PatientIDIssuer"], situation=values["Situation"],
         study_uid=values["StudyInstanceUID"], modality=values["Modality"].upper(),
         accession=values["AccessionNumber"], study_date=_date(values["StudyDate"]) or "",
-        anatomic_region=values["AnatomicRegion"])
+        anatomic_region=values["AnatomicRegion"], given_names=given_names,
+        used_family=values["Patient.name.usual.family"], used_given=values["Patient.name.usual.given"])
+
+
+def _all_values(form: Mapping[str, Any], name: str) -> list[str]:
+    """Every value of a repeated parameter: a multi-dict's ``getlist`` (the form Flask parses), a list, or one."""
+    getlist = getattr(form, "getlist", None)
+    if callable(getlist):
+        return [str(v) for v in getlist(name)]
+    raw = form.get(name)
+    if raw is None:
+        return []
+    return [str(v) for v in raw] if isinstance(raw, list | tuple) else [str(raw)]
+
+
+def _given_names(form: Mapping[str, Any], errors: list[ParamError]) -> tuple[str, ...]:
+    """The list of given names (``Patient.name.given`` repeated, in order); the first one is checked with the
+    mandatory parameters, the others here: none empty, none too long, at most :data:`MAX_GIVEN_NAMES`."""
+    names = [v.strip() for v in _all_values(form, GIVEN)]
+    if len(names) > MAX_GIVEN_NAMES:
+        errors.append(ParamError(GIVEN, f"more than {MAX_GIVEN_NAMES} given names"))
+    elif any(not n for n in names[1:]):
+        errors.append(ParamError(GIVEN, "an empty given name in the list"))
+    elif any(len(n) > MAX_LENGTH or _CONTROL.search(n) for n in names[1:]):
+        errors.append(ParamError(GIVEN, f"a given name longer than {MAX_LENGTH} characters or holding control "
+                                        "characters"))
+    else:
+        return tuple(names)
+    return ()
 
 
 def _check_optional(values: dict[str, str]) -> list[ParamError]:

@@ -23,7 +23,14 @@ from harness.soap.envelope import SOAP12_CONTENT_TYPE
 from harness.xds.clients import SoapResult, XdsClient
 from harness.xds.model import DocumentEntry
 from simulators.consumer.behaviour import Behaviour, CallParser
-from simulators.consumer.context import INS_TRAITS, MANDATORY, ContextualCall, ParamError, parse_contextual_call
+from simulators.consumer.context import (
+    EXTENDED_TRAITS,
+    INS_TRAITS,
+    MANDATORY,
+    ContextualCall,
+    ParamError,
+    parse_contextual_call,
+)
 from simulators.consumer.history import APPROVED, DEPRECATED, Exam, HistoryOptions
 from simulators.consumer.kpi import ERROR, ModelStat
 from simulators.consumer.manifest import SeriesRef
@@ -107,6 +114,12 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
            ("CON-CTX-OPTIONAL",)), {"parse_call": _refusing("Situation")}),
     (Fault("hides-birthplace", "the INS traits shown by default leave out the birthplace", ("CON-INS-DISPLAY",)),
      {"ins_traits": tuple(t for t in INS_TRAITS if t != "birthplace")}),
+    (Fault("no-extended-ins-display", "the professional's setting is recorded, but the exam list still shows only "
+           "the default traits: no INS, OID, given-name list or used names", ("CON-INS-DISPLAY-EXTENDED",)),
+     {"extended_traits": ()}),
+    (Fault("ins-without-oid", "with the professional's setting on, the INS is shown without its OID",
+           ("CON-INS-DISPLAY-EXTENDED",)),
+     {"extended_traits": tuple(t for t in EXTENDED_TRAITS if t not in ("ins-oid", "ins-kind"))}),
     (Fault("no-kpi-on-error", "a refused contextual call leaves no ModelStat record", ("CON-KPI",)),
      {"modelstat": _SuccessOnlyModelStat}),
     # --- Pro Santé Connect (ANS PoC, ANS FAQ)

@@ -66,6 +66,29 @@ class ImportResultPage:
                 for r in self.page.rows("series-result")}
 
 
+class SettingsPage:
+    """``/settings``: ``form#display-settings`` with the ``extended_ins`` box and the form's token,
+    ``p#extended-ins`` saying the setting in force (``data-state`` on / off)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def state(self) -> str:
+        found = self.page.doc.xpath("//p[@id='extended-ins']/@data-state")
+        return found[0] if found else ""
+
+    def submission(self, on: bool) -> tuple[str, dict[str, str]]:
+        """(action, fields) of the form with the box ticked or not."""
+        forms = self.page.doc.xpath("//form[@id='display-settings']")
+        if not forms:
+            raise StepUnavailable(f"no display settings form at {self.page.url} (HTTP {self.page.status})")
+        form = forms[0]
+        fields = {i.get("name"): i.get("value", "") for i in form.xpath(".//input[@type='hidden']")}
+        if on:
+            fields["extended_ins"] = "on"
+        return form.get("action") or "/settings", fields
+
+
 class ReferenceDriver(ConsumerDriver):
     answered_by = "the reference driver (page objects of the reference Consumer)"
 
@@ -76,7 +99,7 @@ class ReferenceDriver(ConsumerDriver):
         self.exam_list: ExamListPage | None = None
         self.exam_page: ExamPage | None = None
 
-    def open_patient(self, form: dict[str, str], *, until: Callable[[], bool] | None = None) -> None:
+    def open_patient(self, form: dict[str, Any], *, until: Callable[[], bool] | None = None) -> None:
         page = self.browser.call(form)
         self.exam_list = ExamListPage(page) if page.status == 200 else None
         if self.exam_list is None:
@@ -102,6 +125,14 @@ class ReferenceDriver(ConsumerDriver):
 
     def listed_exams(self) -> list[dict[str, str]]:
         return self._list().rows()
+
+    def set_extended_ins_display(self, on: bool) -> None:
+        action, fields = SettingsPage(self.browser.get("/settings")).submission(on)
+        page = SettingsPage(self.browser.post(action, fields))
+        wanted = "on" if on else "off"
+        if page.state() != wanted:
+            raise StepUnavailable(f"the settings page says {page.state() or 'nothing'} after asking {wanted} "
+                                  f"(HTTP {page.page.status})")
 
     def shown_exam(self) -> dict[str, Any]:
         if self.exam_page is None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from harness.checks import expect, expect_equal
+from harness.checks import attach_findings, expect, expect_equal
+from harness.drivers import StepUnavailable
+from harness.findings import warning
 from harness.tls import session
 from testplans.consumer_drimbox.conftest import answered, driver_step, open_patient
-from testplans.consumer_drimbox.exams import contextual_form, new_patient
-from testplans.consumer_drimbox.traffic import form_of, psc_token_requests
+from testplans.consumer_drimbox.exams import contextual_form, new_patient, patient_cx
+from testplans.consumer_drimbox.traffic import form_of, psc_token_requests, saw_find_documents
 
 MANDATORY = ("Patient.identifier.value", "Patient.identifier.system", "Patient.name.family", "Patient.name.given",
              "Patient.gender", "Patient.birthDate", "Address.district", "InformationEtConsentement", "PatientID",
@@ -28,6 +31,12 @@ MALFORMED = [
     ("StudyDate", "14/03/2025"),
 ]
 SCRIPT = "<script>alert('drimcheck')</script>"
+# the traits INS/va1.36 adds on the professional's setting, as drivers name them (harness.drivers.shown_patient)
+EXTENDED = ("ins", "ins-oid", "given-names", "used-name", "used-given-name")
+# a call carrying them: the given names as Patient.name.given repeated in order (HL7 FHIR HumanName.given), the
+# used names as Patient.name.usual.family / .given (no public ANS document names these two parameters)
+GIVEN_NAMES = ["Élodie", "Marie-Anne", "Louise"]
+USED_NAMES = {"Patient.name.usual.family": "MARTIN-DURAND", "Patient.name.usual.given": "Lou"}
 
 
 def _post(world, form):
@@ -130,6 +139,39 @@ def test_ins_traits_are_displayed(world):
     for trait, value in wanted.items():
         expect_equal(shown.get(trait), value, rule="CON-INS-DISPLAY", location=f"INS trait {trait}",
                      message="INS trait not displayed as given")
+    more = [trait for trait in EXTENDED if shown.get(trait)]
+    if more:  # INS/va1.36 puts them under a user setting; it does not forbid them by default: a warning only
+        attach_findings([warning("CON-INS-DISPLAY", "INS traits shown by default",
+                                 "traits INS/va1.36 lists under a user setting are shown by default", found=more)])
+
+
+@pytest.mark.requirement("CON-INS-DISPLAY-EXTENDED")
+def test_extended_ins_display_follows_the_professionals_setting(world):
+    """With the professional's setting on, the INS and its OID, every given name and the used names are shown
+    as the contextual call gave them (INS/va1.36, ANS FAQ spec §4.6.2); the setting is switched off after."""
+    patient = new_patient(family="LEGRAND", given=GIVEN_NAMES[0])
+    form = {**contextual_form(patient), "Patient.name.given": GIVEN_NAMES, **USED_NAMES}
+    driver_step(lambda: world.driver.set_extended_ins_display(True), "switch on the professional's setting that "
+                "shows the INS with its OID, the given names and the used names")
+    try:
+        driver_step(lambda: world.driver.open_patient(form, until=lambda: saw_find_documents(patient_cx(patient))),
+                    "open the exam list of a patient whose call carries several given names and used names")
+        shown = driver_step(world.driver.shown_patient, "read the traits shown with the extended display on")
+    finally:
+        with contextlib.suppress(StepUnavailable):
+            world.driver.set_extended_ins_display(False)
+    answered(world, "traits shown with the extended INS display on", shown)
+    oid = form["Patient.identifier.system"].removeprefix("urn:oid:")
+    expect_equal(shown.get("ins"), patient.ins, rule="CON-INS-DISPLAY-EXTENDED", location="INS number",
+                 message="the INS number is not shown as the call gave it")
+    expect_equal((shown.get("ins-oid") or "").removeprefix("urn:oid:"), oid, rule="CON-INS-DISPLAY-EXTENDED",
+                 location="OID of the INS", message="the OID of the INS is not shown as the call gave it")
+    expect_equal(" ".join((shown.get("given-names") or "").split()), " ".join(GIVEN_NAMES),
+                 rule="CON-INS-DISPLAY-EXTENDED", location="given names",
+                 message="the list of given names is not shown in full, in the call's order")
+    for trait, param in (("used-name", "Patient.name.usual.family"), ("used-given-name", "Patient.name.usual.given")):
+        expect_equal(shown.get(trait), USED_NAMES[param], rule="CON-INS-DISPLAY-EXTENDED", location=trait,
+                     message=f"the used name the call gave as {param} is not shown")
 
 
 @pytest.mark.requirement("CON-KPI")
