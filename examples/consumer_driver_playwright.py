@@ -23,9 +23,10 @@ HTTPS
     profile says ``tls.verify: false``.
 
 Adapting it to your Consumer
-    - One class per screen (:class:`ExamListPage`, :class:`ExamPage`, :class:`ImportResultPage`, and the
-      Pro Santé Connect login, :class:`PscLoginPage`) holds its locators once, in ``__init__`` (Playwright
-      locators are lazy). Change the locators to your pages; the driver class and the plan need no change.
+    - One class per screen (:class:`ExamListPage`, :class:`ExamPage`, :class:`ImportResultPage`,
+      :class:`SettingsPage`, and the Pro Santé Connect login, :class:`PscLoginPage`) holds its locators once, in
+      ``__init__`` (Playwright locators are lazy). Change the locators to your pages; the driver class and the
+      plan need no change.
     - Prefer roles and accessible names (``get_by_role("table", name=...)``, ``get_by_label``), as a person
       finds things. Where a value has no visible text (a uniqueId, a Series Instance UID, a status code), read
       the attribute your page carries; the reference's are ``data-unique-id``, ``data-series-uid``,
@@ -117,15 +118,16 @@ class ContextualCallForm:
         self.action = action
         self.send = page.get_by_role("button", name="Ouvrir dans la DRIMbox")
 
-    def html(self, form: dict[str, str]) -> str:
-        fields = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                         for k, v in form.items())
+    def html(self, form: dict[str, Any]) -> str:
+        """A list value is one field per item, in order (a repeated parameter: several ``Patient.name.given``)."""
+        fields = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(item)}">'
+                         for k, v in form.items() for item in (v if isinstance(v, list) else [v]))
         return ('<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Logiciel du professionnel'
                 f'</title></head><body><form method="post" action="{html.escape(self.action)}" '
                 f'accept-charset="UTF-8">{fields}<button type="submit">Ouvrir dans la DRIMbox</button></form>'
                 '</body></html>')
 
-    def submit(self, form: dict[str, str]) -> Response | None:
+    def submit(self, form: dict[str, Any]) -> Response | None:
         """Show the form, press its button; the response the browser landed on after the redirects."""
         self.page.set_content(self.html(form))
         with self.page.expect_navigation() as landed:
@@ -211,6 +213,25 @@ class ExamPage:
         return landed.value
 
 
+class SettingsPage:
+    """``/settings``: the form "Paramètres d'affichage", its box for the extended INS display, and the paragraph
+    that says the setting in force (``data-state`` on / off)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.form = page.get_by_role("form", name="Paramètres d'affichage")
+        self.extended_ins = self.form.get_by_role("checkbox")
+        self.save = self.form.get_by_role("button", name="Enregistrer")
+        self.state = page.locator("#extended-ins")
+
+    def set_extended_ins(self, on: bool) -> str:
+        """Tick or untick the box, save, and return the setting the page then says is in force."""
+        self.extended_ins.set_checked(on)
+        with self.page.expect_navigation():
+            self.save.click()
+        return self.state.get_attribute("data-state") or ""
+
+
 class ImportResultPage:
     """``/exams/<ctx>/<uid>/import``: the table "Résultats de l'import", one row per series and its status."""
 
@@ -263,7 +284,7 @@ class PlaywrightReferenceDriver(ConsumerDriver):
         self.exam_uid = ""  # the exam whose page is open, "" when another page is
 
     # the steps
-    def open_patient(self, form: dict[str, str], *, until: Callable[[], bool] | None = None) -> None:
+    def open_patient(self, form: dict[str, Any], *, until: Callable[[], bool] | None = None) -> None:
         """``until`` is not needed: each step waits for the page the Consumer answers with."""
         self.list_url = self.exam_uid = ""
         with step("send the contextual call"):
@@ -298,6 +319,20 @@ class PlaywrightReferenceDriver(ConsumerDriver):
             self.exam_uid = ""
             self._evidence("import")
             return ImportResultPage(self.page).statuses()
+
+    def set_extended_ins_display(self, on: bool) -> None:
+        """The reference's ``/settings`` page (a Pro Santé Connect login first when the browser has none)."""
+        self.list_url = self.exam_uid = ""
+        with step("open the display settings"):
+            self.page.goto(self.context.base.rstrip("/") + "/settings")
+            login = PscLoginPage(self.page, self.context.psc_authorize)
+            if login.is_shown():
+                login.log_in(self.context.professional)
+        with step(f"switch {'on' if on else 'off'} the extended INS display"):
+            state = SettingsPage(self.page).set_extended_ins(on)
+        self._evidence("settings")
+        if state != ("on" if on else "off"):
+            raise StepUnavailable(f"the settings page says {state or 'nothing'} after saving")
 
     # what the screens show
     def shown_patient(self) -> dict[str, str]:
