@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_pki_parser(sub)
     add_whitelist_parser(sub)
     add_verify_parser(sub)
+    from harness.viewer_cmd import add_parser as add_viewer_parser
+
+    add_viewer_parser(sub)
     return parser
 
 

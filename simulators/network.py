@@ -6,7 +6,8 @@ at PSC), the Consumer's PACS and the reference Consumer DRIMbox (ITI-18/43 at th
 import into its PACS, allowed to retrieve from the Source). Each actor takes a free loopback port.
 In TLS mode the DRIMboxes authenticate to PSC by mutual TLS (RFC 8705 §2.1), without a secret.
 With ``demo=True`` one fixture exam is stored in the Source's PACS and its report sent by the RIS
-over MLLP, so the DMP holds a manifest to find as soon as the network is up.
+over MLLP, so the DMP holds a manifest to find as soon as the network is up; ``demo["viewer URL"]`` opens
+it in the Source's web viewer (its own listener, the Consumer's ``vi`` for the Source).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False, tl
                               psc_client_cert=tls.client("source-client") if tls is not None else None,
                               vihf_key=pki.key_pem, vihf_cert=pki.cert_pem)
         net.parts.append(("source", source))
+        source.serve_viewer(host=host, ssl_context=ctx("source"))  # browsers: server certificate only
         dst_pacs = start_pacs(workdir / "consumer-pacs", aet="DSTPACS", host=host, dicomweb=False)
         net.parts.append(("dst-pacs", dst_pacs))
         consumer = start_consumer(None, workdir / "consumer", host=host, ssl_context=ctx("consumer"), peers={
@@ -106,14 +108,25 @@ def start_network(workdir: Path, *, host: str = LOOPBACK, demo: bool = False, tl
             "vihf_key": pki.key_pem, "vihf_cert": pki.cert_pem,
             "wado_client_cert": tls.client("consumer-client") if tls is not None else None,
             "psc_client_cert": tls.client("consumer-client") if tls is not None else None})
+        # the Source's viewer host, as the whitelist's vi would name it beside its db
+        consumer.config.viewers = {source.http.host: source.endpoints["viewer"].split("//", 1)[1].split("/", 1)[0]}
         net.parts.append(("consumer", consumer))
         if demo:
             net.demo = publish_demo_exam(workdir / "demo", src_pacs, source.endpoints["mllp"], dmp.endpoints,
                                          vihf=(pki.key_pem, pki.cert_pem))
+            net.demo["viewer URL"] = demo_viewer_url(source.endpoints["viewer"], net.demo)
     except BaseException:
         net.stop()
         raise
     return net
+
+
+def demo_viewer_url(viewer: str, demo: dict[str, str]) -> str:
+    """The Source's viewer opened on the demo study and its KOS (``/viewer?StudyInstanceUID=...&KOS=...``)."""
+    from urllib.parse import urlencode
+
+    query = {"StudyInstanceUID": demo["study UID"], **({"KOS": demo["KOS UID"]} if demo.get("KOS UID") else {})}
+    return f"{viewer}?{urlencode(query)}"
 
 
 @dataclass

@@ -10,13 +10,14 @@ viewer link, import action); ``POST /exams/<ctx>/<uid>/import`` retrieval + impo
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Flask, Response, jsonify, redirect, render_template, request
 
@@ -106,11 +107,13 @@ class ConsumerApp:
         return results
 
 
-def viewer_url(config: ConsumerConfig, retrieve_url: str, study_uid: str) -> str:
-    """The Source's viewer: the whitelist's ``vi`` host for that DRIMbox, else the DRIMbox's own host."""
+def viewer_url(config: ConsumerConfig, retrieve_url: str, study_uid: str, kos_uid: str = "") -> str:
+    """The Source's viewer opened on the study and its KOS: the whitelist's ``vi`` host for that DRIMbox, else the
+    DRIMbox's own host (ANS DRIM-M_DATA Liste blanche TEST: ``vi`` beside ``db``)."""
     parts = urlsplit(retrieve_url)
     host = config.viewers.get((parts.hostname or "").lower()) or parts.netloc
-    return f"{parts.scheme}://{host}" + config.viewer_path.format(study=study_uid)
+    path = config.viewer_path.format(study=quote(study_uid, safe="."), kos=quote(kos_uid, safe="."))
+    return f"{parts.scheme}://{host}" + (path if kos_uid else re.sub(r"[?&]KOS=(?=&|$)", "", path))
 
 
 def create_app(config: ConsumerConfig) -> Flask:
@@ -228,7 +231,7 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
         _login, call, found, manifest, page = _exam_manifest(ctx, uid)
         if page is not None:
             return page
-        viewers = {s.series_uid: viewer_url(state.config, s.retrieve_url, s.study_uid)
+        viewers = {s.series_uid: viewer_url(state.config, s.retrieve_url, s.study_uid, manifest.sop_instance_uid)
                    for s in manifest.series if s.retrieve_url and not s.refused}
         return _page("exam.html", call=call, exam=found, manifest=manifest, ctx=ctx, viewers=viewers)
 

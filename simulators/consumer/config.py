@@ -59,7 +59,8 @@ class ConsumerConfig:
     lps_version: str = "1.0"
     lps_homologation: str = "DRIMCHECK-TEST"
     secteur_activite: str = "SA25^1.2.250.1.71.4.2.4"
-    viewer_path: str = "/viewer?StudyInstanceUID={study}"  # appended to the Source's scheme://host
+    # appended to the Source's scheme://host; {kos}: the SOP Instance UID of the KOS (dropped when unknown)
+    viewer_path: str = "/viewer?StudyInstanceUID={study}&KOS={kos}"
     fault: str | None = None
 
     def psc(self, name: str) -> str:

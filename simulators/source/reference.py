@@ -38,6 +38,8 @@ def pacs_finder(config: SourceConfig):
 class Reference:
     """A running Source: ``endpoints`` (wado_rs, mllp, base), ``store``, ``stop()``; a context manager."""
 
+    viewer: RunningServer | None = None  # the web viewer's listener (serve_viewer)
+
     def __init__(self, config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mllp_port: int = 0,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         if config.fault is not None and config.fault not in FAULTS:
@@ -63,6 +65,7 @@ class Reference:
             dimse = PacsDimse(config.pacs_host, config.pacs_port, config.pacs_aet, config.calling_aet)
         app = Rad107App(self.store, PacsWeb(config.pacs_dicomweb), introspector, config.wado_path, config.fault,
                         dimse)
+        self.wado_app, self.psc_client = app, (config.psc_client_id, psc_secret, psc_cert)
         self.http: RunningServer | None = None
         self.mllp: MllpListener | None = None
         try:
@@ -84,7 +87,24 @@ class Reference:
     def _on_message(self, raw: bytes) -> bytes:
         return self.processor.acknowledge(raw)
 
+    def serve_viewer(self, viewer: Any = None, host: str = "127.0.0.1", port: int = 0,
+                     ssl_context: ssl.SSLContext | None = None) -> str:
+        """Serve the web viewer (``simulators.source.viewer``) on its own listener, logging professionals in at
+        the PSC this Source introspects with (its client id and certificate); its URL, also ``endpoints["viewer"]``."""
+        from simulators.source.viewer import ViewerConfig, issuer_of, start_viewer
+
+        client_id, secret, cert = self.psc_client
+        viewer = viewer or ViewerConfig(psc_issuer=issuer_of(self.config.psc_introspect), client_id=client_id,
+                                        client_secret=secret or "", psc_client_cert=cert)
+        self.viewer = start_viewer(viewer, self.wado_app, self.store, self.config.wado_path, host=host, port=port,
+                                   ssl_context=ssl_context)
+        self.endpoints["viewer"] = self.viewer.url + "/viewer"
+        return self.endpoints["viewer"]
+
     def stop(self) -> None:
+        if self.viewer is not None:
+            self.viewer.stop()
+            self.viewer = None
         if self.mllp is not None:
             self.mllp.stop()
             self.mllp = None

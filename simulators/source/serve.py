@@ -55,6 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="signed ANS whitelist: its DNCertificatOperateur entries are the allowed clients")
     parser.add_argument("--whitelist-ca", type=Path, action="append", default=[], metavar="PEM",
                         help="CA that must have issued the whitelist's signing certificate (repeatable)")
+    parser.add_argument("--viewer-port", type=int, default=0,
+                        help="port of the web viewer opened by professionals' browsers (0 = free port; HTTPS "
+                             "without client certificate); its library: drimcheck viewer install")
+    parser.add_argument("--no-viewer", action="store_true", help="do not serve the web viewer")
 
 
 DEFAULT_CLIENT, DEFAULT_SECRET = "drimbox-source", "source-secret"
@@ -115,5 +119,9 @@ def start(args: argparse.Namespace) -> Reference:
         context, config.allowed_clients = wado_tls(tls, args.source_fault, allowed)
         if args.wado_client_auth != "required" and context is not None:
             context = tls.context("source", client_auth=args.wado_client_auth)
-    return start_source(config, host=args.host or "127.0.0.1", http_port=args.port or 0,
-                        mllp_port=args.mllp_port, ssl_context=context)
+    source = start_source(config, host=args.host or "127.0.0.1", http_port=args.port or 0,
+                          mllp_port=args.mllp_port, ssl_context=context)
+    if not args.no_viewer:
+        source.serve_viewer(host=args.host or "127.0.0.1", port=args.viewer_port,
+                            ssl_context=tls.context("source") if tls is not None else None)
+    return source
