@@ -146,6 +146,18 @@ class ConsumerDriver(ABC):
         ``Statut_Appel``), oldest first."""
         raise StepUnavailable(f"{self.answered_by} cannot read the Consumer's ModelStat KPI records")
 
+    def export_exam(self, exam: ExamRef, *, until: Callable[[], bool] | None = None) -> bytes:
+        """Export ``exam`` (of the exam list opened last) as IHE XDM media and return the ZIP file's bytes
+        (ITI-32 on ZIP media, ITI TF-2b §3.32.4.1; DICOM PS3.12 Annex V)."""
+        raise StepUnavailable(f"{self.answered_by} cannot export an exam as XDM media")
+
+    def import_package(self, path: Path, *, local_patient_id: str = "", local_issuer: str = "",
+                       until: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """Import the XDM ZIP at ``path`` into the local PACS, for the patient of the exam list opened last, with
+        the local patient id when given; return what the Consumer showed: ``status`` (``imported`` or
+        ``refused``), ``message``, and ``errors`` (the rules it named, when it shows them)."""
+        raise StepUnavailable(f"{self.answered_by} cannot import an XDM package")
+
     def close(self) -> None:  # noqa: B027 (optional hook: most drivers hold nothing)
         """Release what the driver holds (a browser); called once at the end of the plan."""
 

@@ -167,6 +167,26 @@ class OperatorDriver(ConsumerDriver):
             return self.delegate.kpi_records()
         raise StepUnavailable("the operator reports the ModelStat KPI file by hand, outside the plan")
 
+    def export_exam(self, exam: ExamRef, *, until: Callable[[], bool] | None = None) -> bytes:
+        self._prompt(f"export {exam.for_a_person()} as IHE XDM media (a ZIP file) and save the file")
+        if self.delegate is not None:
+            return self.delegate.export_exam(exam, until=until)
+        path = Path(self._ask("the path of the saved ZIP file").strip().strip('"'))
+        if not path.is_file():
+            raise StepUnavailable(f"the operator gave {path}, which is not a file")
+        return path.read_bytes()
+
+    def import_package(self, path: Path, *, local_patient_id: str = "", local_issuer: str = "",
+                       until: Callable[[], bool] | None = None) -> dict[str, Any]:
+        local = f", giving the local patient id {local_patient_id} ({local_issuer})" if local_patient_id else ""
+        self._prompt(f"for the patient opened last, import the XDM package {path} into the local PACS{local}")
+        if self.delegate is not None:
+            return self.delegate.import_package(path, local_patient_id=local_patient_id, local_issuer=local_issuer,
+                                                until=until)
+        self._wait(until)
+        status = self._ask("did the Consumer import the package or refuse it (imported/refused)").lower()
+        return {"status": "refused" if status.startswith(("r", "n")) else "imported", "message": "", "errors": []}
+
     def close(self) -> None:
         if self.delegate is not None:
             self.delegate.close()

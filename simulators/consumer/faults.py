@@ -35,6 +35,7 @@ from simulators.consumer.history import APPROVED, DEPRECATED, Exam, HistoryOptio
 from simulators.consumer.kpi import ERROR, ModelStat
 from simulators.consumer.manifest import SeriesRef
 from simulators.consumer.retrieve import OUTCOMES, RetrieveOptions
+from simulators.consumer.xdm import XdmOptions
 
 
 # ---------------------------------------------------------------- contextual call and pages
@@ -191,6 +192,13 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
     # --- import into the local PACS (IHE RAD TF-1 XDS-I.b)
     (Fault("ascii-patient-name", "imported instances are stored with Patient's Name upper-cased and without "
            "accents", ("CON-IMP-COMPLETE",)), {"rewrite_before_store": _ascii_patient_name}),
+    # --- XDM media (ITI-32; ANS DRIM-M_DATA Référencement DRIMBox/Jeux de données/XDM)
+    (Fault("xdm-no-metadata-hash", "the exported METADATA.XML gives the KOS DocumentEntry no hash and no size",
+           ("CON-XDM-EXPORT",)), {"xdm": XdmOptions(hash_size=False)}),
+    (Fault("xdm-missing-images", "the exported package holds the images of the KOS's first series only: the KOS "
+           "lists instances the package lacks", ("CON-XDM-EXPORT",)), {"xdm": XdmOptions(first_series_only=True)}),
+    (Fault("xdm-import-unvalidated", "an uploaded XDM package is imported without validation: what a package "
+           "refused for its errors holds is stored", ("CON-XDM-IMPORT",)), {"xdm": XdmOptions(validate_import=False)}),
 )
 
 FAULTS: dict[str, Fault] = {fault.name: fault for fault, _ in _TABLE}

@@ -7,6 +7,7 @@ Consumer needs its own driver (``harness.drivers``), or ``driver: operator``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from harness.drivers import ConsumerDriver, DriverContext, ExamRef, StepUnavailable
@@ -64,6 +65,23 @@ class ImportResultPage:
     def statuses(self) -> dict[str, str]:
         return {r.get("data-series-uid"): self.STATUSES.get(r.get("data-status", ""), "error")
                 for r in self.page.rows("series-result")}
+
+
+class XdmResultPage:
+    """``/exams/<ctx>/xdm`` after an upload: ``p#xdm-result`` (``data-status``), one ``tr.finding`` per finding
+    (``data-rule``, ``data-severity``)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def outcome(self) -> dict[str, Any]:
+        doc = self.page.doc
+        result = doc.xpath("//p[@id='xdm-result']")
+        errors = [r.get("data-rule") for r in self.page.rows("finding") if r.get("data-severity") == "error"]
+        if not result:
+            return {"status": "error", "message": f"HTTP {self.page.status}", "errors": errors}
+        return {"status": result[0].get("data-status", ""), "message": (result[0].text or "").strip(),
+                "errors": errors}
 
 
 class SettingsPage:
@@ -141,3 +159,15 @@ class ReferenceDriver(ConsumerDriver):
 
     def kpi_records(self) -> list[dict[str, Any]]:
         return session().get(self.context.base.rstrip("/") + "/kpi", timeout=30).json()
+
+    def export_exam(self, exam: ExamRef, *, until: Callable[[], bool] | None = None) -> bytes:
+        return self.browser.post(self._list().exam_link(exam) + "/export.zip").response.content
+
+    def import_package(self, path: Path, *, local_patient_id: str = "", local_issuer: str = "",
+                       until: Callable[[], bool] | None = None) -> dict[str, Any]:
+        url = self._list().page.url.split("?", 1)[0].rstrip("/") + "/xdm"
+        form = {k: v for k, v in (("local_patient_id", local_patient_id), ("local_issuer", local_issuer)) if v}
+        with open(path, "rb") as fh:
+            resp = self.browser.http.post(url, data=form, files={"package": (Path(path).name, fh, "application/zip")},
+                                          allow_redirects=False, timeout=300)
+        return XdmResultPage(self.browser.follow(url, resp)).outcome()
