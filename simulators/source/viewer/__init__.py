@@ -27,6 +27,7 @@ def start_viewer(config: ViewerConfig, wado: Any, store: Any, wado_path: str, *,
     server = serve_wsgi(app, "source-viewer", port=port, host=host, ssl_context=ssl_context)
     config.public_url = config.public_url or server.url
     holder["app"] = create_app(config, wado, store, wado_path, certificate)
+    server.state = holder["app"].extensions["viewer"]  # type: ignore[attr-defined]  # sessions, for operators
     return server
 
 
