@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.viewer_cmd import add_parser as add_viewer_parser
 
     add_viewer_parser(sub)
+    from harness.load.command import add_parser as add_load_parser
+
+    add_load_parser(sub)
     return parser
 
 
