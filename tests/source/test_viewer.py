@@ -19,6 +19,18 @@ MARIE, PAUL = "10001000001", "10001000002"  # simulators/psc/users.yaml
 OCTET = 'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1'
 
 
+@pytest.fixture(scope="session")
+def viewer_library() -> Path:
+    """The viewer library installed (``drimcheck viewer install``: npm ci into the cache folder, once); skipped
+    with the reason when node/npm or the npm registry is not there."""
+    from harness import viewer_lib
+
+    try:
+        return viewer_lib.install().dist
+    except viewer_lib.InstallError as exc:
+        pytest.skip(f"viewer library not installable here: {exc}")
+
+
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory):
     from simulators.network import start_network
@@ -63,7 +75,7 @@ def test_demo_viewer_url_names_the_study_and_its_kos(demo, source):
     assert demo["viewer URL"].startswith(source.endpoints["viewer"])
 
 
-def test_without_a_session_the_page_sends_the_browser_to_psc(demo, network):
+def test_without_a_session_the_page_sends_the_browser_to_psc(demo, network, viewer_library):
     resp = requests.get(demo["viewer URL"], allow_redirects=False, timeout=30)
     assert resp.status_code == 302
     location = urlsplit(resp.headers["Location"])
@@ -85,7 +97,7 @@ def test_image_requests_without_a_live_session_are_refused(demo, source):
         assert resp.headers["Content-Type"].startswith("text/plain") and b"DICM" not in resp.content
 
 
-def test_a_logged_in_professional_sees_the_study_through_rad107(demo, source):
+def test_a_logged_in_professional_sees_the_study_through_rad107(demo, source, viewer_library):
     http, page = login(demo["viewer URL"], MARIE)
     assert page.status_code == 200, page.text
     assert page.url == demo["viewer URL"]
@@ -103,7 +115,7 @@ def test_a_logged_in_professional_sees_the_study_through_rad107(demo, source):
     assert frame.status_code == 200 and frame.headers["Content-Type"].startswith("multipart/related")
 
 
-def test_paths_outside_the_kos_are_refused_as_rad107_says(demo, source):
+def test_paths_outside_the_kos_are_refused_as_rad107_says(demo, source, viewer_library):
     http, page = login(demo["viewer URL"], MARIE)
     assert page.status_code == 200
     outside = "1.2.3.4.5.6.7"
@@ -117,7 +129,7 @@ def test_paths_outside_the_kos_are_refused_as_rad107_says(demo, source):
     assert resp.status_code == 404 and "Examen introuvable" in resp.text
 
 
-def test_an_expired_session_is_refused_and_logs_in_again(demo, source):
+def test_an_expired_session_is_refused_and_logs_in_again(demo, source, viewer_library):
     http, page = login(demo["viewer URL"], MARIE)
     assert page.status_code == 200
     sessions = source.viewer.state.sessions
@@ -130,7 +142,7 @@ def test_an_expired_session_is_refused_and_logs_in_again(demo, source):
     assert again.status_code == 302 and "/protocol/openid-connect/auth" in again.headers["Location"]
 
 
-def test_another_professionals_session_is_refused_a_masked_manifest(demo, source):
+def test_another_professionals_session_is_refused_a_masked_manifest(demo, source, viewer_library):
     """A manifest published MASQUE_PS by Marie: Paul's session gets RAD-107's 403, on the page and on images."""
     store = source.store
     before = store.access(demo["KOS UID"])
