@@ -293,3 +293,78 @@ def test_the_informative_metadata_alone_is_refused(corpus, tmp_path, pacs):
     assert outcome.status == "refused"
     assert {f.rule for f in outcome.errors} == {"XDM-LAYOUT-004", "XDM-META-001"}
     assert _stored(server) == {}
+
+
+# --- the pages: upload through the app (the plan drives them end to end) --------------------------------------
+
+@pytest.fixture
+def app_client(tmp_path, pacs):
+    """The Consumer's app with a logged-in session holding a contextual call for the good set's patient."""
+    from simulators.consumer import ConsumerConfig, create_app
+    from simulators.consumer.app import COOKIE
+    from simulators.consumer.context import parse_contextual_call
+    from testplans.consumer_drimbox.exams import contextual_form, new_patient
+
+    server, peer = pacs
+    app = create_app(ConsumerConfig(workdir=tmp_path / "consumer", psc_issuer="http://psc.test/realm",
+                                    public_url="http://consumer.test", pacs=f"LOCALPACS@{peer.host}:{peer.port}"))
+    login = app.extensions["consumer"].sessions.new()
+    login.access_token = "token"
+    login.calls["ctx"] = parse_contextual_call({**contextual_form(new_patient()),
+                                                "Patient.identifier.value": EXAM.ins})
+    client = app.test_client()
+    client.set_cookie(COOKIE, login.id)
+    return client, server
+
+
+def _upload(client, path: Path, name: str = "package.zip"):
+    with path.open("rb") as fh:
+        return client.post("/exams/ctx/xdm", data={"package": (fh, name)}, content_type="multipart/form-data")
+
+
+def test_an_upload_beyond_the_app_form_limit_is_imported(tmp_path, dmp_entry, app_client):
+    """The app caps forms at 64 KiB; the XDM upload has its own limit (xdm.MAX_UPLOAD)."""
+    client, server = app_client
+    big = []
+    for s in range(EXAM.series):
+        files = {}
+        for i in range(EXAM.instances):
+            path = tmp_path / "big" / f"{s}-{i}.dcm"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(_image(s, i, bytes([s, i]) * 8 * 1024))
+            files[EXAM.uid("image", s, i)] = path
+        big.append(files)
+    package = _export(tmp_path, dmp_entry, big)
+    assert package.stat().st_size > 64 * 1024
+    resp = _upload(client, package)
+    assert resp.status_code == 200, resp.text
+    assert 'data-status="imported"' in resp.text
+    assert len(_stored(server)) == EXAM.series * EXAM.instances
+
+
+def test_a_refused_upload_shows_the_findings(tmp_path, dmp_entry, series, app_client):
+    client, server = app_client
+    tampered = _rezip(_export(tmp_path, dmp_entry, series), tmp_path / "tampered.zip", _drop_one_image)
+    resp = _upload(client, tampered)
+    assert resp.status_code == 422
+    assert 'data-status="refused"' in resp.text and 'data-rule="XDM-KOS-002"' in resp.text
+    assert _stored(server) == {}
+
+
+def test_an_oversized_upload_is_refused_and_nothing_kept(tmp_path, dmp_entry, series, app_client, monkeypatch):
+    from simulators.consumer import xdm
+
+    client, server = app_client
+    monkeypatch.setattr(xdm, "MAX_UPLOAD", 4096)
+    resp = _upload(client, _export(tmp_path, dmp_entry, series))
+    assert resp.status_code == 413 and "trop volumineux" in resp.text
+    assert _stored(server) == {}
+    assert not list((tmp_path / "consumer").glob("xdm-import-*"))
+
+
+def test_an_upload_without_a_file_and_an_unknown_context(app_client):
+    client, _server = app_client
+    assert client.post("/exams/ctx/xdm", data={}, content_type="multipart/form-data").status_code == 400
+    assert client.post("/exams/nope/xdm", data={}).status_code == 404
+    assert client.get("/exams/nope/1.2.3/export.zip").status_code == 404
+    assert 'id="xdm-import"' in client.get("/exams/ctx/xdm").text
