@@ -94,6 +94,8 @@ _TLS = [("tls.ca", "the harness's HTTP clients trust the SUT's https endpoints t
 # plan -> (field, what it changes): used when given, never a problem when absent
 PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
     "source_drimbox": [
+        ("endpoints.iocm", "it sends an IOCM rejection note there (the Source's Storage SCP or the Image Manager "
+                           "forwarding to it); without it SRC-IOCM-* are not run"),
         ("credentials.psc_client_id", "its PSC simulator registers that client, which the Source uses to "
                                       "introspect tokens; default drimbox-source"),
         ("credentials.psc_client_secret", "secret of that client; default source-secret"),

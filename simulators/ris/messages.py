@@ -42,10 +42,26 @@ def study_spec(ex: Exam, *, transfer_syntax: str = "explicit", rows: int = 64, c
                      placer_order=ex.placer, placer_issuer=PLACER_ISSUER, study_uid=ex.study_uid)
 
 
-def replacement_cda(ex: Exam, version: int = 2) -> bytes:
+Author = tuple[str, str, str]  # (national id 8 + RPPS, given name, family name) of a report's author
+FIRST_AUTHOR: Author = ("801234567897", "Jacques", "BIDEAULT")  # the good set's (fixtures.mutations.goodset)
+
+
+def _authored(cda: str, author: Author | None) -> str:
+    """The CR-IMG signed by ``author`` instead of the good set's radiologist (CDA R2 author/assignedAuthor)."""
+    if author is None:
+        return cda
+    ident, given, family = author
+    old_id, old_given, old_family = FIRST_AUTHOR
+    cda = cda.replace(f'<id root="1.2.250.1.71.4.2.1" extension="{old_id}"/>',
+                      f'<id root="1.2.250.1.71.4.2.1" extension="{ident}"/>', 1)
+    return cda.replace(f"<assignedPerson><name><given>{old_given}</given><family>{old_family}</family>",
+                       f"<assignedPerson><name><given>{given}</given><family>{family}</family>", 1)
+
+
+def replacement_cda(ex: Exam, version: int = 2, author: Author | None = None) -> bytes:
     """A CR-IMG that replaces the first one: new id, same setId, ``relatedDocument typeCode="RPLC"``
-    (TestContenuCDA Entete_IMG-CR-IMG.sch)."""
-    cda = build_cda(ex).decode()
+    (TestContenuCDA Entete_IMG-CR-IMG.sch); ``author``: another radiologist signs it."""
+    cda = _authored(build_cda(ex).decode(), author)
     old_id = ex.uid("cda")
     cda = cda.replace(f'<id root="{old_id}"/>', f'<id root="{ex.uid("cda", version)}"/>', 1)
     cda = cda.replace('<versionNumber value="1"/>', f'<versionNumber value="{version}"/>', 1)

@@ -17,6 +17,7 @@ class SourceConfig:
     pacs_port: int = 11112
     pacs_aet: str = "DRIMPACS"
     calling_aet: str = "DRIMBOX-SRC"
+    dicom_aet: str = "DRIMBOX-SRC"  # AE title of the Source's own Storage SCP (IOCM rejection notes)
     pacs_dicomweb: str = ""  # base URL of the PACS's DICOMweb (…/dicom-web)
     pacs_retrieve: str = "dicomweb"  # dicomweb (the PACS's WADO-RS) | cget (DIMSE C-GET)
     # DMP (ANS PoC endpoints: /registry ITI-57, /repository ITI-41)

@@ -52,6 +52,13 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "but no ITI-57 is sent: the DMP keeps the entry Approved", ("SRC-DELETE",)),
     Fault("ignores-cancel", "an exam cancellation (OMI^O23 ORC-1 CA) is acknowledged AA and only logged: the KOS "
           "stays published", ("SRC-CANCEL",)),
+    Fault("ignores-iocm", "an IOCM rejection note is accepted (C-STORE success) and only logged: the KOS keeps "
+          "the rejected instance and WADO-RS still serves it", ("SRC-IOCM-KOS", "SRC-IOCM-WADO")),
+    Fault("vihf-from-report-on-image-change", "an update or deletion caused by an image or exam change is sent "
+          "with a VIHF built from the study's report as first received (its author), not from the previous "
+          "submission", ("SRC-VIHF-IMAGE-CHANGE",)),
+    Fault("vihf-from-previous-on-report-change", "a corrected report's publication is sent with the VIHF of the "
+          "previous submission instead of one in the new report's author's name", ("SRC-VIHF-REPORT",)),
     Fault("gives-up-on-dmp-outage", "a publication that meets the DMP unreachable is marked failed at once, never "
           "retried", ("SRC-PUB-RETRY",)),
     # KOS manifest and RAD-68 metadata

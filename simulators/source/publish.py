@@ -10,6 +10,7 @@ exponential back-off, in order, across restarts; a registry error answer is fina
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -137,21 +138,47 @@ def _rename(sub: Submission, old: str, new: str) -> None:
         a.target = new if a.target == old else a.target
 
 
-Security = Callable[[str], list]  # patient CX -> wsse:Security header elements (VIHF)
+@dataclass(frozen=True)
+class Professional:
+    """Whose name a submission is made in: the VIHF's subject (NameID, subject-id). A report's publication is
+    made in its author's name; an update after an image change in the previous submission's (FAQ 8801)."""
+
+    id: str  # national id of the professional (8 + RPPS), as the CR-IMG's author id@extension gives it
+    name: str = ""
+
+    @staticmethod
+    def dumps(who: Professional | None) -> str:
+        return json.dumps({"id": who.id, "name": who.name} if who else None)
+
+    @staticmethod
+    def loads(text: str | None) -> Professional | None:
+        data = json.loads(text) if text else None
+        return Professional(data["id"], data.get("name", "")) if data else None
+
+
+# (patient CX, professional or None) -> wsse:Security header elements (VIHF); None: the signer's default identity
+Security = Callable[..., list]
 VIHF_LIFETIME = dt.timedelta(hours=12)  # a queued message may wait for the DMP that long and stay valid
 
 
 def vihf_security(key_pem: bytes | None, cert_pem: bytes | None,
                   resource: Callable[[str], str] = lambda patient: patient) -> Security:
     """VIHF signer (ANS DRIM-M_DATA Validateur XDS, ``harness.vihf``); no header at all without key and
-    certificate. ``resource`` gives the VIHF's resource-id from the request's patient (itself, by default)."""
+    certificate. ``resource`` gives the VIHF's resource-id from the request's patient (itself, by default);
+    the professional, when given, is the VIHF's NameID and subject-id (FAQ 8801)."""
     if not key_pem or not cert_pem:
-        return lambda patient: []
+        return lambda patient, professional=None: []
     from harness.vihf import VihfIdentity, build_vihf
 
-    identity = VihfIdentity(lps_id="DRIMCHECK-SOURCE", lps_name="DRIMcheck reference Source")
-    return lambda patient: [build_vihf(identity, patient=resource(patient), key_pem=key_pem, cert_pem=cert_pem,
-                                       lifetime=VIHF_LIFETIME)]
+    base = VihfIdentity(lps_id="DRIMCHECK-SOURCE", lps_name="DRIMcheck reference Source")
+
+    def security(patient: str, professional: Professional | None = None) -> list:
+        identity = base if professional is None else replace(
+            base, name_id=professional.id, subject_name=professional.name or professional.id)
+        return [build_vihf(identity, patient=resource(patient), key_pem=key_pem, cert_pem=cert_pem,
+                           lifetime=VIHF_LIFETIME)]
+
+    return security
 
 
 def delete_message(patient_cx: str, entry_uuid: str, source_id: str, registry: str,

@@ -4,7 +4,8 @@ Order of the checks (ANS PoC behaviour): path (400 for anything but canonical UI
 encoded slashes), bearer token introspected at Pro Santé Connect (401), ``KOS-SOPInstanceUID``
 header (400 missing, 404 not the stored KOS of this study, 410 when that KOS was deleted), masking
 flags the KOS was published with (403 when ``MASQUE_PS`` hides it from this professional, see ``auth``),
-resource referenced by the KOS (404), Accept (400 missing or malformed, 406 nothing acceptable).
+resource referenced by the KOS (404; 410 when every instance asked was rejected by an IOCM rejection note,
+IHE RAD TF-3 RAD-66), Accept (400 missing or malformed, 406 nothing acceptable).
 Instances come series by series from the PACS's WADO-RS (``transfer-syntax=*``: the stored bytes),
 one streamed request per series (the first one opened while the token is introspected, and dropped
 unless every check passes), relayed untouched when the negotiated syntax is the stored one
@@ -425,6 +426,11 @@ class Rad107App:
         chosen = self.behaviour.select(self._references(kos), path)
         if not chosen:
             return text(404, f"{path.to_path()} is not referenced by the KOS")
+        rejected = self.store.rejected(kos.study_uid)  # IOCM: never served again, under any KOS
+        if rejected:
+            chosen = [(se, sop) for se, sop in chosen if sop not in rejected]
+            if not chosen:
+                return text(410, f"{path.to_path()}: rejected (IOCM rejection note), no longer available")
         return chosen
 
     # -- responses ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Wire the reference Source DRIMbox: SQLite store, outbox, MLLP listener, WADO-RS server."""
+"""Wire the reference Source DRIMbox: SQLite store, outbox, MLLP listener, WADO-RS server, IOCM listener."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from harness.tls import ClientGate
 from simulators.source.auth import Introspector
 from simulators.source.config import SourceConfig
 from simulators.source.faults import FAULTS
+from simulators.source.iocm import RejectionListener
 from simulators.source.kos import ImageRef
 from simulators.source.mllp import MllpListener
 from simulators.source.publish import Outbox, publish_behaviour_for, vihf_security
@@ -41,7 +42,7 @@ class Reference:
     viewer: RunningServer | None = None  # the web viewer's listener (serve_viewer)
 
     def __init__(self, config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mllp_port: int = 0,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, dicom_port: int = 0) -> None:
         if config.fault is not None and config.fault not in FAULTS:
             raise KeyError(f"unknown Source fault {config.fault!r}; known: {', '.join(sorted(FAULTS))}")
         config.workdir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +69,7 @@ class Reference:
         self.wado_app, self.psc_client = app, (config.psc_client_id, psc_secret, psc_cert)
         self.http: RunningServer | None = None
         self.mllp: MllpListener | None = None
+        self.iocm: RejectionListener | None = None
         try:
             gated = ClientGate(app, config.allowed_clients, required=ssl_context is not None
                                and ssl_context.verify_mode == ssl.CERT_REQUIRED)
@@ -78,11 +80,14 @@ class Reference:
                 config.dmp_repository, config.institution, config.source_id, config.fault,
                 vihf_security(config.vihf_key, config.vihf_cert, publishing.vihf_patient), config.signer())
             self.mllp = MllpListener(lambda raw: self._on_message(raw), host=host, port=mllp_port)
+            # IOCM rejection notes from the PACS / Image Manager (IHE RAD-66), a DICOM Storage SCP
+            self.iocm = RejectionListener(self.processor.reject, ae_title=config.dicom_aet, host=host, port=dicom_port)
             self.outbox.start()
         except BaseException:
             self.stop()
             raise
-        self.endpoints = {"wado_rs": config.public_base, "mllp": self.mllp.address, "base": self.http.url}
+        self.endpoints = {"wado_rs": config.public_base, "mllp": self.mllp.address, "base": self.http.url,
+                          "iocm": self.iocm.address}
 
     def _on_message(self, raw: bytes) -> bytes:
         return self.processor.acknowledge(raw)
@@ -105,6 +110,9 @@ class Reference:
         if self.viewer is not None:
             self.viewer.stop()
             self.viewer = None
+        if self.iocm is not None:
+            self.iocm.stop()
+            self.iocm = None
         if self.mllp is not None:
             self.mllp.stop()
             self.mllp = None
@@ -122,9 +130,9 @@ class Reference:
 
 
 def start(config: SourceConfig, host: str = "127.0.0.1", http_port: int = 0, mllp_port: int = 0,
-          ssl_context: ssl.SSLContext | None = None) -> Reference:
+          ssl_context: ssl.SSLContext | None = None, dicom_port: int = 0) -> Reference:
     """The Source with its WADO-RS served over HTTPS when ``ssl_context`` is given."""
-    return Reference(config, host, http_port, mllp_port, ssl_context)
+    return Reference(config, host, http_port, mllp_port, ssl_context, dicom_port)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ from simulators.source.publish import (
     Alteration,
     KosMetadata,
     Outbox,
+    Professional,
     Security,
     delete_message,
     deprecated_format_code,
@@ -94,9 +96,12 @@ class ReportProcessor:
     institution: str
     source_id: str
     fault: str | None = None
-    security: Security = field(default=lambda patient: [])
+    security: Security = field(default=lambda patient, professional=None: [])
     signer: tuple[bytes, bytes] | None = None  # Signature01 key + certificate (SourceConfig.signer)
     behaviour: ReportBehaviour = field(init=False)
+    # one change of the Source's records at a time: HL7 messages (MLLP) and rejection notes (DICOM) arrive on
+    # their own threads, and an image-change update reads the KOS a report may be replacing
+    lock: threading.RLock = field(init=False, default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
         self.behaviour = report_behaviour_for(self.fault)
@@ -119,7 +124,8 @@ class ReportProcessor:
 
     def handle(self, raw: bytes) -> Outcome:
         try:
-            return self._handle(raw)
+            with self.lock:
+                return self._handle(raw)
         except Rejected as exc:
             log.warning("HL7 message refused (%s %s): %s", exc.code, exc.error_code, exc.text)
             return Outcome(exc.code, exc.error_code, exc.text, errors=exc.errors)
@@ -136,7 +142,7 @@ class ReportProcessor:
         if kind not in self.behaviour.supported:
             raise Rejected("AR", "200", f"unsupported message type {'^'.join(kind)}")
         warnings = self._check_envelope(raw) if self.behaviour.check_envelope else []
-        outcome = self._cancel(msg) if kind == ("OMI", "O23") else self._report(msg)
+        outcome = self._cancel(msg) if kind == ("OMI", "O23") else self._report(msg, raw)
         if warnings:
             log.info("HL7 message %s accepted with warnings: %s", _control_id(msg), _summary(warnings))
             outcome.errors += [ack_error(f) for f in warnings]
@@ -153,7 +159,7 @@ class ReportProcessor:
             raise Rejected("AE", acks[0].code, "HL7 message does not conform to IG-hl7v2: " + _summary(errors), acks)
         return [f for f in findings if f.severity is Severity.WARNING]
 
-    def _report(self, msg: Message) -> Outcome:
+    def _report(self, msg: Message, raw: bytes) -> Outcome:
         """ORU^R01 / MDM: the CR-IMG of OBX-5, then delete (``D``) or publish (``F`` / ``C``)."""
         kind = msg.type
         obx = document_obx(msg)
@@ -170,9 +176,11 @@ class ReportProcessor:
             raise Rejected("AR", "102", str(exc)) from None
         root = self._valid_cda(cda, f"OBX^{obx.index}^5")
         who = identity(root)
+        professional = report_professional(root)  # FAQ 8801: a report's change is sent in its author's name
         if status == "D":
-            return self._delete(who.study_uid, "report deleted (OBX-11 D)", at_dmp=self.behaviour.delete_at_dmp)
-        return self._publish(msg, root, who, status)
+            return self._delete(who.study_uid, "report deleted (OBX-11 D)", at_dmp=self.behaviour.delete_at_dmp,
+                                professional=professional)
+        return self._publish(msg, root, who, status, raw, professional)
 
     def _valid_cda(self, cda: bytes, location: str) -> etree._Element:
         """The CR-IMG parsed, or AE with one ERR per validation error, located at its OBX-5 (``location``)."""
@@ -185,7 +193,8 @@ class ReportProcessor:
         except (UnsafeXmlError, etree.XMLSyntaxError) as exc:
             raise Rejected("AE", "207", f"CR-IMG unreadable: {exc}") from None
 
-    def _publish(self, msg: Message, root: etree._Element, who: Identity, status: str) -> Outcome:
+    def _publish(self, msg: Message, root: etree._Element, who: Identity, status: str, raw: bytes | None,
+                 professional: Professional | None) -> Outcome:
         """Build, store and queue the KOS of the study; it replaces the study's current KOS, if any.
 
         One manifest per study at the DMP: a correction (OBX-11 ``C``) and a second final report
@@ -197,6 +206,8 @@ class ReportProcessor:
             images = self.find_images(who.study_uid)
         except Exception as exc:  # PACS down: the RIS will resend; nothing half-done
             raise Rejected("AE", "207", f"study lookup in the PACS failed: {exc}") from None
+        rejected = self.store.rejected(who.study_uid)  # IOCM: a rejected instance is never listed again
+        images = [i for i in images if i.sop_instance_uid not in rejected]
         if not images:
             if self.behaviour.refuse_absent_study:
                 raise Rejected("AE", "204", f"study {who.study_uid} not found in the PACS")
@@ -211,24 +222,34 @@ class ReportProcessor:
         entry_uuid, doc_uid, sub = pnr_submission(
             kos, meta, source_id=self.source_id, replaces=previous[-1].entry_uuid if previous else None,
             alter=self.behaviour.alter_submission, signer=self.signer)
-        self.store.add_kos(StoredKos(kos_uid, who.study_uid, meta.patient_cx, doc_uid, entry_uuid, CURRENT, kos),
-                           replaces=previous[-1].sop_uid if previous else None)
-        self.outbox.publish_pnr(self.dmp_repository, sub, who.study_uid, self.security)
-        action = f"replaced {previous[-1].sop_uid} (OBX-11 {status})" if previous else "published"
+        if previous and raw is not None and self.behaviour.report_change_vihf == "previous":
+            professional = Professional.loads(self.store.professional(previous[-1].sop_uid))
+        first = self.store.report_of(who.study_uid)
+        self.store.add_kos_with_report(
+            StoredKos(kos_uid, who.study_uid, meta.patient_cx, doc_uid, entry_uuid, CURRENT, kos),
+            replaces=previous[-1].sop_uid if previous else None, professional=Professional.dumps(professional),
+            message=raw, first_professional=first[2] if first else Professional.dumps(professional))
+        self.outbox.publish_pnr(self.dmp_repository, sub, who.study_uid,
+                                lambda patient: self.security(patient, professional))
+        why = f"OBX-11 {status}" if raw is not None else "image change (IOCM)"
+        action = f"replaced {previous[-1].sop_uid} ({why})" if previous else "published"
         log.info("study %s: KOS %s %s", who.study_uid, kos_uid, action)
         return Outcome("AA", kos_uid=kos_uid, actions=[f"KOS {kos_uid} {action}"])
 
-    def _delete(self, study_uid: str, why: str, at_dmp: bool = True) -> Outcome:
+    def _delete(self, study_uid: str, why: str, at_dmp: bool = True,
+                professional: Professional | None = None) -> Outcome:
         """The study's current KOS marked deleted here (WADO-RS answers 410) and, ``at_dmp``, at the DMP by
-        ITI-57 (ANS PoC)."""
+        ITI-57 (ANS PoC). ``professional``: the deleting report's author (a report change, FAQ 8801); None for
+        an exam change (OMI^O23, IOCM), sent in the name of the previous submission (FAQ 8801)."""
         current = self.store.kos_of_study(study_uid, CURRENT)
         if not current:
             raise Rejected("AE", "204", f"no published KOS for study {study_uid}: nothing to delete")
         for kos in current:
             self.store.set_status(kos.sop_uid, DELETED)
             if at_dmp:
+                who = professional if professional is not None else self._image_change_professional(kos)
                 ctype, body = delete_message(kos.patient_cx, kos.entry_uuid, self.source_id, self.dmp_registry,
-                                             self.security)
+                                             lambda patient, who=who: self.security(patient, who))
                 self.outbox.put("delete", self.dmp_registry, ctype, body, study_uid)
         return Outcome("AA", actions=[f"KOS {k.sop_uid} deleted: {why}" for k in current])
 
@@ -248,6 +269,102 @@ class ReportProcessor:
             log.info("exam %s cancelled (OMI^O23): noted, its KOS left in place", ipc.get(3))
             return Outcome("AA", actions=[f"cancellation of {ipc.get(3)} noted"])
         return self._delete(ipc.get(3), "exam cancelled (OMI^O23)")
+
+
+    def _image_change_professional(self, kos: StoredKos) -> Professional | None:
+        """Whose name an image-change update or deletion of ``kos`` is sent in: the previous submission's
+        (FAQ 8801); the named fault takes the study's first report's author instead."""
+        if self.behaviour.image_change_vihf == "first-report":
+            first = self.store.report_of(kos.study_uid)
+            return Professional.loads(first[2]) if first else None
+        return Professional.loads(self.store.professional(kos.sop_uid))
+
+    def reject(self, note: Rejection) -> RejectionOutcome:
+        """An IOCM rejection note (IHE RAD TF-3 RAD-66 Rejection Note Stored; DICOM PS3.16 CID 7011): its instances
+        are never listed or served again, and each study whose current KOS references one of them gets an updated KOS
+        (RAD-68 with RPLC) without them, or, when none of its instances is left, its KOS deleted (ITI-57);
+        both in the name of the previous submission (FAQ 8801)."""
+        with self.lock:
+            if not self.behaviour.honour_iocm:
+                log.info("rejection note %s received: noted, nothing done", note.note_uid)
+                return RejectionOutcome(note.note_uid, 0, [])
+            fresh = self.store.reject([(sop, study, series, note.reason, note.note_uid)
+                                       for study, series, sop in note.instances])
+            actions = []
+            for study in sorted({study for study, _series, _sop in note.instances}):
+                actions.append(self._after_image_change(study))
+            return RejectionOutcome(note.note_uid, fresh, actions)
+
+    def _after_image_change(self, study_uid: str) -> str:
+        current = self.store.kos_of_study(study_uid, CURRENT)
+        if not current:
+            return f"study {study_uid}: no KOS published, rejections kept for a later report"
+        kept = self.store.report_of(study_uid)
+        rejected = self.store.rejected(study_uid)
+        listed = set(kos_references_of(current[-1].data))
+        if not listed & rejected:
+            return f"study {study_uid}: its KOS references none of the rejected instances"
+        if kept is None:
+            return f"study {study_uid}: KOS {current[-1].sop_uid} has no report kept: not updated"
+        msg = parse_hl7(kept[1])
+        obx = document_obx(msg)
+        root = parse_cda(decode_document(msg, obx))
+        who = identity(root)
+        professional = self._image_change_professional(current[-1])
+        try:
+            outcome = self._publish(msg, root, who, "C", None, professional)
+        except Rejected as exc:
+            if exc.error_code != "204":
+                raise
+            # every instance of the study is rejected: the manifest goes
+            return "; ".join(self._delete(study_uid, "every instance rejected (IOCM)").actions)
+        return "; ".join(outcome.actions)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """What a rejection note says: its SOP Instance UID, its title (the reason) and the rejected
+    (study, series, instance) UIDs of its Current Requested Procedure Evidence Sequence."""
+
+    note_uid: str
+    reason: str
+    instances: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
+class RejectionOutcome:
+    note_uid: str
+    fresh: int  # instances not rejected before
+    actions: list[str]
+
+
+def kos_references_of(data: bytes) -> list[str]:
+    """SOP Instance UIDs a KOS references (its evidence sequence)."""
+    import io
+
+    from pydicom import dcmread
+
+    ds = dcmread(io.BytesIO(data), stop_before_pixels=True)
+    return [str(i.ReferencedSOPInstanceUID) for st in ds.get("CurrentRequestedProcedureEvidenceSequence", [])
+            for se in st.get("ReferencedSeriesSequence", []) for i in se.get("ReferencedSOPSequence", [])]
+
+
+def report_professional(root: etree._Element) -> Professional | None:
+    """The professional a report's publication is made for: the CR-IMG's legal authenticator, else its first
+    author (CDA R2 legalAuthenticator/assignedEntity, author/assignedAuthor; ANS CI-SIS CR-IMG): id@extension
+    (national id, 8 + RPPS) and the person's name."""
+    for path in ("cda:legalAuthenticator/cda:assignedEntity", "cda:author/cda:assignedAuthor"):
+        role = root.find(path, NS)
+        if role is None:
+            continue
+        ident = role.find("cda:id", NS)
+        if ident is None or not ident.get("extension"):
+            continue
+        person = role.find("cda:assignedPerson/cda:name", NS)
+        name = " ".join(t for t in (person.findtext("cda:given", "", NS).strip(),
+                                    person.findtext("cda:family", "", NS).strip()) if t) if person is not None else ""
+        return Professional(ident.get("extension") or "", name)
+    return None
 
 
 MAX_ERR = 20  # ERR segments per ACK: enough to fix a message, bounded for a pathological one
@@ -462,6 +579,9 @@ class ReportBehaviour:
     alter_submission: Alteration | None = None  # a change to the RAD-68 submission once built
     delete_at_dmp: bool = True  # OBX-11 D: ITI-57 to the DMP
     honour_cancel: bool = True  # OMI^O23 ORC-1 CA: ITI-57 to the DMP
+    honour_iocm: bool = True  # IOCM rejection note: rejected instances gone from the KOS and WADO-RS
+    image_change_vihf: str = "previous"  # FAQ 8801: an image change is sent in the previous submission's name
+    report_change_vihf: str = "report"  # FAQ 8801: a report change is sent in the new report's author's name
 
 
 # fault name -> the ReportBehaviour fields it swaps (descriptions in simulators.source.faults)
@@ -488,6 +608,9 @@ FAULTY: dict[str, dict[str, object]] = {
     "patient-id-without-type-code": {"alter_submission": patient_without_type_code},
     "kos-changed-after-signing": {"alter_submission": restamped_after_signing},
     "language-code-fr": {"alter_submission": language_code_fr},
+    "ignores-iocm": {"honour_iocm": False},
+    "vihf-from-report-on-image-change": {"image_change_vihf": "first-report"},
+    "vihf-from-previous-on-report-change": {"report_change_vihf": "previous"},
 }
 
 

@@ -1,6 +1,7 @@
 """``drimcheck serve source``: the reference Source DRIMbox as a standalone service.
 
-``--port`` (CLI) is the WADO-RS HTTP port; ``--mllp-port`` the HL7 listener. The Source needs a PACS
+``--port`` (CLI) is the WADO-RS HTTP port; ``--mllp-port`` the HL7 listener; ``--dicom-port`` the Storage SCP
+that takes IOCM rejection notes (IHE RAD-66). The Source needs a PACS
 (``--pacs AET@HOST:PORT`` for the C-FIND, ``--pacs-dicomweb URL`` for retrieval), a DMP
 (``--dmp URL`` = base of ``/registry`` and ``/repository``), Pro Santé Connect (``--psc-introspect URL``)
 and, for a DMP that enforces VIHF, ``--vihf-key`` / ``--vihf-cert`` (PEM).
@@ -27,6 +28,9 @@ from simulators.source.reference import start as start_source
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mllp-port", type=int, default=0, help="HL7 v2 MLLP port (0 = free port)")
+    parser.add_argument("--dicom-port", type=int, default=0,
+                        help="DICOM port of the Source's Storage SCP for IOCM rejection notes (0 = free port)")
+    parser.add_argument("--dicom-aet", default="DRIMBOX-SRC", help="AE title of that Storage SCP")
     parser.add_argument("--pacs", default="DRIMPACS@127.0.0.1:11112", help="PACS for C-FIND: AET@HOST:PORT")
     parser.add_argument("--pacs-dicomweb", default="http://127.0.0.1:8042/dicom-web",
                         help="PACS DICOMweb base URL (instances are fetched there)")
@@ -88,7 +92,7 @@ def config_from(args: argparse.Namespace) -> SourceConfig:
         vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None,
         signing_key=args.signing_key.read_bytes() if args.signing_key else None,
         signing_cert=args.signing_cert.read_bytes() if args.signing_cert else None,
-        public_base=args.public_base, fault=args.source_fault)
+        public_base=args.public_base, fault=args.source_fault, dicom_aet=args.dicom_aet)
 
 
 def allowed_clients(args: argparse.Namespace) -> tuple[str, ...] | None:
@@ -120,7 +124,7 @@ def start(args: argparse.Namespace) -> Reference:
         if args.wado_client_auth != "required" and context is not None:
             context = tls.context("source", client_auth=args.wado_client_auth)
     source = start_source(config, host=args.host or "127.0.0.1", http_port=args.port or 0,
-                          mllp_port=args.mllp_port, ssl_context=context)
+                          mllp_port=args.mllp_port, ssl_context=context, dicom_port=args.dicom_port)
     if not args.no_viewer:
         source.serve_viewer(host=args.host or "127.0.0.1", port=args.viewer_port,
                             ssl_context=tls.context("source") if tls is not None else None)

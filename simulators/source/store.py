@@ -28,6 +28,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     content_type TEXT NOT NULL, body BLOB NOT NULL, study_uid TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL DEFAULT 0, last_error TEXT, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS kos_author (
+    sop_uid TEXT PRIMARY KEY, professional TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS study_report (
+    study_uid TEXT PRIMARY KEY, first_message BLOB NOT NULL, message BLOB NOT NULL, first_professional TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected (
+    sop_uid TEXT PRIMARY KEY, study_uid TEXT NOT NULL, series_uid TEXT NOT NULL, reason TEXT NOT NULL,
+    note_uid TEXT NOT NULL, received REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS rejected_study ON rejected(study_uid);
 """
 CURRENT, REPLACED, DELETED = "current", "replaced", "deleted"
 # How long the ACK of an accepted HL7 message is kept to answer a resend of it alike: a RIS resends
@@ -107,6 +115,60 @@ class SourceStore:
         with self._lock:
             rows = self._db.execute(sql, (study_uid, status) if status else (study_uid,)).fetchall()
         return [StoredKos(*r) for r in rows]
+
+    def add_kos_with_report(self, kos: StoredKos, replaces: str | None, professional: str, message: bytes | None,
+                            first_professional: str) -> None:
+        """The KOS, who its submission was made for (the VIHF's professional, kept as JSON: FAQ 8801 builds
+        the VIHF of an image-change update from it) and, for a report's publication, that report's HL7
+        message (what an image-change update rebuilds the KOS metadata from), in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                if replaces:
+                    self._db.execute("UPDATE kos SET status=? WHERE sop_uid=?", (REPLACED, replaces))
+                self._db.execute("INSERT INTO kos VALUES (?,?,?,?,?,?,?,?)",
+                                 (kos.sop_uid, kos.study_uid, kos.patient_cx, kos.document_uid, kos.entry_uuid,
+                                  kos.status, kos.data, time.time()))
+                self._db.execute("INSERT OR REPLACE INTO kos_author VALUES (?,?)", (kos.sop_uid, professional))
+                if message is not None:
+                    self._db.execute("INSERT INTO study_report VALUES (?,?,?,?) ON CONFLICT(study_uid) DO UPDATE "
+                                     "SET message=excluded.message", (kos.study_uid, message, message,
+                                                                      first_professional))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def professional(self, sop_uid: str) -> str | None:
+        """The professional (JSON) the submission of KOS ``sop_uid`` was made for."""
+        with self._lock:
+            row = self._db.execute("SELECT professional FROM kos_author WHERE sop_uid=?", (sop_uid,)).fetchone()
+        return row[0] if row else None
+
+    def report_of(self, study_uid: str) -> tuple[bytes, bytes, str] | None:
+        """(first report message, last published report message, first report's professional JSON)."""
+        with self._lock:
+            row = self._db.execute("SELECT first_message, message, first_professional FROM study_report "
+                                   "WHERE study_uid=?", (study_uid,)).fetchone()
+        return (bytes(row[0]), bytes(row[1]), row[2]) if row else None
+
+    # -- IOCM rejections ------------------------------------------------------------------
+    def reject(self, rows: list[tuple[str, str, str, str, str]]) -> int:
+        """Record rejected instances (sop, study, series, reason, note uid); returns how many were new."""
+        now = time.time()
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR IGNORE INTO rejected VALUES (?,?,?,?,?,?)",
+                                 [(*r, now) for r in rows])
+            self._db.execute("COMMIT")
+            return self._db.total_changes - before
+
+    def rejected(self, study_uid: str) -> set[str]:
+        """SOP Instance UIDs of the study's rejected instances (IOCM)."""
+        with self._lock:
+            rows = self._db.execute("SELECT sop_uid FROM rejected WHERE study_uid=?", (study_uid,)).fetchall()
+        return {r[0] for r in rows}
 
     def set_status(self, sop_uid: str, status: str) -> None:
         with self._lock:

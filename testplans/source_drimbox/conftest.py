@@ -12,6 +12,8 @@ A vendor Source (a SUT profile with ``actor: source_drimbox``) must provide:
 - ``endpoints.wado_rs``: its WADO-RS base URL (what it writes in the KOS Retrieve URL);
 - ``endpoints.mllp``: ``host:port`` of its HL7 v2 listener;
 - ``endpoints.dicom``: ``{ae_title, host, port}`` of the PACS it reads (the plan C-STOREs the fixture studies there);
+- ``endpoints.iocm``: ``{ae_title, host, port}`` where an IOCM rejection note reaches the Source (its own Storage
+  SCP, or the Image Manager that forwards rejection notes to it); without it the IOCM requirements are not run;
 - ``options.ports.dmp`` / ``options.ports.psc``: the fixed loopback ports on which the harness starts the DMP and
   PSC simulators, so the Source can be configured beforehand with
   DMP registry ``http://127.0.0.1:<dmp>/registry``, repository ``http://127.0.0.1:<dmp>/repository``,
@@ -66,6 +68,7 @@ STUDIES: dict[str, tuple[int, int, str, int]] = {
     "patmismatch": (1, 2, "explicit", 32), "badcda": (1, 2, "explicit", 32), "refinal": (1, 2, "explicit", 32),
     "envelope": (1, 1, "explicit", 32),
     "masked": (1, 1, "explicit", 32), "invisible": (1, 1, "explicit", 32),
+    "iocm": (2, 2, "explicit", 32), "omichange": (1, 1, "explicit", 32),
 }
 # key -> the report's HL7 masking flags (IG-hl7v2 MetaDMP/MSS); the others keep the fixture's (all N)
 FLAGS: dict[str, dict[str, str]] = {
@@ -124,6 +127,7 @@ class Env:
     acknowledged: dict[str, list[float]] = field(default_factory=dict)  # study -> when reports of it were sent AA
     current_requirements: tuple[str, ...] = ()  # of the running test (set by an autouse fixture)
     security: Any = None  # support.SecurityEnv: transport-security tests (None: the profile names no tls.pki)
+    iocm: tuple[str, int, str] | None = None  # (host, port, AE title) where rejection notes go; None: not given
 
     def token(self, **kwargs: Any) -> str:
         return self.psc.issue_token(PROFESSIONAL, CONSUMER_CLIENT, **kwargs)
@@ -192,7 +196,7 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     dmp = Dmp(dmp_ref, dmp_dir, pki, trust, dmp_ref.server.port, ssl_context=dmp_context)
     psc = start_psc(_psc_config(sut, peers_tls), port=sut.port("psc"))
     stack: list[Any] = [psc]
-    security = None
+    security, iocm = None, None
     try:
         if sut.reference:
             from harness.tls import network_tls
@@ -218,6 +222,7 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             stack.append(source)
             wado, mllp = source.endpoints["wado_rs"], source.endpoints["mllp"]
             security = security_env(wado, tls.pki.folder, tls.ca, good)
+            iocm = (source.iocm.host, source.iocm.port, source.iocm.ae_title)
         else:
             from testplans.source_drimbox.consumer import use_tls
 
@@ -228,6 +233,8 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                 pytest.fail(f"SUT profile {sut.name}: endpoints.{missing[0]} is required by the source_drimbox plan")
             _load(files, (ep["dicom"]["host"], int(ep["dicom"]["port"]), ep["dicom"]["ae_title"]))
             wado, mllp = ep["wado_rs"].rstrip("/"), ep["mllp"]
+            if isinstance(ep.get("iocm"), dict):
+                iocm = (ep["iocm"]["host"], int(ep["iocm"]["port"]), ep["iocm"]["ae_title"])
             tls_profile = sut.tls or {}
             if tls_profile.get("pki") and tls_profile.get("cert") and tls_profile.get("key"):
                 from testplans.source_drimbox.support import security_env
@@ -238,7 +245,7 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         print(f"\nsource_drimbox plan peers: DMP registry {dmp.endpoints['registry']}, repository "
               f"{dmp.endpoints['repository']}; PSC issuer {psc.endpoints['issuer']}; Source WADO-RS {wado}, "
               f"MLLP {mllp}", file=sys.stderr)
-        yield Env(dmp, psc, wado, mllp, exams, files, trust=trust, security=security)
+        yield Env(dmp, psc, wado, mllp, exams, files, trust=trust, security=security, iocm=iocm)
     finally:
         for item in reversed(stack):
             item.stop()

@@ -177,6 +177,20 @@ def update_statuses(c: Captured) -> list[tuple[str, str]]:
     return out
 
 
+def vihf_name_id(c: Captured) -> str | None:
+    """The professional a request's VIHF is in the name of (saml:Assertion/saml:Subject/saml:NameID; ANS CI-SIS
+    Volet Authentification indirecte), None when the request carries none."""
+    try:
+        security = decode_message(c.content_type, c.body).envelope.security
+    except Exception:
+        return None
+    if security is None:
+        return None
+    found = security.find(".//{urn:oasis:names:tc:SAML:2.0:assertion}Subject/"
+                          "{urn:oasis:names:tc:SAML:2.0:assertion}NameID")
+    return (found.text or "").strip() if found is not None else None
+
+
 def is_source_request(c: Captured) -> bool:
     """A RAD-68 or ITI-57 request: what a Source sends to the DMP."""
     return is_pnr(c) or is_iti57(c)

@@ -47,10 +47,13 @@ def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path,
         args += ["--source-fault", fault]
     with serve(args, folder) as source:
         ep = source.endpoints["source"]
+        iocm_aet, _, iocm_at = ep["iocm"].partition("@")
         profile = {"name": f"reference Source as a product{f' ({fault})' if fault else ''}",
                    "actor": "source_drimbox",
                    "endpoints": {"wado_rs": ep["wado_rs"], "mllp": ep["mllp"],
-                                 "dicom": {"ae_title": pacs["aet"], "host": pacs["host"], "port": int(pacs["port"])}},
+                                 "dicom": {"ae_title": pacs["aet"], "host": pacs["host"], "port": int(pacs["port"])},
+                                 "iocm": {"ae_title": iocm_aet, "host": iocm_at.rsplit(":", 1)[0],
+                                          "port": int(iocm_at.rsplit(":", 1)[1])}},
                    "options": {"ports": {"dmp": dmp, "psc": psc}, "publish_timeout": PUBLISH_WAIT, **(options or {})},
                    "credentials": {"vihf_ca": str(pki / "ca.pem")}, "tls": tls_profile(client=True)}
         return campaign(profile, "source_drimbox", folder / "campaign")

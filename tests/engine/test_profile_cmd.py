@@ -44,6 +44,7 @@ def fill(text: str, port: int) -> str:
     text = text.replace("https://change-me.invalid", f"http://127.0.0.1:{port}")
     text = re.sub(r"change-me\.invalid:\d+", f"127.0.0.1:{port}", text)
     text = text.replace("change-me.invalid", "127.0.0.1").replace("port: 11112", f"port: {port}")
+    text = text.replace("drimbox.example.org", "127.0.0.1").replace("port: 11113", f"port: {port}")  # iocm example
     text = text.replace("CHANGE-ME", "ACME")
     ports = iter(range(18081, 18100))
     return re.sub(r"^(\s+)(\w+): 0\b", lambda m: f"{m[1]}{m[2]}: {next(ports)}", text, flags=re.MULTILINE)
