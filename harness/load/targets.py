@@ -124,29 +124,32 @@ def _reference(scenario: str, options: TargetOptions) -> Iterator[Prepared]:
 
 def reference_target(net: Any, tls: Any, scenario: str, options: TargetOptions, workdir: Path) -> Prepared:
     """The target of ``scenario`` on a running reference network ``net`` (``simulators.network.Network``)
-    served with ``tls`` (``harness.tls.NetworkTls``), its data set up now."""
+    served with ``tls`` (``harness.tls.NetworkTls``; None: plain HTTP), its data set up now."""
     parts = dict(net.parts)
-    client = tls.client("consumer-client")
-    base_tls = {"tls_ca": _read(tls.ca), "tls_client_cert": _read(client[0]), "tls_client_key": _read(client[1])}
+    client = tls.client("consumer-client") if tls is not None else None
+    base_tls = {} if client is None else {"tls_ca": _read(tls.ca), "tls_client_cert": _read(client[0]),
+                                          "tls_client_key": _read(client[1])}
     if scenario == "wado-storm":
         published = publish_study(net, workdir / "study", options.study)
-        tokens = options.tokens or issue_tokens(parts["psc"], client[0], options)
+        tokens = options.tokens or issue_tokens(parts["psc"], client[0] if client else None, options)
         target = {"wado_rs": parts["source"].endpoints["wado_rs"], "study_uid": published["study_uid"],
                   "kos_uid": published["kos_uid"], "series": published["series"], "tokens": tokens}
         setup = {"study": f"{options.study}: {published['instances']} images in {len(published['series'])} series, "
                           f"{published['bytes'] / 1e6:.2f} MB, published by the reference Source (RAD-68)",
                  "study UID": published["study_uid"], "KOS UID": published["kos_uid"],
                  "tokens": "given on the command line" if options.tokens else
-                 f"{len(tokens)} issued by the PSC simulator, bound to the Consumer's certificate (RFC 8705 §3)"}
+                 f"{len(tokens)} issued by the PSC simulator"
+                 + (", bound to the Consumer's certificate (RFC 8705 §3)" if client else "")}
         return Prepared(target, base_tls, {}, setup)
-    signer = {"vihf_key": _read(tls.pki.key_path("source-sign")), "vihf_cert": _read(tls.pki.cert_path("source-sign"))}
+    source = parts["source"].config  # the network's VIHF signer, the one its DMP trusts
+    signer = {"vihf_key": source.vihf_key.decode(), "vihf_cert": source.vihf_cert.decode()}
     dmp = parts["dmp"].endpoints
     if scenario in ("rad68-burst", "dmp-mix"):
         target = {"registry": dmp["registry"], "repository": dmp["repository"],
                   "retrieve_base": parts["source"].endpoints["wado_rs"]}
         setup: dict[str, Any] = {"DMP": f"{dmp['registry']}, {dmp['repository']}"}
         if scenario == "dmp-mix":
-            session = _session(tls.ca, None, False)
+            session = _session(tls.ca if tls is not None else None, None, False)
             target["documents"] = publish_documents(dmp["registry"], dmp["repository"], session, signer,
                                                     options.documents)
             setup["documents"] = f"{len(target['documents'])} KOS published beforehand (RAD-68)"
