@@ -190,3 +190,14 @@ def test_sessions_end_when_idle_or_too_old():
         found = sessions.get(two.login.id)
     assert found is None
     assert sessions.get(None) is None and sessions.get("") is None
+
+
+def test_the_consumers_link_opens_the_viewer_on_the_study_and_its_kos():
+    from simulators.consumer.app import viewer_url
+    from simulators.consumer.config import ConsumerConfig
+
+    config = ConsumerConfig(viewers={"db.example": "vi.example"})
+    assert viewer_url(config, "https://db.example/wado-rs/studies/1.2/series/3", "1.2", "4.5") == \
+        "https://vi.example/viewer?StudyInstanceUID=1.2&KOS=4.5"
+    assert viewer_url(config, "https://other:8443/wado-rs/studies/1.2", "1.2") == \
+        "https://other:8443/viewer?StudyInstanceUID=1.2"  # no KOS known: the Source takes the study's current one
