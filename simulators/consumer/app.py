@@ -50,6 +50,7 @@ class ConsumerApp:
         self.sessions = Sessions()
         self.psc = PscClient(config, scope=self.behaviour.psc_scope, mtls=self.behaviour.psc_mtls)
         self.kpi = self.behaviour.modelstat(Path(config.workdir))
+        self._manifests: dict[str, Manifest] = {}  # study -> manifest, for the named fault only
         self.wado = capturing_session("consumer:wado-client")
         self.wado.cert = config.wado_client_cert if self.behaviour.wado_client_cert else None
         if not self.behaviour.wado_verify:
@@ -71,9 +72,14 @@ class ConsumerApp:
         """ITI-43 for the exam's KOS, checked against the call's patient and the allowlist (ANS DRIM-M_DATA
         KOS_OK.xml, Liste blanche TEST)."""
         behaviour = self.behaviour
-        return fetch_manifest(self.xds(login), exam, call.dmp_patient_id, self.config.allowed_hosts,
-                              call.ins if behaviour.check_kos_patient else None, behaviour.host_allowed,
-                              behaviour.kos_request)
+        if behaviour.manifest_per_study and exam.study_uid in self._manifests:
+            return self._manifests[exam.study_uid]
+        manifest = fetch_manifest(self.xds(login), exam, call.dmp_patient_id, self.config.allowed_hosts,
+                                  call.ins if behaviour.check_kos_patient else None, behaviour.host_allowed,
+                                  behaviour.kos_request)
+        if behaviour.manifest_per_study:
+            self._manifests[exam.study_uid] = manifest
+        return manifest
 
     def shown_traits(self, call: ContextualCall) -> list[tuple[str, str, str]]:
         """(key, label, value) of each trait shown: the defaults, and the INS with its OID, the given names and the

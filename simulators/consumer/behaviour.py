@@ -54,6 +54,7 @@ class Behaviour:
     kos_request: DocumentRequest = document_request
     check_kos_patient: bool = True
     host_allowed: AllowlistCheck = host_allowed
+    manifest_per_study: bool = False  # True (a named fault): the first manifest read for a study is reused
     # WADO-RS retrieval and import into the local PACS (ConsumerApp.run_import)
     retrieve: RetrieveOptions = field(default_factory=RetrieveOptions)
     rewrite_before_store: Callable[[Path], Path] | None = None

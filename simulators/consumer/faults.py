@@ -121,6 +121,9 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
     (Fault("ins-without-oid", "with the professional's setting on, the INS is shown without its OID",
            ("CON-INS-DISPLAY-EXTENDED",)),
      {"extended_traits": tuple(t for t in EXTENDED_TRAITS if t not in ("ins-oid", "ins-kind"))}),
+    (Fault("manifest-per-study", "the first manifest read for a study is kept and reused: after the KOS was "
+           "replaced (an image change), the exam is retrieved and checked against the old one",
+           ("CON-IOCM-CURRENT",)), {"manifest_per_study": True}),
     (Fault("no-kpi-on-error", "a refused contextual call leaves no ModelStat record", ("CON-KPI",)),
      {"modelstat": _SuccessOnlyModelStat}),
     # --- Pro Santé Connect (ANS PoC, ANS FAQ)

@@ -256,11 +256,30 @@ def publish_exam(w: World, patient: Patient, *, series: int = 2, instances: int 
     for r in refs:
         by_series.setdefault(r.series_instance_uid, []).append(r)
     exam = FixtureExam(patient, study_uid, accession, kos, kos_uid, by_series, source_url, unique_id=new_uid())
-    sub = kos_submission(kos, patient_id=patient_cx(patient), study_uid=study_uid, accession=accession,
-                         accession_issuer="1.2.250.1.999.1.1.7", modalities=("CT",), regions=REGIONS,
-                         document_unique_id=exam.unique_id, service_start="20250314101500")
+    return _submit(w, exam, replaces)
+
+
+def publish_update(w: World, exam: FixtureExam, rejected: str) -> FixtureExam:
+    """What a Source publishes after an IOCM rejection note named instance ``rejected`` of ``exam``: the
+    recording Source stops serving it, and a new KOS of the same study without it replaces ``exam``'s entry
+    (RPLC, IHE ITI TF-3 §4.2.2.2)."""
+    w.source.reject(rejected)
+    series = {uid: [r for r in refs if r.sop_instance_uid != rejected] for uid, refs in exam.series.items()}
+    series = {uid: refs for uid, refs in series.items() if refs}
+    refs = [r for found in series.values() for r in found]
+    kos, kos_uid = build_kos(refs, exam.patient, exam.retrieve_base, exam.accession)
+    update = FixtureExam(exam.patient, exam.study_uid, exam.accession, kos, kos_uid, series, exam.retrieve_base,
+                         unique_id=new_uid())
+    return _submit(w, update, exam)
+
+
+def _submit(w: World, exam: FixtureExam, replaces: FixtureExam | None) -> FixtureExam:
+    """Submit ``exam``'s KOS to the plan's DMP (RPLC of ``replaces``' entry when given); its entryUUID is set."""
+    sub = kos_submission(exam.kos, patient_id=patient_cx(exam.patient), study_uid=exam.study_uid,
+                         accession=exam.accession, accession_issuer="1.2.250.1.999.1.1.7", modalities=("CT",),
+                         regions=REGIONS, document_unique_id=exam.unique_id, service_start="20250314101500")
     entry = sub.documents[0]
-    entry.comments = f"Scanner thoracique {accession}"
+    entry.comments = f"Scanner thoracique {exam.accession}"
     if replaces is not None:
         sub.associations.append(Association("assoc-rplc", ASSOCIATION_TYPES["RPLC"], entry.id, replaces.entry_uuid))
     result = w.loader.provide_and_register(sub)

@@ -75,6 +75,12 @@ class RecordingSource:
             entry = self.series.setdefault(str(ds.SeriesInstanceUID), _Series(str(ds.StudyInstanceUID)))
             entry.files.append(data)
 
+    def reject(self, sop_uid: str) -> None:
+        """Stop serving one instance, as a Source does once an IOCM rejection note named it."""
+        with self._lock:
+            for entry in self.series.values():
+                entry.files = [f for f in entry.files if _sop_of(f) != sop_uid]
+
     def misbehave(self, series_uid: str, *once: str, always: str | None = None) -> None:
         """Answer the next requests for ``series_uid`` with ``once`` actions in turn, then ``always``."""
         for action in [*once, *([always] if always else [])]:
@@ -138,6 +144,10 @@ class RecordingSource:
             return _text(406, "only Explicit VR Little Endian is available here")
         files = [f for u in uids for f in self.series[u].files]
         return _multipart(files, offer, action)
+
+
+def _sop_of(data: bytes) -> str:
+    return str(pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True).SOPInstanceUID)
 
 
 def _text(status: int, message: str) -> tuple[int, list, list[bytes]]:
