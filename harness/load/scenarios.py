@@ -33,6 +33,13 @@ from locust import User, constant, task
 from harness.load.spec import LoadSpec
 
 SPEC: LoadSpec | None = None  # set in each load process before any user starts (worker.py)
+
+
+def _unrecorded(nbytes: int) -> None:
+    """Body bytes read outside a load process: nobody charts them."""
+
+
+on_bytes: Callable[[int], None] = _unrecorded  # body bytes as they are read (worker.py records them)
 ANY_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 CHUNK = 256 * 1024
 TIMEOUT = 120.0
@@ -134,6 +141,7 @@ class WadoConsumer(LoadUser):
                 size, tail = 0, b""
                 for chunk in resp.iter_content(CHUNK):
                     size += len(chunk)
+                    on_bytes(len(chunk))
                     tail = (tail + chunk)[-(len(boundary) + 16):]
                 ended = time.perf_counter()
                 if f"--{boundary}--".encode() not in tail:

@@ -49,6 +49,7 @@ class Bucket:
     failures: int = 0
     bytes: int = 0
     latency: Counter[int] = field(default_factory=Counter)
+    streamed: int = 0  # body bytes read during this second, as they arrived (long retrievals span seconds)
 
     def add(self, ms: float, nbytes: int, failed: bool) -> None:
         self.requests += 1
@@ -61,15 +62,16 @@ class Bucket:
         self.failures += other.failures
         self.bytes += other.bytes
         self.latency.update(other.latency)
+        self.streamed += other.streamed
 
     def to_dict(self) -> dict[str, Any]:
         return {"requests": self.requests, "failures": self.failures, "bytes": self.bytes,
-                "latency": {str(k): v for k, v in sorted(self.latency.items())}}
+                "latency": {str(k): v for k, v in sorted(self.latency.items())}, "streamed": self.streamed}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Bucket:
         return cls(int(data["requests"]), int(data["failures"]), int(data["bytes"]),
-                   Counter({int(k): int(v) for k, v in data["latency"].items()}))
+                   Counter({int(k): int(v) for k, v in data["latency"].items()}), int(data.get("streamed", 0)))
 
 
 @dataclass
@@ -91,6 +93,11 @@ class Recorder:
         if failed:
             self.errors[error] += 1
             self.examples.setdefault(error, detail[:300])
+
+    def add_progress(self, at: float, nbytes: int) -> None:
+        """``nbytes`` of a body read at Unix time ``at``, before its request ended: the timeline's MB/s then
+        follows the bytes as they flow instead of crediting a long retrieval to the second it ended."""
+        self.seconds.setdefault(int(at), Bucket()).streamed += nbytes
 
     def merge(self, other: Recorder) -> None:
         for second, bucket in other.seconds.items():
@@ -139,10 +146,14 @@ def summarize(rec: Recorder, started: float, ended: float) -> dict[str, Any]:
     seen = sorted(rec.seconds)
     if seen:
         first, last = min(first, seen[0]), max(last, seen[-1] + 1)
+    streaming = any(b.streamed for b in rec.seconds.values())
     timeline = []
     for second in range(first, last):
         bucket = rec.seconds.get(second, Bucket())
-        timeline.append({"t": second - int(started), **_figures(bucket, 1.0)})
+        figures = _figures(bucket, 1.0)
+        if streaming:  # bytes of the second are those read in it
+            figures.update(bytes=bucket.streamed, mb_per_s=round(bucket.streamed / 1e6, 3))
+        timeline.append({"t": second - int(started), **figures})
     return {
         "duration_s": round(span, 3),
         "total": _figures(total, span),

@@ -56,6 +56,7 @@ def _environment(user_classes: list[type], recorder: Recorder) -> Environment:
                      (context or {}).get("detail", "") or str(exception or ""))
 
     env.events.request.add_listener(on_request)
+    scenarios.on_bytes = lambda nbytes: recorder.add_progress(time.time(), nbytes)
     return env
 
 

@@ -58,3 +58,15 @@ def test_summary_counts_rates_and_keeps_empty_seconds_in_the_timeline():
     assert out["timeline"][1]["p50_ms"] is None
     assert out["errors"] == [{"kind": "HTTP 503", "count": 1, "example": "Service Unavailable"}]
     assert out["total"]["p50_ms"] == 10.0 and out["total"]["p99_ms"] == 500.0
+
+
+def test_bytes_of_a_long_retrieval_are_charted_in_the_seconds_they_flowed():
+    rec = Recorder()
+    for second in range(3):
+        rec.add_progress(1000.2 + second, 10_000_000)
+    rec.add("RAD-107 series", 1002.9, 2900, 30_000_000)
+    merged = Recorder.from_dict(rec.to_dict())
+    out = summarize(merged, 1000.0, 1003.0)
+    assert [p["mb_per_s"] for p in out["timeline"]] == [10.0, 10.0, 10.0]
+    assert [p["requests"] for p in out["timeline"]] == [0, 0, 1]
+    assert out["total"]["bytes"] == 30_000_000
