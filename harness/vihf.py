@@ -245,14 +245,41 @@ class TestPki:
     ca_pem: bytes
     cert_pem: bytes
     key_pem: bytes
+    ca_key_pem: bytes = b""  # kept in memory only, to issue more leaves (:meth:`issue`)
 
     __test__ = False  # not a pytest class
 
+    def issue(self, common_name: str, org_unit: str | None = None, days: int = 2) -> TestPki:
+        """Another leaf of the same CA (so a trust store holding ``ca_pem`` accepts it), e.g. one ORG AUTH CLI
+        certificate per structure, whose subject OU is the structure's national identifier as in ANS DRIM-M_DATA
+        Validateur XDS/XDS.xml (Issuer ``CN=DRIMbox, OU=499700367909006, ...``)."""
+        if not self.ca_key_pem:
+            raise ValueError("this TestPki was made without its CA key: it cannot issue certificates")
+        ca_key = serialization.load_pem_private_key(self.ca_key_pem, password=None)
+        ca = x509.load_pem_x509_certificate(self.ca_pem)
+        key, leaf = _leaf(ca, ca_key, _name(common_name, org_unit), days)
+        return TestPki(self.ca_pem, leaf, key, self.ca_key_pem)
 
-def _name(cn: str) -> x509.Name:
+
+def _name(cn: str, org_unit: str | None = None) -> x509.Name:
+    unit = [x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, org_unit)] if org_unit else []
     return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DRIMcheck test"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DRIMcheck test"), *unit,
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _leaf(ca: x509.Certificate, ca_key: Any, subject: x509.Name, days: int) -> tuple[bytes, bytes]:
+    """(key PEM, certificate PEM) of an RSA 2048 leaf that ``ca`` issues to ``subject``."""
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    leaf = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    return (key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+            leaf.public_bytes(pem))
 
 
 def throwaway_pki(common_name: str = "DRIMbox test", days: int = 2) -> TestPki:
@@ -264,12 +291,7 @@ def throwaway_pki(common_name: str = "DRIMbox test", days: int = 2) -> TestPki:
         .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .sign(ca_key, hashes.SHA256()))
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    leaf = (x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256()))
+    key_pem, leaf_pem = _leaf(ca, ca_key, _name(common_name), days)
     pem = serialization.Encoding.PEM
-    return TestPki(ca.public_bytes(pem), leaf.public_bytes(pem),
-                   key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return TestPki(ca.public_bytes(pem), leaf_pem, key_pem,
+                   ca_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))

@@ -64,8 +64,19 @@ SIG_EVENT = Classification(DOC_CLASSIFICATION_SCHEMES["eventCodeList"], "1.2.840
                            "1.2.840.10065.1.12", "Source")
 MODALITY_SCHEME = "1.2.250.1.213.1.1.5.618"  # JDV_ModaliteAcquisition_CISIS
 REGION_SCHEME = "1.2.250.1.213.1.1.5.695"  # JDV_RegionAnatomique_CISIS
+STRUCTURE_AUTHORITY = "1.2.250.1.71.4.2.2"  # national structure identifiers, IDNST (ANS CI-SIS)
 DEFAULT_AUTHOR = Author(person="899700367909^DOC0036790^KIT^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS",
-                        institutions=["BCOM^^^^^&1.2.250.1.71.4.2.2&ISO^IDNST^^^499700367909006"])
+                        institutions=[f"BCOM^^^^^&{STRUCTURE_AUTHORITY}&ISO^IDNST^^^499700367909006"])
+_HL7_ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))  # HL7 v2.5 §2.7
+
+
+def structure_institution(name: str, structure_id: str) -> str:
+    """authorInstitution XON of a structure: name, assigning authority 1.2.250.1.71.4.2.2, type IDNST and the
+    national structure identifier (Struct_IdNat, e.g. "1" + FINESS) in XON-10, as ANS DRIM-M_DATA Validateur
+    XDS/XDS.xml writes ``BCOM^^^^^&1.2.250.1.71.4.2.2&ISO^IDNST^^^499700367909006``; the name is HL7-escaped."""
+    for char, escaped in _HL7_ESCAPES:
+        name = name.replace(char, escaped)
+    return f"{name}^^^^^&{STRUCTURE_AUTHORITY}&ISO^IDNST^^^{structure_id}"
 
 
 def fill_hash_size(sub: Submission) -> Submission:
@@ -170,15 +181,19 @@ def kos_submission(kos: bytes, *, patient_id: str, study_uid: str, accession: st
                        "AMBULATOIRE", "1.2.250.1.213.1.1.4.9", "Ambulatoire"),
                    facility_type: tuple[str, str, str] = ("SA07", "1.2.250.1.71.4.2.4", "Cabinet individuel"),
                    source_patient_info: Sequence[str] = (), signature: bool = True,
-                   legal_authenticator: str | None = None, signer: Signer | None = None) -> Submission:
+                   legal_authenticator: str | None = None, signer: Signer | None = None,
+                   institution: str | None = None) -> Submission:
     """A DMP-style RAD-68 submission of one KOS (ANS DRIM-M_DATA Validateur XDS/XDS.xml), with the Signature01 document.
 
     ``patient_id`` is the INS in CX form ``<INS>^^^&1.2.250.1.213.1.4.10&ISO^NH``; ``regions``
     are (SNOMED code, display) pairs; ``extra_confidentiality`` takes ``MASQUE_PS``,
     ``INVISIBLE_PATIENT``, ``INVISIBLE_REPRESENTANTS_LEGAUX``; ``signer`` signs Signature01
-    (default: the test bed's throwaway pair).
+    (default: the test bed's throwaway pair); ``institution`` (an XON, :func:`structure_institution`) replaces
+    the author's authorInstitution on the submission set and the entries.
     """
     now = creation_time or _now()
+    if institution is not None:
+        author = replace(author, institutions=[institution])
     kos_entry = DocumentEntry(
         id="DocumentKOS", uniqueId=document_unique_id or _oid_uid(), patientId=patient_id,
         sourcePatientId=patient_id.rsplit("^", 1)[0] + "^PI", mimeType="application/dicom",

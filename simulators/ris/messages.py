@@ -5,7 +5,7 @@ ANS samples) and on ``fixtures.studies`` for the images, so report, HL7 and PACS
 INS, names, accession number, placer order and Study Instance UID.
 
 Public: :func:`exam`, :func:`study_spec`, :func:`oru`, :func:`mdm`, :func:`omi_cancel`, :func:`replacement_cda`,
-:func:`revised_cda`.
+:func:`revised_cda`, :func:`structure_cda` (a report naming its structure).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import replace
+from xml.sax.saxutils import escape as xesc
 
 from fixtures.mutations.goodset import ACC_ISSUER, EXAMS, PLACER_ISSUER, Exam, build_cda, build_hl7
 from fixtures.studies import Patient, StudySpec
@@ -56,6 +57,43 @@ def _authored(cda: str, author: Author | None) -> str:
                       f'<id root="1.2.250.1.71.4.2.1" extension="{ident}"/>', 1)
     return cda.replace(f"<assignedPerson><name><given>{old_given}</given><family>{old_family}</family>",
                        f"<assignedPerson><name><given>{given}</given><family>{family}</family>", 1)
+
+
+Structure = tuple[str, str]  # (FINESS, name) of a care structure
+STRUCTURE_AUTHORITY = "1.2.250.1.71.4.2.2"  # national structure identifiers (ANS CI-SIS)
+
+
+def structure_cda(ex: Exam, structure: Structure, author: Author | None = None) -> bytes:
+    """The CR-IMG with a legalAuthenticator (the author, or ``author``) whose representedOrganization is
+    ``structure``: id root 1.2.250.1.71.4.2.2, extension Struct_IdNat "1" + FINESS, as ANS CI-SIS
+    IMG_CR_IMG_2024.01.xml writes it (HL7 CDA R2 legalAuthenticator, after custodian); the structure a Source
+    publishes the report for (ANS industriels FAQ, dispositif DRIMbox)."""
+    cda = _authored(build_cda(ex).decode(), author)
+    ident, given, family = author or FIRST_AUTHOR
+    finess, name = structure
+    block = (f'  <legalAuthenticator>\n    <time value="20240105120000+0100"/>\n    <signatureCode code="S"/>\n'
+             f'    <assignedEntity>\n      <id root="1.2.250.1.71.4.2.1" extension="{xesc(ident)}"/>\n'
+             f'      <assignedPerson><name><given>{xesc(given)}</given><family>{xesc(family)}</family></name>'
+             f'</assignedPerson>\n      <representedOrganization>\n'
+             f'        <id root="{STRUCTURE_AUTHORITY}" extension="1{xesc(finess)}"/>\n'
+             f'        <name>{xesc(name)}</name>\n      </representedOrganization>\n    </assignedEntity>\n'
+             f'  </legalAuthenticator>\n')
+    return cda.replace("  </custodian>\n", "  </custodian>\n" + block, 1).encode()
+
+
+def _with_organization(message: bytes, structure: Structure) -> bytes:
+    """PRT-8 (the participation's organisation) of the PRT with participation SB set to ``structure`` as ANS
+    DRIM-M_DATA HL7v2/Examen C/CR_C-ORU.hl7 writes it: ``name^^^^^ASIP-SANTE-ST&1.2.250.1.71.4.2.2&ISO^FINEG^^^
+    FINESS`` (IG-hl7v2 mapping: PRT-8.10 names the structure of the VIHF and the authorInstitution)."""
+    finess, name = structure
+    segs = message.decode("utf-8").split("\r")
+    for i, seg in enumerate(segs):
+        fields = seg.split("|")
+        if fields[0] == "PRT" and len(fields) > 4 and fields[4].split("^")[0] == "SB":
+            fields += [""] * (9 - len(fields))
+            fields[8] = f"{name}^^^^^ASIP-SANTE-ST&{STRUCTURE_AUTHORITY}&ISO^FINEG^^^{finess}"
+            segs[i] = "|".join(fields)
+    return "\r".join(segs).encode("utf-8")
 
 
 def replacement_cda(ex: Exam, version: int = 2, author: Author | None = None) -> bytes:
@@ -108,11 +146,16 @@ def _set_status(message: bytes, status: str) -> bytes:
     return "\r".join(segs).encode("utf-8")
 
 
-def oru(ex: Exam, status: str = "F", *, cda: bytes | None = None, control_id: str | None = None) -> bytes:
-    """ORU^R01 carrying the CR-IMG in OBX-5, OBX-11 = F (new), C (replace) or D (delete)."""
+def oru(ex: Exam, status: str = "F", *, cda: bytes | None = None, control_id: str | None = None,
+        organization: Structure | None = None) -> bytes:
+    """ORU^R01 carrying the CR-IMG in OBX-5, OBX-11 = F (new), C (replace) or D (delete); ``organization``: the
+    PRT (Send by) names that structure in PRT-8."""
     if cda is None:
         cda = replacement_cda(ex) if status == "C" else build_cda(ex)
-    return _set_msh(_set_status(build_hl7(ex, cda), status), control_id=control_id)
+    message = _set_status(build_hl7(ex, cda), status)
+    if organization is not None:
+        message = _with_organization(message, organization)
+    return _set_msh(message, control_id=control_id)
 
 
 def mdm(ex: Exam, event: str = "T02", *, cda: bytes | None = None) -> bytes:
