@@ -250,6 +250,55 @@ class ImportResultPage:
         return word if word in SERIES_STATUSES else "error"
 
 
+class XdmPages:
+    """The XDM screens: the form "Export XDM" of the exam page (a download), the form "Import XDM" of the
+    reference's ``<exam list>/xdm`` page and its result (``#xdm-result`` with ``data-status``; one ``tr.finding``
+    per validator finding, ``data-rule``, ``data-severity``)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.export_button = page.get_by_role("form", name="Export XDM").get_by_role("button", name="Exporter (XDM)")
+        self.import_form = page.get_by_role("form", name="Import XDM")
+        self.package = self.import_form.get_by_label("Paquet XDM (ZIP)")
+        self.local_patient_id = self.import_form.get_by_label("Identifiant patient local")
+        self.local_issuer = self.import_form.get_by_label("Émetteur")
+        self.import_button = self.import_form.get_by_role("button", name="Importer dans le PACS")
+        self.result = page.locator("#xdm-result")
+        self.errors = page.locator("tr.finding[data-severity='error']")
+
+    def export(self) -> bytes:
+        """Press "Exporter (XDM)": the ZIP downloaded, or the body of the page the Consumer answered instead."""
+        downloads: list[Any] = []
+
+        def keep(download: Any) -> None:
+            downloads.append(download)
+
+        self.page.on("download", keep)
+        try:
+            with self.page.expect_response(lambda r: r.url.split("?")[0].endswith("/export.zip"),
+                                           timeout=IMPORT_TIMEOUT_MS) as answered:
+                self.export_button.click()
+            if "zip" not in (answered.value.headers.get("content-type") or ""):
+                return answered.value.body()
+            download = downloads[0] if downloads else self.page.wait_for_event("download")
+            return Path(download.path()).read_bytes()
+        finally:
+            self.page.remove_listener("download", keep)
+
+    def import_package(self, path: Path, local_patient_id: str = "", local_issuer: str = "") -> dict[str, Any]:
+        self.package.set_input_files(str(path))
+        if local_patient_id:
+            self.local_patient_id.fill(local_patient_id)
+        if local_issuer:
+            self.local_issuer.fill(local_issuer)
+        with self.page.expect_navigation(timeout=IMPORT_TIMEOUT_MS):
+            self.import_button.click()
+        if self.result.count() == 0:
+            return {"status": "error", "message": self.page.title(), "errors": []}
+        return {"status": self.result.get_attribute("data-status") or "", "message": self.result.inner_text(),
+                "errors": self.errors.evaluate_all("rows => rows.map(r => r.dataset.rule)")}
+
+
 # ------------------------------------------------------------------ the driver
 class PlaywrightReferenceDriver(ConsumerDriver):
     """The reference Consumer's screens in a headless Chromium (Playwright sync API)."""
@@ -319,6 +368,23 @@ class PlaywrightReferenceDriver(ConsumerDriver):
             self.exam_uid = ""
             self._evidence("import")
             return ImportResultPage(self.page).statuses()
+
+    def export_exam(self, exam: ExamRef, *, until: Callable[[], bool] | None = None) -> bytes:
+        if self.exam_uid != exam.unique_id:
+            self.open_exam(exam)
+        with step(f"export {exam.for_a_person()} as XDM media"):
+            return XdmPages(self.page).export()
+
+    def import_package(self, path: Path, *, local_patient_id: str = "", local_issuer: str = "",
+                       until: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """The reference's import page is ``<exam list>/xdm``."""
+        self._exam_list()
+        with step(f"import the XDM package {Path(path).name}"):
+            self.page.goto(self.list_url.split("?", 1)[0].rstrip("/") + "/xdm")
+            outcome = XdmPages(self.page).import_package(Path(path), local_patient_id, local_issuer)
+        self.exam_uid = ""
+        self._evidence("xdm-import")
+        return outcome
 
     def set_extended_ins_display(self, on: bool) -> None:
         """The reference's ``/settings`` page (a Pro Santé Connect login first when the browser has none)."""
