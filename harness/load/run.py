@@ -162,10 +162,10 @@ def run_load(spec: LoadSpec, out: Path, info: RunInfo, dist: Distribution | None
 
     spec.check()
     dist = dist or Distribution()
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="drimcheck-load-") as scratch:
         raw = generate(spec, dist, Path(scratch), echo=echo)
     results = build_results(spec, raw, info, dist)
+    out.mkdir(parents=True, exist_ok=True)  # only now: a run that failed leaves no folder behind
     write_reports(results, out)
     write_json(out / "results.json", results)
     return results
