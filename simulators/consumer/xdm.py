@@ -16,7 +16,8 @@ Export (:func:`write_package`), the ZIP form of the media (ITI TF-2b §3.32.4.1,
   stored uncompressed in the ZIP (an image is copied, never held whole in memory).
 
 The ZIP is written to ``<name>.part`` and renamed once complete: there is never a half-written package. No
-DICOMDIR is written: ITI-32 does not ask one of XDM media, and the package is read through METADATA.XML.
+DICOMDIR is written: an XDM importer reads the media through METADATA.XML and the XDM validator asks for none; a
+media meant to be read as PDI too (IHE RAD TF-3 §4.47, DICOM File IDs under a root DICOMDIR) would need one.
 
 Import (:func:`import_package`): the package is read by the XDM validator's guarded reader
 (:func:`harness.validators.xdm.unpack_xdm`: size, member and path guards, never extracted whole) and validated
