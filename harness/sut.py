@@ -104,6 +104,12 @@ PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
         ("options.tls_scan", "true scans the WADO-RS with testssl.sh (SRC-SEC-SCAN, about 30 s); else not run"),
         ("options.publish_timeout", "seconds a publication is waited for after the ACK AA, and a refused report "
                                     "watched for a publication that must not come; default 20"),
+        ("options.identity_mode", "the Source's DMP identity mode (EG, EJ, EJ-EG): the FINESS SRC-DMP-IDENTITY-MODE "
+                                  "expects; without it, or without credentials.structures, SRC-DMP-* are not run"),
+        ("options.finess_ej", "FINESS of the legal entity, expected with identity_mode EJ and EJ-EG"),
+        ("options.finess_eg", "FINESS of the default structure: the plan's first structure when it is declared"),
+        ("credentials.structures", "FINESS -> PEM certificate of each structure's ORG AUTH CLI (two at least): "
+                                   "SRC-DMP-STRUCTURE-CERT checks each report's VIHF is signed with its structure's"),
         *_TLS,
     ],
     "consumer_drimbox": [
@@ -248,6 +254,9 @@ def profile_from_data(data: Any, path: Path) -> tuple[SutProfile, list[str]]:
         key, sub = dotted.split(".")
         if isinstance(section[key].get(sub), str):
             section[key][sub] = _resolve(section[key][sub], base, dotted, problems)
+    structures = section["credentials"].get("structures")
+    if isinstance(structures, dict):
+        section["credentials"]["structures"] = _structure_paths(structures, base, problems)
     operator = section["options"].get("operator")
     if isinstance(operator, dict) and isinstance(operator.get("steps"), str):
         section["options"]["operator"] = {**operator, "steps": _resolve(operator["steps"], base,
@@ -288,6 +297,20 @@ def validate_profile_data(data: Any, where: str) -> None:
 def _drop_empty(data: dict[str, Any]) -> dict[str, Any]:
     """A key whose value is left empty (``ports:`` with every line commented out) counts as absent."""
     return {k: _drop_empty(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None}
+
+
+def _structure_paths(structures: dict[Any, Any], base: Path, problems: list[str]) -> dict[str, Any]:
+    """``credentials.structures`` with each certificate path absolute; a FINESS YAML read as a number (unquoted
+    digits, a leading 0 read as octal) is a problem, not silently another FINESS."""
+    out: dict[str, Any] = {}
+    for finess, path in structures.items():
+        where = f"credentials.structures.{finess}"
+        if not isinstance(finess, str):
+            problems.append(f"{where}: quote the FINESS ('{finess}': ...): YAML reads unquoted digits as a number, "
+                            "and a leading 0 as octal")
+            continue
+        out[finess] = _resolve(path, base, where, problems) if isinstance(path, str) else path
+    return out
 
 
 def _resolve(value: str, base: Path, where: str, problems: list[str]) -> str:
@@ -332,6 +355,7 @@ _PATTERN_WORDS = {
     "^[^:]+:[0-9]+$": "host:port",
     "^[0-2](\\.(0|[1-9][0-9]*))+$": "an OID (numbers separated by dots)",
     "^(reference|operator|.+\\.py:[A-Za-z_][A-Za-z0-9_]*)$": "reference, operator, or path/to/module.py:ClassName",
+    "^(?:[0-9]{2}|2[AB])[0-9]{7}$": "a FINESS (9 characters: 2 digits, or 2A / 2B, then 7 digits)",
 }
 
 

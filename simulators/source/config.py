@@ -38,12 +38,32 @@ class SourceConfig:
     signing_key: bytes | None = None
     signing_cert: bytes | None = None
 
+    # DMP identity (ANS industriels FAQ, dispositif DRIMbox; simulators.source.publish.Identities): the identity
+    # mode (EG, EJ or EJ-EG: which FINESS goes in the submission set and the VIHF), the default structure's FINESS
+    # (a report naming none is published for it; its certificate defaults to the VIHF pair), the legal entity's,
+    # and the ORG AUTH CLI (key, certificate) PEM of each structure the Source publishes for, by FINESS.
+    # None of them set: one identity for every report (the ANS sample's structure, the VIHF pair).
+    identity_mode: str = "EG"
+    finess_eg: str = ""
+    finess_ej: str = ""
+    structures: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
+
     def signer(self) -> tuple[bytes, bytes] | None:
         if self.signing_key and self.signing_cert:
             return self.signing_key, self.signing_cert
         if self.vihf_key and self.vihf_cert:
             return self.vihf_key, self.vihf_cert
         return None
+
+    def identities(self, behaviour: Any = None) -> Any:
+        """The Source's :class:`simulators.source.publish.Identities` (ValueError naming what is wrong)."""
+        from simulators.source.publish import Identities
+
+        return Identities(mode=self.identity_mode, finess_eg=self.finess_eg, finess_ej=self.finess_ej,
+                          structures=dict(self.structures),
+                          default_pair=(self.vihf_key, self.vihf_cert) if self.vihf_key and self.vihf_cert else None,
+                          name=self.institution.split("^", 1)[0],
+                          separate_signature=bool(self.signing_key and self.signing_cert), behaviour=behaviour)
     # WADO-RS (RAD-107) path on our HTTP server; public_base is set once the port is known
     wado_path: str = "/wado-rs"
     public_base: str = ""

@@ -113,4 +113,9 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "Source's certificate", ("SRC-SEC-PSC-MTLS",)),
     Fault("ignores-token-binding", "a token bound to a client certificate (introspection cnf x5t#S256) is served "
           "over any client certificate", ("SRC-SEC-TOKEN-BINDING",)),
+    # DMP identity of a publication (publish.FAULTY): the structure's certificate, the FINESS the mode writes
+    Fault("signs-with-default-structure", "every VIHF (and Signature01) is signed with the default structure's "
+          "certificate, whatever structure the report names", ("SRC-DMP-STRUCTURE-CERT",)),
+    Fault("identity-mode-ej", "the legal entity's FINESS (EJ) is written in the authorInstitution and the VIHF's "
+          "Identifiant_Structure whatever the identity mode", ("SRC-DMP-IDENTITY-MODE",)),
 )}

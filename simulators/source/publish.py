@@ -12,15 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from harness.soap import ITI57_ACTION, build_envelope
 from harness.xds import build_pnr_message, kos_submission
-from harness.xds.builder import MODALITY_SCHEME, fill_hash_size
+from harness.xds.builder import MODALITY_SCHEME, fill_hash_size, structure_institution
 from harness.xds.clients import XdsClient, build_status_update
 from harness.xds.model import ASSOCIATION_TYPES, Association, DocumentEntry, Submission
 from simulators.source.store import SourceStore
@@ -58,10 +59,11 @@ Alteration = Callable[[Submission, DocumentEntry], None]  # a change to a built 
 
 
 def pnr_submission(kos: bytes, meta: KosMetadata, *, source_id: str, replaces: str | None = None,
-                   alter: Alteration | None = None, signer: tuple[bytes, bytes] | None = None
-                   ) -> tuple[str, str, Submission]:
+                   alter: Alteration | None = None, signer: tuple[bytes, bytes] | None = None,
+                   institution: str | None = None) -> tuple[str, str, Submission]:
     """(entryUUID, document uniqueId, submission) of one KOS; ``replaces`` = entryUUID it replaces;
-    ``signer`` (key PEM, certificate PEM) signs Signature01; ``alter`` (a named fault's) changes the
+    ``signer`` (key PEM, certificate PEM) signs Signature01; ``institution`` (an XON) is the authorInstitution
+    (:meth:`Identities.institution`; None: the ANS sample's); ``alter`` (a named fault's) changes the
     submission once built."""
     extra = {}
     if meta.practice_setting:
@@ -73,7 +75,7 @@ def pnr_submission(kos: bytes, meta: KosMetadata, *, source_id: str, replaces: s
                          order_issuer=meta.placer_issuer, modalities=list(meta.modalities) or ["OT"],
                          regions=list(meta.regions), extra_confidentiality=list(meta.masks), source_id=source_id,
                          service_start=meta.service_start, service_stop=meta.service_stop, signer=signer,
-                         **extra)
+                         institution=institution, **extra)
     entry_uuid = f"urn:uuid:{uuid.uuid4()}"
     _rename(sub, "DocumentKOS", entry_uuid)
     doc = next(d for d in sub.documents if d.id == entry_uuid)
@@ -140,20 +142,158 @@ def _rename(sub: Submission, old: str, new: str) -> None:
 
 @dataclass(frozen=True)
 class Professional:
-    """Whose name a submission is made in: the VIHF's subject (NameID, subject-id). A report's publication is
-    made in its author's name; an update after an image change in the previous submission's (FAQ 8801)."""
+    """Whose name a submission is made in: the VIHF's subject (NameID, subject-id) and the structure they act for
+    (its certificate signs the VIHF, its FINESS goes where the identity mode says). A report's publication is made
+    in its author's name, for its structure; an update after an image change in the previous submission's, for the
+    previous submission's structure (FAQ 8801)."""
 
     id: str  # national id of the professional (8 + RPPS), as the CR-IMG's author id@extension gives it
     name: str = ""
+    structure: str = ""  # FINESS of the report's structure ("": the Source's single identity, no structure named)
+    structure_name: str = ""  # as the report names it (CDA representedOrganization/name, PRT-8.1)
 
     @staticmethod
     def dumps(who: Professional | None) -> str:
-        return json.dumps({"id": who.id, "name": who.name} if who else None)
+        if who is None:
+            return json.dumps(None)
+        data = {"id": who.id, "name": who.name}
+        if who.structure:
+            data |= {"structure": who.structure, "structure_name": who.structure_name}
+        return json.dumps(data)
 
     @staticmethod
     def loads(text: str | None) -> Professional | None:
         data = json.loads(text) if text else None
-        return Professional(data["id"], data.get("name", "")) if data else None
+        return Professional(data["id"], data.get("name", ""), data.get("structure", ""),
+                            data.get("structure_name", "")) if data else None
+
+
+# -- the DMP identity of a submission: which structure, which certificate, which FINESS where ------------------
+IDENTITY_MODES = ("EG", "EJ", "EJ-EG")  # ANS industriels FAQ, dispositif DRIMbox (EJ discouraged)
+FINESS_PREFIX = "1"  # Struct_IdNat = "1" + FINESS (ANS CI-SIS; ansforge IG-FHIR-PDSM4DMP-EEDS StructIdNat)
+FINESS_RE = re.compile(r"(?:[0-9]{2}|2[AB])[0-9]{7}")  # 9 characters: department (2A/2B in Corsica) + number
+Pair = tuple[bytes, bytes]  # (private key PEM, certificate PEM)
+
+
+class NoCertificate(LookupError):
+    """The Source holds no ORG AUTH CLI certificate for the structure a submission is made for."""
+
+
+def id_nat(finess: str) -> str:
+    """The national structure identifier of a FINESS (Struct_IdNat: prefix 1, ANS CI-SIS)."""
+    return FINESS_PREFIX + finess
+
+
+@dataclass(frozen=True)
+class Identities:
+    """The Source's DMP identities (ANS industriels FAQ, dispositif DRIMbox).
+
+    - *DMP authentication certificate*: the VIHF of a submission is signed with the ORG AUTH CLI certificate of the
+      report's structure (CDA legalAuthenticator/assignedEntity/representedOrganization, PRT-8 as fallback): a
+      structure with no certificate here is refused, never signed for with another structure's certificate.
+    - *DMP identity modes*: which FINESS goes in the submission set (authorInstitution) and the VIHF
+      (Identifiant_Structure): EG, the report's structure (its geographic establishment); EJ, the legal entity;
+      EJ-EG [?], read here as the legal entity in the VIHF and the establishment in the submission set (no public
+      text says which goes where: a configuration, not a rule).
+
+    Nothing configured (no FINESS, no structure): one identity for every report, the ANS sample's structure
+    (Identifiant_Structure 499700367909006) signed with the VIHF pair, as before structures existed.
+    """
+
+    mode: str = "EG"
+    finess_eg: str = ""  # the default structure: a report naming none is published for it
+    finess_ej: str = ""  # the legal entity of the structures
+    structures: Mapping[str, Pair] = field(default_factory=dict)  # FINESS -> its ORG AUTH CLI (key, certificate)
+    default_pair: Pair | None = None  # --vihf-key/--vihf-cert: the default structure's, or the single identity's
+    name: str = ""  # XON-1 when the report gives no name for the FINESS written (the Source's institution)
+    separate_signature: bool = False  # an ORG SIGN pair signs Signature01 (else the structure's certificate does)
+    behaviour: PublishBehaviour | None = None  # a named fault's swap (signer, mode)
+
+    def __post_init__(self) -> None:
+        problems = [] if self.mode in IDENTITY_MODES else [f"identity mode {self.mode!r} is not one of "
+                                                            f"{', '.join(IDENTITY_MODES)}"]
+        for what, value in (("EG FINESS", self.finess_eg), ("EJ FINESS", self.finess_ej),
+                            *(("structure FINESS", k) for k in self.structures)):
+            if value and not FINESS_RE.fullmatch(value):
+                problems.append(f"{what} {value!r} is not a FINESS (9 characters: 2 digits or 2A/2B, then 7 digits)")
+        if self.mode in ("EJ", "EJ-EG") and self.configured and not self.finess_ej:
+            problems.append(f"identity mode {self.mode} writes the legal entity's FINESS: give the EJ FINESS")
+        problems += [p for finess, pair in sorted(self.structures.items()) if (p := _pair_problem(finess, pair))]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.finess_eg or self.finess_ej or self.structures)
+
+    @property
+    def default(self) -> str:
+        """FINESS of the structure a report naming none is published for ("" when none is configured)."""
+        return self.finess_eg or self.finess_ej
+
+    def _pairs(self) -> Mapping[str, Pair]:
+        if self.default and self.default not in self.structures and self.default_pair:
+            return {**self.structures, self.default: self.default_pair}
+        return self.structures
+
+    def signer(self, structure: str) -> Pair | None:
+        """The (key, certificate) that signs the VIHF of a submission for ``structure``; NoCertificate when the
+        Source holds none for it (the submission must not be made)."""
+        if not self.configured:
+            return self.default_pair
+        if self.behaviour is not None and self.behaviour.structure_signer == "default":
+            structure = self.default  # the named fault: whatever the report's structure
+        pair = self._pairs().get(structure)
+        if pair is None:
+            held = ", ".join(sorted(self._pairs())) or "none"
+            raise NoCertificate(f"no ORG AUTH CLI certificate for structure FINESS {structure or '(none named)'} "
+                                f"(certificates held for: {held})")
+        return pair
+
+    def signature_signer(self, structure: str, fallback: Pair | None) -> Pair | None:
+        """Who signs Signature01: the ORG SIGN pair when one is configured, else the structure's certificate."""
+        if not self.configured or self.separate_signature:
+            return fallback
+        return self.signer(structure)
+
+    def finess_written(self, structure: str) -> tuple[str, str]:
+        """(FINESS of the VIHF's Identifiant_Structure, FINESS of the authorInstitution) for ``structure``."""
+        mode = self.behaviour.identity_mode if self.behaviour and self.behaviour.identity_mode else self.mode
+        if mode == "EJ" and self.finess_ej:
+            return self.finess_ej, self.finess_ej
+        if mode == "EJ-EG":  # [?] the legal entity authenticates, the establishment authors
+            return self.finess_ej, structure
+        return structure, structure
+
+    def structure_id(self, structure: str) -> str | None:
+        """The VIHF's Identifiant_Structure (Struct_IdNat, IG-hl7v2 mapping); None: the single identity's."""
+        return id_nat(self.finess_written(structure)[0]) if self.configured and structure else None
+
+    def institution(self, structure: str, name: str = "") -> str | None:
+        """The authorInstitution XON (ANS DRIM-M_DATA Validateur XDS/XDS.xml form, XON-10 = Struct_IdNat);
+        None: the single identity's (the ANS sample's)."""
+        if not self.configured or not structure:
+            return None
+        finess = self.finess_written(structure)[1]
+        return structure_institution((name if finess == structure else "") or self.name or "Structure", id_nat(finess))
+
+
+def _pair_problem(finess: str, pair: Pair) -> str:
+    """What is wrong with a structure's (key, certificate) PEM pair: unreadable, or a key of another certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from harness.vihf import private_key
+
+    try:
+        cert = x509.load_pem_x509_certificate(pair[1])
+        key = private_key(pair[0])
+    except (ValueError, TypeError) as exc:
+        return f"structure {finess}: key or certificate is not PEM ({exc})"
+    spki = (Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
+        return f"structure {finess}: the key is not the certificate's ({cert.subject.rfc4514_string()})"
+    return ""
 
 
 # (patient CX, professional or None) -> wsse:Security header elements (VIHF); None: the signer's default identity
@@ -162,20 +302,30 @@ VIHF_LIFETIME = dt.timedelta(hours=12)  # a queued message may wait for the DMP 
 
 
 def vihf_security(key_pem: bytes | None, cert_pem: bytes | None,
-                  resource: Callable[[str], str] = lambda patient: patient) -> Security:
+                  resource: Callable[[str], str] = lambda patient: patient,
+                  identities: Identities | None = None) -> Security:
     """VIHF signer (ANS DRIM-M_DATA Validateur XDS, ``harness.vihf``); no header at all without key and
     certificate. ``resource`` gives the VIHF's resource-id from the request's patient (itself, by default);
-    the professional, when given, is the VIHF's NameID and subject-id (FAQ 8801)."""
-    if not key_pem or not cert_pem:
+    the professional, when given, is the VIHF's NameID and subject-id (FAQ 8801), and its structure picks the
+    certificate and the Identifiant_Structure (``identities``, ANS industriels FAQ, dispositif DRIMbox)."""
+    identities = identities or Identities(default_pair=(key_pem, cert_pem) if key_pem and cert_pem else None)
+    if not identities.configured and identities.default_pair is None:
         return lambda patient, professional=None: []
     from harness.vihf import VihfIdentity, build_vihf
 
     base = VihfIdentity(lps_id="DRIMCHECK-SOURCE", lps_name="DRIMcheck reference Source")
 
     def security(patient: str, professional: Professional | None = None) -> list:
-        identity = base if professional is None else replace(
+        identity = base if professional is None or not professional.id else replace(
             base, name_id=professional.id, subject_name=professional.name or professional.id)
-        return [build_vihf(identity, patient=resource(patient), key_pem=key_pem, cert_pem=cert_pem,
+        structure = professional.structure if professional is not None else ""
+        pair = identities.signer(structure or identities.default)
+        if pair is None:
+            return []
+        structure_id = identities.structure_id(structure or identities.default)
+        if structure_id is not None:
+            identity = replace(identity, structure_id=structure_id)
+        return [build_vihf(identity, patient=resource(patient), key_pem=pair[0], cert_pem=pair[1],
                            lifetime=VIHF_LIFETIME)]
 
     return security
@@ -202,6 +352,8 @@ class PublishBehaviour:
     retry: bool = True  # transport failures and 5xx retried with back-off, never lost
     mtom: bool = True  # RAD-68 as SOAP 1.2 + MTOM/XOP (IHE ITI TF-2b §3.41.5.1)
     vihf_patient: Callable[[str], str] = lambda patient: patient  # VIHF resource-id: the request's patientId
+    structure_signer: str = "report"  # whose certificate signs: the report's structure (FAQ), or "default"
+    identity_mode: str | None = None  # None: the configured mode; a fault writes "EJ" whatever it is
 
 
 # fault name -> the PublishBehaviour fields it swaps (descriptions in simulators.source.faults)
@@ -209,6 +361,8 @@ FAULTY: dict[str, dict[str, object]] = {
     "gives-up-on-dmp-outage": {"retry": False},
     "pnr-without-mtom": {"mtom": False},
     "vihf-bare-ins": {"vihf_patient": bare_ins},
+    "signs-with-default-structure": {"structure_signer": "default"},
+    "identity-mode-ej": {"identity_mode": "EJ"},
 }
 
 

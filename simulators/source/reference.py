@@ -47,8 +47,9 @@ class Reference:
             raise KeyError(f"unknown Source fault {config.fault!r}; known: {', '.join(sorted(FAULTS))}")
         config.workdir.mkdir(parents=True, exist_ok=True)
         self.config = config
-        self.store = SourceStore(config.workdir / "source.sqlite")
         publishing = publish_behaviour_for(config.fault)
+        identities = config.identities(publishing)  # ValueError before anything is opened
+        self.store = SourceStore(config.workdir / "source.sqlite")
         self.outbox = Outbox(self.store, initial=config.retry_initial, maximum=config.retry_max,
                              timeout=config.http_timeout, retry=publishing.retry, mtom=publishing.mtom)
         psc_cert, psc_secret = config.psc_client_cert, config.psc_client_secret
@@ -78,7 +79,8 @@ class Reference:
             self.processor = ReportProcessor(
                 self.store, self.outbox, pacs_finder(config), lambda: config.public_base, config.dmp_registry,
                 config.dmp_repository, config.institution, config.source_id, config.fault,
-                vihf_security(config.vihf_key, config.vihf_cert, publishing.vihf_patient), config.signer())
+                vihf_security(config.vihf_key, config.vihf_cert, publishing.vihf_patient, identities), config.signer(),
+                identities)
             self.mllp = MllpListener(lambda raw: self._on_message(raw), host=host, port=mllp_port)
             # IOCM rejection notes from the PACS / Image Manager (IHE RAD-66), a DICOM Storage SCP
             self.iocm = RejectionListener(self.processor.reject, ae_title=config.dicom_aet, host=host, port=dicom_port)

@@ -43,8 +43,12 @@ from simulators.source.kos import (
 )
 from simulators.source.publish import (
     CONF_FROM_FLAG,
+    FINESS_PREFIX,
+    FINESS_RE,
     Alteration,
+    Identities,
     KosMetadata,
+    NoCertificate,
     Outbox,
     Professional,
     Security,
@@ -98,6 +102,7 @@ class ReportProcessor:
     fault: str | None = None
     security: Security = field(default=lambda patient, professional=None: [])
     signer: tuple[bytes, bytes] | None = None  # Signature01 key + certificate (SourceConfig.signer)
+    identities: Identities = field(default_factory=Identities)  # structures, certificates, identity mode
     behaviour: ReportBehaviour = field(init=False)
     # one change of the Source's records at a time: HL7 messages (MLLP) and rejection notes (DICOM) arrive on
     # their own threads, and an image-change update reads the KOS a report may be replacing
@@ -177,6 +182,7 @@ class ReportProcessor:
         root = self._valid_cda(cda, f"OBX^{obx.index}^5")
         who = identity(root)
         professional = report_professional(root)  # FAQ 8801: a report's change is sent in its author's name
+        professional = self._for_structure(professional, report_structure(root, msg, f"OBX^{obx.index}^5"))
         if status == "D":
             return self._delete(who.study_uid, "report deleted (OBX-11 D)", at_dmp=self.behaviour.delete_at_dmp,
                                 professional=professional)
@@ -202,6 +208,7 @@ class ReportProcessor:
         ``RPLC`` association to the current entry, which the registry then deprecates (IHE ITI
         TF-3 §4.2.2.2; PoC ``DmpAPI.updateKOS`` keeps one KOS per study and sends an RPLC update).
         """
+        structure = self._certified(professional)
         try:
             images = self.find_images(who.study_uid)
         except Exception as exc:  # PACS down: the RIS will resend; nothing half-done
@@ -219,11 +226,13 @@ class ReportProcessor:
                                                 institution=self.institution)
         previous = self.store.kos_of_study(who.study_uid, CURRENT) if status in self.behaviour.replaces_on else []
         meta = metadata(root, who, images, dmp_flags(msg))
-        entry_uuid, doc_uid, sub = pnr_submission(
-            kos, meta, source_id=self.source_id, replaces=previous[-1].entry_uuid if previous else None,
-            alter=self.behaviour.alter_submission, signer=self.signer)
         if previous and raw is not None and self.behaviour.report_change_vihf == "previous":
             professional = Professional.loads(self.store.professional(previous[-1].sop_uid))
+            structure = self._certified(professional)
+        entry_uuid, doc_uid, sub = pnr_submission(
+            kos, meta, source_id=self.source_id, replaces=previous[-1].entry_uuid if previous else None,
+            alter=self.behaviour.alter_submission, signer=self.identities.signature_signer(structure, self.signer),
+            institution=self.identities.institution(structure, professional.structure_name if professional else ""))
         first = self.store.report_of(who.study_uid)
         self.store.add_kos_with_report(
             StoredKos(kos_uid, who.study_uid, meta.patient_cx, doc_uid, entry_uuid, CURRENT, kos),
@@ -244,10 +253,15 @@ class ReportProcessor:
         current = self.store.kos_of_study(study_uid, CURRENT)
         if not current:
             raise Rejected("AE", "204", f"no published KOS for study {study_uid}: nothing to delete")
+        names = {kos.sop_uid: professional if professional is not None else self._image_change_professional(kos)
+                 for kos in current}
+        if at_dmp:
+            for who in names.values():
+                self._certified(who)  # before anything changes: a deletion the Source cannot sign is refused
         for kos in current:
             self.store.set_status(kos.sop_uid, DELETED)
             if at_dmp:
-                who = professional if professional is not None else self._image_change_professional(kos)
+                who = names[kos.sop_uid]
                 ctype, body = delete_message(kos.patient_cx, kos.entry_uuid, self.source_id, self.dmp_registry,
                                              lambda patient, who=who: self.security(patient, who))
                 self.outbox.put("delete", self.dmp_registry, ctype, body, study_uid)
@@ -270,6 +284,35 @@ class ReportProcessor:
             return Outcome("AA", actions=[f"cancellation of {ipc.get(3)} noted"])
         return self._delete(ipc.get(3), "exam cancelled (OMI^O23)")
 
+
+    def _for_structure(self, professional: Professional | None, named: NamedStructure | None
+                       ) -> Professional | None:
+        """``professional`` acting for the report's structure (ANS industriels FAQ, dispositif DRIMbox: the CDA
+        legalAuthenticator's representedOrganization, PRT-8 as fallback, else the configured default); AE when
+        the report names a structure by something other than a FINESS. Unchanged with no identity configured."""
+        if not self.identities.configured:
+            return professional
+        if named is not None and not named.finess:
+            raise Rejected("AE", "103", f"the report's structure ({named.where}: {named.identifier}) is not "
+                           "identified by a FINESS (Struct_IdNat 1 + FINESS, or PRT-8 of type FINEG / FINEJ): "
+                           "nothing published", [AckError("103", "E", named.location, "SRC-STRUCTURE",
+                                                          f"{named.where}: not a FINESS ({named.identifier})")])
+        finess = named.finess if named is not None else self.identities.default
+        return replace(professional or Professional(""), structure=finess,
+                       structure_name=named.name if named is not None else "")
+
+    def _certified(self, professional: Professional | None) -> str:
+        """The structure a submission in ``professional``'s name is made for, once sure the Source can sign for
+        it; AE (nothing stored, nothing sent) when it holds no certificate for it."""
+        structure = professional.structure if professional is not None else ""
+        if not self.identities.configured:
+            return structure
+        try:
+            self.identities.signer(structure)
+        except NoCertificate as exc:
+            raise Rejected("AE", "103", f"{exc}: nothing published, never signed with another structure's "
+                           "certificate", [AckError("103", "E", "", "SRC-STRUCTURE", str(exc)[:300])]) from None
+        return structure
 
     def _image_change_professional(self, kos: StoredKos) -> Professional | None:
         """Whose name an image-change update or deletion of ``kos`` is sent in: the previous submission's
@@ -364,6 +407,59 @@ def report_professional(root: etree._Element) -> Professional | None:
         name = " ".join(t for t in (person.findtext("cda:given", "", NS).strip(),
                                     person.findtext("cda:family", "", NS).strip()) if t) if person is not None else ""
         return Professional(ident.get("extension") or "", name)
+    return None
+
+
+STRUCTURE_AUTHORITY = "1.2.250.1.71.4.2.2"  # national structure identifiers, IDNST (ANS CI-SIS)
+FINESS_TYPES = ("FINEG", "FINEJ")  # XON-7 of a bare FINESS (ANS DRIM-M_DATA HL7v2/Examen C/CR_C-ORU.hl7 PRT-8)
+_UNESCAPE = (("\\F\\", "|"), ("\\S\\", "^"), ("\\T\\", "&"), ("\\R\\", "~"), ("\\E\\", "\\"))  # HL7 v2.5 §2.7
+
+
+@dataclass(frozen=True)
+class NamedStructure:
+    """The structure a report names: its FINESS ("" when the identifier is not one), its name, the identifier as
+    written, where (for the reader and the ACK's ERR-2)."""
+
+    finess: str
+    name: str
+    identifier: str
+    where: str
+    location: str
+
+
+def _finess_of_id_nat(value: str) -> str:
+    return value[len(FINESS_PREFIX):] if value.startswith(FINESS_PREFIX) and FINESS_RE.fullmatch(
+        value[len(FINESS_PREFIX):]) else ""
+
+
+def report_structure(root: etree._Element, msg: Message, cda_location: str = "") -> NamedStructure | None:
+    """The structure a report is published for (ANS industriels FAQ, dispositif DRIMbox): the CR-IMG's
+    legalAuthenticator/assignedEntity/representedOrganization/id (root 1.2.250.1.71.4.2.2, extension
+    Struct_IdNat "1" + FINESS, as CI-SIS IMG_CR_IMG_2024.01.xml writes 1750803447), else PRT-8 of the PRT with
+    participation SB (IG-hl7v2 mapping: PRT-8.10, type FINEG / FINEJ as ANS DRIM-M_DATA CR_C-ORU.hl7 writes it,
+    or IDNST); None when neither names one."""
+    org = root.find("cda:legalAuthenticator/cda:assignedEntity/cda:representedOrganization", NS)
+    ident = org.find("cda:id", NS) if org is not None else None
+    if ident is not None and ident.get("extension"):
+        ext, oid = ident.get("extension") or "", ident.get("root") or ""
+        return NamedStructure(_finess_of_id_nat(ext) if oid == STRUCTURE_AUTHORITY else "",
+                              (org.findtext("cda:name", "", NS) or "").strip(), f"{ext} (root {oid})",
+                              "CR-IMG legalAuthenticator/assignedEntity/representedOrganization/id", cda_location)
+    for prt in msg.all("PRT"):
+        xon = msg.comps(prt.get(8))
+        if msg.comps(prt.get(4))[0] != "SB" or len(xon) < 10 or not xon[9]:
+            continue
+        kind, value = xon[6], xon[9]
+        authority = xon[5].split(msg.subcomponent)
+        oid = authority[1] if len(authority) > 1 else ""
+        finess = value if kind in FINESS_TYPES and FINESS_RE.fullmatch(value) else \
+            _finess_of_id_nat(value) if kind == "IDNST" or (oid == STRUCTURE_AUTHORITY and kind not in FINESS_TYPES) \
+            else ""
+        name = xon[0]
+        for escaped, char in _UNESCAPE:
+            name = name.replace(escaped, char)
+        return NamedStructure(finess, name.strip(), f"{value} (type {kind or 'none'})", "PRT-8 (PRT-4 SB)",
+                              f"PRT^{prt.index}^8")
     return None
 
 

@@ -4,7 +4,10 @@
 that takes IOCM rejection notes (IHE RAD-66). The Source needs a PACS
 (``--pacs AET@HOST:PORT`` for the C-FIND, ``--pacs-dicomweb URL`` for retrieval), a DMP
 (``--dmp URL`` = base of ``/registry`` and ``/repository``), Pro Santé Connect (``--psc-introspect URL``)
-and, for a DMP that enforces VIHF, ``--vihf-key`` / ``--vihf-cert`` (PEM).
+and, for a DMP that enforces VIHF, ``--vihf-key`` / ``--vihf-cert`` (PEM). Its DMP identity (ANS industriels
+FAQ, dispositif DRIMbox): ``--identity-mode EG|EJ|EJ-EG``, ``--finess-eg`` (the default structure),
+``--finess-ej`` and one ``--structure FINESS=KEYPEM,CERTPEM`` per structure it publishes for (the ORG AUTH CLI
+that signs the VIHF of that structure's reports).
 
 At PSC the Source authenticates by mutual TLS (RFC 8705 §2.1 ``tls_client_auth``: client_id, no secret)
 with ``--psc-client-cert`` / ``--psc-client-key``, by default in TLS mode its ORG AUTH CLI certificate of the
@@ -46,6 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PEM private key that signs Signature01 (default: the VIHF key)")
     parser.add_argument("--signing-cert", type=Path, default=None,
                         help="PEM certificate of --signing-key (default: the VIHF certificate)")
+    parser.add_argument("--identity-mode", choices=("EG", "EJ", "EJ-EG"), default="EG",
+                        help="which FINESS goes in the submission set and the VIHF (ANS FAQ dispositif DRIMbox): EG "
+                             "the report's structure (default), EJ the legal entity (discouraged), EJ-EG the legal "
+                             "entity in the VIHF and the structure in the submission set")
+    parser.add_argument("--finess-eg", default="", metavar="FINESS",
+                        help="the default structure: a report naming none is published for it (certificate: "
+                             "its --structure, else --vihf-key/--vihf-cert)")
+    parser.add_argument("--finess-ej", default="", metavar="FINESS", help="FINESS of the legal entity (EJ)")
+    parser.add_argument("--structure", action="append", default=[], metavar="FINESS=KEYPEM,CERTPEM",
+                        help="the ORG AUTH CLI key and certificate of a structure the Source publishes for "
+                             "(repeatable); a report naming a structure without one is refused AE")
     parser.add_argument("--source-workdir", type=Path, default=Path("source-data"), help="folder of the SQLite file")
     parser.add_argument("--public-base", default="", help="WADO-RS base written in the KOS (default: our URL)")
     parser.add_argument("--source-fault", choices=sorted(FAULTS), default=None, help="switch on one named fault")
@@ -92,7 +106,26 @@ def config_from(args: argparse.Namespace) -> SourceConfig:
         vihf_cert=args.vihf_cert.read_bytes() if args.vihf_cert else None,
         signing_key=args.signing_key.read_bytes() if args.signing_key else None,
         signing_cert=args.signing_cert.read_bytes() if args.signing_cert else None,
-        public_base=args.public_base, fault=args.source_fault, dicom_aet=args.dicom_aet)
+        public_base=args.public_base, fault=args.source_fault, dicom_aet=args.dicom_aet,
+        identity_mode=args.identity_mode, finess_eg=args.finess_eg, finess_ej=args.finess_ej,
+        structures=structures(args.structure))
+
+
+def structures(specs: list[str]) -> dict[str, tuple[bytes, bytes]]:
+    """``FINESS=KEYPEM,CERTPEM`` options -> {FINESS: (key PEM, certificate PEM)}; SystemExit naming a bad one."""
+    out: dict[str, tuple[bytes, bytes]] = {}
+    for spec in specs:
+        finess, _, files = spec.partition("=")
+        key, _, cert = files.partition(",")
+        if not finess or not key or not cert:
+            raise SystemExit(f"--structure {spec!r}: expected FINESS=KEYPEM,CERTPEM")
+        if finess in out:
+            raise SystemExit(f"--structure {spec!r}: structure {finess} is given twice")
+        try:
+            out[finess] = (Path(key).read_bytes(), Path(cert).read_bytes())
+        except OSError as exc:
+            raise SystemExit(f"--structure {spec!r}: {exc}") from None
+    return out
 
 
 def allowed_clients(args: argparse.Namespace) -> tuple[str, ...] | None:
@@ -116,6 +149,10 @@ def allowed_clients(args: argparse.Namespace) -> tuple[str, ...] | None:
 def start(args: argparse.Namespace) -> Reference:
     tls = getattr(args, "tls", None)  # harness.tls.NetworkTls, None with --plain-http
     config = config_from(args)
+    try:
+        config.identities()
+    except ValueError as exc:
+        raise SystemExit(f"drimcheck serve source: {exc}") from None
     allowed = allowed_clients(args)
     if tls is None:
         context, config.allowed_clients = None, None if allowed is None else (lambda: allowed)

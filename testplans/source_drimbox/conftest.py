@@ -22,7 +22,10 @@ A vendor Source (a SUT profile with ``actor: source_drimbox``) must provide:
   ``psc_client_secret``, default ``drimbox-source`` / ``source-secret``);
 - ``credentials.vihf_ca``: the PEM CA certificate of its VIHF and Signature01 signer: the DMP simulator enforces
   VIHF against it and the plan verifies both signatures with it. Without it the DMP only warns and the
-  VIHF requirement is inconclusive.
+  VIHF requirement is inconclusive;
+- its DMP identity (ANS industriels FAQ, dispositif DRIMbox): ``options.identity_mode`` (EG, EJ or EJ-EG),
+  ``options.finess_ej``, ``options.finess_eg`` (the default structure) and ``credentials.structures`` (FINESS ->
+  PEM certificate of each structure's ORG AUTH CLI, two at least); without them SRC-DMP-* are not run.
 The harness prints these endpoints at start.
 """
 
@@ -69,7 +72,10 @@ STUDIES: dict[str, tuple[int, int, str, int]] = {
     "envelope": (1, 1, "explicit", 32),
     "masked": (1, 1, "explicit", 32), "invisible": (1, 1, "explicit", 32),
     "iocm": (2, 2, "explicit", 32), "omichange": (1, 1, "explicit", 32),
+    "identity1": (1, 1, "explicit", 32), "identity2": (1, 1, "explicit", 32), "identityprt": (1, 1, "explicit", 32),
 }
+# the reference's DMP identity (test_identity): mode EG, two structures, the first the default (FINESS of ANS samples)
+REFERENCE_STRUCTURES, REFERENCE_EJ = ("750803447", "920008059"), "120456789"
 # key -> the report's HL7 masking flags (IG-hl7v2 MetaDMP/MSS); the others keep the fixture's (all N)
 FLAGS: dict[str, dict[str, str]] = {
     "masked": {"MASQUE_PS": "Y"}, "invisible": {"INVISIBLE_PATIENT": "Y", "INVISIBLE_REP_LEGAUX": "Y"},
@@ -128,6 +134,7 @@ class Env:
     current_requirements: tuple[str, ...] = ()  # of the running test (set by an autouse fixture)
     security: Any = None  # support.SecurityEnv: transport-security tests (None: the profile names no tls.pki)
     iocm: tuple[str, int, str] | None = None  # (host, port, AE title) where rejection notes go; None: not given
+    identity: dict[str, Any] | None = None  # the reference's DMP identity (a vendor's is read from its profile)
 
     def token(self, **kwargs: Any) -> str:
         return self.psc.issue_token(PROFESSIONAL, CONSUMER_CLIENT, **kwargs)
@@ -196,7 +203,7 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     dmp = Dmp(dmp_ref, dmp_dir, pki, trust, dmp_ref.server.port, ssl_context=dmp_context)
     psc = start_psc(_psc_config(sut, peers_tls), port=sut.port("psc"))
     stack: list[Any] = [psc]
-    security, iocm = None, None
+    security, iocm, identity = None, None, None
     try:
         if sut.reference:
             from harness.tls import network_tls
@@ -212,13 +219,18 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             context, allowed = wado_tls(tls, sut.fault)
             good = tuple(Path(p) for p in tls.client("consumer-client"))
             use_tls(verify=str(tls.ca), cert=tls.client("consumer-client"))
+            certs = {f: pki.issue(f"DRIMcheck structure {f}", f"1{f}") for f in REFERENCE_STRUCTURES}
+            identity = {"mode": "EG", "finess_eg": REFERENCE_STRUCTURES[0], "finess_ej": REFERENCE_EJ,
+                        "structures": {f: c.cert_pem for f, c in certs.items()}}
             source = start_reference(
                 sut.fault, root / "source", ssl_context=context, allowed_clients=allowed,
                 pacs_host=pacs.host, pacs_port=pacs.port, pacs_aet=pacs.aet,
                 pacs_dicomweb=pacs.dicomweb_url, dmp_registry=dmp.endpoints["registry"],
                 dmp_repository=dmp.endpoints["repository"], psc_introspect=psc.endpoints["introspect"],
                 vihf_key=pki.key_pem, vihf_cert=pki.cert_pem, psc_client_cert=tls.client("source-client"),
-                pacs_retrieve=os.environ.get(RETRIEVE_ENV, "dicomweb"))
+                pacs_retrieve=os.environ.get(RETRIEVE_ENV, "dicomweb"), identity_mode=identity["mode"],
+                finess_eg=identity["finess_eg"], finess_ej=identity["finess_ej"],
+                structures={f: (c.key_pem, c.cert_pem) for f, c in certs.items()})
             stack.append(source)
             wado, mllp = source.endpoints["wado_rs"], source.endpoints["mllp"]
             security = security_env(wado, tls.pki.folder, tls.ca, good)
@@ -245,7 +257,7 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         print(f"\nsource_drimbox plan peers: DMP registry {dmp.endpoints['registry']}, repository "
               f"{dmp.endpoints['repository']}; PSC issuer {psc.endpoints['issuer']}; Source WADO-RS {wado}, "
               f"MLLP {mllp}", file=sys.stderr)
-        yield Env(dmp, psc, wado, mllp, exams, files, trust=trust, security=security, iocm=iocm)
+        yield Env(dmp, psc, wado, mllp, exams, files, trust=trust, security=security, iocm=iocm, identity=identity)
     finally:
         for item in reversed(stack):
             item.stop()

@@ -32,6 +32,7 @@ def create_named_paths(data: dict, folder: Path) -> None:
     """Create each file a profile names, so its paths resolve."""
     named = [v for section in ("credentials", "tls", "options") for k, v in (data.get(section) or {}).items()
              if isinstance(v, str) and k not in ("psc_client_id", "psc_client_secret", "profile")]
+    named += [f for f in ((data.get("credentials") or {}).get("structures") or {}).values()]  # FINESS -> PEM
     named += data.get("files") or []
     named += [f for group in (data.get("options") or {}).get("groups") or [] for f in group]
     for name in named:
