@@ -1,7 +1,8 @@
 """Black-box proof of the source_drimbox plan: the reference Source started as its own process.
 
 Each case starts ``drimcheck serve source`` configured by its command line only (its PACS, the DMP and
-PSC addresses on the ports the profile pins, its VIHF key), exactly as a vendor configures a product, and
+PSC addresses on the ports the profile pins, its VIHF key, its DMP identity: mode EG, two structures with their
+ORG AUTH CLI, the legal entity), exactly as a vendor configures a product, and
 runs ``drimcheck run --sut sut.yaml --plan source_drimbox`` from the profile's folder:
 - the clean Source exits 0 with every SHALL passed, and the same verdicts as the in-process run's golden file;
 - each named fault (``--source-fault NAME``) exits 1 and fails exactly the requirements it names.
@@ -16,16 +17,29 @@ import pytest
 
 from harness.faults import faults_of
 from harness.servers import free_port
-from tests.blackbox.products import campaign, expect_clean, expect_fault, serve, tls_profile, write_pki
+from tests.blackbox.products import campaign, expect_clean, expect_fault, serve, tls_profile
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "source_drimbox.json"
 REALM = "/auth/realms/esante-wallet/protocol/openid-connect"
 PUBLISH_WAIT = 10  # options.publish_timeout: the reference publishes within a second; a vendor keeps the default
+STRUCTURES, EJ = ("750803447", "920008059"), "120456789"  # the Source's structures (FINESS of ANS samples), its EJ
 
 
 @pytest.fixture(scope="session")
 def pki_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_pki(tmp_path_factory.mktemp("source-pki"), "black-box Source VIHF")
+    """A throwaway CA (``ca.pem``, the profile's vihf_ca), the VIHF signer it issued (``vihf.key`` / ``vihf.pem``)
+    and the ORG AUTH CLI of each structure (``structure-FINESS.key`` / ``.pem``), as files a product is given."""
+    from harness.vihf import throwaway_pki
+
+    folder = tmp_path_factory.mktemp("source-pki")
+    pki = throwaway_pki("black-box Source VIHF")
+    files = {"ca.pem": pki.ca_pem, "vihf.key": pki.key_pem, "vihf.pem": pki.cert_pem}
+    for finess in STRUCTURES:
+        leaf = pki.issue(f"black-box structure {finess}", f"1{finess}")
+        files |= {f"structure-{finess}.key": leaf.key_pem, f"structure-{finess}.pem": leaf.cert_pem}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +56,10 @@ def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path,
     args = ["source", "--port", "0", "--mllp-port", "0", "--source-workdir", str(folder / "source-data"),
             "--pacs", pacs["dimse"], "--pacs-dicomweb", pacs["dicomweb"], "--dmp", f"https://127.0.0.1:{dmp}",
             "--psc-introspect", f"https://127.0.0.1:{psc}{REALM}/token/introspect",
-            "--vihf-key", str(pki / "vihf.key"), "--vihf-cert", str(pki / "vihf.pem")]
+            "--vihf-key", str(pki / "vihf.key"), "--vihf-cert", str(pki / "vihf.pem"),
+            "--identity-mode", "EG", "--finess-eg", STRUCTURES[0], "--finess-ej", EJ]
+    for finess in STRUCTURES:
+        args += ["--structure", f"{finess}={pki / f'structure-{finess}.key'},{pki / f'structure-{finess}.pem'}"]
     if fault:
         args += ["--source-fault", fault]
     with serve(args, folder) as source:
@@ -54,8 +71,11 @@ def run_source(fault: str | None, pacs: dict[str, str], pki: Path, folder: Path,
                                  "dicom": {"ae_title": pacs["aet"], "host": pacs["host"], "port": int(pacs["port"])},
                                  "iocm": {"ae_title": iocm_aet, "host": iocm_at.rsplit(":", 1)[0],
                                           "port": int(iocm_at.rsplit(":", 1)[1])}},
-                   "options": {"ports": {"dmp": dmp, "psc": psc}, "publish_timeout": PUBLISH_WAIT, **(options or {})},
-                   "credentials": {"vihf_ca": str(pki / "ca.pem")}, "tls": tls_profile(client=True)}
+                   "options": {"ports": {"dmp": dmp, "psc": psc}, "publish_timeout": PUBLISH_WAIT,
+                               "identity_mode": "EG", "finess_eg": STRUCTURES[0], "finess_ej": EJ, **(options or {})},
+                   "credentials": {"vihf_ca": str(pki / "ca.pem"),
+                                   "structures": {f: str(pki / f"structure-{f}.pem") for f in STRUCTURES}},
+                   "tls": tls_profile(client=True)}
         return campaign(profile, "source_drimbox", folder / "campaign")
 
 
