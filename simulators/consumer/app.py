@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Flask, Response, jsonify, redirect, render_template, request
+from flask import Flask, Response, jsonify, redirect, request
 
 from harness.capture import capturing_session
 from harness.xds.clients import XdsClient
-from simulators.consumer import kpi
+from simulators.consumer import kpi, pages
 from simulators.consumer.config import ConsumerConfig
 from simulators.consumer.context import TRAIT_LABELS, ContextualCall, trait_values
 from simulators.consumer.faults import behaviour_for
 from simulators.consumer.history import Exam, History, HistoryError, find_exams
 from simulators.consumer.importer import import_series, parse_peer
-from simulators.consumer.manifest import IdentityMismatch, Manifest, ManifestError, fetch_manifest
+from simulators.consumer.manifest import Manifest, fetch_manifest
 from simulators.consumer.retrieve import SeriesResult, SeriesRetriever
 from simulators.consumer.session import Login, LoginError, PscClient, Sessions
 from simulators.consumer.settings import blueprint as settings_pages
@@ -37,7 +37,7 @@ from simulators.consumer.settings import extended_ins_shown
 from simulators.consumer.vihf import build_vihf
 from simulators.consumer.xdm import bp as xdm_pages
 
-COOKIE = "drimbox_sid"
+COOKIE = pages.COOKIE
 
 
 class ConsumerApp:
@@ -136,16 +136,7 @@ def create_app(config: ConsumerConfig) -> Flask:
     return app
 
 
-def _page(template: str, status: int = 200, **context: Any) -> Response:
-    return Response(render_template(template, **context), status=status, content_type="text/html; charset=utf-8")
-
-
-def _error(title: str, message: str, status: int, **extra: Any) -> Response:
-    return _page("error.html", status, title=title, message=message, **extra)
-
-
-def _login(state: ConsumerApp) -> Login | None:
-    return state.sessions.get(request.cookies.get(COOKIE))
+_page, _error, _login = pages.page, pages.error, pages.login_of
 
 
 def _routes(app: Flask, state: ConsumerApp) -> None:
@@ -190,13 +181,7 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
         return redirect(login.next_url or "/", code=303)
 
     def _context(ctx: str) -> tuple[Login | None, ContextualCall | None, Response | None]:
-        login = _login(state)
-        call = login.calls.get(ctx) if login else None
-        if login is None or call is None:
-            return None, None, _error("Appel contextuel inconnu", "Relancez l'appel depuis votre logiciel", 404)
-        if not login.logged_in:
-            return login, call, redirect(state.psc.authorization_url(login, request.full_path.rstrip("?")), code=302)
-        return login, call, None
+        return pages.context(state, ctx)
 
     @app.get("/exams/<ctx>")
     def exams(ctx: str) -> Response:
@@ -210,27 +195,8 @@ def _routes(app: Flask, state: ConsumerApp) -> None:
         login.results[ctx] = history
         return _page("exams.html", call=call, history=history, ctx=ctx, professional=login.professional)
 
-    def _exam(login: Login, ctx: str, uid: str) -> Any:
-        history = login.results.get(ctx)
-        if history is None:
-            history = login.results[ctx] = state.history(login, login.calls[ctx])
-        return next((e for e in history.exams if e.unique_id == uid), None)
-
     def _exam_manifest(ctx: str, uid: str) -> tuple[Any, Any, Any, Any, Response | None]:
-        """(login, call, exam, manifest, None), or an error page as the last item."""
-        login, call, early = _context(ctx)
-        if early is not None:
-            return login, call, None, None, early
-        try:
-            found = _exam(login, ctx, uid)
-            if found is None:
-                return login, call, None, None, _error("Examen inconnu", uid, 404, call=call)
-            manifest = state.manifest(login, call, found)
-        except IdentityMismatch as exc:
-            return login, call, None, None, _error("Identité du patient incohérente", str(exc), 409, call=call)
-        except (HistoryError, ManifestError) as exc:
-            return login, call, None, None, _error("Manifeste indisponible", str(exc), 502, call=call)
-        return login, call, found, manifest, None
+        return pages.exam_manifest(state, ctx, uid)
 
     @app.get("/exams/<ctx>/<uid>")
     def exam(ctx: str, uid: str) -> Response:

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
-from flask import Blueprint, Response, current_app, redirect, render_template, request, send_file
+from flask import Blueprint, Response, current_app, request, send_file
 from lxml import etree
 
 from harness.findings import Finding, Severity
@@ -69,6 +69,7 @@ from harness.xds.model import (
     Submission,
     SubmissionSet,
 )
+from simulators.consumer import pages
 from simulators.consumer.importer import import_series
 from simulators.consumer.retrieve import SeriesResult
 
@@ -310,47 +311,20 @@ def _state() -> Any:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
-    return Response(render_template(template, **context), status=status, content_type="text/html; charset=utf-8")
+    return pages.page(template, status, **context)
 
 
 def _error(title: str, message: str, status: int, **extra: Any) -> Response:
-    return _page("error.html", status, title=title, message=message, **extra)
+    return pages.error(title, message, status, **extra)
 
 
 def _context(ctx: str) -> tuple[Any, Any, Response | None]:
-    """(login, call, None), or an early answer: the same session rules as the other pages (app._routes)."""
-    from simulators.consumer.app import COOKIE
-
-    state = _state()
-    login = state.sessions.get(request.cookies.get(COOKIE))
-    call = login.calls.get(ctx) if login else None
-    if login is None or call is None:
-        return None, None, _error("Appel contextuel inconnu", "Relancez l'appel depuis votre logiciel", 404)
-    if not login.logged_in:
-        return login, call, redirect(state.psc.authorization_url(login, request.full_path.rstrip("?")), code=302)
-    return login, call, None
+    """(login, call, None), or an early answer: the same session rules as the other pages."""
+    return pages.context(_state(), ctx)
 
 
 def _exam_manifest(ctx: str, uid: str) -> tuple[Any, Any, Any, Any, Response | None]:
-    from simulators.consumer.history import HistoryError
-    from simulators.consumer.manifest import IdentityMismatch, ManifestError
-
-    login, call, early = _context(ctx)
-    if early is not None:
-        return login, call, None, None, early
-    state = _state()
-    try:
-        history = login.results.get(ctx) or state.history(login, call)
-        login.results[ctx] = history
-        found = next((e for e in history.exams if e.unique_id == uid), None)
-        if found is None:
-            return login, call, None, None, _error("Examen inconnu", uid, 404, call=call)
-        manifest = state.manifest(login, call, found)
-    except IdentityMismatch as exc:
-        return login, call, None, None, _error("Identité du patient incohérente", str(exc), 409, call=call)
-    except (HistoryError, ManifestError) as exc:
-        return login, call, None, None, _error("Manifeste indisponible", str(exc), 502, call=call)
-    return login, call, found, manifest, None
+    return pages.exam_manifest(_state(), ctx, uid)
 
 
 def _exporter(state: Any, login: Any) -> Exporter:
