@@ -151,10 +151,8 @@ def publish_demo_exam(workdir: Path, pacs: Any, mllp: str, dmp: dict[str, str], 
     it (querying with a VIHF signed by ``vihf`` = (key PEM, certificate PEM) when given)."""
     from fixtures.studies import write_study
     from harness.dicom import load_study_into_pacs
-    from harness.xds.clients import XdsClient
     from simulators.ris import messages as M
     from simulators.ris import send
-    from simulators.source.publish import vihf_security
 
     ex = M.exam("network-demo", series=2, instances=3)
     refs = write_study(M.study_spec(ex, rows=64, columns=64), workdir)
@@ -163,22 +161,34 @@ def publish_demo_exam(workdir: Path, pacs: Any, mllp: str, dmp: dict[str, str], 
     if ack is None or ack.code != "AA":
         raise RuntimeError(f"the Source refused the demo report: {ack.code if ack else 'no ACK'} "
                            f"{ack.text if ack else ''}".rstrip())
+    try:
+        kos_uid = published_kos_uid(dmp, f"{ex.ins}^^^&{TEST_NIR_OID}&ISO^NH", vihf, timeout, actor="network-demo")
+    except TimeoutError as exc:
+        raise RuntimeError(f"the Source acknowledged the demo report but {exc}") from None
+    return {"patient INS": ex.ins, "study UID": ex.study_uid, "accession": ex.accession,
+            "instances": str(len(refs)), "KOS UID": kos_uid}
+
+
+def published_kos_uid(dmp: dict[str, str], patient: str, vihf: tuple[bytes, bytes] | None, timeout: float,
+                      actor: str) -> str:
+    """Wait until the DMP lists the patient's approved KOS (ITI-18 FindDocuments, with a VIHF signed by ``vihf``
+    = (key PEM, certificate PEM) when given), then read it (ITI-43): its SOP Instance UID, what a Consumer sends
+    as ``KOS-SOPInstanceUID`` ("" when ITI-43 returns no document). TimeoutError when nothing is listed in time."""
+    from harness.xds.clients import XdsClient
+    from simulators.source.publish import vihf_security
+
     security = vihf_security(*vihf) if vihf else (lambda patient: [])
-    client = XdsClient(dmp["registry"], dmp["repository"], actor="network-demo",
+    client = XdsClient(dmp["registry"], dmp["repository"], actor=actor,
                        vihf=lambda patient: next(iter(security(patient)), None))
-    params = {"$XDSDocumentEntryPatientId": f"{ex.ins}^^^&{TEST_NIR_OID}&ISO^NH",
-              "$XDSDocumentEntryStatus": [APPROVED]}
+    params = {"$XDSDocumentEntryPatientId": patient, "$XDSDocumentEntryStatus": [APPROVED]}
     deadline = time.monotonic() + timeout
     while True:
         found = client.query("FindDocuments", params)
         if found.query and found.query.objects:
-            break
+            return _kos_uid(client, found.query.objects[0], params)
         if time.monotonic() > deadline:
-            raise RuntimeError("the Source acknowledged the demo report but published nothing to the DMP "
-                               f"within {timeout:.0f} s")
+            raise TimeoutError(f"published nothing to the DMP within {timeout:.0f} s")
         time.sleep(0.2)
-    return {"patient INS": ex.ins, "study UID": ex.study_uid, "accession": ex.accession,
-            "instances": str(len(refs)), "KOS UID": _kos_uid(client, found.query.objects[0], params)}
 
 
 def _kos_uid(client: Any, entry: Any, params: dict[str, Any]) -> str:

@@ -24,9 +24,7 @@ scenario reads, as named on the command line:
 from __future__ import annotations
 
 import contextlib
-import io
 import random
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,32 +183,18 @@ def publish_study(net: Any, folder: Path, name: str) -> dict[str, Any]:
 
 def _published_kos(parts: dict[str, Any], patient: str, timeout: float = 60.0) -> str:
     """Wait for the DMP to list the patient's KOS (ITI-18), then read it (ITI-43): its SOP Instance UID."""
-    import pydicom
+    from simulators.network import published_kos_uid
 
-    from harness.xds.clients import XdsClient
-    from harness.xds.query import entry_summary
-    from simulators.source.publish import vihf_security
-
-    dmp = parts["dmp"].endpoints
     source = parts["source"]
     key, cert = source.config.vihf_key, source.config.vihf_cert
-    security = vihf_security(key, cert) if key and cert else (lambda patient: [])
-    client = XdsClient(dmp["registry"], dmp["repository"], actor="drimcheck-load",
-                       vihf=lambda p: next(iter(security(p)), None))
-    params = {"$XDSDocumentEntryPatientId": patient, "$XDSDocumentEntryStatus": [APPROVED]}
-    deadline = time.monotonic() + timeout
-    while True:
-        found = client.query("FindDocuments", params)
-        if found.query and found.query.objects:
-            break
-        if time.monotonic() > deadline:
-            raise TargetError(f"the reference Source published nothing to the DMP within {timeout:.0f} s")
-        time.sleep(0.2)
-    summary = entry_summary(found.query.objects[0])
-    got = client.retrieve([(summary.get("repositoryUniqueId") or "", summary.get("uniqueId") or "")], patient=patient)
-    if not got.documents:
+    try:
+        kos = published_kos_uid(parts["dmp"].endpoints, patient, (key, cert) if key and cert else None, timeout,
+                                actor="drimcheck-load")
+    except TimeoutError as exc:
+        raise TargetError(f"the reference Source {exc}") from None
+    if not kos:
         raise TargetError("the DMP lists the study's KOS but ITI-43 returned no document")
-    return str(pydicom.dcmread(io.BytesIO(got.documents[0].data), stop_before_pixels=True).SOPInstanceUID)
+    return kos
 
 
 def issue_tokens(psc: Any, cert_file: str | None, options: TargetOptions) -> list[str]:
