@@ -216,7 +216,7 @@ class Identities:
                             *(("structure FINESS", k) for k in self.structures)):
             if value and not FINESS_RE.fullmatch(value):
                 problems.append(f"{what} {value!r} is not a FINESS (9 characters: 2 digits or 2A/2B, then 7 digits)")
-        if self.mode in ("EJ", "EJ-EG") and self.configured and not self.finess_ej:
+        if self.mode in ("EJ", "EJ-EG") and not self.finess_ej:
             problems.append(f"identity mode {self.mode} writes the legal entity's FINESS: give the EJ FINESS")
         problems += [p for finess, pair in sorted(self.structures.items()) if (p := _pair_problem(finess, pair))]
         if problems:
