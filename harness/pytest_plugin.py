@@ -22,18 +22,21 @@ from harness.catalog import Catalog, CatalogError, load_catalog
 from harness.checks import INCONCLUSIVE_PREFIX, NOT_APPLICABLE_PREFIX, ConformanceFailure, take_attached, take_checks
 from harness.sut import ProfileError, SutProfile, load_profile
 
-# plan folder under testplans/ -> actor it checks
-PLAN_ACTORS: dict[str, str] = {
+# plan folder under testplans/ -> actor it checks; None: a plan of several actors, each test for one of them
+# (performance: Source and Consumer), run only when named, never by 'all' (it measures for minutes)
+PLAN_ACTORS: dict[str, str | None] = {
     "content": "content",
     "dmp": "dmp",
     "source_drimbox": "source_drimbox",
     "consumer_drimbox": "consumer_drimbox",
+    "performance": None,
 }
 DEFAULT_SUT = {
     "content": "reference:content",
     "dmp": "reference:dmp",
     "source_drimbox": "reference:source",
     "consumer_drimbox": "reference:consumer",
+    "performance": "reference:source",
 }
 TESTPLANS_DIR = Path(__file__).resolve().parent.parent / "testplans"
 
@@ -141,7 +144,7 @@ class _State:
             actor = load_profile(spec).actor
         except ProfileError as exc:
             raise pytest.UsageError(str(exc)) from None
-        other = sorted(p for p in self.plans if PLAN_ACTORS[p] != actor)
+        other = sorted(p for p in self.plans if PLAN_ACTORS[p] not in (None, actor))
         if other:
             fit = sorted(p for p, a in PLAN_ACTORS.items() if a == actor)
             raise pytest.UsageError(f"plan {', '.join(other)} checks another actor than {spec} ({actor}): "

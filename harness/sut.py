@@ -104,6 +104,9 @@ PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
         ("options.tls_scan", "true scans the WADO-RS with testssl.sh (SRC-SEC-SCAN, about 30 s); else not run"),
         ("options.publish_timeout", "seconds a publication is waited for after the ACK AA, and a refused report "
                                     "watched for a publication that must not come; default 20"),
+        ("options.performance", "the performance plan's study (ans or small), repeats, thresholds and C-MOVE "
+                                "destination (DB.SO.102); defaults: the ANS-shaped study, 3, the catalog's, "
+                                "STORESCP:9999"),
         ("options.identity_mode", "the Source's DMP identity mode (EG, EJ, EJ-EG): the FINESS SRC-DMP-IDENTITY-MODE "
                                   "expects; without it, or without credentials.structures, SRC-DMP-* are not run"),
         ("options.finess_ej", "FINESS of the legal entity, expected with identity_mode EJ and EJ-EG"),
@@ -120,6 +123,8 @@ PLAN_OPTIONAL: dict[str, list[tuple[str, str]]] = {
         ("options.whitelist_interval", "seconds between two fetches of the whitelist by the Consumer; default 60"),
         ("options.tls_scan", "true scans the Consumer's interface with testssl.sh (CON-SEC-SCAN, about 30 s); "
                              "else not run"),
+        ("options.performance", "the performance plan's study (ans or small), repeats and thresholds; defaults: "
+                                "the ANS-shaped study, 3, the catalog's"),
         ("credentials.psc_client_subject", "subject of the certificate the Consumer presents to PSC (RFC 8705); "
                                            "default the test PKI's consumer-client"),
         *_TLS,

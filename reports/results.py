@@ -20,6 +20,10 @@ from harness.catalog import Catalog
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "results.schema.json"
 RESULTS_SCHEMA_VERSION = "1.1"
 VERDICTS = ("passed", "failed", "inconclusive", "not_run", "not_applicable", "not_tested")
+# catalog file -> the one plan its requirements belong to: they are in a campaign's scope only when that plan ran,
+# and the other files' only when another plan ran (a conformance campaign does not list the performance figures
+# as not run, nor a performance campaign every conformance requirement)
+PLAN_CATALOGS = {"performance.yaml": "performance"}
 
 
 def git_revision() -> str | None:
@@ -117,7 +121,7 @@ def build_results(*, campaign_id: str, raws: list[dict[str, Any]], suts: list[di
     actors = {s["actor"] for s in suts} | {catalog[rid].actor for rid in linked if rid in catalog}
     requirements = []
     for req in catalog:
-        if req.actor not in actors and req.id not in linked:
+        if req.id not in linked and (req.actor not in actors or not in_plans(req.file, plans)):
             continue
         ts = linked.get(req.id, [])
         verdict = requirement_verdict([t["outcome"] for t in ts], req.not_tested_reason)
@@ -154,6 +158,12 @@ def build_results(*, campaign_id: str, raws: list[dict[str, Any]], suts: list[di
         "tests": tests,
         "exchanges": [exchange_index(e) for e in load_exchanges(evidence)],
     }
+
+
+def in_plans(catalog_file: str, plans: list[str]) -> bool:
+    """Whether the requirements of ``catalog_file`` are in the scope of a campaign of ``plans``."""
+    own = PLAN_CATALOGS.get(catalog_file)
+    return own in plans if own else any(p not in PLAN_CATALOGS.values() for p in plans) or not plans
 
 
 def validate_results(results: dict[str, Any]) -> None:

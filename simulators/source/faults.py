@@ -118,4 +118,9 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "certificate, whatever structure the report names", ("SRC-DMP-STRUCTURE-CERT",)),
     Fault("identity-mode-ej", "the legal entity's FINESS (EJ) is written in the authorInstitution and the VIHF's "
           "Identifiant_Structure whatever the identity mode", ("SRC-DMP-IDENTITY-MODE",)),
+    # performance (rad107.FAULTY): they fail requirements of the performance plan, nothing in source_drimbox's
+    Fault("slow-first-byte", "every retrieve (instances, frames) is answered after waiting 2 s",
+          ("PERF-SRC-WADO-LATENCY", "PERF-SRC-VIEW-LATENCY"), plan="performance"),
+    Fault("throttled", "the body of every retrieve is sent at 2 MB/s at most",
+          ("PERF-SRC-WADO-THROUGHPUT", "PERF-SRC-VIEW-THROUGHPUT"), plan="performance"),
 )}

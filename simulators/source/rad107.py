@@ -27,6 +27,7 @@ import logging
 import re
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -291,6 +292,8 @@ class Rad107App:
         except Exception as exc:  # a clear status, and the server keeps serving
             log.exception("WADO-RS request failed")
             answer = text(502, f"the PACS could not be read: {type(exc).__name__}: {exc}")
+        if answer.status == 200 and not isinstance(answer.body, bytes):  # a retrieve's streamed images
+            answer = paced(answer, self.behaviour.first_byte_delay, self.behaviour.max_rate)
         start_response(f"{answer.status} {_REASONS.get(answer.status, '')}".strip(), answer.headers)
         return [answer.body] if isinstance(answer.body, bytes) else answer.body
 
@@ -726,6 +729,8 @@ class WadoBehaviour:
     negotiate: bool = True
     well_formed_multipart: bool = True
     max_parts: int | None = None  # parts of one response; None: every instance asked for
+    first_byte_delay: float = 0.0  # seconds waited before a retrieve is answered
+    max_rate: float | None = None  # bytes per second a retrieve's body is held to; None: as fast as it can
     frame_bytes: Callable[..., list[bytes]] = _frame_bytes
 
 
@@ -742,7 +747,31 @@ FAULTY: dict[str, dict[str, object]] = {
     "resolves-dot-segments": {"raw_path": resolve_dot_segments},
     "unbounded-accept": {"parse_accept": parse_accept_unbounded},
     "truncates-large-retrieve": {"max_parts": 32},
+    "slow-first-byte": {"first_byte_delay": 2.0},
+    "throttled": {"max_rate": 2_000_000.0},
 }
+
+
+def paced(answer: Answer, delay: float, rate: float | None) -> Answer:
+    """``answer`` sent after ``delay`` seconds, its body at most ``rate`` bytes per second (the performance
+    faults: a Source slow to answer, one whose output is capped)."""
+    if delay > 0:
+        time.sleep(delay)
+    if not rate or isinstance(answer.body, bytes):
+        return answer
+    return replace(answer, body=_throttled(answer.body, rate))
+
+
+def _throttled(body: Iterator[bytes], rate: float, piece: int = 64 * 1024) -> Iterator[bytes]:
+    started, sent = time.monotonic(), 0
+    for chunk in body:
+        for start in range(0, len(chunk), piece):
+            data = chunk[start:start + piece]
+            ahead = (sent + len(data)) / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+            sent += len(data)
+            yield data
 
 
 def wado_behaviour_for(fault: str | None) -> WadoBehaviour:
