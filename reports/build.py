@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import jinja2
 
+from reports.performance import section as performance_section
 from reports.render import render_body
 from reports.results import load_exchanges, validate_results
 from reports.signing import MANIFEST_NAME, SIGNATURE_NAME, EvidenceKey, SigningError, sign_manifest
@@ -177,6 +178,7 @@ def html_report(results: dict[str, Any], evidence: Path) -> str:
     return env.get_template("report.html.j2").render(
         r=results, c=results["campaign"], s=results["summary"], exchanges_by_test=by_test,
         tests_anchor=anchors, started=when, duration=duration, actors=actors, bodies_json=bodies_json,
+        performance=performance_section(evidence),
         operator=os.environ.get("DRIMCHECK_OPERATOR") or _login_name())
 
 

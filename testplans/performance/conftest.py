@@ -1,12 +1,14 @@
 """The performance plan: the label's performance workflows measured on the product (ANS DRIM-M_DATA
 ``informatif/Performances/Readme.md``) and DB.SO.102 (``Scripts/Mesure de performances DRIMBox_PACS/Readme.md``).
 
-One plan for two actors: ``test_source.py`` runs against a Source DRIMbox, ``test_consumer.py`` against a Consumer;
-the tests of the other actor are deselected, and a SUT of any other actor is refused. It runs only when named
+One plan for two actors: ``test_source.py`` runs against a Source DRIMbox, ``test_consumer.py`` (not written yet:
+the catalog's PERF-CON-* say so) against a Consumer; the tests of the other actor are deselected, and a SUT the
+plan has no test for is refused (a harness error, exit 2). It runs only when named
 (``drimcheck run --sut SPEC --plan performance``), on the ANS-shaped study by default (1300 CT images, JPEG-LS
 lossless, about 200 MB, generated from a seed so every campaign sends the same bytes); ``options.performance``:
 
-- ``study``: ``ans`` (default) or ``small`` (12 images: to try the plan, not to judge a product);
+- ``study``: ``ans`` (default) or ``small`` (12 images: to try the plan, not to judge a product); a profile
+  without it (``reference:source``) takes the environment's ``DRIMCHECK_PERFORMANCE_STUDY``;
 - ``repeat``: warm measurements of each figure after its first (cold) one, default 3;
 - ``thresholds``: ``{requirement id: value}`` replacing the defaults of ``testplans/catalog/performance.yaml``;
 - ``move_destination``: ``{ae_title, port}`` of the harness's Storage SCP that DB.SO.102's C-MOVE sends to
@@ -18,6 +20,7 @@ makes the Source publish its KOS, then WADO-RS with a PSC token and the KOS UID,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if profile.actor not in FILE_ACTORS.values():
         raise pytest.UsageError(f"plan performance measures a source_drimbox or a consumer_drimbox, and {spec} is a "
                                 f"{profile.actor}")
+    if not any(FILE_ACTORS.get(Path(str(i.path)).name) == profile.actor for i in items):
+        raise pytest.UsageError(f"plan performance has no measurement of a {profile.actor} yet: the catalog's "
+                                "PERF-CON-* say why (not tested); it measures a source_drimbox")
     options = (profile.options or {}).get("performance") or {}
     try:
         check_options(options)
@@ -55,9 +61,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         items[:] = keep
 
 
+STUDY_ENV = "DRIMCHECK_PERFORMANCE_STUDY"  # study of a profile that sets none (reference:source has no options)
+
+
 @pytest.fixture(scope="session")
 def perf_options(sut: Any) -> dict[str, Any]:
-    return dict((sut.options or {}).get("performance") or {})
+    """``options.performance`` of the profile; its study, when it names none, from DRIMCHECK_PERFORMANCE_STUDY."""
+    options = dict((sut.options or {}).get("performance") or {})
+    if "study" not in options and os.environ.get(STUDY_ENV):
+        options["study"] = os.environ[STUDY_ENV]
+        check_options(options)
+    return options
 
 
 @pytest.fixture(scope="session")

@@ -246,11 +246,17 @@ class SourceFigures:
         st = self.move.of(metric)
         ceiling = Ceiling(_median(self.move_ceiling.of(metric)), self.move_cpu)
         what = ("C-MOVE of the study to the harness's Storage SCP, "
-                + ("time to the first image" if metric == "first_ms" else "bytes over the total time (SpeedTest)")
+                + ("time to the first image" if metric == "first_ms" else "bytes from the first image to the end "
+                   f"(the SpeedTest's bytes over the total time: {self._speedtest()})")
                 + (f": {st.describe(t.unit)}; cold {_cold(self.move.cold, metric)}" if st else ""))
         return judge(t, _median(st), ceiling, what), {
             "measurement": "C-MOVE (DB.SO.102)", "ceiling": ceiling.value, "client_cpu": self.move_cpu,
             "stats": st.to_dict() if st else None}
+
+
+    def _speedtest(self) -> str:
+        rates = stats(s.speedtest_mb_per_s * 8 for s in self.move.warm)
+        return "-" if rates is None else f"median {rates.median:.1f} Mbit/s"
 
 
 def _median(st: Stats | None) -> float | None:

@@ -1,0 +1,93 @@
+"""The performance plan through ``drimcheck run``, on the small study (the ANS-shaped one is for real campaigns;
+``bench/bench_performance.py`` prints its figures). Verdicts only: the margins between the reference's figures
+and the thresholds are wide (tens of ms against 1 s; 80+ MB/s against 10), and the faults are far on the other
+side (2 s before any retrieve is answered; 2 MB/s).
+
+- in process: ``reference:source`` passes every requirement; ``?fault=slow-first-byte`` fails exactly its latency
+  requirements;
+- black-box: the reference Source started as its own process (``drimcheck serve source``) and reached through a
+  profile fails, with each performance fault, exactly what the fault names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.faults import faults_of
+from harness.servers import free_port
+from tests.blackbox.products import campaign, failed, serve, tls_profile, write_pki
+
+REPO = Path(__file__).resolve().parents[2]
+REALM = "/auth/realms/esante-wallet/protocol/openid-connect"
+SMALL = {"DRIMCHECK_PERFORMANCE_STUDY": "small"}
+
+
+def run_in_process(spec: str, out: Path) -> tuple[int, dict]:
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--sut", spec, "--plan", "performance",
+                           "--out", str(out), "--quiet"], capture_output=True, text=True, cwd=str(REPO),
+                          env={**os.environ, **SMALL}, timeout=600, check=False)
+    assert (out / "results.json").exists(), proc.stdout + proc.stderr
+    return proc.returncode, json.loads((out / "results.json").read_text())
+
+
+def verdicts(results: dict) -> dict[str, str]:
+    return {r["id"]: r["verdict"] for r in results["requirements"]}
+
+
+def test_reference_source_passes_the_performance_plan(tmp_path):
+    code, results = run_in_process("reference:source", tmp_path / "out")
+    assert code == 0
+    assert verdicts(results) == {rid: "passed" for rid in (
+        "PERF-SRC-WADO-LATENCY", "PERF-SRC-WADO-THROUGHPUT", "PERF-SRC-VIEW-LATENCY", "PERF-SRC-VIEW-THROUGHPUT",
+        "PERF-SRC-PACS-LATENCY", "PERF-SRC-PACS-THROUGHPUT")}
+    book = json.loads((tmp_path / "out" / "evidence" / "performance.json").read_text())
+    assert {v["requirement"] for v in book["verdicts"]} == set(verdicts(results))
+    assert all(v["ceiling"] is not None for v in book["verdicts"])  # the harness's ceiling beside each figure
+    assert "Performance" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_slow_first_byte_fails_only_the_latency_requirements(tmp_path):
+    code, results = run_in_process("reference:source?fault=slow-first-byte", tmp_path / "out")
+    assert failed(results) == set(faults_of("source_drimbox")["slow-first-byte"].breaks)
+    assert code == 0  # SHOULD requirements: reported, they do not fail the campaign
+
+
+@pytest.fixture(scope="session")
+def perf_pacs(tmp_path_factory: pytest.TempPathFactory):
+    """The PACS behind the black-box Source, knowing the performance plan's Storage SCP as a move destination."""
+    folder = tmp_path_factory.mktemp("perf-pacs")
+    scp = free_port()
+    with serve(["pacs", "--port", "0", "--dicomweb-port", "0", "--storage", str(folder / "storage"),
+                "--move-destination", f"STORESCP=127.0.0.1:{scp}"], folder) as p:
+        yield p.endpoints["pacs"], scp
+
+
+@pytest.mark.parametrize("fault", sorted(n for n, f in faults_of("source_drimbox").items() if f.plan == "performance"))
+def test_each_performance_fault_black_box(fault, perf_pacs, tmp_path):
+    pacs, scp = perf_pacs
+    pki = write_pki(tmp_path / "pki", "black-box Source VIHF")
+    dmp, psc = free_port(), free_port()
+    args = ["source", "--port", "0", "--mllp-port", "0", "--source-workdir", str(tmp_path / "source-data"),
+            "--pacs", pacs["dimse"], "--pacs-dicomweb", pacs["dicomweb"], "--dmp", f"https://127.0.0.1:{dmp}",
+            "--psc-introspect", f"https://127.0.0.1:{psc}{REALM}/token/introspect",
+            "--vihf-key", str(pki / "vihf.key"), "--vihf-cert", str(pki / "vihf.pem"), "--source-fault", fault]
+    with serve(args, tmp_path) as source:
+        ep = source.endpoints["source"]
+        profile = {"name": f"reference Source as a product ({fault})", "actor": "source_drimbox",
+                   "endpoints": {"wado_rs": ep["wado_rs"], "mllp": ep["mllp"],
+                                 "dicom": {"ae_title": pacs["aet"], "host": pacs["host"], "port": int(pacs["port"])}},
+                   "options": {"ports": {"dmp": dmp, "psc": psc}, "publish_timeout": 10,
+                               "performance": {"study": "small", "repeat": 1,
+                                               "move_destination": {"ae_title": "STORESCP", "port": scp}}},
+                   "credentials": {"vihf_ca": str(pki / "ca.pem")}, "tls": tls_profile(client=True)}
+        code, results, output = campaign(profile, "performance", tmp_path / "campaign")
+    assert failed(results) == set(faults_of("source_drimbox")[fault].breaks), output
+    passed = {rid for rid, v in verdicts(results).items() if v == "passed"}
+    assert passed == set(verdicts(results)) - failed(results), output  # the others measured and passed
+    assert code == 0, output

@@ -1,0 +1,83 @@
+"""How the performance plan fits the harness: a campaign's scope, faults whose breaks belong to another plan,
+the plan's registration, and the ANS-shaped study it measures by default (checked without writing it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.catalog import load_catalog
+from harness.faults import Fault, faults_of
+from harness.pytest_plugin import PLAN_ACTORS
+from harness.runner import HarnessError, available_plans, resolve_plans
+from harness.sut import load_profile
+from reports.results import build_results, in_plans
+
+
+def test_performance_requirements_are_in_scope_only_when_the_plan_ran(tmp_path):
+    catalog = load_catalog()
+    suts = [{"actor": "source_drimbox", "name": "reference:source"}]
+    conformance = build_results(campaign_id="c", raws=[], suts=suts, plans=["source_drimbox"], catalog=catalog,
+                                evidence=tmp_path, command=[])
+    ids = {r["id"] for r in conformance["requirements"]}
+    assert "SRC-KOS-URL" in ids and not any(i.startswith("PERF-") for i in ids)
+    performance = build_results(campaign_id="c", raws=[], suts=suts, plans=["performance"], catalog=catalog,
+                                evidence=tmp_path, command=[])
+    ids = {r["id"] for r in performance["requirements"]}
+    assert "PERF-SRC-WADO-LATENCY" in ids and "SRC-KOS-URL" not in ids
+    assert not any(i.startswith("PERF-CON-") for i in ids)  # another actor's, and none of its tests ran
+    assert performance["summary"]["shall_not_passed"] == {}  # no conformance SHALL counted as not run
+    assert in_plans("source.yaml", []) and not in_plans("performance.yaml", ["source_drimbox"])
+
+
+def test_a_fault_of_another_plan_breaks_nothing_in_its_actors_plan():
+    slow = faults_of("source_drimbox")["slow-first-byte"]
+    assert slow.plan == "performance"
+    assert slow.breaks_in("performance", "source_drimbox") == ("PERF-SRC-WADO-LATENCY", "PERF-SRC-VIEW-LATENCY")
+    assert slow.breaks_in("source_drimbox", "source_drimbox") == ()
+    plain = Fault("x", "d", ("SRC-KOS-URL",))
+    assert plain.breaks_in("source_drimbox", "source_drimbox") == ("SRC-KOS-URL",)
+    assert plain.breaks_in("performance", "source_drimbox") == ()
+
+
+def test_every_performance_fault_breaks_performance_requirements_of_its_actor():
+    catalog = load_catalog()
+    mine = {n: f for n, f in faults_of("source_drimbox").items() if f.plan == "performance"}
+    assert set(mine) == {"slow-first-byte", "throttled"}
+    for fault in mine.values():
+        assert all(catalog[r].file == "performance.yaml" and catalog[r].actor == "source_drimbox"
+                   for r in fault.breaks)
+
+
+def test_plan_is_registered_for_both_drimboxes_and_left_out_of_all():
+    assert PLAN_ACTORS["performance"] is None and "performance" in available_plans()
+    for spec in ("reference:source", "reference:consumer"):
+        runs = resolve_plans(["performance"], [load_profile(spec)])
+        assert [r.plan for r in runs] == ["performance"]
+    everything = resolve_plans(["all"], [load_profile("reference:source")])
+    assert "performance" not in [r.plan for r in everything]
+    with pytest.raises(HarnessError, match="unknown plan"):
+        resolve_plans(["perf"], [load_profile("reference:source")])
+
+
+def test_default_study_is_the_ans_shaped_one():
+    """1300 CT images, JPEG-LS lossless, 512x512, about 150 kB each (ANS DRIM-M_DATA informatif/Performances/
+    Readme.md: 1300 images, ~200 MB); only the specification is checked, nothing is written."""
+    from simulators.ris import messages as M
+    from testplans.performance.source import STUDIES
+
+    series, images = STUDIES["ans"]
+    spec = M.study_spec(M.exam("perf-ans", series=series, instances=images), transfer_syntax="jpeg-ls",
+                        rows=512, columns=512)
+    assert spec.instances == 1300 and spec.modality == "CT"
+    assert str(spec.ts_uid) == "1.2.840.10008.1.2.4.80"
+    assert sum(STUDIES["small"]) < 20
+
+
+def test_plan_tests_name_their_requirements():
+    plan = Path(__file__).resolve().parents[2] / "testplans" / "performance"
+    text = (plan / "test_source.py").read_text()
+    catalog = load_catalog()
+    for rid in (r.id for r in catalog if r.file == "performance.yaml" and r.actor == "source_drimbox"):
+        assert f'requirement("{rid}")' in text
