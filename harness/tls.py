@@ -164,6 +164,74 @@ def network_tls(folder: str | Path | None = None, hosts: tuple[str, ...] = ("127
     return NetworkTls(pki)
 
 
+_client_contexts: dict[tuple, ssl.SSLContext] = {}
+_shared: set[int] = set()  # id() of the contexts above, kept for the life of the process
+
+
+def _file_state(path: str) -> tuple:
+    """What identifies a file's content cheaply: path, inode, size, modification time (a CA bundle or a key
+    rewritten through os.replace gets a new inode)."""
+    st = os.stat(path)
+    return path, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _requests_context(ca_certs: str, cert_file: str | None, key_file: str | None) -> ssl.SSLContext | None:
+    """The client context urllib3 would build for one connection (its defaults: TLS 1.2 or later, server
+    certificate and host name checked, RFC 9325 §3-4), with ``ca_certs`` and the client chain loaded, made
+    once per content of those files and shared by every connection of the process. None when a file cannot
+    be read or its key is encrypted: the caller then leaves the connection to urllib3, errors included."""
+    from urllib3.util.ssl_ import _is_key_file_encrypted, create_urllib3_context
+
+    try:
+        key = (_file_state(ca_certs), *(_file_state(f) if f else None for f in (cert_file, key_file)))
+        if key_file and _is_key_file_encrypted(key_file):
+            return None
+    except OSError:
+        return None
+    with _lock:
+        context = _client_contexts.get(key)
+    if context is not None:
+        return context
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    try:
+        context.load_verify_locations(ca_certs)
+        if cert_file:
+            context.load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError):
+        return None
+    with _lock:
+        context = _client_contexts.setdefault(key, context)
+        _shared.add(id(context))
+    return context
+
+
+def _adapter() -> Any:
+    """A requests adapter whose HTTPS connections share :func:`_requests_context`.
+
+    requests hands urllib3 the CA bundle as a file path, and urllib3 then builds a new SSLContext and parses
+    the whole bundle (the system's CAs plus the test PKI's, ~18 ms) for every new connection; the handshake,
+    the certificates checked and the host name check stay exactly as before, only the parsing is done once."""
+    from requests.adapters import HTTPAdapter
+
+    class _SharedContextAdapter(HTTPAdapter):
+        def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+            host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+            if host.get("scheme") == "https" and pool.get("ca_certs") and "ssl_context" not in pool:
+                context = _requests_context(pool["ca_certs"], pool.get("cert_file"), pool.get("key_file"))
+                if context is not None:
+                    for name in ("ca_certs", "cert_file", "key_file"):
+                        pool.pop(name, None)
+                    pool["ssl_context"] = context
+            return host, pool
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            super().cert_verify(conn, url, verify, cert)  # its checks and errors (a missing bundle or key file)
+            if id(getattr(conn, "conn_kw", {}).get("ssl_context")) in _shared:
+                conn.ca_certs = conn.cert_file = conn.key_file = None  # already in the shared context
+
+    return _SharedContextAdapter()
+
+
 def session() -> Any:
     """A ``requests.Session`` verifying servers with :func:`trust`.
 
@@ -180,6 +248,7 @@ def session() -> Any:
             return settings
 
     http = _Session()
+    http.mount("https://", _adapter())
     http.verify = trust()
     return http
 
