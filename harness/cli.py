@@ -171,7 +171,9 @@ def _run_epilog() -> str:
     from harness.pytest_plugin import PLAN_ACTORS
 
     lines = ["plans (each checks one actor; 'all' runs every plan of the SUT's actor):"]
-    lines += [f"  {plan:<18} checks a {actor}" for plan, actor in PLAN_ACTORS.items()]
+    lines += [f"  {plan:<18} checks a {actor}" if actor else
+              f"  {plan:<18} measures a Source or a Consumer (run only when named, not by --plan all)"
+              for plan, actor in PLAN_ACTORS.items()]
     lines.append("\nnamed faults of the reference implementation (reference:ACTOR?fault=NAME):")
     for alias, actor in (("source", "source_drimbox"), ("consumer", "consumer_drimbox"), ("dmp", "dmp")):
         names = sorted(faults_of(actor))
