@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="campaign folder (default reports/out/<campaign-id>)")
     run.add_argument("--catalog", type=Path, help=argparse.SUPPRESS)
     run.add_argument("--quiet", action="store_true", help="no live progress")
+    run.add_argument("--only", action="append", default=[], metavar="ID",
+                     help="run only the tests of requirement ID, or the test node ID as results.json names it "
+                          "(dmp/test_iti41.py::test_x); repeatable; the other requirements are reported not run")
     run.set_defaults(func=cmd_run)
 
     serve = sub.add_parser("serve", help="start simulators in the foreground until Ctrl-C", add_help=False,
@@ -201,6 +204,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         profiles = runner.resolve_profiles(args.sut)
         runs = runner.resolve_plans(args.plan, profiles)
         runner.check_needs(runs)
+        if args.only:
+            runs = runner.select_only(runs, args.only)
         for profile in profiles:
             if not profile.reference:
                 runner.check_reachable(profile)

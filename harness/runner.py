@@ -43,6 +43,7 @@ class PlanRun:
     raw: Path | None = None
     returncode: int | None = None
     stderr_tail: str = ""
+    nodes: list[str] = field(default_factory=list)  # test node ids to run instead of the whole plan (--only)
 
 
 @dataclass
@@ -165,8 +166,8 @@ def new_campaign_id(profiles: list[SutProfile]) -> str:
 
 def pytest_command(run: PlanRun, campaign: Campaign, index: int) -> list[str]:
     run.raw = campaign.out / "raw" / f"{index:02d}-{run.plan}.json"
-    cmd = [sys.executable, "-m", "pytest", str(run.path), "-o", "addopts=", "-p", "harness.pytest_plugin",
-           "-p", "no:cacheprovider", "-p", "no:terminal", "--rootdir", str(run.path.parent),
+    cmd = [sys.executable, "-m", "pytest", *(run.nodes or [str(run.path)]), "-o", "addopts=", "-p",
+           "harness.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:terminal", "--rootdir", str(run.path.parent),
            "--sut", run.profile.spec(), "--drimcheck-results", str(run.raw),
            "--drimcheck-evidence", str(campaign.out / "evidence"), "--drimcheck-progress",
            "--alluredir", str(campaign.out / "allure-results")]
@@ -211,3 +212,45 @@ def harness_problem(campaign: Campaign) -> str | None:
             first = (tests[0].get("message") or "").strip().splitlines()
             return f"plan {run.plan}: every test failed to set up ({first[-1][:300] if first else 'no message'})"
     return None
+
+
+def select_only(runs: list[PlanRun], only: list[str]) -> list[PlanRun]:
+    """The plan runs narrowed to the tests ``only`` names (``drimcheck run --only``): a requirement id selects
+    every test that declares it, a node id (``dmp/test_iti41.py::test_x``, as results.json writes it) that test.
+    A run left with no test is dropped; an id that selects nothing anywhere is a harness error, so a rerun never
+    reports on less than was asked. Requirements are matched by collecting the plan (``--drimcheck-links``)."""
+    wanted_reqs = {o for o in only if "::" not in o}
+    matched: set[str] = set()
+    kept = []
+    for run in runs:
+        links = _collect_links(run) if wanted_reqs else {}
+        nodes = [n for n, ids in links.items() if wanted_reqs & set(ids)]
+        matched |= {r for ids in (links[n] for n in nodes) for r in ids} & wanted_reqs
+        for node in (o for o in only if "::" in o and o.split("/", 1)[0] == run.plan):
+            nodes.append(node)
+            matched.add(node)
+        run.nodes = [str(run.path.parent / n) for n in dict.fromkeys(nodes)]
+        if run.nodes:
+            kept.append(run)
+    missing = [o for o in only if o not in matched]
+    if missing:
+        raise HarnessError(f"--only {', '.join(missing)}: no test of plan(s) {', '.join(r.plan for r in runs)} "
+                           "verifies or is named so (a requirement id, or a node id as results.json writes it)")
+    return kept
+
+
+def _collect_links(run: PlanRun) -> dict[str, list[str]]:
+    """{node id: requirement ids} of the plan's tests, from a collection-only pytest process."""
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "links.json"
+        proc = subprocess.run([sys.executable, "-m", "pytest", str(run.path), "--collect-only", "-o", "addopts=",
+                               "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:terminal",
+                               "--rootdir", str(run.path.parent), "--sut", run.profile.spec(),
+                               "--drimcheck-links", str(out)], capture_output=True, text=True, cwd=str(root))
+        if not out.exists():
+            raise HarnessError(f"plan {run.plan} could not be collected to select tests: "
+                               f"{(proc.stdout + proc.stderr).strip().splitlines()[-1:] or proc.returncode}")
+        return json.loads(out.read_text(encoding="utf-8"))
