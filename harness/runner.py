@@ -8,6 +8,7 @@ evidence folder and each writes one raw-results file that :mod:`reports.build` m
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import json
 import os
 import re
@@ -179,6 +180,7 @@ def pytest_command(run: PlanRun, campaign: Campaign, index: int) -> list[str]:
 
 
 def execute(campaign: Campaign, echo: bool = True) -> None:
+    gc.freeze()  # the modules and catalog loaded so far stay to the end: out of the cyclic GC's way (reports)
     (campaign.out / "raw").mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
