@@ -105,7 +105,8 @@ class ConsumerApp:
                 if pacs is not None:
                     pending.append(storer.submit(import_series, result, pacs, local_id=local_id,
                                                  local_issuer=local_issuer, log_dir=Path(cfg.workdir),
-                                                 rewrite=self.behaviour.rewrite_before_store))
+                                                 rewrite=self.behaviour.rewrite_before_store,
+                                                 pace=self.behaviour.import_pace))
                 results.append(result)
             for job in pending:
                 job.result()

@@ -74,3 +74,7 @@ class Behaviour:
     # and the last good list kept, else "any-signer" (no chain to the CA), "no-crl" (revocation not
     # checked) or "drop-on-failure" (a refused list drops the one in force)
     whitelist: str = ""
+    # the import's pace (ConsumerApp.run_import -> importer.import_series): None stores each series as soon as
+    # it is retrieved; a rate (bytes per second) makes the Consumer wait, before storing each series, as long as
+    # storing it at that rate would take (the performance plan's PERF-CON-IMPORT-THROUGHPUT)
+    import_pace: float | None = None

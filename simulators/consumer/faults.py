@@ -202,6 +202,10 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
            "lists instances the package lacks", ("CON-XDM-EXPORT",)), {"xdm": XdmOptions(first_series_only=True)}),
     (Fault("xdm-import-unvalidated", "an uploaded XDM package is imported without validation: what a package "
            "refused for its errors holds is stored", ("CON-XDM-IMPORT",)), {"xdm": XdmOptions(validate_import=False)}),
+    # --- performance (the performance plan's: it fails nothing in consumer_drimbox, whose series are tiny)
+    (Fault("slow-import", "before storing each retrieved series into the local PACS, the Consumer waits as long as "
+           "storing it at 2 MB/s would take: the import is held under 2 MB/s", ("PERF-CON-IMPORT-THROUGHPUT",),
+           plan="performance"), {"import_pace": 2_000_000.0}),
 )
 
 FAULTS: dict[str, Fault] = {fault.name: fault for fault, _ in _TABLE}

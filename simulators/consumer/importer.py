@@ -58,15 +58,19 @@ def reconcile(path: Path, local_id: str, issuer: str) -> Path:
 
 
 def import_series(result: SeriesResult, pacs: Peer, *, local_id: str = "", local_issuer: str = "",
-                  log_dir: Path | None = None, rewrite: Callable[[Path], Path] | None = None) -> SeriesResult:
+                  log_dir: Path | None = None, rewrite: Callable[[Path], Path] | None = None,
+                  pace: float | None = None) -> SeriesResult:
     """C-STORE a complete series; sets ``result.status`` to ``imported`` or ``import-failed``.
 
     The instances are stored as received (DICOM PS3.4 Annex B), but for the reconciliation the
-    professional asks for; ``rewrite`` (a named fault) changes each file before it is sent.
+    professional asks for; ``rewrite`` (a named fault) changes each file before it is sent, ``pace``
+    (a named fault, bytes per second) delays the series as long as storing it at that rate would take.
     """
     if result.status not in IMPORTABLE or not result.files:
         return result
     files = list(result.files.values())
+    if pace:
+        time.sleep(sum(p.stat().st_size for p in files) / pace)
     if rewrite is not None:
         files = [rewrite(p) for p in files]
     if local_id:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,12 +107,19 @@ def _start_psc(port: int, tls: Any = None, subject: str | None = None) -> tuple[
 
 @pytest.fixture(scope="session")
 def world(sut: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[World]:
+    with start_world(sut, tmp_path_factory.mktemp("consumer-plan"), _say(pytestconfig)) as w:
+        yield w
+
+
+@contextmanager
+def start_world(sut: Any, workdir: Path, say: Callable[[str], None],
+                source: RecordingSource | None = None) -> Iterator[World]:
+    """Every peer of the Consumer under test, the Consumer itself when it is the reference, and its driver
+    (the performance plan starts the same world, with ``source`` its own Source that times what it serves)."""
     from simulators.dmp.config import DmpConfig
     from simulators.dmp.reference import start as start_dmp
     from simulators.pacs import start_pacs
 
-    config = pytestconfig
-    workdir = tmp_path_factory.mktemp("consumer-plan")
     ports = {name: sut.port(name) for name in ("dmp", "psc", "pacs", "source", "whitelist")}
     stops: list[Callable[[], None]] = []
     # C17: every peer serves HTTPS from the campaign's test PKI, the Source asking for the Consumer's
@@ -126,7 +134,7 @@ def world(sut: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pyte
         stops.append(psc_server.stop)
         pacs = start_pacs(workdir / "pacs", aet="LOCALPACS", port=int(ports.get("pacs", 0)), dicomweb=False)
         stops.append(pacs.stop)
-        source = RecordingSource()
+        source = source or RecordingSource()
         source_context = tls.context("source", client_auth="optional") if tls else None
         source_server = serve_wsgi(source.wsgi, "recording-source", port=int(ports.get("source", 0)),
                                    ssl_context=source_context)
@@ -141,7 +149,7 @@ def world(sut: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pyte
         _serve_whitelist(w, sut, int(ports.get("whitelist", 0) or 0))
         _start_consumer(w, sut)
         w.driver = load_driver(sut.driver or "reference", DriverContext(
-            w.contextual_call, w.consumer_base, w.psc_auth, PROFESSIONAL, say=_say(config),
+            w.contextual_call, w.consumer_base, w.psc_auth, PROFESSIONAL, say=say,
             options=dict(sut.options or {}), cas=trusted_cas(), verify=sut.http_kwargs()["verify"] is not False))
         stops.append(w.driver.close)
         yield w

@@ -1,9 +1,9 @@
 """The performance plan: the label's performance workflows measured on the product (ANS DRIM-M_DATA
 ``informatif/Performances/Readme.md``) and DB.SO.102 (``Scripts/Mesure de performances DRIMBox_PACS/Readme.md``).
 
-One plan for two actors: ``test_source.py`` runs against a Source DRIMbox, ``test_consumer.py`` (not written yet:
-the catalog's PERF-CON-* say so) against a Consumer; the tests of the other actor are deselected, and a SUT the
-plan has no test for is refused (a harness error, exit 2). It runs only when named
+One plan for two actors: ``test_source.py`` runs against a Source DRIMbox, ``test_consumer.py`` against a
+Consumer; the tests of the other actor are deselected, and a SUT of another actor is refused (a harness error,
+exit 2). It runs only when named
 (``drimcheck run --sut SPEC --plan performance``), on the ANS-shaped study by default (1300 CT images, JPEG-LS
 lossless, about 200 MB, generated from a seed so every campaign sends the same bytes); ``options.performance``:
 
@@ -15,7 +15,9 @@ lossless, about 200 MB, generated from a seed so every campaign sends the same b
   (configure it in the PACS beforehand); default the SpeedTest's ``STORESCP`` on port 9999.
 
 The Source side reuses the source_drimbox plan's peers: the DMP, PSC and PACS simulators, the RIS report that
-makes the Source publish its KOS, then WADO-RS with a PSC token and the KOS UID, as a Consumer retrieves.
+makes the Source publish its KOS, then WADO-RS with a PSC token and the KOS UID, as a Consumer retrieves. The
+Consumer side reuses the consumer_drimbox plan's: the DMP, PSC and local PACS, a Source that times what it serves,
+and the profile's driver for the screen steps (``testplans/performance/consumer.py``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ FILE_ACTORS = {"test_source.py": "source_drimbox", "test_consumer.py": "consumer
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the tests of the SUT's actor; refuse a SUT the plan has no test for, or unusable options."""
+    """Keep the tests of the SUT's actor; refuse a SUT the plan has no test for, or unusable options. Listing the
+    links of every plan (``--drimcheck-links`` without a SUT: the coverage file) keeps both actors' tests."""
+    if config.getoption("--drimcheck-links", default=None) and not config.getoption("--sut"):
+        return
     spec = config.getoption("--sut") or "reference:source"
     try:
         profile = load_profile(spec)
@@ -43,9 +48,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if profile.actor not in FILE_ACTORS.values():
         raise pytest.UsageError(f"plan performance measures a source_drimbox or a consumer_drimbox, and {spec} is a "
                                 f"{profile.actor}")
-    if not any(FILE_ACTORS.get(Path(str(i.path)).name) == profile.actor for i in items):
-        raise pytest.UsageError(f"plan performance has no measurement of a {profile.actor} yet: the catalog's "
-                                "PERF-CON-* say why (not tested); it measures a source_drimbox")
     options = (profile.options or {}).get("performance") or {}
     try:
         check_options(options)
@@ -98,4 +100,23 @@ def source_figures(source_bed: Any, perf_options: dict[str, Any], book: Any) -> 
 
     figures = measure_source(source_bed, int(perf_options.get("repeat", 3)))
     book.add_figures("source", figures.to_dict())
+    return figures
+
+
+@pytest.fixture(scope="session")
+def consumer_bed(sut: Any, perf_options: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
+                 pytestconfig: pytest.Config) -> Iterator[Any]:
+    from testplans.consumer_drimbox.conftest import _say
+    from testplans.performance.consumer import start_bed
+
+    with start_bed(sut, perf_options, tmp_path_factory.mktemp("performance-consumer"), _say(pytestconfig)) as bed:
+        yield bed
+
+
+@pytest.fixture(scope="session")
+def consumer_figures(consumer_bed: Any, perf_options: dict[str, Any], book: Any) -> Any:
+    from testplans.performance.consumer import measure_consumer
+
+    figures = measure_consumer(consumer_bed, int(perf_options.get("repeat", 3)))
+    book.add_figures("consumer", figures.to_dict())
     return figures

@@ -120,10 +120,13 @@ class Ceiling:
     """What the harness reaches on its own: its client against a trivial local server sending the same bytes."""
 
     value: float | None  # in the threshold's unit; None when not measured
-    client_cpu: float | None  # share of wall time the client thread was on a CPU while measuring the SUT
+    client_cpu: float | None  # share of wall time the harness's side was on a CPU while measuring the SUT
+    # whose CPU that is: the client thread that retrieves from a Source; the process of the peers a Consumer
+    # retrieves from and stores into (the reference Consumer's threads too when it runs in that process)
+    cpu_of: str = "client"
 
     def describe(self, unit: str) -> str:
-        cpu = "" if self.client_cpu is None else f"; client CPU {self.client_cpu:.0%} of the SUT measurement"
+        cpu = "" if self.client_cpu is None else f"; {self.cpu_of} CPU {self.client_cpu:.0%} of the SUT measurement"
         return f"harness ceiling {fmt(self.value)} {unit}{cpu}"
 
 
@@ -149,13 +152,42 @@ def judge(threshold: Threshold, measured: float | None, ceiling: Ceiling, what: 
         return Judgement("passed", threshold.requirement, measured, threshold, said)
     if ceiling.client_cpu is not None and ceiling.client_cpu >= CPU_SATURATED:
         return Judgement("inconclusive", threshold.requirement, measured, threshold,
-                         f"{said}: the harness's client was saturated ({ceiling.client_cpu:.0%} CPU), so the "
+                         f"{said}: the harness's {ceiling.cpu_of} was saturated ({ceiling.client_cpu:.0%} CPU), so the "
                          f"figure may be the harness's limit, not the SUT's")
     if ceiling.value is not None and not threshold.met_by(ceiling.value):
         return Judgement("inconclusive", threshold.requirement, measured, threshold,
                          f"{said}: the harness itself does not reach the threshold on the same bytes, so it "
                          f"cannot tell whether the SUT would")
     return Judgement("failed", threshold.requirement, measured, threshold, said)
+
+
+@dataclass
+class Series:
+    """A cold sample (the first measurement of its kind) and the warm ones after it; a sample is any object
+    whose attributes are the metrics (``None``: not measured in that sample)."""
+
+    cold: Any
+    warm: list[Any]
+
+    def of(self, metric: str) -> Stats | None:
+        return stats(v for v in (getattr(s, metric) for s in self.warm) if v is not None)
+
+    def cpu(self) -> float:
+        return max((s.cpu_share for s in self.warm if hasattr(s, "cpu_share")), default=0.0)
+
+    def to_dict(self, metrics: tuple[str, ...]) -> dict[str, Any]:
+        return {"cold": self.cold.to_dict(), "warm": {m: (s.to_dict() if (s := self.of(m)) else None)
+                                                      for m in metrics}, "samples": len(self.warm)}
+
+
+def median_of(st: Stats | None) -> float | None:
+    return None if st is None else st.median
+
+
+def cold_value(sample: Any, metric: str) -> str:
+    """The cold sample's ``metric`` for a finding (``-`` when it has none)."""
+    value = getattr(sample, metric, None)
+    return "-" if value is None else f"{value:.3g}"
 
 
 STUDY_NAMES = ("ans", "small")

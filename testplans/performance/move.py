@@ -117,14 +117,27 @@ def move_study(pacs: Peer, study_uid: str, scp: StorageScp) -> MoveSample:
 def send_files(scp: StorageScp, files: list[Any], contexts: list[tuple[str, str]]) -> MoveSample:
     """The harness's own ceiling for DB.SO.102: the same files C-STOREd from this process to its Storage SCP
     (what the SCP and the loopback reach without any PACS), timed like :func:`move_study`."""
+    scp.take()
+    t0 = time.perf_counter()
+    status, done = store_files(scp.host, scp.port, scp.ae_title, files, contexts)
+    total = (time.perf_counter() - t0) * 1000
+    got = scp.take()
+    first = None if got.first is None else (got.first - t0) * 1000
+    return MoveSample(status, first, total, got.bytes, got.images, done, len(files) - done,
+                      tuple(sorted(got.syntaxes)))
+
+
+def store_files(host: str, port: int, ae_title: str, files: list[Any],
+                contexts: list[tuple[str, str]]) -> tuple[int, int]:
+    """C-STORE ``files`` on one association (PS3.4 Annex B), the harness's client at its fastest (unlimited
+    PDU); ``contexts``: (SOP class, transfer syntax) of the files. Returns (0, instances stored with status
+    0x0000), or (-1, 0) when the association was not accepted."""
     from pynetdicom.presentation import build_context
 
-    scp.take()
     ae = AE(ae_title="DRIMCHECK")
     ae.maximum_pdu_size = 0
-    t0 = time.perf_counter()
-    assoc = ae.associate(scp.host, scp.port, contexts=[build_context(s, [t]) for s, t in contexts],
-                         ae_title=scp.ae_title, max_pdu=0)
+    assoc = ae.associate(host, port, contexts=[build_context(s, [t]) for s, t in contexts], ae_title=ae_title,
+                         max_pdu=0)
     status, done = -1, 0
     if assoc.is_established:
         try:
@@ -134,8 +147,4 @@ def send_files(scp: StorageScp, files: list[Any], contexts: list[tuple[str, str]
             status = 0
         finally:
             assoc.release()
-    total = (time.perf_counter() - t0) * 1000
-    got = scp.take()
-    first = None if got.first is None else (got.first - t0) * 1000
-    return MoveSample(status, first, total, got.bytes, got.images, done, len(files) - done,
-                      tuple(sorted(got.syntaxes)))
+    return status, done

@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.dicom.client import Peer
-from testplans.performance.figures import Ceiling, Judgement, Stats, Threshold, judge, stats
+from testplans.performance.figures import (
+    Ceiling,
+    Judgement,
+    Series,
+    Threshold,
+    cold_value,
+    judge,
+    median_of,
+    stats,
+)
 from testplans.performance.measure import CeilingServer, Sample, fetch
 from testplans.performance.move import MoveSample, StorageScp, move_study, send_files
 
@@ -51,14 +60,20 @@ class Bed:
     contexts: list[tuple[str, str]] = field(default_factory=list)  # (SOP class, syntax) of the files
 
 
-def study_files(key: str, root: Path) -> tuple[Any, list[Any]]:
-    """The exam of study ``key`` (its report's) and its written instances (seeded: the same bytes every run)."""
+def study_files(key: str, root: Path, patient: Any = None) -> tuple[Any, list[Any]]:
+    """The exam of study ``key`` (its report's) and its written instances (seeded: the same bytes every run);
+    ``patient`` (a ``fixtures.studies.Patient``) replaces the report's, as the Consumer side's contextual call
+    names it."""
+    from dataclasses import replace
+
     from fixtures.studies import write_study
     from simulators.ris import messages as M
 
     series, images = STUDIES[key]
     exam = M.exam(f"perf-{key}", series=series, instances=images)
     spec = M.study_spec(exam, transfer_syntax="jpeg-ls", rows=512, columns=512)
+    if patient is not None:
+        spec = replace(spec, patient=patient)
     return exam, write_study(spec, root)
 
 
@@ -165,24 +180,6 @@ def request_of(bed: Bed, level: str, syntax: str) -> tuple[str, list[tuple[str, 
                                          ("KOS-SOPInstanceUID", bed.kos_uid)]
 
 
-@dataclass
-class Series:
-    """A cold sample (the first request of its kind) and the warm ones after it."""
-
-    cold: Any
-    warm: list[Any]
-
-    def of(self, metric: str) -> Stats | None:
-        return stats(v for v in (getattr(s, metric) for s in self.warm) if v is not None)
-
-    def cpu(self) -> float:
-        return max((s.cpu_share for s in self.warm if hasattr(s, "cpu_share")), default=0.0)
-
-    def to_dict(self, metrics: tuple[str, ...]) -> dict[str, Any]:
-        return {"cold": self.cold.to_dict(), "warm": {m: (s.to_dict() if (s := self.of(m)) else None)
-                                                      for m in metrics}, "samples": len(self.warm)}
-
-
 HTTP_METRICS = ("ttfb_ms", "first_part_ms", "total_ms", "mb_per_s", "images_per_s")
 MOVE_METRICS = ("first_ms", "total_ms", "mb_per_s")
 
@@ -214,7 +211,7 @@ class SourceFigures:
         medians = {level: st.median for level in LEVELS if (st := self.wado[(level, JPEG_LS)].of("ttfb_ms"))}
         worst = max(medians, key=medians.get) if medians else None
         cpu = max(self.wado[(level, JPEG_LS)].cpu() for level in LEVELS)
-        ceiling = Ceiling(_median(self.ceiling.of("ttfb_ms")), cpu)
+        ceiling = Ceiling(median_of(self.ceiling.of("ttfb_ms")), cpu)
         what = f"time to the first byte, worst level's warm median ({worst}; " + ", ".join(
             f"{lv} {v:.0f} ms" for lv, v in medians.items()) + ")"
         return judge(t, medians.get(worst) if worst else None, ceiling, what), {
@@ -236,20 +233,20 @@ class SourceFigures:
     def _judge(self, t: Threshold, key: tuple[str, str], metric: str, what: str) -> tuple[Judgement, dict[str, Any]]:
         series = self.wado[key]
         st = series.of(metric)
-        ceiling = Ceiling(_median(self.ceiling.of(metric)), series.cpu())
-        described = what + (f": {st.describe(t.unit)}; cold {_cold(series.cold, metric)}" if st else "")
-        return judge(t, _median(st), ceiling, described), {
+        ceiling = Ceiling(median_of(self.ceiling.of(metric)), series.cpu())
+        described = what + (f": {st.describe(t.unit)}; cold {cold_value(series.cold, metric)}" if st else "")
+        return judge(t, median_of(st), ceiling, described), {
             "measurement": f"WADO-RS {key[0]} level, stored syntax", "ceiling": ceiling.value,
             "client_cpu": series.cpu(), "stats": st.to_dict() if st else None}
 
     def pacs(self, t: Threshold, metric: str) -> tuple[Judgement, dict[str, Any]]:
         st = self.move.of(metric)
-        ceiling = Ceiling(_median(self.move_ceiling.of(metric)), self.move_cpu)
+        ceiling = Ceiling(median_of(self.move_ceiling.of(metric)), self.move_cpu)
         what = ("C-MOVE of the study to the harness's Storage SCP, "
                 + ("time to the first image" if metric == "first_ms" else "bytes from the first image to the end "
                    f"(the SpeedTest's bytes over the total time: {self._speedtest()})")
-                + (f": {st.describe(t.unit)}; cold {_cold(self.move.cold, metric)}" if st else ""))
-        return judge(t, _median(st), ceiling, what), {
+                + (f": {st.describe(t.unit)}; cold {cold_value(self.move.cold, metric)}" if st else ""))
+        return judge(t, median_of(st), ceiling, what), {
             "measurement": "C-MOVE (DB.SO.102)", "ceiling": ceiling.value, "client_cpu": self.move_cpu,
             "stats": st.to_dict() if st else None}
 
@@ -257,15 +254,6 @@ class SourceFigures:
     def _speedtest(self) -> str:
         rates = stats(s.speedtest_mb_per_s * 8 for s in self.move.warm)
         return "-" if rates is None else f"median {rates.median:.1f} Mbit/s"
-
-
-def _median(st: Stats | None) -> float | None:
-    return None if st is None else st.median
-
-
-def _cold(sample: Any, metric: str) -> str:
-    value = getattr(sample, metric, None)
-    return "-" if value is None else f"{value:.3g}"
 
 
 def measure_source(bed: Bed, repeat: int) -> SourceFigures:
