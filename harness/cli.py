@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.load.command import add_parser as add_load_parser
 
     add_load_parser(sub)
+    from harness.console.command import add_parser as add_console_parser
+
+    add_console_parser(sub)
     return parser
 
 
