@@ -42,8 +42,23 @@ def section(evidence: Path) -> dict[str, Any] | None:
         chart = _chart(data.get("verdicts") or [])
     except Exception:  # matplotlib missing or a figure it cannot draw: the tables say the same
         chart = None
-    return {"verdicts": data.get("verdicts") or [], "wado": rows, "chart": chart, "study": source.get("study"),
-            "images": source.get("images"), "move": source.get("move"), "move_ceiling": source.get("move_ceiling")}
+    consumer = (data.get("figures") or {}).get("consumer") or {}
+    return {"verdicts": data.get("verdicts") or [], "wado": rows, "chart": chart,
+            "study": source.get("study") or consumer.get("study"),
+            "images": source.get("images") or consumer.get("images"), "move": source.get("move"),
+            "move_ceiling": source.get("move_ceiling"), "consumer": _consumer(consumer)}
+
+
+def _consumer(figures: dict[str, Any]) -> dict[str, Any] | None:
+    """The Consumer's workflow run by run (the first one cold) and the harness's ceiling beside it."""
+    runs = figures.get("run_samples") or []
+    if not runs and not figures.get("unavailable"):
+        return None
+    ceiling = (figures.get("ceiling") or {}).get("warm") or {}
+    return {"runs": [{"name": "cold" if i == 0 else f"warm {i}", **r} for i, r in enumerate(runs)],
+            "ceiling": {m: (ceiling.get(m) or {}).get("median") for m in
+                        ("first_image_ms", "view_mb_per_s", "store_mb_per_s", "store_images_per_s")},
+            "unavailable": figures.get("unavailable") or ""}
 
 
 def _chart(verdicts: list[dict[str, Any]]) -> str | None:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from harness import capture
 from harness.dicomweb import boundary_from_content_type
+from harness.dicomweb.multipart import MultipartError
 
 ACTOR = "harness:performance"
 READ = 1024 * 1024
@@ -107,7 +108,7 @@ def fetch(url: str, headers: list[tuple[str, str]], context: ssl.SSLContext | No
             conn.putheader(key, value)
         conn.endheaders()
         resp = conn.getresponse()
-        counter = PartCounter(boundary_from_content_type(resp.getheader("Content-Type") or "") or "\0none")
+        counter = PartCounter(_boundary(resp.getheader("Content-Type") or ""))
         ttfb = first_part = None
         size = 0
         while True:
@@ -132,6 +133,14 @@ def fetch(url: str, headers: list[tuple[str, str]], context: ssl.SSLContext | No
                    request_headers=headers, response_headers=response_headers, status=sample.status,
                    started=started, elapsed=total / 1000)
     return sample
+
+
+def _boundary(content_type: str) -> str:
+    """The boundary of a multipart answer; a refusal (text/plain, problem+json) has none, and counts no part."""
+    try:
+        return boundary_from_content_type(content_type) or "\0none"
+    except MultipartError:
+        return "\0none"
 
 
 def _ms(value: float | None) -> str:

@@ -43,3 +43,42 @@ def test_ceiling_server_sends_the_files_as_one_multipart_body(tmp_path):
     assert sample.bytes == server.length
     assert sample.ttfb_ms is not None and sample.first_part_ms is not None
     assert sample.first_part_ms >= sample.ttfb_ms and sample.total_ms >= sample.first_part_ms
+
+
+def _refs(tmp_path, sizes):
+    """Instance files of one study in two series (the Source serves them as they are: no DICOM parsing)."""
+    from types import SimpleNamespace
+
+    refs = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"{i}.dcm"
+        path.write_bytes(bytes([i + 1]) * size)
+        refs.append(SimpleNamespace(path=path, study_instance_uid="1.2.3", series_instance_uid=f"1.2.3.{i % 2}"))
+    return refs
+
+
+def test_timed_source_serves_the_stored_syntax_and_notes_what_it_sent(tmp_path):
+    from harness.servers import serve_wsgi
+    from testplans.performance.consumer import TimedSource
+    from testplans.performance.source import JPEG_LS
+
+    source = TimedSource()
+    source.serve_files(_refs(tmp_path, (1000, 2 * 1024 * 1024 + 3, 10)))
+    server = serve_wsgi(source.wsgi, "timed-source")
+    try:
+        base = server.url + "/wado-rs/studies/1.2.3"
+        jls = [("Accept", f'multipart/related; type="application/dicom"; transfer-syntax={JPEG_LS}')]
+        study = fetch(base, jls)
+        series = fetch(base + "/series/1.2.3.0", jls)
+        explicit_only = fetch(base, [("Accept", 'multipart/related; type="application/dicom"')])  # PS3.18 default
+        unknown = fetch(server.url + "/wado-rs/studies/9.9", jls)
+    finally:
+        server.stop()
+    assert (study.status, study.parts, series.status, series.parts) == (200, 3, 200, 2)
+    assert (explicit_only.status, unknown.status) == (406, 404)
+    served = sorted(source.served, key=lambda s: s.received)
+    assert [s.status for s in served] == [200, 200, 406, 404]
+    first = served[0]
+    assert (first.bytes, first.parts) == (study.bytes, 3)
+    assert first.received <= first.first_byte <= first.first_part <= first.last_byte
+    assert [r.path for r in source.seen()][-1].endswith("/studies/9.9")  # recorded as the consumer plan does

@@ -41,13 +41,20 @@ def test_a_fault_of_another_plan_breaks_nothing_in_its_actors_plan():
     assert plain.breaks_in("performance", "source_drimbox") == ()
 
 
-def test_every_performance_fault_breaks_performance_requirements_of_its_actor():
+@pytest.mark.parametrize(("actor", "names"), [("source_drimbox", {"slow-first-byte", "throttled"}),
+                                             ("consumer_drimbox", {"slow-import"})])
+def test_every_performance_fault_breaks_performance_requirements_of_its_actor(actor, names):
     catalog = load_catalog()
-    mine = {n: f for n, f in faults_of("source_drimbox").items() if f.plan == "performance"}
-    assert set(mine) == {"slow-first-byte", "throttled"}
+    mine = {n: f for n, f in faults_of(actor).items() if f.plan == "performance"}
+    assert set(mine) == names
     for fault in mine.values():
-        assert all(catalog[r].file == "performance.yaml" and catalog[r].actor == "source_drimbox"
-                   for r in fault.breaks)
+        assert all(catalog[r].file == "performance.yaml" and catalog[r].actor == actor for r in fault.breaks)
+        assert fault.breaks_in(actor, actor) == ()  # nothing of its actor's own plan
+
+
+def test_slow_import_breaks_the_import_throughput_only():
+    slow = faults_of("consumer_drimbox")["slow-import"]
+    assert slow.breaks_in("performance", "consumer_drimbox") == ("PERF-CON-IMPORT-THROUGHPUT",)
 
 
 def test_plan_is_registered_for_both_drimboxes_and_left_out_of_all():
@@ -75,9 +82,29 @@ def test_default_study_is_the_ans_shaped_one():
     assert sum(STUDIES["small"]) < 20
 
 
-def test_plan_tests_name_their_requirements():
+@pytest.mark.parametrize(("module", "actor"), [("test_source.py", "source_drimbox"),
+                                               ("test_consumer.py", "consumer_drimbox")])
+def test_plan_tests_name_their_requirements(module, actor):
     plan = Path(__file__).resolve().parents[2] / "testplans" / "performance"
-    text = (plan / "test_source.py").read_text()
+    text = (plan / module).read_text()
     catalog = load_catalog()
-    for rid in (r.id for r in catalog if r.file == "performance.yaml" and r.actor == "source_drimbox"):
+    ids = [r.id for r in catalog if r.file == "performance.yaml" and r.actor == actor]
+    assert ids and all(not catalog[rid].not_tested_reason for rid in ids)  # every one measured
+    for rid in ids:
         assert f'requirement("{rid}")' in text
+
+
+def test_a_consumer_profile_keeps_the_consumer_tests_only(tmp_path):
+    """The plan's collection for a Consumer: its four tests, the Source's deselected; nothing refused."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "testplans/performance", "--collect-only", "-q",
+                           "-o", "addopts=", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+                           "--sut", "reference:consumer"], capture_output=True, text=True, cwd=str(root),
+                          timeout=120, check=False)
+    collected = [line for line in proc.stdout.splitlines() if "::" in line]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert collected and all(line.startswith("testplans/performance/test_consumer.py::") for line in collected)
+    assert len(collected) == 4
