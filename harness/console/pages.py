@@ -22,6 +22,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 
@@ -29,6 +30,7 @@ from harness.console import evidence as ev
 from harness.console.jobs import campaign_dir
 from harness.console.security import (
     ROLE_RIGHTS,
+    SAFE_METHODS,
     check_csrf,
     check_login,
     hash_password,
@@ -64,9 +66,13 @@ def _console() -> Any:
 
 
 @pages.before_request
-def _csrf() -> None:
-    """Every state-changing page request (the login form's included) carries the session's CSRF token."""
+def _csrf() -> Any:
+    """A state-changing page request without a session goes to the login page; with one (the login form's
+    anonymous session included) it carries the session's CSRF token."""
+    if request.method not in SAFE_METHODS and request.endpoint != "pages.login" and session.get("uid") is None:
+        return redirect(url_for("pages.login"))
     check_csrf()
+    return None
 
 
 # -- login ---------------------------------------------------------------------------------------
@@ -90,8 +96,6 @@ def login() -> Any:
 
 @pages.post("/logout")
 def logout() -> Any:
-    from flask import session
-
     session.clear()
     return redirect(url_for("pages.login"))
 
