@@ -8,6 +8,7 @@ Failure statuses (DICOM PS3.4 B.2.3, C.4.1.1.4, C.4.2.1.5, C.4.3.1.4; PS3.7 C.4.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Iterator
@@ -92,6 +93,7 @@ class DimseServer:
     def start(self) -> DimseServer:
         self._server = self.ae.start_server((self.config.host, self.config.port), block=False,
                                             evt_handlers=list(self.handlers.items()))
+        self._server.contexts = _Contexts(self._server.contexts)
         return self
 
     def stop(self) -> None:
@@ -245,6 +247,16 @@ STORAGE_TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.5",  # RLE Lossless
 ]
 _QR_TRANSFER_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+
+
+class _Contexts(list):
+    """The server's presentation contexts, which pynetdicom deep-copies for every association it accepts
+    (each then records its own negotiation). UIDs are immutable strings: the copy shares them instead of
+    re-creating and re-validating ~2,200 of them, 18 ms of CPU per association down to 2 ms."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        atoms = {id(uid): uid for cx in self for uid in (cx.abstract_syntax, *cx.transfer_syntax)}
+        return copy.deepcopy(list(self), {**memo, **atoms})
 
 
 def _make_ae(aet: str) -> AE:

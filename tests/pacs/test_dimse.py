@@ -194,3 +194,18 @@ def test_one_study_in_two_syntaxes_of_one_sop_class_is_stored_whole(embedded: Em
     result = store(Peer.of(embedded), [r.path for r in refs])
     assert result.failed == {}
     assert sorted(result.statuses) == sorted(r.sop_instance_uid for r in refs)
+
+
+def test_each_association_negotiates_on_its_own_copy_of_the_contexts(embedded: EmbeddedPacs) -> None:
+    """pynetdicom gives every accepted association a deep copy of the server's contexts: the copy shares
+    the (immutable) UIDs and nothing the negotiation writes (result, roles, transfer syntax list)."""
+    import copy
+
+    server = embedded.dimse._server.contexts
+    first, second = copy.deepcopy(server), copy.deepcopy(server)
+    assert type(first) is list and len(first) == len(server)
+    assert [vars(c) for c in first] == [vars(c) for c in server]
+    first[0].result = 0x03
+    first[0]._transfer_syntax.append("1.2.3")
+    assert second[0].result == server[0].result and "1.2.3" not in server[0].transfer_syntax
+    assert first[1].abstract_syntax is server[1].abstract_syntax
