@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import yaml
@@ -77,6 +78,18 @@ def _schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
+def _yaml(raw: bytes) -> Any:
+    """``yaml.safe_load`` through libyaml when PyYAML has it (5x faster: every campaign process loads the
+    catalog); a file libyaml refuses is read again by the pure loader, whose message shows the line."""
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is not None:
+        try:
+            return yaml.load(raw, Loader=loader)  # CSafeLoader: the safe loader, in C
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(raw)
+
+
 def load_catalog(folder: Path | None = None) -> Catalog:
     """Load and validate every ``*.yaml`` file of the catalog folder."""
     folder = folder or CATALOG_DIR
@@ -89,7 +102,7 @@ def load_catalog(folder: Path | None = None) -> Catalog:
         raw = path.read_bytes()
         digest.update(path.name.encode() + b"\0" + raw)
         try:
-            records = yaml.safe_load(raw) or []
+            records = _yaml(raw) or []
         except yaml.YAMLError as exc:
             raise CatalogError(f"{path}: not valid YAML: {exc}") from None
         errors = sorted(validator.iter_errors(records), key=lambda e: list(e.absolute_path))

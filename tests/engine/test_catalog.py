@@ -111,3 +111,18 @@ def test_coverage_names_the_faults_that_prove_a_requirement_and_the_ratio_per_ac
             CoverageRow("A-2", "SHALL", "dmp", "verified", ("t",), "", "s"),
             CoverageRow("A-3", "SHOULD", "dmp", "verified", ("t",), "", "s")]
     assert fault_ratio(rows) == {"dmp": (1, 2)}
+
+
+def test_libyaml_reads_every_catalog_file_as_the_pure_loader_does():
+    import yaml
+
+    from harness.catalog import _yaml, catalog_files
+
+    for path in catalog_files():
+        raw = path.read_bytes()
+        assert _yaml(raw) == yaml.safe_load(raw), path.name
+
+
+def test_bad_yaml_keeps_the_pure_loaders_message_with_the_line(tmp_path):
+    with pytest.raises(CatalogError, match=r"expected ',' or '\]', but got '<stream end>'"):
+        load_catalog(write(tmp_path, GOOD + "- [unclosed\n"))
