@@ -21,25 +21,8 @@ import pytest
 from harness import capture
 from harness.catalog import Catalog, CatalogError, load_catalog
 from harness.checks import INCONCLUSIVE_PREFIX, NOT_APPLICABLE_PREFIX, ConformanceFailure, take_attached, take_checks
+from harness.runner import DEFAULT_SUT, PLAN_ACTORS, TESTPLANS_DIR  # defined without pytest, for the runner
 from harness.sut import ProfileError, SutProfile, load_profile
-
-# plan folder under testplans/ -> actor it checks; None: a plan of several actors, each test for one of them
-# (performance: Source and Consumer), run only when named, never by 'all' (it measures for minutes)
-PLAN_ACTORS: dict[str, str | None] = {
-    "content": "content",
-    "dmp": "dmp",
-    "source_drimbox": "source_drimbox",
-    "consumer_drimbox": "consumer_drimbox",
-    "performance": None,
-}
-DEFAULT_SUT = {
-    "content": "reference:content",
-    "dmp": "reference:dmp",
-    "source_drimbox": "reference:source",
-    "consumer_drimbox": "reference:consumer",
-    "performance": "reference:source",
-}
-TESTPLANS_DIR = Path(__file__).resolve().parent.parent / "testplans"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

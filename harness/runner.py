@@ -20,10 +20,26 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from harness.faults import REFERENCE_MODULES, reference_module
-from harness.pytest_plugin import PLAN_ACTORS, TESTPLANS_DIR
 from harness.sut import PLAN_NEEDS, ProfileError, SutProfile, load_profile, missing_for_plan
 
 EXIT_PASS, EXIT_FAIL, EXIT_HARNESS = 0, 1, 2
+# plan folder under testplans/ -> actor it checks; None: a plan of several actors, each test for one of them
+# (performance: Source and Consumer), run only when named, never by 'all' (it measures for minutes)
+PLAN_ACTORS: dict[str, str | None] = {
+    "content": "content",
+    "dmp": "dmp",
+    "source_drimbox": "source_drimbox",
+    "consumer_drimbox": "consumer_drimbox",
+    "performance": None,
+}
+DEFAULT_SUT = {
+    "content": "reference:content",
+    "dmp": "reference:dmp",
+    "source_drimbox": "reference:source",
+    "consumer_drimbox": "reference:consumer",
+    "performance": "reference:source",
+}
+TESTPLANS_DIR = Path(__file__).resolve().parent.parent / "testplans"
 REFERENCE_SPECS = {
     "content": "reference:content",
     "dmp": "reference:dmp",

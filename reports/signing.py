@@ -25,18 +25,17 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509 import verification
-from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.codec.der import encoder as der_encoder
-from pyasn1.error import PyAsn1Error
-from pyasn1.type import univ
-from pyasn1_modules import rfc5652
+
+if TYPE_CHECKING:  # imported where used: the CMS and ASN.1 modules cost every drimcheck process ~0.1 s to load
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc5652
 
 MANIFEST_NAME = "MANIFEST.sha256"
 SIGNATURE_NAME = "MANIFEST.sha256.p7s"  # .p7s: detached CMS signature (RFC 8551 §3.2.1)
@@ -149,6 +148,8 @@ def sign_manifest(manifest: bytes, key_pem: bytes, cert_pem: bytes) -> bytes:
     ``cert_pem`` is the signer's certificate followed by its intermediates; all are carried in the
     SignedData. Signed attributes are content-type, signing-time and message-digest (§11.1-11.3).
     """
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
     key, certs = load_signer(key_pem, cert_pem)
     builder = pkcs7.PKCS7SignatureBuilder().set_data(manifest).add_signer(certs[0], key, hashes.SHA256())
     for cert in certs[1:]:
@@ -164,6 +165,11 @@ def verify_signature(manifest: bytes, signature: bytes) -> SignatureInfo:
     One SignerInfo, its certificate among those carried, signed attributes re-encoded as a DER SET OF
     (§5.4: what OpenSSL and cryptography produce). The signer's chain is not checked here.
     """
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    from pyasn1.codec.der import decoder as der_decoder
+    from pyasn1.error import PyAsn1Error
+    from pyasn1_modules import rfc5652
+
     try:
         info, rest = der_decoder.decode(signature, asn1Spec=rfc5652.ContentInfo())
         if rest or info["contentType"] != rfc5652.id_signedData:
@@ -190,6 +196,8 @@ def verify_signature(manifest: bytes, signature: bytes) -> SignatureInfo:
 
 def _signer_certificate(sid: rfc5652.SignerIdentifier, carried: list[x509.Certificate]) -> x509.Certificate:
     """The carried certificate that ``sid`` names (RFC 5652 §5.3: issuer and serial, or key identifier)."""
+    from pyasn1.codec.der import encoder as der_encoder
+
     for cert in carried:
         if sid.getName() == "issuerAndSerialNumber":
             ias = sid["issuerAndSerialNumber"]
@@ -209,6 +217,10 @@ def _signer_certificate(sid: rfc5652.SignerIdentifier, carried: list[x509.Certif
 def _signed_bytes(signer_info: rfc5652.SignerInfo, manifest: bytes,
                   digest_cls: type[hashes.HashAlgorithm]) -> tuple[bytes, _dt.datetime | None]:
     """What the signature covers (RFC 5652 §5.4) and the signing-time attribute (§11.3), if any."""
+    from pyasn1.codec.der import decoder as der_decoder
+    from pyasn1.codec.der import encoder as der_encoder
+    from pyasn1_modules import rfc5652
+
     attrs = signer_info["signedAttrs"]
     if not attrs.isValue:
         return manifest, None
