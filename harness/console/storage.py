@@ -277,6 +277,9 @@ class Store:
                 return None
             done = c.execute(campaigns.update().where(campaigns.c.id == row[0], campaigns.c.state == "queued")
                              .values(state="running", started=time.time())).rowcount
+            if done == 1:
+                c.execute(events.insert().values(campaign_id=row[0], kind="state",
+                                                 data=json.dumps({"state": "running"}), created=time.time()))
         return self.campaign(row[0]) if done == 1 else None
 
     def update_campaign(self, campaign_id: int, **values: Any) -> None:
