@@ -38,3 +38,16 @@ def test_every_shall_rule_has_a_mutation():
     covered = {rid for m in MUTATIONS.values() for rid in m.breaks}
     shall = {r.id for r in load_catalog() if r.file == "content.yaml" and r.level == "SHALL"}
     assert shall - covered - PROVED_ELSEWHERE == set()
+
+
+def test_importing_the_good_set_builders_reads_no_fixture():
+    """A plan that imports only fixtures.mutations.goodset (the RIS messages, the Source plan) does not pay for
+    the mutation registry, which reads the whole good set."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, fixtures.mutations.goodset as g; import fixtures.mutations as m; "
+            "sys.exit(m._exam1.cache_info().currsize + g._shared_good_set.cache_info().currsize)")
+    repo = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=repo, check=False).returncode == 0
