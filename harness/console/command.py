@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from harness.console.storage import ROLES, StoreError
+ROLES = ("vendor", "assessor", "admin")  # harness.console.storage.ROLES, not imported here: drimcheck starts fast
 
 EPILOG = """examples:
   drimcheck console                                   # http://127.0.0.1:8400, data in console-data/
@@ -83,6 +83,7 @@ def _read_password(path: Path | None, prompt: str) -> str:
 def cmd_adduser(args: argparse.Namespace) -> int:
     from harness.console.app import ConsoleConfig, open_store
     from harness.console.security import hash_password
+    from harness.console.storage import StoreError
 
     data, db = _data_db(args)
     password = _read_password(args.password_file, f"password of {args.name}: ")
@@ -135,6 +136,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     if getattr(args, "console_command", None):
         return args.func(args)
     from harness.console.app import ConsoleConfig, create_app, stop_app
+    from harness.console.storage import StoreError
     from harness.servers import serve_wsgi
 
     data, db = _data_db(args)

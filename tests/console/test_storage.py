@@ -80,6 +80,13 @@ def test_a_newer_schema_is_refused(tmp_path):
         Store(url)
 
 
+def test_the_command_knows_the_roles_of_the_store():
+    from harness.console.command import ROLES
+    from harness.console.storage import ROLES as STORE_ROLES
+
+    assert ROLES == STORE_ROLES
+
+
 def test_a_database_url_of_another_kind_is_refused(tmp_path):
     with pytest.raises(StoreError, match="postgresql://"):
         database_url("mysql://x", tmp_path)
