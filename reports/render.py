@@ -49,7 +49,24 @@ def pretty_xml(data: bytes) -> str:
     return text[:SHOW_LIMIT]
 
 
+_DUMPS: dict[bytes, str] = {}  # SHA-256 of a dataset -> its dump
+_DUMPS_KEPT, _DUMP_KEPT_CHARS = 2048, 64 * 1024
+
+
 def dicom_dump(data: bytes) -> str:
+    """pydicom's dump of a dataset (a Part 10 file or a bare dataset). A campaign's evidence holds the same
+    instance many times (each WADO-RS response of a study carries it again); its dump, the slowest rendering
+    of report.html, is made once per process and kept when short."""
+    key = hashlib.sha256(data).digest()
+    text = _DUMPS.get(key)
+    if text is None:
+        text = _dicom_dump(data)
+        if len(text) <= _DUMP_KEPT_CHARS and len(_DUMPS) < _DUMPS_KEPT:
+            _DUMPS[key] = text
+    return text
+
+
+def _dicom_dump(data: bytes) -> str:
     try:
         import pydicom
 
