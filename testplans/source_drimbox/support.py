@@ -8,6 +8,7 @@ the WADO-RS answers it gives the harness's Consumer.
 from __future__ import annotations
 
 import io
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,13 +142,29 @@ def dmp_requests(contains: str, since: float = 0.0) -> list[Captured]:
 
 def wait_dmp(contains: str, *, count: int = 1, timeout: float | None = None, since: float = 0.0,
              predicate=lambda c: True) -> list[Captured]:
-    """Wait (bounded) until the DMP received ``count`` matching requests; returns what it got."""
+    """Wait (bounded) until the DMP received ``count`` matching requests; returns what it got. Woken by each
+    exchange the recorder captures (no polling), each request is searched and decoded once per wait."""
     deadline = time.monotonic() + (Timing.publish if timeout is None else timeout)
-    while True:
-        found = [c for c in dmp_requests(contains, since) if predicate(c)]
-        if len(found) >= count or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.1)
+    needle, seen = contains.encode(), {}  # exchange id -> its decoded request when it holds the needle, else None
+    arrived = threading.Event()
+
+    def listener(_exchange: capture.Exchange) -> None:
+        arrived.set()
+
+    recorder = capture.recorder()
+    recorder.subscribe(listener)
+    try:
+        while True:
+            arrived.clear()
+            for e in recorder.exchanges(actor=DMP_ACTOR):
+                if e.id not in seen:
+                    seen[e.id] = decode(e) if e.started >= since and needle in e.request_body.read() else None
+            found = [c for c in seen.values() if c is not None and predicate(c)]
+            if len(found) >= count or time.monotonic() >= deadline:
+                return found
+            arrived.wait(max(0.0, deadline - time.monotonic()))
+    finally:
+        recorder.unsubscribe(listener)
 
 
 def is_pnr(c: Captured) -> bool:
