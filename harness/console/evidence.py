@@ -194,3 +194,31 @@ def search(out: Path, results: dict[str, Any] | None, query: str) -> list[dict[s
         if where:
             found.append(row | {"matched": where})
     return found
+
+
+def exchanges_since(out: Path, offset: int, max_bytes: int = READ_LIMIT) -> tuple[list[dict[str, Any]], int]:
+    """The exchanges appended to ``evidence/exchanges.jsonl`` after byte ``offset`` (up to about ``max_bytes``
+    of it), each as a short row, and the offset to read on from. A line not ended yet (being written) is left
+    for the next call; one that does not parse is skipped, as :func:`read_exchanges` does."""
+    path = out / "evidence" / "exchanges.jsonl"
+    rows: list[dict[str, Any]] = []
+    try:
+        fh = open(path, "rb")
+    except OSError:
+        return rows, offset
+    with fh:
+        fh.seek(offset)
+        read = 0
+        while read < max_bytes:
+            line = fh.readline()
+            if not line.endswith(b"\n"):
+                break
+            read += len(line)
+            offset += len(line)
+            try:
+                ex = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            rows.append({k: ex.get(k) for k in ("id", "summary", "protocol", "actor", "direction", "status",
+                                                "error", "started", "peer")})
+    return rows, offset

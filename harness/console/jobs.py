@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.console.storage import Store
+from harness.operator import CHANNEL_ENV
 
 PROGRESS = re.compile(r"^\s+\[\s*(\d+)/(\d+)\]\s+(\S+)\s+(\S+)\s+(.+?)\s+\(failures so far: \d+\)\s*$")
 PLAN_LINE = re.compile(r"^plan (\S+) on (.+)$")
@@ -148,7 +149,9 @@ class Worker:
         out = folder / "out"
         folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-               "DRIMCHECK_OPERATOR": campaign.get("by") or "", "PYTHONUNBUFFERED": "1"}
+               "DRIMCHECK_OPERATOR": campaign.get("by") or "", "PYTHONUNBUFFERED": "1",
+               # a plan's operator steps are answered on the campaign page, not on the closed stdin (harness.operator)
+               CHANNEL_ENV: str(folder / "operator")}
         with open(folder / "run.log", "w", encoding="utf-8") as log:
             proc = subprocess.Popen(self.command_of(campaign, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, text=True, env=env, cwd=str(folder),

@@ -27,6 +27,7 @@ from flask import (
 )
 
 from harness.console import evidence as ev
+from harness.console import operator as op
 from harness.console.jobs import campaign_dir
 from harness.console.security import (
     ROLE_RIGHTS,
@@ -54,6 +55,7 @@ from harness.console.service import (
     validate_blobs,
 )
 from harness.console.storage import ROLES, TERMINAL
+from harness.operator import AnswerRefused
 
 pages = Blueprint("pages", __name__)
 SSE_POLL = 0.5
@@ -234,7 +236,8 @@ def campaign(campaign_id: int) -> Any:
     progress = [e["data"] for e in store.events_after(campaign_id, 0, ("progress",)) if "outcome" in e["data"]]
     return render_template("campaign.html", c=c, label=_label(c), results=results, progress=progress,
                            so_far=_so_far(progress), signoffs=store.signoffs(campaign_id), terminal=TERMINAL,
-                           may_sign=g.user["role"] in ("assessor", "admin"))
+                           may_sign=g.user["role"] in ("assessor", "admin"),
+                           op=op.view(_console().data, campaign_id, _out(campaign_id)))
 
 
 def _so_far(progress: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -250,7 +253,8 @@ def _so_far(progress: list[dict[str, Any]]) -> list[tuple[str, str]]:
 @pages.get("/campaigns/<int:campaign_id>/events")
 @login_required()
 def campaign_events(campaign_id: int) -> Any:
-    """Server-Sent Events (HTML Living Standard §9.2): ``progress`` per finished test, ``state`` on each change;
+    """Server-Sent Events (HTML Living Standard §9.2): ``progress`` per finished test, ``state`` on each change,
+    ``operator`` when the operator's pending prompt changes and ``traffic`` as its step's exchanges are captured;
     the stream ends after the campaign's terminal state. ``Last-Event-ID`` resumes after a reconnection."""
     _own_campaign(campaign_id)
     store = _console().store
@@ -259,6 +263,8 @@ def campaign_events(campaign_id: int) -> Any:
     except ValueError:
         after = 0
 
+    watch = op.Watch(_console().data, campaign_id, _out(campaign_id))
+
     def stream() -> Any:
         last, started, beat = after, time.monotonic(), time.monotonic()
         yield "retry: 2000\n\n"
@@ -266,6 +272,8 @@ def campaign_events(campaign_id: int) -> Any:
             for event in store.events_after(campaign_id, last):
                 last = event["id"]
                 yield f"id: {last}\nevent: {event['kind']}\ndata: {json.dumps(event['data'])}\n\n"
+            for kind, data in watch.poll():  # the operator's prompt and its traffic: state, not history (no id)
+                yield f"event: {kind}\ndata: {json.dumps(data)}\n\n"
             current = store.campaign(campaign_id)
             if current is None or current["state"] in TERMINAL:
                 yield f"event: end\ndata: {json.dumps({'state': current and current['state']})}\n\n"
@@ -277,6 +285,37 @@ def campaign_events(campaign_id: int) -> Any:
 
     return Response(stream(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@pages.get("/campaigns/<int:campaign_id>/operator")
+@login_required()
+def campaign_operator(campaign_id: int) -> Any:
+    """The operator's part of the campaign page alone: the page's script fetches it when the prompt changes."""
+    c = _own_campaign(campaign_id)
+    return render_template("_operator.html", c=c, terminal=TERMINAL,
+                           op=op.view(_console().data, campaign_id, _out(campaign_id)))
+
+
+@pages.post("/campaigns/<int:campaign_id>/operator/<int:prompt_id>")
+@login_required()
+def campaign_operator_answer(campaign_id: int, prompt_id: int) -> Any:
+    """The person's answer to a prompt: done, a problem with their text, or a question's values (form fields
+    ``value.NAME``). The vendor who owns the campaign or an assessor answers (whoever sees it); the channel
+    refuses a malformed answer, one for a prompt already over, and one after the step's timeout."""
+    c = _own_campaign(campaign_id)
+    target = url_for("pages.campaign", campaign_id=campaign_id) + "#operator"
+    sent = {"action": request.form.get("action", ""), "text": request.form.get("text", ""),
+            "values": {k[6:]: v for k, v in request.form.items() if k.startswith("value.")}}
+    try:
+        if c["state"] != "running":
+            raise AnswerRefused(f"the campaign is {c['state']}: it waits for no answer")
+        answer = op.channel_of(_console().data, campaign_id).answer(prompt_id, sent, g.user["name"])
+    except AnswerRefused as exc:
+        flash(f"answer refused: {str(exc)[:600]}", "error")  # a flash lives in the session cookie (4 KB)
+        return redirect(target, code=303)
+    said = answer.describe()
+    flash(f"answer taken ({said[:200]}{'…' if len(said) > 200 else ''}): the plan goes on", "ok")
+    return redirect(target, code=303)
 
 
 @pages.post("/campaigns/<int:campaign_id>/cancel")

@@ -15,7 +15,7 @@ from harness.console.storage import api_tokens, users
 from tests.console.conftest import PASSWORD, Session, csrf_of, token_of
 
 VALUES = {"campaign_id": "1", "profile_id": "1", "version": "1", "exchange_id": "x", "rid": "R-1",
-          "name": "report.html", "token_id": "1", "filename": "console.css"}
+          "name": "report.html", "token_id": "1", "filename": "console.css", "prompt_id": "1"}
 
 
 def _rules(app, prefix: str) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-// DRIMcheck console: live campaign progress (Server-Sent Events), the profile reachability button, file drop.
+// DRIMcheck console: live campaign progress and the operator's prompts (Server-Sent Events), the profile
+// reachability button, file drop.
 "use strict";
 
 function csrfToken() {
@@ -58,6 +59,37 @@ function liveCampaign(section) {
     badge.textContent = state;
     badge.className = "state " + state;
   });
+  const operator = document.getElementById("operator");
+  if (operator) {
+    source.addEventListener("operator", async (event) => {
+      const id = JSON.parse(event.data).id;
+      if (operator.dataset.prompt === String(id === null ? "" : id)) return;
+      const response = await fetch(operator.dataset.url, {headers: {"Accept": "text/html"}});
+      if (!response.ok) return;
+      operator.innerHTML = await response.text();
+      operator.dataset.prompt = id === null ? "" : String(id);
+    });
+    source.addEventListener("traffic", (event) => {
+      const item = JSON.parse(event.data);
+      const tbody = operator.querySelector("#operator-traffic tbody");
+      if (!tbody || operator.dataset.prompt !== String(item.prompt)) return;
+      for (const ex of item.exchanges) {
+        if (tbody.querySelector('tr[data-id="' + CSS.escape(ex.id) + '"]')) continue;
+        const row = document.createElement("tr");
+        row.dataset.id = ex.id;
+        const td = document.createElement("td");
+        const link = document.createElement("a");
+        link.href = operator.dataset.exchanges + encodeURIComponent(ex.id);
+        link.textContent = ex.summary || ex.id;
+        td.appendChild(link);
+        row.appendChild(td);
+        cell(row, ex.protocol || "");
+        cell(row, (ex.actor || "") + " (" + (ex.direction || "") + ")");
+        cell(row, (ex.status || "") + (ex.error ? " " + ex.error : ""));
+        tbody.appendChild(row);
+      }
+    });
+  }
   source.addEventListener("end", () => {
     source.close();
     window.location.reload();
