@@ -20,9 +20,10 @@ or token that the plan process would have to be given and the console to check, 
 the console, and the prompts and answers stay in the campaign's folder as evidence. The driver writes one
 prompt file per step or question; the console writes the answer file; one ``flock`` on the folder orders the
 console's answer against the driver's closing of a prompt at its deadline, so an answer the console took is
-never lost and a late one is refused, never half-taken. The wait, its timeout and what a step not performed
-in time leaves (the test inconclusive on its missing traffic; an unanswered question unavailable) are those
-of the terminal.
+never lost and a late one is refused, never half-taken. The wait and its timeout are those of the terminal;
+a step not performed in time leaves its test inconclusive (the plan finds no traffic), and so does a question
+the person did not answer in time or answered with a problem (on the terminal an unanswered question is a
+step the driver could not perform).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -371,8 +372,10 @@ class OperatorDriver(ConsumerDriver):
     def _through_channel(self, kind: str, until: Callable[[], bool] | None,
                          fields: list[Field] | None = None) -> Answer | None:
         """One prompt in the console: written, waited for as on the terminal, its answer attached to the test as
-        the driver's (the report shows it beside the verdict). A question not answered in time, or answered with
-        a problem, is a step the operator could not perform (:class:`StepUnavailable`)."""
+        the driver's (the report shows it beside the verdict). A step not confirmed in time goes on, as on the
+        terminal (the plan then judges the traffic it finds); a question not answered in time, or answered with a
+        problem, leaves the test inconclusive with the step named (STYLE §16): the step was not performed, which
+        says nothing of the Consumer."""
         assert self.channel is not None
         exam = self.exam
         record = {"step": self.step, "kind": kind, "text": self.text, "patient": self.patient,
@@ -391,13 +394,15 @@ class OperatorDriver(ConsumerDriver):
         if answer is None:
             _attach(prompt, f"no answer within {self.timeout:.0f} s", None)
             if kind == "question":
-                raise StepUnavailable(f"the operator gave no answer to {asked} within {self.timeout:.0f} s")
+                _inconclusive(f"step {self.step} not performed in time: the operator gave no answer to {asked} "
+                              f"within {self.timeout:.0f} s")
             self.context.say(f"  no answer within {self.timeout:.0f} s: going on")
             return None
         self.context.say(f"  answered in the console by {answer.by}: {answer.describe()}")
         _attach(prompt, f"answered in the console by {answer.by}", answer)
         if kind == "question" and answer.action == "problem":
-            raise StepUnavailable(f"the operator could not answer {asked}: {answer.text}")
+            _inconclusive(f"step {self.step}: the operator could not answer {asked} and reported a problem: "
+                          f"{answer.text}")
         return answer
 
     # -- steps ------------------------------------------------------------------------------------
@@ -529,3 +534,9 @@ def _attach(prompt: dict[str, Any], what: str, answer: Answer | None) -> None:
     found = None if answer is None else answer.describe()
     attach_findings([info("DRIVER", f"console prompt {prompt['id']} (step {prompt['step']}, {prompt['kind']})",
                           f"{prompt['text']}: {what}", found=found)], label="driver")
+
+
+def _inconclusive(reason: str) -> NoReturn:
+    from harness.checks import inconclusive
+
+    inconclusive(reason)
