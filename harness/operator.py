@@ -273,6 +273,8 @@ class OperatorChannel:
     def answer(self, prompt_id: int, sent: Any, by: str) -> Answer:
         """Take the person's answer to prompt ``prompt_id``, or refuse it (:class:`AnswerRefused`, saying why):
         malformed, for no such prompt, for a prompt already answered or closed, or after its deadline."""
+        if not self._path(prompt_id, "prompt").is_file():  # nothing made for a campaign that asked nothing
+            raise AnswerRefused(f"there is no prompt {prompt_id} in this campaign")
         with self._locked():
             record = self.prompt(prompt_id)
             if record is None:

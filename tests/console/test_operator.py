@@ -105,9 +105,10 @@ def test_a_malformed_answer_is_refused_naming_the_fault_and_nothing_is_kept(tmp_
     assert dict(channel.answer(1, GOOD, "acme").values) == GOOD["values"]
 
 
-def test_an_answer_for_no_prompt_is_refused(tmp_path):
+def test_an_answer_for_no_prompt_is_refused_and_makes_nothing(tmp_path):
     with pytest.raises(AnswerRefused, match="there is no prompt 7"):
         OperatorChannel(tmp_path / "operator").answer(7, {"action": "done"}, "acme")
+    assert not (tmp_path / "operator").exists()
 
 
 def test_an_answer_file_written_around_the_console_is_set_aside_with_its_reason(tmp_path):
