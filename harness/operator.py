@@ -359,8 +359,9 @@ class OperatorDriver(ConsumerDriver):
     def _ask(self, question: str) -> str:
         self.context.say(f"  {question}: ")
         ready, _, _ = select.select([self.stdin], [], [], self.timeout)
-        if not ready:
-            raise StepUnavailable(f"the operator gave no answer to \"{question}\" within {self.timeout:.0f} s")
+        if not ready:  # STYLE §16: not answered in time is inconclusive, as in the console (never not applicable)
+            _inconclusive(f"step {self.step} not performed in time: the operator gave no answer to \"{question}\" "
+                          f"within {self.timeout:.0f} s")
         return self.stdin.readline().strip()
 
     def _ask_fields(self, fields: list[Field]) -> dict[str, str]:
