@@ -110,6 +110,12 @@ def not_applicable(reason: str) -> NoReturn:
     pytest.skip(NOT_APPLICABLE_PREFIX + reason)
 
 
+def not_run(reason: str) -> NoReturn:
+    """The test could not be carried out on this SUT (a screen step its driver cannot perform): nothing was
+    checked, so its requirement is not run, never passed on its other tests."""
+    pytest.skip(reason)
+
+
 def inconclusive(precondition: str) -> NoReturn:
     """A precondition of the test failed (the exam could not be published, a peer did not start, the SUT
     never made the call): the requirement is neither passed nor failed, and the report names why

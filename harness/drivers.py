@@ -14,8 +14,9 @@ observed at the harness's peers; the UI steps go through a driver named in the S
 The plan never reads a page itself: what only a screen shows is asked of the driver as data
 (:meth:`ConsumerDriver.shown_patient`, :meth:`ConsumerDriver.listed_exams`, the statuses
 :meth:`ConsumerDriver.import_exam` returns), and the report says who answered (``answered_by``).
-A method a driver cannot perform raises :class:`StepUnavailable`: the test is then not applicable with
-that reason, which for a SHALL keeps the campaign from passing.
+A method a driver cannot perform raises :class:`StepUnavailable`: the test is then not run with that reason
+(nothing was checked), so its requirement is not run even when its other tests passed, and for a SHALL the
+campaign does not pass.
 """
 
 from __future__ import annotations

@@ -349,13 +349,14 @@ def answered(world: World, what: str, answer: object) -> None:
 
 
 def driver_step(step: Callable[[], Any], what: str) -> Any:
-    """Run a driver step; a step the driver cannot perform leaves the test not applicable with its reason."""
-    from harness.checks import not_applicable
+    """Run a driver step; a step the driver cannot perform leaves the test not run with its reason: the
+    requirement was not checked, so it neither passes on its other tests nor counts as not applicable."""
+    from harness.checks import not_run
 
     try:
         return step()
     except StepUnavailable as exc:
-        not_applicable(f"{what}: {exc}")
+        not_run(f"the driver cannot {what}: {exc}")
 
 
 def open_patient(world: World, patient: Patient, **optional: str) -> None:

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from harness.checks import inconclusive, not_applicable
+from harness.checks import inconclusive, not_run
 from testplans.performance.book import settle
 from testplans.performance.figures import thresholds
 
 
 def _settle(rid: str, consumer_figures: Any, perf_options: dict[str, Any], book: Any, how: str) -> None:
     if consumer_figures.unavailable:
-        not_applicable(consumer_figures.unavailable)
+        not_run(consumer_figures.unavailable)
     judgement, basis = getattr(consumer_figures, how)(thresholds(perf_options)[rid])
     settle(book, judgement, basis)
 
@@ -42,5 +42,5 @@ def test_import_throughput(consumer_figures: Any, perf_options: dict[str, Any], 
 @pytest.mark.requirement("PERF-CON-EXPORT-THROUGHPUT")
 def test_export_throughput(consumer_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
     if not consumer_figures.unavailable and (reason := consumer_figures.export_missing()):
-        not_applicable(reason)
+        not_run(reason)
     _settle("PERF-CON-EXPORT-THROUGHPUT", consumer_figures, perf_options, book, "export_throughput")

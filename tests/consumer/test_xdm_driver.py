@@ -1,5 +1,5 @@
 """The XDM steps of the drivers (harness.drivers): a driver that cannot export or import says so (the test is then
-not applicable with that reason); the operator is prompted, gives the exported file's path and says whether the
+not run with that reason); the operator is prompted, gives the exported file's path and says whether the
 Consumer imported or refused a package."""
 
 from __future__ import annotations
@@ -67,3 +67,18 @@ def test_the_operator_imports_and_says_what_the_consumer_did(tmp_path, answer, s
                                                                              local_issuer="CAB")
     assert outcome["status"] == status
     assert any(f"import the XDM package {tmp_path / 'pkg.zip'}" in line and "LOC-1" in line for line in said)
+
+
+def test_a_step_the_driver_cannot_perform_leaves_the_test_not_run():
+    """Not applicable would let the requirement pass on its other tests; nothing was checked, so not run."""
+    from harness.checks import INCONCLUSIVE_PREFIX, NOT_APPLICABLE_PREFIX
+    from testplans.consumer_drimbox.conftest import driver_step
+
+    def unavailable():
+        raise StepUnavailable("no export screen")
+
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        driver_step(unavailable, "export the exam")
+    reason = str(skipped.value)  # the plugin reads a skip without either prefix as skipped: not run
+    assert NOT_APPLICABLE_PREFIX not in reason and INCONCLUSIVE_PREFIX not in reason
+    assert "the driver cannot export the exam: no export screen" in reason
