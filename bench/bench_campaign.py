@@ -1,10 +1,10 @@
 """CPU and wall time of one clean Source and one clean Consumer campaign, black-box, as the proofs run them.
 
-Each campaign is the one of ``tests/blackbox`` (the same functions build the product's command line and the
-profile): the reference product started as its own process (``drimcheck serve source|consumer``), then
-``drimcheck run --sut sut.yaml --plan ...`` from the profile's folder, which runs the plan in a pytest process
-of its own. For the Source, the PACS (``drimcheck serve pacs``) is started first, as the proofs share one per
-worker, and its CPU while the campaign runs is counted apart.
+Each campaign is the one of ``tests/blackbox`` (the same functions and session fixtures build the PKI files,
+the product's command line and the profile): the reference product started as its own process
+(``drimcheck serve source|consumer``), then ``drimcheck run --sut sut.yaml --plan ...`` from the profile's
+folder, which runs the plan in a pytest process of its own. For the Source, the PACS (``drimcheck serve pacs``)
+is started first, as the proofs share one per worker, and its CPU while the campaign runs is counted apart.
 
 Printed per round: the campaign's exit status and whether its verdicts are the golden ones, its wall time, and
 the CPU seconds (user + system) of the product, of the runner with its plan process, of the PACS, and their
@@ -36,10 +36,8 @@ sys.path.insert(0, str(REPO))  # tests.blackbox: the proofs' own helpers
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from tests.blackbox import products  # noqa: E402 - after the path and the environment above
-from tests.blackbox.test_consumer_blackbox import GOLDEN as CONSUMER_GOLDEN  # noqa: E402
-from tests.blackbox.test_consumer_blackbox import run_consumer  # noqa: E402
-from tests.blackbox.test_source_blackbox import GOLDEN as SOURCE_GOLDEN  # noqa: E402
-from tests.blackbox.test_source_blackbox import run_source  # noqa: E402
+from tests.blackbox import test_consumer_blackbox as consumer_proof  # noqa: E402
+from tests.blackbox import test_source_blackbox as source_proof  # noqa: E402
 
 
 def _process_cpu(pid: int) -> float:
@@ -54,6 +52,21 @@ def _process_cpu(pid: int) -> float:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+class _Folders:
+    """What a session fixture of the proofs is given (``mktemp``), so the bench makes the same PKI files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def mktemp(self, name: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.root))
+
+
+def _fixture(fixture: Any, root: Path) -> Any:
+    """The value of one of the proofs' session fixtures that only needs folders (their PKI files)."""
+    return fixture.__wrapped__(_Folders(root))
 
 
 class _Products:
@@ -105,19 +118,19 @@ def measure(name: str, start: Callable[[Path], tuple[int, dict, str]], golden: P
 
 
 def _source(work: Path, rounds: int) -> list[dict[str, Any]]:
-    pki = products.write_pki(work / "source-pki", "black-box Source VIHF")
+    pki = _fixture(source_proof.pki_files, work)
     storage = work / "pacs"
     storage.mkdir(parents=True)
     with products.serve(["pacs", "--port", "0", "--dicomweb-port", "0", "--storage", str(storage / "storage")],
                         storage) as pacs:
-        return [measure("source", lambda f: run_source(None, pacs.endpoints["pacs"], pki, f), SOURCE_GOLDEN, pacs,
-                        work / f"source-{r}") for r in range(rounds)]
+        return [measure("source", lambda f: source_proof.run_source(None, pacs.endpoints["pacs"], pki, f),
+                        source_proof.GOLDEN, pacs, work / f"source-{r}") for r in range(rounds)]
 
 
 def _consumer(work: Path, rounds: int) -> list[dict[str, Any]]:
-    vihf = products.write_pki(work / "consumer-pki", "black-box Consumer VIHF")
-    return [measure("consumer", lambda f: run_consumer(None, vihf, f), CONSUMER_GOLDEN, None, work / f"consumer-{r}")
-            for r in range(rounds)]
+    vihf = _fixture(consumer_proof.consumer_pki, work)
+    return [measure("consumer", lambda f: consumer_proof.run_consumer(None, vihf, f), consumer_proof.GOLDEN, None,
+                    work / f"consumer-{r}") for r in range(rounds)]
 
 
 COLUMNS = ("wall", "product", "runner+plan", "pacs", "total")
