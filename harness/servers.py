@@ -33,8 +33,37 @@ class PortInUseError(RuntimeError):
     """A configured port is taken; the CLI turns this into a one-line error (exit 2)."""
 
 
+# Ports handed out to be bound later by another process (a product started with --port, a plan's pinned peer).
+# The OS's pick (bind to 0) comes from the ephemeral range, which every outgoing connection of every process also
+# draws its local port from: between the pick and the bind, a connection elsewhere may take it. Under pytest-xdist,
+# each worker picks in its own block below the ephemeral range (Linux default 32768-60999), so neither the other
+# workers nor outgoing connections can hold the port in between.
+PINNED_BASE, PINNED_BLOCK = 12000, 4000
+_handed: list[int] = []
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A port that is free now; the OS picks it, so parallel workers (xdist) do not collide."""
+    """A port that is free now, for a server another process will bind. In a test worker (xdist sets
+    ``PYTEST_XDIST_WORKER=gwN``) it comes from that worker's own block, never one handed out lately by this
+    process; elsewhere the OS picks it."""
+    import os
+    import random
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        start = PINNED_BASE + (int(worker[2:]) % 5) * PINNED_BLOCK
+        for _ in range(200):
+            port = random.randrange(start, start + PINNED_BLOCK)
+            if port in _handed:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    continue
+            _handed.append(port)
+            del _handed[:-256]
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]

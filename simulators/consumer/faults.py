@@ -194,7 +194,8 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
            "RC4", ("CON-SEC-CIPHERS",)), {"server_tls": "weak"}),
     # --- import into the local PACS (IHE RAD TF-1 XDS-I.b)
     (Fault("ascii-patient-name", "imported instances are stored with Patient's Name upper-cased and without "
-           "accents", ("CON-IMP-COMPLETE",)), {"rewrite_before_store": _ascii_patient_name}),
+           "accents (retrieved studies and XDM packages alike: both go through the importer)",
+           ("CON-IMP-COMPLETE", "CON-XDM-IMPORT")), {"rewrite_before_store": _ascii_patient_name}),
     # --- XDM media (ITI-32; ANS DRIM-M_DATA Référencement DRIMBox/Jeux de données/XDM)
     (Fault("xdm-no-metadata-hash", "the exported METADATA.XML gives the KOS DocumentEntry no hash and no size",
            ("CON-XDM-EXPORT",)), {"xdm": XdmOptions(hash_size=False)}),

@@ -224,7 +224,9 @@ class ReportProcessor:
         base = self.retrieve_base() if self.behaviour.retrieve_urls else None
         kos_uid, kos = self.behaviour.build_kos(self.behaviour.kos_identity(msg, who), images, retrieve_base=base,
                                                 institution=self.institution)
-        previous = self.store.kos_of_study(who.study_uid, CURRENT) if status in self.behaviour.replaces_on else []
+        # an image-change update (raw None) always replaces; a report replaces on the OBX-11 values the behaviour says
+        replacing = raw is None or status in self.behaviour.replaces_on
+        previous = self.store.kos_of_study(who.study_uid, CURRENT) if replacing else []
         meta = metadata(root, who, images, dmp_flags(msg))
         if previous and raw is not None and self.behaviour.report_change_vihf == "previous":
             professional = Professional.loads(self.store.professional(previous[-1].sop_uid))
