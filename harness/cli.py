@@ -12,9 +12,7 @@ import errno
 import gc
 import importlib
 import json
-import signal
 import sys
-import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -290,13 +288,9 @@ def _serve_until_stopped(services: list[tuple[str, Any]], starter: Callable[[], 
         starter()
         gc.freeze()  # what start-up built lives as long as the process: the cyclic GC need not scan it again
         print("serving; Ctrl-C stops", flush=True)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+        from harness.servers import wait_for_stop
+
+        wait_for_stop()
     finally:
         for _name, service in reversed(services):
             service.stop()

@@ -69,6 +69,19 @@ def free_port(host: str = LOOPBACK) -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM (a foreground ``drimcheck serve`` or ``console``)."""
+    import signal
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
 def check_port_free(port: int, host: str = LOOPBACK) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # the server itself binds with SO_REUSEADDR: do the same, so a port whose previous

@@ -13,9 +13,7 @@ import argparse
 import getpass
 import ipaddress
 import secrets
-import signal
 import ssl
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -169,13 +167,10 @@ def cmd_console(args: argparse.Namespace) -> int:
         print(f"first start: account admin, password {drawn} (shown once; change it by making another admin)",
               flush=True)
     print("serving; Ctrl-C stops", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+        from harness.servers import wait_for_stop
+
+        wait_for_stop()
     finally:
         server.stop()
         stop_app(app)
