@@ -68,6 +68,18 @@ class DimseConfig:
     host: str = "127.0.0.1"
     port: int = 0
     known_aes: dict[str, tuple[str, int]] = field(default_factory=dict)  # C-MOVE destinations
+    # the pace of a C-MOVE's sub-operations (the performance plan's DB.SO.102 faults, ``FAULTY``): seconds
+    # waited before the first C-STORE, and bytes per second the instances are sent at (0: as fast as it can)
+    move_delay: float = 0.0
+    move_rate: float = 0.0
+
+
+# named faults of the PACS behind the reference Source (declared with their requirements in
+# simulators.source.faults): the DimseConfig fields each one changes
+FAULTY: dict[str, dict[str, float]] = {
+    "pacs-late-move": {"move_delay": 3.0},
+    "pacs-throttled-move": {"move_rate": 2_000_000.0},
+}
 
 
 class DimseServer:
@@ -165,7 +177,10 @@ class DimseServer:
         yield host, port, {"contexts": _contexts_for(records), "max_pdu": 0, "evt_handlers": handlers}
         yield len(records)
         _record(event, f"C-MOVE {len(records)} instance(s) to {dest}", 0, started=started)
-        yield from self._send(event, records, lambda: sub_assoc[0] if sub_assoc else event.assoc)
+        if self.config.move_delay:
+            time.sleep(self.config.move_delay)
+        yield from self._send(event, records, lambda: sub_assoc[0] if sub_assoc else event.assoc,
+                              rate=self.config.move_rate)
 
     def on_get(self, event: Any) -> Iterator[Any]:
         """PS3.4 C.4.3: C-STORE sub-operations on the requestor's own association."""
@@ -191,10 +206,17 @@ class DimseServer:
             raise QueryError(STATUS["identifier_mismatch"], f"no unique key given at level {level}")
         return self.store.records(keys)
 
-    def _send(self, event: Any, records: list[Record],
-              store_assoc: Any = None) -> Iterator[tuple[int, Dataset | None]]:
-        """C-STORE sub-operations; ``store_assoc()`` gives the association they go over (C-MOVE)."""
+    def _send(self, event: Any, records: list[Record], store_assoc: Any = None,
+              rate: float = 0.0) -> Iterator[tuple[int, Dataset | None]]:
+        """C-STORE sub-operations; ``store_assoc()`` gives the association they go over (C-MOVE); ``rate``
+        (bytes per second) holds them to that pace."""
+        start, sent = time.perf_counter(), 0
         for rec in records:
+            if rate:
+                ahead = sent / rate - (time.perf_counter() - start)
+                if ahead > 0:
+                    time.sleep(ahead)
+                sent += rec.size
             if event.is_cancelled:
                 yield 0xFE00, None
                 return

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from simulators.pacs.dimse import DimseConfig, DimseServer
+from simulators.pacs.dimse import FAULTY, DimseConfig, DimseServer
 from simulators.pacs.store import InstanceStore
 
 
@@ -64,15 +64,19 @@ class EmbeddedPacs:
 
 def start_pacs(storage: Path | str | None = None, *, aet: str = "DRIMPACS", host: str = "127.0.0.1",
                port: int = 0, dicomweb: bool = True, dicomweb_port: int = 0,
-               known_aes: dict[str, tuple[str, int]] | None = None, ssl_context: Any = None) -> EmbeddedPacs:
+               known_aes: dict[str, tuple[str, int]] | None = None, ssl_context: Any = None,
+               fault: str | None = None) -> EmbeddedPacs:
     """Start the PACS on loopback (0 = free port); storage in a temporary folder when not given; its
-    DICOMweb over HTTPS with ``ssl_context``."""
+    DICOMweb over HTTPS with ``ssl_context``; ``fault`` one of :data:`FAULTY` (KeyError naming them else)."""
+    if fault is not None and fault not in FAULTY:
+        raise KeyError(f"unknown PACS fault {fault!r}; known: {', '.join(sorted(FAULTY))}")
     tmpdir = None
     if storage is None:
         tmpdir = Path(tempfile.mkdtemp(prefix="drimpacs-"))
         storage = tmpdir
     store = InstanceStore(storage)
-    dimse = DimseServer(store, DimseConfig(aet=aet, host=host, port=port, known_aes=dict(known_aes or {})))
+    dimse = DimseServer(store, DimseConfig(aet=aet, host=host, port=port, known_aes=dict(known_aes or {}),
+                                           **FAULTY.get(fault or "", {})))
     dimse.start()
     web = None
     if dicomweb:

@@ -123,4 +123,13 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           ("PERF-SRC-WADO-LATENCY", "PERF-SRC-VIEW-LATENCY"), plan="performance"),
     Fault("throttled", "the body of every retrieve is sent at 2 MB/s at most",
           ("PERF-SRC-WADO-THROUGHPUT", "PERF-SRC-VIEW-THROUGHPUT"), plan="performance"),
+    # the PACS behind the Source (DB.SO.102; simulators.pacs.dimse.FAULTY): switched on where the reference's PACS
+    # starts (the plans' beds, ``drimcheck serve pacs --pacs-fault``), nothing in the Source's own process
+    Fault("pacs-late-move", "the PACS behind the Source waits 3 s after accepting a C-MOVE before its first C-STORE "
+          "sub-operation", ("PERF-SRC-PACS-LATENCY",), plan="performance"),
+    Fault("pacs-throttled-move", "the PACS behind the Source sends a C-MOVE's instances at 2 MB/s at most",
+          ("PERF-SRC-PACS-THROUGHPUT",), plan="performance"),
 )}
+
+# faults of the PACS behind the Source rather than of the Source's process (``drimcheck serve source`` refuses them)
+PACS_FAULTS = frozenset({"pacs-late-move", "pacs-throttled-move"})

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from simulators.psc.mtls import add_client_arguments, client_credentials
 from simulators.source.config import SourceConfig
-from simulators.source.faults import FAULTS
+from simulators.source.faults import FAULTS, PACS_FAULTS
 from simulators.source.reference import Reference, wado_tls
 from simulators.source.reference import start as start_source
 
@@ -62,7 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(repeatable); a report naming a structure without one is refused AE")
     parser.add_argument("--source-workdir", type=Path, default=Path("source-data"), help="folder of the SQLite file")
     parser.add_argument("--public-base", default="", help="WADO-RS base written in the KOS (default: our URL)")
-    parser.add_argument("--source-fault", choices=sorted(FAULTS), default=None, help="switch on one named fault")
+    parser.add_argument("--source-fault", choices=sorted(set(FAULTS) - PACS_FAULTS), default=None,
+                        help="switch on one named fault (those of the PACS behind it: drimcheck serve pacs "
+                             "--pacs-fault)")
     parser.add_argument("--wado-client-auth", choices=("required", "optional", "none"), default="required",
                         help="client certificates at the WADO-RS (HTTPS): required (default: DRIMboxes authenticate "
                              "each other with IGC-Santé certificates), optional, none")

@@ -3,8 +3,8 @@ then measure its WADO-RS (IHE RAD-107, DICOM PS3.18 §10.4) level by level and s
 it by C-MOVE (DB.SO.102), and the harness's own ceiling on the same bytes.
 
 The peers and the publication are the source_drimbox plan's (``testplans/source_drimbox/conftest.py``): the
-DMP and PSC simulators, the embedded PACS for the reference, the RIS's ORU^R01 that makes the Source publish
-its KOS; the retrieves carry a PSC token and the KOS UID read from the publication the DMP received, as a
+DMP and PSC simulators, for the reference the embedded PACS (Orthanc with ``DRIMCHECK_SOURCE_PACS=orthanc``; the
+PACS's named faults, DB.SO.102, in the embedded one), the RIS's ORU^R01 that makes the Source publish its KOS; the retrieves carry a PSC token and the KOS UID read from the publication the DMP received, as a
 Consumer's do (ANS DRIM-M_DATA ``test a blanc/Simulateur client wadoRS/``).
 """
 
@@ -106,11 +106,11 @@ def start_bed(sut: Any, options: dict[str, Any], root: Path) -> Iterator[Bed]:
                          0 if sut.reference else int(destination.get("port", SPEEDTEST_PORT)))
         stack.callback(scp.stop)
         if sut.reference:
-            from simulators.pacs import start_pacs
             from simulators.source import start_reference
             from simulators.source.reference import wado_tls
 
-            pacs = start_pacs(root / "pacs", known_aes={scp.ae_title: (scp.host, scp.port)})
+            # the embedded PACS, or Orthanc with DRIMCHECK_SOURCE_PACS=orthanc, as in the source_drimbox plan
+            pacs = plan._start_pacs(root, {scp.ae_title: (scp.host, scp.port)}, sut.fault)
             stack.callback(pacs.stop)
             target = (pacs.host, pacs.port, pacs.aet)
             plan._load({key: files}, target)

@@ -212,7 +212,7 @@ def env(sut: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             from testplans.source_drimbox.consumer import use_tls
             from testplans.source_drimbox.support import security_env
 
-            pacs = _start_pacs(root)
+            pacs = _start_pacs(root, fault=sut.fault)
             stack.append(pacs)
             _load(files, (pacs.host, pacs.port, pacs.aet))
             tls = peers_tls or network_tls(root / "pki")  # the reference's WADO-RS: HTTPS and mutual TLS (C17)
@@ -291,16 +291,24 @@ def _psc_config(sut: Any, tls: Any = None) -> Any:
     return config
 
 
-def _start_pacs(root: Path) -> Any:
-    """The PACS behind the reference Source: the embedded one, or Orthanc when ``DRIMCHECK_SOURCE_PACS=orthanc``."""
+def _start_pacs(root: Path, destinations: dict[str, tuple[str, int]] | None = None, fault: str | None = None) -> Any:
+    """The PACS behind the reference Source: the embedded one, or Orthanc when ``DRIMCHECK_SOURCE_PACS=orthanc``;
+    ``destinations`` the C-MOVE destinations it knows (AE title -> host, port); ``fault`` the reference's fault,
+    applied when it is one of the PACS's (DB.SO.102: ``simulators.source.faults.PACS_FAULTS``)."""
+    from simulators.source.faults import PACS_FAULTS
+
+    pacs_fault = fault if fault in PACS_FAULTS else None
     if os.environ.get(PACS_ENV) == "orthanc":
         from harness.orthanc import require_orthanc, start_orthanc
 
+        if pacs_fault:
+            raise pytest.UsageError(f"fault {pacs_fault} is one of the embedded PACS: it cannot be switched on in "
+                                    f"Orthanc ({PACS_ENV}=orthanc)")
         require_orthanc()
-        return start_orthanc(root / "orthanc")
+        return start_orthanc(root / "orthanc", modalities=destinations)
     from simulators.pacs import start_pacs
 
-    return start_pacs(root / "pacs")
+    return start_pacs(root / "pacs", known_aes=destinations, fault=pacs_fault)
 
 
 def _load(files: dict[str, list[Path]], target: tuple[str, int, str]) -> None:

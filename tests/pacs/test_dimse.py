@@ -77,6 +77,35 @@ def test_move_to_known_destination(source: str, small_study: list[InstanceRef], 
         assert dest.store.count() == len(small_study)
 
 
+def test_pacs_faults_pace_the_move_and_nothing_else(small_study: list[InstanceRef], tmp_path: Path) -> None:
+    """DB.SO.102's faults: ``pacs-late-move`` holds the first C-STORE sub-operation back, ``pacs-throttled-move``
+    the bytes; the move still completes whole, and an unknown fault name is refused."""
+    import time
+
+    from simulators.pacs.dimse import FAULTY
+    from simulators.source.faults import FAULTS, PACS_FAULTS
+
+    assert set(FAULTY) == PACS_FAULTS <= set(FAULTS)
+    with pytest.raises(KeyError, match="unknown PACS fault 'nope'"):
+        start_pacs(tmp_path / "x", fault="nope")
+    size = sum(r.path.stat().st_size for r in small_study)
+    with start_pacs(tmp_path / "dest", aet="DEST", dicomweb=False) as dest:
+        known = {"DEST": (dest.host, dest.port)}
+        took = {}
+        for fault in (None, "pacs-late-move", "pacs-throttled-move"):
+            with start_pacs(tmp_path / f"src-{fault}", known_aes=known, dicomweb=False, fault=fault) as pacs:
+                peer = Peer.of(pacs)
+                load_study_into_pacs([r.path for r in small_study], peer.host, peer.port, peer.aet)
+                t0 = time.perf_counter()
+                result = move(peer, query("STUDY", StudyInstanceUID=small_study[0].study_instance_uid), "DEST")
+                took[fault] = time.perf_counter() - t0
+                assert result.status == 0 and result.completed == len(small_study)
+    assert took["pacs-late-move"] >= FAULTY["pacs-late-move"]["move_delay"]
+    # the last instance leaves once all before it would have at the rate
+    last = small_study[-1].path.stat().st_size
+    assert took["pacs-throttled-move"] >= (size - last) / FAULTY["pacs-throttled-move"]["move_rate"]
+
+
 # --- bad input against the embedded PACS ------------------------------------------------------
 
 def _assoc(pacs: EmbeddedPacs, sop: str = CT, ts: str = JLS):

@@ -19,12 +19,14 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from harness.faults import faults_of
 from harness.servers import free_port
+from simulators.source.faults import PACS_FAULTS
 from tests.blackbox.products import campaign, serve, tls_profile, write_pki
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,25 +79,42 @@ def test_slow_first_byte_fails_only_the_latency_requirements(tmp_path):
     assert code == 0  # SHOULD requirements: reported, they do not fail the campaign
 
 
+def _pacs_args(folder: Path, scp: int) -> list[str]:
+    """``drimcheck serve pacs`` knowing the performance plan's Storage SCP as a move destination."""
+    return ["pacs", "--port", "0", "--dicomweb-port", "0", "--storage", str(folder / "storage"),
+            "--move-destination", f"STORESCP=127.0.0.1:{scp}"]
+
+
 @pytest.fixture(scope="session")
 def perf_pacs(tmp_path_factory: pytest.TempPathFactory):
-    """The PACS behind the black-box Source, knowing the performance plan's Storage SCP as a move destination."""
+    """The PACS behind the black-box Source, shared by the faults of the Source's own process."""
     folder = tmp_path_factory.mktemp("perf-pacs")
     scp = free_port()
-    with serve(["pacs", "--port", "0", "--dicomweb-port", "0", "--storage", str(folder / "storage"),
-                "--move-destination", f"STORESCP=127.0.0.1:{scp}"], folder) as p:
+    with serve(_pacs_args(folder, scp), folder) as p:
         yield p.endpoints["pacs"], scp
 
 
 @pytest.mark.parametrize("fault", sorted(n for n, f in faults_of("source_drimbox").items() if f.plan == "performance"))
 def test_each_performance_fault_black_box(fault, perf_pacs, tmp_path):
-    pacs, scp = perf_pacs
+    """The Source's faults go to ``drimcheck serve source``; those of the PACS behind it (DB.SO.102) to a PACS
+    of the fault's own, started with ``--pacs-fault``: each product process takes only its own."""
+    with ExitStack() as stack:
+        if fault in PACS_FAULTS:
+            scp = free_port()
+            own = stack.enter_context(serve([*_pacs_args(tmp_path / "pacs", scp), "--pacs-fault", fault], tmp_path))
+            pacs, fault_args = own.endpoints["pacs"], []
+        else:
+            (pacs, scp), fault_args = perf_pacs, ["--source-fault", fault]
+        _source_campaign(fault, pacs, scp, fault_args, tmp_path)
+
+
+def _source_campaign(fault: str, pacs: dict, scp: int, fault_args: list[str], tmp_path: Path) -> None:
     pki = write_pki(tmp_path / "pki", "black-box Source VIHF")
     dmp, psc = free_port(), free_port()
     args = ["source", "--port", "0", "--mllp-port", "0", "--source-workdir", str(tmp_path / "source-data"),
             "--pacs", pacs["dimse"], "--pacs-dicomweb", pacs["dicomweb"], "--dmp", f"https://127.0.0.1:{dmp}",
             "--psc-introspect", f"https://127.0.0.1:{psc}{REALM}/token/introspect",
-            "--vihf-key", str(pki / "vihf.key"), "--vihf-cert", str(pki / "vihf.pem"), "--source-fault", fault]
+            "--vihf-key", str(pki / "vihf.key"), "--vihf-cert", str(pki / "vihf.pem"), *fault_args]
     with serve(args, tmp_path) as source:
         ep = source.endpoints["source"]
         profile = {"name": f"reference Source as a product ({fault})", "actor": "source_drimbox",
