@@ -2,7 +2,11 @@
 harness's ceiling on the same bytes, then the per-level WADO-RS table (ANS DRIM-M_DATA informatif/Performances/
 Readme.md; DB.SO.102 from Scripts/Mesure de performances DRIMBox_PACS/Readme.md). Run:
 
-    .venv/bin/python bench/bench_performance.py [--study ans|small] [--fault slow-first-byte]
+    .venv/bin/python bench/bench_performance.py [--study ans|small] [--pacs embedded|orthanc] [--fault NAME]
+
+``--pacs orthanc`` runs the reference Source in front of Orthanc (``DRIMCHECK_SOURCE_PACS=orthanc``): the C-MOVE
+figures (DB.SO.102) are then Orthanc's. ``bench/bench_harness_ceiling.py`` prints the measuring client's own
+ceiling against a trivial server and against Orthanc.
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", choices=["ans", "small"], default="ans")
+    parser.add_argument("--pacs", choices=["embedded", "orthanc"], default="embedded",
+                        help="the PACS behind the reference Source (default the embedded one)")
     parser.add_argument("--fault", help="a fault of the reference Source (reference:source?fault=NAME)")
     args = parser.parse_args()
     spec = "reference:source" + (f"?fault={args.fault}" if args.fault else "")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         env = {**os.environ, "DRIMCHECK_PERFORMANCE_STUDY": args.study}
+        if args.pacs == "orthanc":
+            env["DRIMCHECK_SOURCE_PACS"] = "orthanc"
         subprocess.run([sys.executable, "-m", "harness.cli", "run", "--sut", spec, "--plan", "performance", "--out",
                         str(out), "--quiet"], cwd=str(REPO), env=env, check=False)
         book = json.loads((out / "evidence" / "performance.json").read_text())
