@@ -14,6 +14,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,8 @@ class ConsumerApp:
                                     retries=cfg.retries, retry_delay=cfg.retry_delay, timeout=cfg.timeout,
                                     max_part_bytes=cfg.max_part_bytes, options=self.behaviour.retrieve)
         pacs = parse_peer(cfg.pacs, cfg.calling_aet) if cfg.pacs else None
+        if self.behaviour.import_delay:
+            time.sleep(self.behaviour.import_delay)
         results = []
         # series N is stored while series N+1 is retrieved; each series stays all-or-nothing
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="consumer-import") as storer:

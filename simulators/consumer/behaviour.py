@@ -78,3 +78,6 @@ class Behaviour:
     # it is retrieved; a rate (bytes per second) makes the Consumer wait, before storing each series, as long as
     # storing it at that rate would take (the performance plan's PERF-CON-IMPORT-THROUGHPUT)
     import_pace: float | None = None
+    # seconds an import waits before its first WADO-RS request (ConsumerApp.run_import): 0 starts at once; a named
+    # fault queues it behind a worker that starts it that much later (the performance plan's PERF-CON-VIEW-LATENCY)
+    import_delay: float = 0.0

@@ -74,6 +74,21 @@ class RetrieveOptions:
     outcomes: Mapping[int, tuple[str, str]] = field(default_factory=lambda: dict(OUTCOMES))
     keep_parts_on_error: bool = False  # a malformed multipart keeps the instances read before the defect
     url_of: Callable[[SeriesRef], str] = retrieve_url
+    read_pace: float | None = None  # bytes per second: each answer's body read no faster (a named fault)
+
+
+class Pacer:
+    """Holds a transfer under ``rate`` bytes per second: :meth:`took` after each piece sleeps while the bytes
+    moved so far are ahead of that rate (the named faults of a slow reader or writer)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.start, self.done = rate, time.monotonic(), 0
+
+    def took(self, size: int) -> None:
+        self.done += size
+        ahead = self.done / self.rate - (time.monotonic() - self.start)
+        if ahead > 0:
+            time.sleep(ahead)
 
 
 @dataclass
@@ -219,8 +234,11 @@ class SeriesRetriever:
                         raise ValueError(f"instance {uid} received twice")
                     files[uid] = state["path"]
 
+        pacer = Pacer(self.options.read_pace) if self.options.read_pace else None
         try:
             for chunk in resp.iter_content(chunk_size=256 * 1024):
+                if pacer is not None:
+                    pacer.took(len(chunk))
                 handle(parser.feed(chunk))
             handle(parser.close())
         finally:

@@ -71,7 +71,7 @@ from harness.xds.model import (
 )
 from simulators.consumer import pages
 from simulators.consumer.importer import import_series
-from simulators.consumer.retrieve import SeriesResult
+from simulators.consumer.retrieve import Pacer, SeriesResult
 
 RIM = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
 SUBSET = "IHE_XDM/SUBSET01"
@@ -90,6 +90,23 @@ class XdmOptions:
     hash_size: bool = True  # the KOS DocumentEntry carries hash and size (ITI TF-3 §4.3.1, XDM)
     first_series_only: bool = False  # the images of the first series only go into the package
     validate_import: bool = True  # an uploaded package is validated, and refused on an error, before any C-STORE
+    write_pace: float | None = None  # bytes per second: the package written no faster (a named fault)
+
+
+class _PacedFile:
+    """A file written at most ``rate`` bytes per second; the rest of the file's interface (seek, tell, flush)
+    as is, which is what :class:`zipfile.ZipFile` uses."""
+
+    def __init__(self, raw: Any, rate: float) -> None:
+        self._raw, self._pacer = raw, Pacer(rate)
+
+    def write(self, data: bytes) -> int:
+        written = self._raw.write(data)
+        self._pacer.took(written)
+        return written
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
 
 
 @dataclass(frozen=True)
@@ -213,7 +230,8 @@ def write_package(target: Path, *, entry: etree._Element, kos: bytes, series: li
              f"{SUBSET}/{IMAGES}/ ({len(images)} image(s))"]
     part = target.with_name(target.name + ".part")
     try:
-        with zipfile.ZipFile(part, "w", allowZip64=True) as zf:
+        with open(part, "wb") as raw, zipfile.ZipFile(
+                _PacedFile(raw, options.write_pace) if options.write_pace else raw, "w", allowZip64=True) as zf:
             for name, data in (("README.TXT", readme(who, names)), ("INDEX.HTM", index_htm(who, len(images))),
                                (f"{SUBSET}/METADATA.XML", meta), (f"{SUBSET}/{KOS_NAME}", kos),
                                (f"{SUBSET}/{SIGN_NAME}", sign)):

@@ -42,7 +42,8 @@ def test_a_fault_of_another_plan_breaks_nothing_in_its_actors_plan():
 
 
 @pytest.mark.parametrize(("actor", "names"), [("source_drimbox", {"slow-first-byte", "throttled"}),
-                                             ("consumer_drimbox", {"slow-import"})])
+                                             ("consumer_drimbox", {"slow-import", "late-first-retrieve",
+                                                                   "slow-retrieve", "slow-export"})])
 def test_every_performance_fault_breaks_performance_requirements_of_its_actor(actor, names):
     catalog = load_catalog()
     mine = {n: f for n, f in faults_of(actor).items() if f.plan == "performance"}
