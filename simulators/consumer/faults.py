@@ -211,10 +211,10 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
     (Fault("late-first-retrieve", "an import is queued and a worker starts it 12 s later: the first WADO-RS request "
            "leaves 12 s after the professional asked for the exam's images (the retrieval and storing themselves at "
            "full speed)", ("PERF-CON-VIEW-LATENCY",), plan="performance"), {"import_delay": 12.0}),
-    (Fault("slow-retrieve", "each WADO-RS answer is read at 2 MB/s at most: the retrieval of an import, and the one "
+    (Fault("slow-retrieve", "each WADO-RS answer is read at 1 MB/s at most: the retrieval of an import, and the one "
            "of an XDM export, which retrieves the images the same way", ("PERF-CON-VIEW-THROUGHPUT",
            "PERF-CON-IMPORT-THROUGHPUT", "PERF-CON-EXPORT-THROUGHPUT"), plan="performance"),
-     {"retrieve": _retrieve(read_pace=2_000_000.0)}),
+     {"retrieve": _retrieve(read_pace=1_000_000.0)}),
     (Fault("slow-export", "the XDM package (ZIP) is written at 2 MB/s at most: the export is held under 2 MB/s, the "
            "retrieval and the import untouched", ("PERF-CON-EXPORT-THROUGHPUT",), plan="performance"),
      {"xdm": XdmOptions(write_pace=2_000_000.0)}),

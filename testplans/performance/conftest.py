@@ -10,7 +10,9 @@ lossless, about 200 MB, generated from a seed so every campaign sends the same b
 - ``study``: ``ans`` (default) or ``small`` (12 images: to try the plan, not to judge a product); a profile
   without it (``reference:source``) takes the environment's ``DRIMCHECK_PERFORMANCE_STUDY``;
 - ``repeat``: warm measurements of each figure after its first (cold) one, default 3;
-- ``thresholds``: ``{requirement id: value}`` replacing the defaults of ``testplans/catalog/performance.yaml``;
+- ``thresholds``: ``{requirement id: value}`` replacing the defaults of ``testplans/catalog/performance.yaml``; a
+  profile without it takes the environment's ``DRIMCHECK_PERFORMANCE_THRESHOLDS`` (``ID=VALUE,ID=VALUE``), and each
+  finding says where its threshold came from;
 - ``move_destination``: ``{ae_title, port}`` of the harness's Storage SCP that DB.SO.102's C-MOVE sends to
   (configure it in the PACS beforehand); default the SpeedTest's ``STORESCP`` on port 9999.
 
@@ -30,7 +32,14 @@ from typing import Any
 import pytest
 
 from harness.sut import ProfileError, load_profile, missing_for_plan
-from testplans.performance.figures import OptionsError, check_options
+from testplans.performance.figures import (
+    THRESHOLDS_ENV,
+    OptionsError,
+    Threshold,
+    check_options,
+    env_thresholds,
+    thresholds,
+)
 
 FILE_ACTORS = {"test_source.py": "source_drimbox", "test_consumer.py": "consumer_drimbox"}
 
@@ -51,6 +60,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     options = (profile.options or {}).get("performance") or {}
     try:
         check_options(options)
+        env_thresholds(os.environ.get(THRESHOLDS_ENV, ""))
     except OptionsError as exc:
         raise pytest.UsageError(f"{spec}: {exc}") from None
     gaps = missing_for_plan(profile, profile.actor)
@@ -74,6 +84,15 @@ def perf_options(sut: Any) -> dict[str, Any]:
         options["study"] = os.environ[STUDY_ENV]
         check_options(options)
     return options
+
+
+@pytest.fixture(scope="session")
+def perf_thresholds(perf_options: dict[str, Any]) -> dict[str, Threshold]:
+    """Each requirement's threshold: the profile's, else DRIMCHECK_PERFORMANCE_THRESHOLDS's, else the default."""
+    if "thresholds" not in perf_options and os.environ.get(THRESHOLDS_ENV):
+        return thresholds({"thresholds": env_thresholds(os.environ[THRESHOLDS_ENV])},
+                          f"environment {THRESHOLDS_ENV}")
+    return thresholds(perf_options)
 
 
 @pytest.fixture(scope="session")

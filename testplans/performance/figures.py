@@ -93,9 +93,11 @@ class OptionsError(ValueError):
     """``options.performance`` holds a value the plan cannot use."""
 
 
-def thresholds(options: Mapping[str, Any] | None) -> dict[str, Threshold]:
-    """Every requirement's threshold: the profile's ``options.performance.thresholds.<id>`` where given, else the
-    default. An unknown id or a value that is not a positive number is refused (OptionsError), not ignored."""
+def thresholds(options: Mapping[str, Any] | None,
+               given_by: str = "profile options.performance.thresholds") -> dict[str, Threshold]:
+    """Every requirement's threshold: the profile's ``options.performance.thresholds.<id>`` where given (``given_by``
+    says where they came from, in each finding), else the default. An unknown id or a value that is not a positive
+    number is refused (OptionsError), not ignored."""
     given = dict((options or {}).get("thresholds") or {})
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
@@ -108,7 +110,8 @@ def thresholds(options: Mapping[str, Any] | None) -> dict[str, Threshold]:
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise OptionsError(f"options.performance.thresholds.{rid}: {value!r} is not a positive number "
                                    f"of {unit}")
-            out[rid] = Threshold(rid, float(value), unit, kind, f"profile options.performance.thresholds.{rid}")
+            out[rid] = Threshold(rid, float(value), unit, kind, f"{given_by}.{rid}" if given_by.endswith(
+                ".thresholds") else given_by)
         else:
             out[rid] = Threshold(rid, default, unit, kind, "default of testplans/catalog/performance.yaml; "
                                  "ANS publishes no figure")
@@ -191,6 +194,23 @@ def cold_value(sample: Any, metric: str) -> str:
 
 
 STUDY_NAMES = ("ans", "small")
+
+
+THRESHOLDS_ENV = "DRIMCHECK_PERFORMANCE_THRESHOLDS"  # thresholds of a profile that sets none (reference:source)
+
+
+def env_thresholds(text: str) -> dict[str, float]:
+    """``ID=VALUE[,ID=VALUE...]`` of :data:`THRESHOLDS_ENV` -> {id: value}; OptionsError naming a bad item (the ids
+    and values are then checked as a profile's are, by :func:`thresholds`)."""
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        rid, _, value = item.partition("=")
+        try:
+            out[rid.strip()] = float(value)
+        except ValueError:
+            raise OptionsError(f"{THRESHOLDS_ENV}: {item!r} is not ID=NUMBER") from None
+    thresholds({"thresholds": out}, f"environment {THRESHOLDS_ENV}")
+    return out
 
 
 def check_options(options: Mapping[str, Any] | None) -> None:

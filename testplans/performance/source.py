@@ -2,10 +2,11 @@
 then measure its WADO-RS (IHE RAD-107, DICOM PS3.18 §10.4) level by level and syntax by syntax, the PACS behind
 it by C-MOVE (DB.SO.102), and the harness's own ceiling on the same bytes.
 
-The peers and the publication are the source_drimbox plan's (``testplans/source_drimbox/conftest.py``): the
-DMP and PSC simulators, for the reference the embedded PACS (Orthanc with ``DRIMCHECK_SOURCE_PACS=orthanc``; the
-PACS's named faults, DB.SO.102, in the embedded one), the RIS's ORU^R01 that makes the Source publish its KOS; the retrieves carry a PSC token and the KOS UID read from the publication the DMP received, as a
-Consumer's do (ANS DRIM-M_DATA ``test a blanc/Simulateur client wadoRS/``).
+The peers and the publication are the source_drimbox plan's (``testplans/source_drimbox/conftest.py``): the DMP and
+PSC simulators, for the reference the embedded PACS (Orthanc with ``DRIMCHECK_SOURCE_PACS=orthanc``; the PACS's
+named faults, DB.SO.102, in the embedded one), the RIS's ORU^R01 that makes the Source publish its KOS; the
+retrieves carry a PSC token and the KOS UID read from the publication the DMP received, as a Consumer's do (ANS
+DRIM-M_DATA ``test a blanc/Simulateur client wadoRS/``).
 """
 
 from __future__ import annotations

@@ -11,36 +11,35 @@ import pytest
 
 from harness.checks import inconclusive, not_run
 from testplans.performance.book import settle
-from testplans.performance.figures import thresholds
 
 
-def _settle(rid: str, consumer_figures: Any, perf_options: dict[str, Any], book: Any, how: str) -> None:
+def _settle(rid: str, consumer_figures: Any, perf_thresholds: dict[str, Any], book: Any, how: str) -> None:
     if consumer_figures.unavailable:
         not_run(consumer_figures.unavailable)
-    judgement, basis = getattr(consumer_figures, how)(thresholds(perf_options)[rid])
+    judgement, basis = getattr(consumer_figures, how)(perf_thresholds[rid])
     settle(book, judgement, basis)
 
 
 @pytest.mark.requirement("PERF-CON-VIEW-LATENCY")
-def test_view_latency(consumer_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
-    _settle("PERF-CON-VIEW-LATENCY", consumer_figures, perf_options, book, "view_latency")
+def test_view_latency(consumer_figures: Any, perf_thresholds: dict[str, Any], book: Any) -> None:
+    _settle("PERF-CON-VIEW-LATENCY", consumer_figures, perf_thresholds, book, "view_latency")
 
 
 @pytest.mark.requirement("PERF-CON-VIEW-THROUGHPUT")
-def test_view_throughput(consumer_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
-    _settle("PERF-CON-VIEW-THROUGHPUT", consumer_figures, perf_options, book, "view_throughput")
+def test_view_throughput(consumer_figures: Any, perf_thresholds: dict[str, Any], book: Any) -> None:
+    _settle("PERF-CON-VIEW-THROUGHPUT", consumer_figures, perf_thresholds, book, "view_throughput")
 
 
 @pytest.mark.requirement("PERF-CON-IMPORT-THROUGHPUT")
-def test_import_throughput(consumer_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
+def test_import_throughput(consumer_figures: Any, perf_thresholds: dict[str, Any], book: Any) -> None:
     """A run whose import did not store the whole study timed something else: inconclusive, with what it got."""
     if not consumer_figures.unavailable and (reason := consumer_figures.incomplete()):
         inconclusive(reason)
-    _settle("PERF-CON-IMPORT-THROUGHPUT", consumer_figures, perf_options, book, "import_throughput")
+    _settle("PERF-CON-IMPORT-THROUGHPUT", consumer_figures, perf_thresholds, book, "import_throughput")
 
 
 @pytest.mark.requirement("PERF-CON-EXPORT-THROUGHPUT")
-def test_export_throughput(consumer_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
+def test_export_throughput(consumer_figures: Any, perf_thresholds: dict[str, Any], book: Any) -> None:
     if not consumer_figures.unavailable and (reason := consumer_figures.export_missing()):
         not_run(reason)
-    _settle("PERF-CON-EXPORT-THROUGHPUT", consumer_figures, perf_options, book, "export_throughput")
+    _settle("PERF-CON-EXPORT-THROUGHPUT", consumer_figures, perf_thresholds, book, "export_throughput")

@@ -10,48 +10,47 @@ import pytest
 
 from harness.checks import inconclusive
 from testplans.performance.book import settle
-from testplans.performance.figures import thresholds
 
 
-def _settle(rid: str, source_figures: Any, perf_options: dict[str, Any], book: Any, how: str, *args: Any) -> None:
+def _settle(rid: str, source_figures: Any, perf_thresholds: dict[str, Any], book: Any, how: str, *args: Any) -> None:
     refused = source_figures.refused()
     if refused and how != "pacs":
         inconclusive(f"retrieves not answered 200, so there is no figure to judge: {refused} (the source_drimbox "
                      "plan's SRC-WADO-* requirements say why)")
-    judgement, basis = getattr(source_figures, how)(thresholds(perf_options)[rid], *args)
+    judgement, basis = getattr(source_figures, how)(perf_thresholds[rid], *args)
     settle(book, judgement, basis)
 
 
 @pytest.mark.requirement("PERF-SRC-WADO-LATENCY")
-def test_wado_latency(source_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
-    _settle("PERF-SRC-WADO-LATENCY", source_figures, perf_options, book, "wado_latency")
+def test_wado_latency(source_figures: Any, perf_thresholds: dict[str, Any], book: Any) -> None:
+    _settle("PERF-SRC-WADO-LATENCY", source_figures, perf_thresholds, book, "wado_latency")
 
 
 @pytest.mark.requirement("PERF-SRC-WADO-THROUGHPUT")
-def test_wado_throughput(source_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
-    _settle("PERF-SRC-WADO-THROUGHPUT", source_figures, perf_options, book, "wado_throughput")
+def test_wado_throughput(source_figures: Any, perf_thresholds: dict[str, Any], book: Any) -> None:
+    _settle("PERF-SRC-WADO-THROUGHPUT", source_figures, perf_thresholds, book, "wado_throughput")
 
 
 @pytest.mark.requirement("PERF-SRC-VIEW-LATENCY")
-def test_view_latency(source_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
-    _settle("PERF-SRC-VIEW-LATENCY", source_figures, perf_options, book, "view_latency")
+def test_view_latency(source_figures: Any, perf_thresholds: dict[str, Any], book: Any) -> None:
+    _settle("PERF-SRC-VIEW-LATENCY", source_figures, perf_thresholds, book, "view_latency")
 
 
 @pytest.mark.requirement("PERF-SRC-VIEW-THROUGHPUT")
-def test_view_throughput(source_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
-    _settle("PERF-SRC-VIEW-THROUGHPUT", source_figures, perf_options, book, "view_throughput")
+def test_view_throughput(source_figures: Any, perf_thresholds: dict[str, Any], book: Any) -> None:
+    _settle("PERF-SRC-VIEW-THROUGHPUT", source_figures, perf_thresholds, book, "view_throughput")
 
 
 @pytest.mark.requirement("PERF-SRC-PACS-LATENCY")
-def test_pacs_first_image(source_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
+def test_pacs_first_image(source_figures: Any, perf_thresholds: dict[str, Any], book: Any) -> None:
     _check_moves(source_figures)
-    _settle("PERF-SRC-PACS-LATENCY", source_figures, perf_options, book, "pacs", "first_ms")
+    _settle("PERF-SRC-PACS-LATENCY", source_figures, perf_thresholds, book, "pacs", "first_ms")
 
 
 @pytest.mark.requirement("PERF-SRC-PACS-THROUGHPUT")
-def test_pacs_throughput(source_figures: Any, perf_options: dict[str, Any], book: Any) -> None:
+def test_pacs_throughput(source_figures: Any, perf_thresholds: dict[str, Any], book: Any) -> None:
     _check_moves(source_figures)
-    _settle("PERF-SRC-PACS-THROUGHPUT", source_figures, perf_options, book, "pacs", "mb_per_s")
+    _settle("PERF-SRC-PACS-THROUGHPUT", source_figures, perf_thresholds, book, "pacs", "mb_per_s")
 
 
 def _check_moves(source_figures: Any) -> None:

@@ -1,16 +1,15 @@
 """The performance plan through ``drimcheck run``, on the small study (the ANS-shaped one is for real campaigns;
-``bench/bench_performance.py`` prints its figures). Verdicts only: the margins between the reference's figures
-and the thresholds are wide (tens of ms against 1 s; 80+ MB/s against 10), and the faults are far on the other
-side (2 s before any retrieve is answered; 2 MB/s).
+``bench/bench_performance.py`` prints its figures against the defaults). Verdicts only, judged against the proofs'
+thresholds (``PROOF_THRESHOLDS``): the faults are far on one side (2 s before any retrieve is answered; 1–2 MB/s),
+the reference on the other even with the rest of the suite on the same cores.
 
-- in process: ``reference:source`` passes every requirement; ``?fault=slow-first-byte`` fails exactly its latency
-  requirements;
+- in process: ``reference:source`` passes every requirement (the faults are proved black-box only);
 - black-box: the reference Source started as its own process (``drimcheck serve source``) and reached through a
-  profile fails, with each performance fault, exactly what the fault names;
-- the Consumer side the same way: ``reference:consumer`` passes its four requirements in process and
-  ``?fault=slow-import`` fails exactly the import throughput; black-box, ``drimcheck serve consumer`` with each of
-  its performance faults fails exactly what the fault names through the reference driver, the others measured
-  and passed (the margins: 9 MB/s imports on the small study against 5; the fault holds it under 2).
+  profile fails, with each performance fault, exactly what the fault names; the PACS's faults (DB.SO.102) with a
+  ``drimcheck serve pacs --pacs-fault`` of their own;
+- the Consumer side the same way: ``reference:consumer`` passes its four requirements in process; black-box,
+  ``drimcheck serve consumer`` with each of its performance faults fails exactly what the fault names through the
+  reference driver, the others measured and passed.
 """
 
 from __future__ import annotations
@@ -31,13 +30,12 @@ from tests.blackbox.products import campaign, serve, tls_profile, write_pki
 
 REPO = Path(__file__).resolve().parents[2]
 REALM = "/auth/realms/esante-wallet/protocol/openid-connect"
-SMALL = {"DRIMCHECK_PERFORMANCE_STUDY": "small"}
 
 
 def run_in_process(spec: str, out: Path) -> tuple[int, dict]:
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--sut", spec, "--plan", "performance",
                            "--out", str(out), "--quiet"], capture_output=True, text=True, cwd=str(REPO),
-                          env={**os.environ, **SMALL}, timeout=600, check=False)
+                          env={**os.environ, **SMALL}, timeout=600, check=False)  # SMALL: below
     assert (out / "results.json").exists(), proc.stdout + proc.stderr
     return proc.returncode, json.loads((out / "results.json").read_text())
 
@@ -59,6 +57,19 @@ def expect_measured(results: dict, ids: tuple[str, ...] | set[str], breaks: tupl
         assert got[rid] in allowed, f"{rid}: {got[rid]}\n{output}"
 
 
+# The proofs judge with thresholds of their own (options.performance.thresholds, as a vendor's profile may; the
+# environment's DRIMCHECK_PERFORMANCE_THRESHOLDS for reference:SPEC): between the faults' figures (2 s before an
+# answer or a C-MOVE's first image; 2 MB/s, or 1 MB/s for a Consumer's reads, which makes its view figure at most 2
+# MB/s over two series) and what the reference reaches on the small study with the rest of the suite on the same 2
+# cores (a C-MOVE at 9.9 MB/s, an import at 3.7 MB/s were seen, against the defaults' 10 and 5). The reference's
+# figures against the defaults are benchmarks (bench/bench_performance.py), not tests: a loaded machine is not the
+# product's speed.
+PROOF_THRESHOLDS = {"PERF-SRC-PACS-THROUGHPUT": 5.0, "PERF-SRC-WADO-THROUGHPUT": 5.0,
+                    "PERF-CON-VIEW-THROUGHPUT": 2.5, "PERF-CON-IMPORT-THROUGHPUT": 2.5,
+                    "PERF-CON-EXPORT-THROUGHPUT": 2.5}
+# reference:SPEC profiles set no options: the study and the thresholds come from the environment
+SMALL = {"DRIMCHECK_PERFORMANCE_STUDY": "small",
+         "DRIMCHECK_PERFORMANCE_THRESHOLDS": ",".join(f"{k}={v}" for k, v in PROOF_THRESHOLDS.items())}
 SOURCE_IDS = ("PERF-SRC-WADO-LATENCY", "PERF-SRC-WADO-THROUGHPUT", "PERF-SRC-VIEW-LATENCY", "PERF-SRC-VIEW-THROUGHPUT",
               "PERF-SRC-PACS-LATENCY", "PERF-SRC-PACS-THROUGHPUT")
 
@@ -70,13 +81,10 @@ def test_reference_source_passes_the_performance_plan(tmp_path):
     book = json.loads((tmp_path / "out" / "evidence" / "performance.json").read_text())
     assert {v["requirement"] for v in book["verdicts"]} == set(verdicts(results))
     assert all(v["ceiling"] is not None for v in book["verdicts"])  # the harness's ceiling beside each figure
+    origins = {v["requirement"]: v["origin"] for v in book["verdicts"]}
+    assert origins["PERF-SRC-PACS-THROUGHPUT"] == "environment DRIMCHECK_PERFORMANCE_THRESHOLDS"
+    assert origins["PERF-SRC-WADO-LATENCY"].startswith("default of testplans/catalog/performance.yaml")
     assert "Performance" in (tmp_path / "out" / "report.html").read_text()
-
-
-def test_slow_first_byte_fails_only_the_latency_requirements(tmp_path):
-    code, results = run_in_process("reference:source?fault=slow-first-byte", tmp_path / "out")
-    expect_measured(results, SOURCE_IDS, faults_of("source_drimbox")["slow-first-byte"].breaks)
-    assert code == 0  # SHOULD requirements: reported, they do not fail the campaign
 
 
 def _pacs_args(folder: Path, scp: int) -> list[str]:
@@ -121,7 +129,7 @@ def _source_campaign(fault: str, pacs: dict, scp: int, fault_args: list[str], tm
                    "endpoints": {"wado_rs": ep["wado_rs"], "mllp": ep["mllp"],
                                  "dicom": {"ae_title": pacs["aet"], "host": pacs["host"], "port": int(pacs["port"])}},
                    "options": {"ports": {"dmp": dmp, "psc": psc}, "publish_timeout": 10,
-                               "performance": {"study": "small", "repeat": 1,
+                               "performance": {"study": "small", "repeat": 1, "thresholds": PROOF_THRESHOLDS,
                                                "move_destination": {"ae_title": "STORESCP", "port": scp}}},
                    "credentials": {"vihf_ca": str(pki / "ca.pem")}, "tls": tls_profile(client=True)}
         code, results, output = campaign(profile, "performance", tmp_path / "campaign")
@@ -144,12 +152,6 @@ def test_reference_consumer_passes_the_performance_plan(tmp_path):
     assert "Consumer workflow" in (tmp_path / "out" / "report.html").read_text()
 
 
-def test_slow_import_fails_only_the_import_throughput(tmp_path):
-    code, results = run_in_process("reference:consumer?fault=slow-import", tmp_path / "out")
-    expect_measured(results, CONSUMER_IDS, faults_of("consumer_drimbox")["slow-import"].breaks)
-    assert code == 0  # a SHOULD: reported, it does not fail the campaign
-
-
 @pytest.mark.parametrize("fault", sorted(n for n, f in faults_of("consumer_drimbox").items()
                                          if f.plan == "performance"))
 def test_each_consumer_performance_fault_black_box(fault, tmp_path):
@@ -157,7 +159,8 @@ def test_each_consumer_performance_fault_black_box(fault, tmp_path):
 
     vihf = write_pki(tmp_path / "pki", "black-box Consumer VIHF")
     code, results, output = run_consumer(fault, vihf, tmp_path, plan="performance",
-                                         options={"performance": {"study": "small", "repeat": 1}})
+                                         options={"performance": {"study": "small", "repeat": 1,
+                                                                  "thresholds": PROOF_THRESHOLDS}})
     expect_measured(results, CONSUMER_IDS, faults_of("consumer_drimbox")[fault].breaks, output)
     assert code == 0, output
 

@@ -41,7 +41,8 @@ def test_a_fault_of_another_plan_breaks_nothing_in_its_actors_plan():
     assert plain.breaks_in("performance", "source_drimbox") == ()
 
 
-@pytest.mark.parametrize(("actor", "names"), [("source_drimbox", {"slow-first-byte", "throttled"}),
+@pytest.mark.parametrize(("actor", "names"), [("source_drimbox", {"slow-first-byte", "throttled", "pacs-late-move",
+                                                                 "pacs-throttled-move"}),
                                              ("consumer_drimbox", {"slow-import", "late-first-retrieve",
                                                                    "slow-retrieve", "slow-export"})])
 def test_every_performance_fault_breaks_performance_requirements_of_its_actor(actor, names):
@@ -109,3 +110,20 @@ def test_a_consumer_profile_keeps_the_consumer_tests_only(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert collected and all(line.startswith("testplans/performance/test_consumer.py::") for line in collected)
     assert len(collected) == 4
+
+
+def test_thresholds_from_the_environment_are_checked_as_a_profile_s():
+    """DRIMCHECK_PERFORMANCE_THRESHOLDS (for reference:SPEC, which has no options): each item ID=NUMBER, the id one
+    of the plan's, the value positive; the finding names the environment as the threshold's origin."""
+    from testplans.performance.figures import OptionsError, env_thresholds, thresholds
+
+    given = env_thresholds("PERF-SRC-WADO-LATENCY=500, PERF-CON-VIEW-THROUGHPUT=2.5")
+    assert given == {"PERF-SRC-WADO-LATENCY": 500.0, "PERF-CON-VIEW-THROUGHPUT": 2.5}
+    judged = thresholds({"thresholds": given}, "environment DRIMCHECK_PERFORMANCE_THRESHOLDS")
+    assert judged["PERF-SRC-WADO-LATENCY"].value == 500.0
+    assert judged["PERF-SRC-WADO-LATENCY"].origin == "environment DRIMCHECK_PERFORMANCE_THRESHOLDS"
+    assert judged["PERF-SRC-WADO-THROUGHPUT"].origin.startswith("default of")
+    for bad, said in (("PERF-SRC-WADO-LATENCY=fast", "is not ID=NUMBER"), ("PERF-NOPE=1", "unknown requirement"),
+                      ("PERF-SRC-WADO-LATENCY=-1", "not a positive number")):
+        with pytest.raises(OptionsError, match=said):
+            env_thresholds(bad)
