@@ -284,13 +284,14 @@ def _tls_of(sim_args: argparse.Namespace, host: str) -> Any:
 
 def _serve_until_stopped(services: list[tuple[str, Any]], starter: Callable[[], None]) -> int:
     """Run ``starter`` (which appends to ``services``), print endpoints, wait for Ctrl-C or SIGTERM."""
+    from harness.servers import stop_requested, wait_for_stop
+
+    stop = stop_requested()  # before the start: a signal from then on ends the wait below, never the start itself
     try:
         starter()
         gc.freeze()  # what start-up built lives as long as the process: the cyclic GC need not scan it again
         print("serving; Ctrl-C stops", flush=True)
-        from harness.servers import wait_for_stop
-
-        wait_for_stop()
+        wait_for_stop(stop)
     finally:
         for _name, service in reversed(services):
             service.stop()

@@ -69,16 +69,22 @@ def free_port(host: str = LOOPBACK) -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_stop() -> None:
-    """Block until Ctrl-C or SIGTERM (a foreground ``drimcheck serve`` or ``console``)."""
+def stop_requested() -> threading.Event:
+    """An event that Ctrl-C or SIGTERM sets, in place of KeyboardInterrupt: installed before a foreground
+    ``drimcheck serve`` or ``console`` starts its servers and says it is serving, a signal sent as soon as that
+    line is read is kept, and raises nowhere (not halfway through a start or a stop)."""
     import signal
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def wait_for_stop(stop: threading.Event | None = None) -> None:
+    """Block until ``stop`` (:func:`stop_requested`, installed now when not given) is set."""
+    stop = stop or stop_requested()
+    while not stop.wait(0.5):
         pass
 
 

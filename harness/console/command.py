@@ -166,11 +166,12 @@ def cmd_console(args: argparse.Namespace) -> int:
     if drawn:
         print(f"first start: account admin, password {drawn} (shown once; change it by making another admin)",
               flush=True)
+    from harness.servers import stop_requested, wait_for_stop
+
+    stop = stop_requested()  # before "serving": a signal sent as soon as it is read is kept
     print("serving; Ctrl-C stops", flush=True)
     try:
-        from harness.servers import wait_for_stop
-
-        wait_for_stop()
+        wait_for_stop(stop)
     finally:
         server.stop()
         stop_app(app)
