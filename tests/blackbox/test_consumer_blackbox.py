@@ -6,7 +6,7 @@ whitelist the plan serves with the CA and CRL that verify it), and runs
 ``drimcheck run --sut sut.yaml --plan consumer_drimbox`` from the profile's folder with ``driver: reference``:
 - the clean Consumer exits 0 with every SHALL passed, and the same verdicts as the in-process golden run;
 - each named fault (``--consumer-fault NAME``) exits 1 and fails exactly the requirements it names; a fault of
-  another plan (the performance plan's ``slow-import``) fails nothing here, and the plan exits 0 with it on. The
+  another plan (the performance plan's ``slow-export``) fails nothing here, and the plan exits 0 with it on. The
   performance plan's other faults only pace the Consumer (a wait before an import, a read or write rate), so one
   of them stands for all here; ``tests/performance/test_campaigns.py`` proves each in its own plan;
 - with ``driver: operator`` and a step file (the unattended form of a person following the printed steps)
@@ -96,7 +96,8 @@ def test_operator_with_a_step_file_passes_and_prints_each_step(consumer_pki, tmp
                            for f in answers)
 
 
-PACING_SAMPLE = "slow-import"  # the performance plan's fault that runs here (the others pace the same way)
+PACING_SAMPLE = "slow-export"  # the performance plan's fault that runs here: the others pace the same way,
+# and this one only the few exports of the plan (slow-import held every import: 45 s a campaign)
 
 
 @pytest.mark.parametrize("fault", sorted(n for n, f in faults_of("consumer_drimbox").items()
