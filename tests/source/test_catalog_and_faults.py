@@ -47,11 +47,13 @@ def test_faults_break_distinct_requirements():
 
 
 def test_every_fault_swaps_one_component():
-    """Each named fault is in exactly one component's FAULTY table, and every table entry is a named fault."""
+    """Each named fault is in exactly one component's FAULTY table, and every table entry is a named fault; the
+    PACS behind the Source (DB.SO.102) is one of the components."""
+    from simulators.pacs import dimse
     from simulators.source import publish, rad107, reference, report
 
     tables = {"report": report.FAULTY, "rad107": rad107.FAULTY, "publish": publish.FAULTY,
-              "reference": reference.FAULTY}
+              "reference": reference.FAULTY, "pacs": dimse.FAULTY}
     for name in FAULTS:
         assert len([m for m, t in tables.items() if name in t]) == 1, name
     assert {k for t in tables.values() for k in t} == set(FAULTS)
