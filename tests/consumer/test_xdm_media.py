@@ -69,18 +69,24 @@ def dmp_entry(tmp_path_factory):
         dmp.stop()
 
 
-@pytest.fixture
-def series(tmp_path) -> list[dict[str, Path]]:
+def exam_images(root: Path, repeat: int = 64) -> list[dict[str, Path]]:
+    """The exam's images as retrieved files, series by series (SOP Instance UID -> file); each pixel pattern
+    ``repeat`` times two bytes."""
     out = []
     for s in range(EXAM.series):
         files = {}
         for i in range(EXAM.instances):
-            path = tmp_path / "retrieved" / f"{s}-{i}.dcm"
+            path = root / "retrieved" / f"{s}-{i}.dcm"
             path.parent.mkdir(exist_ok=True)
-            path.write_bytes(_image(s, i, bytes([s, i]) * 64))
+            path.write_bytes(_image(s, i, bytes([s, i]) * repeat))
             files[EXAM.uid("image", s, i)] = path
         out.append(files)
     return out
+
+
+@pytest.fixture
+def series(tmp_path) -> list[dict[str, Path]]:
+    return exam_images(tmp_path)
 
 
 def _export(tmp_path, dmp_entry, series, options: XdmOptions | None = None) -> Path:

@@ -15,7 +15,7 @@ from simulators.consumer.faults import FAULTS, behaviour_for
 from simulators.consumer.retrieve import Pacer
 from simulators.consumer.xdm import XdmOptions
 from tests.consumer.test_retrieve import FakeHttp, FakeResponse, body, retriever, series
-from tests.consumer.test_xdm_media import EXAM, _export, _image, dmp_entry
+from tests.consumer.test_xdm_media import _export, dmp_entry, exam_images
 
 __all__ = ["dmp_entry", "series"]  # fixtures of the Consumer's own tests, used here
 
@@ -25,16 +25,7 @@ RATE = 1_000_000.0  # bytes per second, as slow-retrieve: a small package takes 
 @pytest.fixture
 def xdm_series(tmp_path) -> list[dict[str, Path]]:
     """The exam's images, some hundred kB: a package that takes a measurable time at :data:`RATE`."""
-    out = []
-    for s in range(EXAM.series):
-        files = {}
-        for i in range(EXAM.instances):
-            path = tmp_path / "retrieved" / f"{s}-{i}.dcm"
-            path.parent.mkdir(exist_ok=True)
-            path.write_bytes(_image(s, i, bytes([s, i]) * 32_768))
-            files[EXAM.uid("image", s, i)] = path
-        out.append(files)
-    return out
+    return exam_images(tmp_path, 32_768)
 
 
 def test_pacer_holds_the_rate():
