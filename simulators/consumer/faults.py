@@ -206,18 +206,18 @@ _TABLE: tuple[tuple[Fault, dict[str, Any]], ...] = (
     # --- performance (the performance plan's: they fail nothing in consumer_drimbox, which judges no time and
     # whose series are tiny)
     (Fault("slow-import", "before storing each retrieved series into the local PACS, the Consumer waits as long as "
-           "storing it at 2 MB/s would take: the import is held under 2 MB/s", ("PERF-CON-IMPORT-THROUGHPUT",),
-           plan="performance"), {"import_pace": 2_000_000.0}),
+           "storing it at 0.5 MB/s would take: the import is held under 0.5 MB/s", ("PERF-CON-IMPORT-THROUGHPUT",),
+           plan="performance"), {"import_pace": 500_000.0}),
     (Fault("late-first-retrieve", "an import is queued and a worker starts it 12 s later: the first WADO-RS request "
            "leaves 12 s after the professional asked for the exam's images (the retrieval and storing themselves at "
            "full speed)", ("PERF-CON-VIEW-LATENCY",), plan="performance"), {"import_delay": 12.0}),
-    (Fault("slow-retrieve", "each WADO-RS answer is read at 1 MB/s at most: the retrieval of an import, and the one "
+    (Fault("slow-retrieve", "each WADO-RS answer is read at 0.5 MB/s at most: the retrieval of an import, and the one "
            "of an XDM export, which retrieves the images the same way", ("PERF-CON-VIEW-THROUGHPUT",
            "PERF-CON-IMPORT-THROUGHPUT", "PERF-CON-EXPORT-THROUGHPUT"), plan="performance"),
-     {"retrieve": _retrieve(read_pace=1_000_000.0)}),
-    (Fault("slow-export", "the XDM package (ZIP) is written at 2 MB/s at most: the export is held under 2 MB/s, the "
-           "retrieval and the import untouched", ("PERF-CON-EXPORT-THROUGHPUT",), plan="performance"),
-     {"xdm": XdmOptions(write_pace=2_000_000.0)}),
+     {"retrieve": _retrieve(read_pace=500_000.0)}),
+    (Fault("slow-export", "the XDM package (ZIP) is written at 0.5 MB/s at most: the export is held under 0.5 MB/s, "
+           "the retrieval and the import untouched", ("PERF-CON-EXPORT-THROUGHPUT",), plan="performance"),
+     {"xdm": XdmOptions(write_pace=500_000.0)}),
 )
 
 FAULTS: dict[str, Fault] = {fault.name: fault for fault, _ in _TABLE}

@@ -78,7 +78,7 @@ class DimseConfig:
 # simulators.source.faults): the DimseConfig fields each one changes
 FAULTY: dict[str, dict[str, float]] = {
     "pacs-late-move": {"move_delay": 3.0},
-    "pacs-throttled-move": {"move_rate": 2_000_000.0},
+    "pacs-throttled-move": {"move_rate": 500_000.0},
 }
 
 

@@ -127,7 +127,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     # starts (the plans' beds, ``drimcheck serve pacs --pacs-fault``), nothing in the Source's own process
     Fault("pacs-late-move", "the PACS behind the Source waits 3 s after accepting a C-MOVE before its first C-STORE "
           "sub-operation", ("PERF-SRC-PACS-LATENCY",), plan="performance"),
-    Fault("pacs-throttled-move", "the PACS behind the Source sends a C-MOVE's instances at 2 MB/s at most",
+    Fault("pacs-throttled-move", "the PACS behind the Source sends a C-MOVE's instances at 0.5 MB/s at most",
           ("PERF-SRC-PACS-THROUGHPUT",), plan="performance"),
 )}
 

@@ -1,6 +1,6 @@
 """The performance plan through ``drimcheck run``, on the small study (the ANS-shaped one is for real campaigns;
 ``bench/bench_performance.py`` prints its figures against the defaults). Verdicts only, judged against the proofs'
-thresholds (``PROOF_THRESHOLDS``): the faults are far on one side (2 s before any retrieve is answered; 1–2 MB/s),
+thresholds (``PROOF_THRESHOLDS``): the faults are far on one side (seconds before an answer; 0.5–2 MB/s),
 the reference on the other even with the rest of the suite on the same cores.
 
 - in process: ``reference:source`` passes every requirement (the faults are proved black-box only);
@@ -58,15 +58,17 @@ def expect_measured(results: dict, ids: tuple[str, ...] | set[str], breaks: tupl
 
 
 # The proofs judge with thresholds of their own (options.performance.thresholds, as a vendor's profile may; the
-# environment's DRIMCHECK_PERFORMANCE_THRESHOLDS for reference:SPEC): between the faults' figures (2 s before an
-# answer or a C-MOVE's first image; 2 MB/s, or 1 MB/s for a Consumer's reads, which makes its view figure at most 2
-# MB/s over two series) and what the reference reaches on the small study with the rest of the suite on the same 2
-# cores (a C-MOVE at 9.9 MB/s, an import at 3.7 MB/s were seen, against the defaults' 10 and 5). The reference's
-# figures against the defaults are benchmarks (bench/bench_performance.py), not tests: a loaded machine is not the
-# product's speed.
-PROOF_THRESHOLDS = {"PERF-SRC-PACS-THROUGHPUT": 5.0, "PERF-SRC-WADO-THROUGHPUT": 5.0,
-                    "PERF-CON-VIEW-THROUGHPUT": 2.5, "PERF-CON-IMPORT-THROUGHPUT": 2.5,
-                    "PERF-CON-EXPORT-THROUGHPUT": 2.5}
+# environment's DRIMCHECK_PERFORMANCE_THRESHOLDS for reference:SPEC), between the faults' figures and what the
+# reference reaches on the small study with the rest of the suite on the same 2 cores. The faults: 2 s before an
+# answer, 3 s before a C-MOVE's first image, 12 s before an import, 2 MB/s for the Source's WADO-RS, 0.5 MB/s for
+# its PACS's C-MOVE and for the Consumer's reads, imports and exports (a Consumer that reads two series at 0.5 MB/s
+# shows at most 1 MB/s between its first request and its last byte). The reference, worst seen under load: a
+# C-MOVE at 9.9 MB/s and an import at 2.3 MB/s (the small study's 2 MB are mostly association set-up), against
+# the defaults' 10 and 5. Its figures against the defaults are benchmarks (bench/bench_performance.py), not tests:
+# a loaded machine is not the product's speed.
+PROOF_THRESHOLDS = {"PERF-SRC-PACS-THROUGHPUT": 1.25, "PERF-SRC-WADO-THROUGHPUT": 5.0,
+                    "PERF-CON-VIEW-THROUGHPUT": 1.25, "PERF-CON-IMPORT-THROUGHPUT": 1.25,
+                    "PERF-CON-EXPORT-THROUGHPUT": 1.25}
 # reference:SPEC profiles set no options: the study and the thresholds come from the environment
 SMALL = {"DRIMCHECK_PERFORMANCE_STUDY": "small",
          "DRIMCHECK_PERFORMANCE_THRESHOLDS": ",".join(f"{k}={v}" for k, v in PROOF_THRESHOLDS.items())}

@@ -19,7 +19,7 @@ from tests.consumer.test_xdm_media import _export, dmp_entry, exam_images
 
 __all__ = ["dmp_entry", "series"]  # fixtures of the Consumer's own tests, used here
 
-RATE = 1_000_000.0  # bytes per second, as slow-retrieve: a small package takes a measurable time
+RATE = 1_000_000.0  # bytes per second: a small package takes a measurable time
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_each_performance_fault_changes_one_field():
     assert {n for n, f in FAULTS.items() if f.plan == "performance"} == {
         "slow-import", "late-first-retrieve", "slow-retrieve", "slow-export"}
     assert behaviour_for("late-first-retrieve").import_delay > 10.0  # PERF-CON-VIEW-LATENCY's 10000 ms
-    assert behaviour_for("slow-retrieve").retrieve.read_pace == 1_000_000.0
+    assert behaviour_for("slow-retrieve").retrieve.read_pace == 500_000.0
     assert behaviour_for("slow-retrieve").xdm == XdmOptions()
-    assert behaviour_for("slow-export").xdm.write_pace == 2_000_000.0
+    assert behaviour_for("slow-export").xdm.write_pace == 500_000.0
     assert behaviour_for("slow-export").retrieve.read_pace is None and behaviour_for(None).import_delay == 0.0
