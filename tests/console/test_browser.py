@@ -11,6 +11,7 @@ test's tmp folder. Skipped, with the reason, without Playwright or a Chromium.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,19 +37,27 @@ credentials:
 """
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory):
+def served_console(config: ConsoleConfig, password: str = PASSWORD, poll: float | None = None) -> Iterator[str]:
+    """The console of ``config`` served on loopback with a vendor account ``acme`` (its job worker polling every
+    ``poll`` seconds when given): its URL, then the stop. Skips without Chromium (the browser tests' reason to
+    serve it)."""
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set DRIMCHECK_CHROMIUM)")
-    data = tmp_path_factory.mktemp("console-data")
-    app = create_app(ConsoleConfig(data=data))
-    app.extensions["console"].store.add_user("acme", hash_password(PASSWORD), "vendor")
+    app = create_app(config)
+    if poll is not None:
+        app.extensions["console"].worker.poll = poll
+    app.extensions["console"].store.add_user("acme", hash_password(password), "vendor")
     server = serve_wsgi(app, "console")
     try:
         yield server.url
     finally:
         server.stop()
         stop_app(app)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    yield from served_console(ConsoleConfig(data=tmp_path_factory.mktemp("console-data")))
 
 
 @pytest.fixture(scope="module")

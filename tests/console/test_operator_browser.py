@@ -10,35 +10,22 @@ Playwright or a Chromium.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
 
-from harness.console import ConsoleConfig, create_app, stop_app
-from harness.console.security import hash_password
-from harness.servers import serve_wsgi
+from harness.console import ConsoleConfig
 from tests.console.conftest import FAKE_RUN
-from tests.console.test_browser import ARGS, CHROMIUM
+from tests.console.test_browser import ARGS, CHROMIUM, served_console
 
 PASSWORD = "operator test password"
 
 
 @pytest.fixture
 def console(tmp_path, monkeypatch):
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set DRIMCHECK_CHROMIUM)")
     monkeypatch.setenv("FAKE_RUN_MODE", "operator")
-    app = create_app(ConsoleConfig(data=tmp_path / "data", worker_command=FAKE_RUN))
-    app.extensions["console"].worker.poll = 0.1
-    app.extensions["console"].store.add_user("acme", hash_password(PASSWORD), "vendor")
-    server = serve_wsgi(app, "console")
-    try:
-        yield server.url
-    finally:
-        server.stop()
-        stop_app(app)
+    yield from served_console(ConsoleConfig(data=tmp_path / "data", worker_command=FAKE_RUN), PASSWORD, poll=0.1)
 
 
 def test_an_operator_answers_the_steps_in_the_page(console, tmp_path):
