@@ -20,6 +20,7 @@ from harness.console import operator as op
 from harness.console.jobs import campaign_dir
 from harness.drivers import SERIES_STATUSES, DriverContext, ExamRef
 from harness.operator import CHANNEL_ENV, AnswerRefused, Field, OperatorChannel, OperatorDriver
+from tests.engine.test_capture import wait_for
 
 STEP = {"step": 1, "kind": "step", "text": "in the exam list, open the exam", "patient": [], "exam": None,
         "fields": [], "exchanges_offset": None}
@@ -312,14 +313,8 @@ def test_the_event_stream_tells_the_prompt_and_its_traffic(app, vendor):
 
 
 # ---------------------------------------------------------------- the console's job and a stand-in campaign
-def _until(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("not in time")
+def _until(check):
+    return wait_for(check, timeout=30.0)
 
 
 def test_a_campaign_run_by_the_console_is_answered_on_its_page(app, vendor, monkeypatch):
